@@ -1,0 +1,173 @@
+#include "server/core/endpoint_secrets.h"
+
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace paradym::webhooks {
+namespace {
+
+absl::Status LineError(int line, absl::string_view problem) {
+  return absl::InvalidArgumentError(
+      absl::StrCat("secrets file line ", line, ": ", problem));
+}
+
+absl::Status ValidateSecret(absl::string_view secret, int line) {
+  if (secret.empty()) return LineError(line, "the secret is empty");
+  if (secret.size() > kMaxSecretBytes) {
+    return LineError(line, absl::StrCat("the secret is longer than ",
+                                        kMaxSecretBytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
+
+std::string ErrnoText(int error) { return std::strerror(error); }
+
+// Creates every missing directory of `dir` with mode 0700.
+absl::Status MakeDirectories(const std::string& dir) {
+  std::string prefix;
+  for (absl::string_view part : absl::StrSplit(dir, '/')) {
+    prefix.append(part.data(), part.size());
+    if (!prefix.empty() && prefix != "." &&
+        ::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "cannot create directory ", prefix, ": ", ErrnoText(errno)));
+    }
+    prefix += '/';
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+bool IsValidEndpointName(absl::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
+           c == '_' || c == '-';
+  });
+}
+
+void AddSecret(std::vector<EndpointSecrets>& endpoints, absl::string_view name,
+               std::string secret) {
+  auto it = std::find_if(endpoints.begin(), endpoints.end(),
+                         [&](const EndpointSecrets& e) { return e.name == name; });
+  if (it == endpoints.end()) {
+    endpoints.push_back({std::string(name), {}});
+    it = std::prev(endpoints.end());
+  }
+  if (std::find(it->secrets.begin(), it->secrets.end(), secret) ==
+      it->secrets.end()) {
+    it->secrets.push_back(std::move(secret));
+  }
+}
+
+absl::StatusOr<std::vector<EndpointSecrets>> ParseSecretsFile(
+    absl::string_view contents) {
+  std::vector<EndpointSecrets> endpoints;
+  int line_number = 0;
+  for (absl::string_view line : absl::StrSplit(contents, '\n')) {
+    ++line_number;
+    line = absl::StripAsciiWhitespace(line);
+    if (line.empty() || line.front() == '#') continue;
+    const std::size_t equals = line.find('=');
+    if (equals == absl::string_view::npos) {
+      return LineError(line_number, "expected name=secret");
+    }
+    const absl::string_view name =
+        absl::StripAsciiWhitespace(line.substr(0, equals));
+    const absl::string_view secret =
+        absl::StripAsciiWhitespace(line.substr(equals + 1));
+    if (!IsValidEndpointName(name)) {
+      return LineError(line_number,
+                       "the endpoint name must be 1 to 64 characters of "
+                       "A-Z a-z 0-9 . _ -");
+    }
+    if (absl::Status status = ValidateSecret(secret, line_number);
+        !status.ok()) {
+      return status;
+    }
+    AddSecret(endpoints, name, std::string(secret));
+  }
+  if (endpoints.empty()) {
+    return absl::InvalidArgumentError(
+        "the secrets file configures no endpoint (expected name=secret lines)");
+  }
+  return endpoints;
+}
+
+absl::StatusOr<std::vector<EndpointSecrets>> ReadSecretsFile(
+    const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot read secrets file ", path, ": ", ErrnoText(errno)));
+  }
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  absl::StatusOr<std::vector<EndpointSecrets>> endpoints =
+      ParseSecretsFile(contents.str());
+  if (!endpoints.ok()) {
+    return absl::Status(endpoints.status().code(),
+                        absl::StrCat(path, ": ", endpoints.status().message()));
+  }
+  return endpoints;
+}
+
+absl::StatusOr<std::string> LoadOrCreateSecretFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (in) {
+    std::string secret;
+    std::getline(in, secret);
+    secret = std::string(absl::StripAsciiWhitespace(secret));
+    if (absl::Status status = ValidateSecret(secret, 1); !status.ok()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, ": ", status.message()));
+    }
+    return secret;
+  }
+  if (const std::size_t slash = path.rfind('/'); slash != std::string::npos) {
+    if (absl::Status status = MakeDirectories(path.substr(0, slash));
+        !status.ok()) {
+      return status;
+    }
+  }
+  unsigned char random[32];
+  if (RAND_bytes(random, sizeof random) != 1) {
+    return absl::InternalError("the crypto library gave no random bytes");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string secret;
+  for (unsigned char byte : random) {
+    secret.push_back(kHex[byte >> 4]);
+    secret.push_back(kHex[byte & 0xf]);
+  }
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create ", path, ": ", ErrnoText(errno)));
+  }
+  const std::string line = secret + "\n";
+  const bool written =
+      ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  ::close(fd);
+  if (!written) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot write ", path, ": ", ErrnoText(errno)));
+  }
+  return secret;
+}
+
+}  // namespace paradym::webhooks

@@ -1,0 +1,91 @@
+// Errors of the paradym-webhooks core: absl::Status values that carry a
+// machine-readable reason and, for bad input fields, the field paths.
+//
+// The reason travels as a serialized google.rpc.ErrorInfo payload and the
+// field paths as a google.rpc.BadRequest payload, keyed by their type URLs.
+// Each transport edge turns these payloads into its own error form in one
+// place (gRPC status details, an HTTP JSON body); the core never knows which.
+//
+//   absl::Status status = MakeError(absl::StatusCode::kUnauthenticated,
+//                                   kSignatureMismatch,
+//                                   "the signature does not match the body");
+//   ErrorReason(status);  // "SIGNATURE_MISMATCH"
+
+#ifndef PARADYM_WEBHOOKS_SERVER_CORE_ERRORS_H_
+#define PARADYM_WEBHOOKS_SERVER_CORE_ERRORS_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace paradym::webhooks {
+
+// The ErrorInfo domain of every reason below.
+inline constexpr absl::string_view kErrorDomain = "webhooks.paradym.v1";
+
+// Type URLs of the status payloads.
+inline constexpr absl::string_view kErrorInfoTypeUrl =
+    "type.googleapis.com/google.rpc.ErrorInfo";
+inline constexpr absl::string_view kBadRequestTypeUrl =
+    "type.googleapis.com/google.rpc.BadRequest";
+
+// UNAUTHENTICATED: the webhook is not proven to come from Paradym.
+inline constexpr absl::string_view kSignatureMissing = "SIGNATURE_MISSING";
+inline constexpr absl::string_view kSignatureMalformed = "SIGNATURE_MALFORMED";
+inline constexpr absl::string_view kSignatureMismatch = "SIGNATURE_MISMATCH";
+
+// INVALID_ARGUMENT: the body cannot be read as a Paradym event.
+inline constexpr absl::string_view kBodyTooLarge = "BODY_TOO_LARGE";
+inline constexpr absl::string_view kMalformedJson = "MALFORMED_JSON";
+inline constexpr absl::string_view kInvalidUtf8 = "INVALID_UTF8";
+inline constexpr absl::string_view kDuplicateKey = "DUPLICATE_KEY";
+inline constexpr absl::string_view kNestingTooDeep = "NESTING_TOO_DEEP";
+inline constexpr absl::string_view kMissingField = "MISSING_FIELD";
+inline constexpr absl::string_view kInvalidField = "INVALID_FIELD";
+inline constexpr absl::string_view kInvalidTimestamp = "INVALID_TIMESTAMP";
+
+// INVALID_ARGUMENT: a request field (not the webhook body) is invalid.
+inline constexpr absl::string_view kInvalidRequest = "INVALID_REQUEST";
+
+// NOT_FOUND: the named endpoint is not configured.
+inline constexpr absl::string_view kUnknownEndpoint = "UNKNOWN_ENDPOINT";
+
+// OUT_OF_RANGE: a subscription cannot start where it asked to.
+inline constexpr absl::string_view kSequenceTooOld = "SEQUENCE_TOO_OLD";
+inline constexpr absl::string_view kSequenceTooNew = "SEQUENCE_TOO_NEW";
+
+// RESOURCE_EXHAUSTED: a subscriber fell too far behind.
+inline constexpr absl::string_view kSubscriberTooSlow = "SUBSCRIBER_TOO_SLOW";
+
+// UNAVAILABLE: the service is stopping.
+inline constexpr absl::string_view kShuttingDown = "SHUTTING_DOWN";
+
+// One invalid field of the webhook body or of a request.
+struct FieldViolation {
+  std::string field;        // e.g. "payload.workflowExecutionId"
+  std::string description;  // e.g. "required string is missing"
+};
+
+// Returns a status with `code` and `message` that carries `reason` (and
+// `metadata`) as a google.rpc.ErrorInfo payload and, when `violations` is not
+// empty, a google.rpc.BadRequest payload.
+absl::Status MakeError(
+    absl::StatusCode code, absl::string_view reason, absl::string_view message,
+    std::vector<std::pair<std::string, std::string>> metadata = {},
+    std::vector<FieldViolation> violations = {});
+
+// The ErrorInfo reason carried by `status`, or "" when it carries none.
+std::string ErrorReason(const absl::Status& status);
+
+// The ErrorInfo metadata value for `key`, or "" when absent.
+std::string ErrorMetadata(const absl::Status& status, absl::string_view key);
+
+// The field violations carried by `status`, in order.
+std::vector<FieldViolation> ErrorFieldViolations(const absl::Status& status);
+
+}  // namespace paradym::webhooks
+
+#endif  // PARADYM_WEBHOOKS_SERVER_CORE_ERRORS_H_

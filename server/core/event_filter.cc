@@ -1,0 +1,105 @@
+#include "server/core/event_filter.h"
+
+#include "absl/strings/string_view.h"
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/core/errors.h"
+
+namespace paradym::webhooks {
+namespace {
+
+absl::Status Invalid(std::string field, std::string description) {
+  return MakeError(absl::StatusCode::kInvalidArgument, kInvalidRequest,
+                   absl::StrCat(field, ": ", description), {},
+                   {{std::move(field), std::move(description)}});
+}
+
+absl::Status CheckList(absl::string_view name,
+                       const std::vector<std::string>& values,
+                       bool allow_wildcard) {
+  if (values.size() > EventFilter::kMaxValues) {
+    return Invalid(std::string(name),
+                   absl::StrCat("at most ", EventFilter::kMaxValues,
+                                " values are allowed"));
+  }
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::string& value = values[i];
+    const std::string field = absl::StrCat(name, "[", i, "]");
+    if (value.empty()) return Invalid(field, "must not be empty");
+    if (value.size() > EventFilter::kMaxValueBytes) {
+      return Invalid(field, absl::StrCat("must be at most ",
+                                         EventFilter::kMaxValueBytes,
+                                         " bytes"));
+    }
+    const std::size_t star = value.find('*');
+    if (star != std::string::npos &&
+        (!allow_wildcard || star != value.size() - 1)) {
+      return Invalid(field, allow_wildcard
+                                ? "'*' is only allowed as the last character"
+                                : "'*' is not allowed here");
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool InSetOrEmpty(const absl::flat_hash_set<std::string>& set,
+                  const std::string& value) {
+  return set.empty() || set.contains(value);
+}
+
+}  // namespace
+
+absl::StatusOr<EventFilter> EventFilter::Create(Spec spec) {
+  if (auto s = CheckList("event_types", spec.event_types, true); !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckList("project_ids", spec.project_ids, false); !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckList("workflow_ids", spec.workflow_ids, false); !s.ok()) {
+    return s;
+  }
+  if (auto s = CheckList("workflow_execution_ids", spec.workflow_execution_ids,
+                         false);
+      !s.ok()) {
+    return s;
+  }
+  EventFilter filter;
+  filter.any_type_ = spec.event_types.empty();
+  for (std::string& type : spec.event_types) {
+    if (type == "*") {
+      filter.any_type_ = true;
+    } else if (type.back() == '*') {
+      type.pop_back();
+      filter.type_prefixes_.push_back(std::move(type));
+    } else {
+      filter.exact_types_.insert(std::move(type));
+    }
+  }
+  filter.project_ids_.insert(spec.project_ids.begin(), spec.project_ids.end());
+  filter.workflow_ids_.insert(spec.workflow_ids.begin(),
+                              spec.workflow_ids.end());
+  filter.workflow_execution_ids_.insert(spec.workflow_execution_ids.begin(),
+                                        spec.workflow_execution_ids.end());
+  return filter;
+}
+
+bool EventFilter::Matches(const ::paradym::webhooks::v1::Event& event) const {
+  if (!any_type_ && !exact_types_.contains(event.event_type())) {
+    bool prefix_match = false;
+    for (const std::string& prefix : type_prefixes_) {
+      if (absl::StartsWith(event.event_type(), prefix)) {
+        prefix_match = true;
+        break;
+      }
+    }
+    if (!prefix_match) return false;
+  }
+  return InSetOrEmpty(project_ids_, event.project_id()) &&
+         InSetOrEmpty(workflow_ids_, event.workflow_id()) &&
+         InSetOrEmpty(workflow_execution_ids_, event.workflow_execution_id());
+}
+
+}  // namespace paradym::webhooks

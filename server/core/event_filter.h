@@ -1,0 +1,58 @@
+// Decides which events a subscriber receives.
+//
+// Each list narrows the stream; an empty list lets everything through. Event
+// types match exactly or, with a trailing `*`, by prefix: `openid4vc.*`
+// matches `openid4vc.issuance.offered`, and `*` matches every type.
+//
+//   absl::StatusOr<EventFilter> filter = EventFilter::Create(
+//       {.event_types = {"workflowExecution.*"}, .project_ids = {"p1"}});
+//   filter->Matches(event);
+
+#ifndef PARADYM_WEBHOOKS_SERVER_CORE_EVENT_FILTER_H_
+#define PARADYM_WEBHOOKS_SERVER_CORE_EVENT_FILTER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "paradym/webhooks/v1/event.pb.h"
+
+namespace paradym::webhooks {
+
+class EventFilter {
+ public:
+  // Limits on untrusted filter lists.
+  static constexpr std::size_t kMaxValues = 256;
+  static constexpr std::size_t kMaxValueBytes = 256;
+
+  // The same names as the SubscribeRequest fields, so errors name them.
+  struct Spec {
+    std::vector<std::string> event_types;
+    std::vector<std::string> project_ids;
+    std::vector<std::string> workflow_ids;
+    std::vector<std::string> workflow_execution_ids;
+  };
+
+  // A filter that matches every event.
+  EventFilter() = default;
+
+  // INVALID_ARGUMENT (INVALID_REQUEST, with a BadRequest naming e.g.
+  // `event_types[2]`) for an empty value, a `*` that is not last, or a list
+  // over the limits.
+  static absl::StatusOr<EventFilter> Create(Spec spec);
+
+  bool Matches(const ::paradym::webhooks::v1::Event& event) const;
+
+ private:
+  absl::flat_hash_set<std::string> exact_types_;
+  std::vector<std::string> type_prefixes_;
+  bool any_type_ = true;
+  absl::flat_hash_set<std::string> project_ids_;
+  absl::flat_hash_set<std::string> workflow_ids_;
+  absl::flat_hash_set<std::string> workflow_execution_ids_;
+};
+
+}  // namespace paradym::webhooks
+
+#endif  // PARADYM_WEBHOOKS_SERVER_CORE_EVENT_FILTER_H_

@@ -1,0 +1,52 @@
+#include "server/core/memory_event_log.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace paradym::webhooks {
+
+absl::StatusOr<EventPtr> MemoryEventLog::Append(
+    std::unique_ptr<::paradym::webhooks::v1::Event> event) {
+  absl::MutexLock lock(&mu_);
+  event->set_sequence(oldest_ + entries_.size());
+  // Computing the size here also caches it in the message, before it is
+  // shared and serialized by several threads.
+  const std::size_t bytes = event->ByteSizeLong();
+  EventPtr stored(std::move(event));
+  entries_.push_back({stored, bytes});
+  bytes_ += bytes;
+  // Keep at least the newest event, whatever its size.
+  while (entries_.size() > 1 && (entries_.size() > options_.max_events ||
+                                 bytes_ > options_.max_bytes)) {
+    bytes_ -= entries_.front().bytes;
+    entries_.pop_front();
+    ++oldest_;
+  }
+  return stored;
+}
+
+absl::Status MemoryEventLog::ReadAfter(std::uint64_t after, std::uint64_t up_to,
+                                       std::size_t max_events,
+                                       std::vector<EventPtr>& out) const {
+  absl::MutexLock lock(&mu_);
+  const SequenceRange range{oldest_, oldest_ + entries_.size() - 1};
+  if (after + 1 < range.oldest) return SequenceTooOldError(after, range);
+  const std::uint64_t last = std::min(up_to, range.last);
+  for (std::uint64_t seq = after + 1; seq <= last && max_events > 0;
+       ++seq, --max_events) {
+    out.push_back(entries_[seq - oldest_].event);
+  }
+  return absl::OkStatus();
+}
+
+SequenceRange MemoryEventLog::Range() const {
+  absl::MutexLock lock(&mu_);
+  return {oldest_, oldest_ + entries_.size() - 1};
+}
+
+std::size_t MemoryEventLog::bytes() const {
+  absl::MutexLock lock(&mu_);
+  return bytes_;
+}
+
+}  // namespace paradym::webhooks

@@ -1,0 +1,56 @@
+// An EventLog that keeps the most recent events in memory.
+//
+// Bounded by a number of events and by their encoded size; the oldest events
+// are dropped first. Everything is lost when the process ends, so it suits
+// tests and throwaway runs.
+//
+//   MemoryEventLog log({.max_events = 100000, .max_bytes = 512 << 20});
+
+#ifndef PARADYM_WEBHOOKS_SERVER_CORE_MEMORY_EVENT_LOG_H_
+#define PARADYM_WEBHOOKS_SERVER_CORE_MEMORY_EVENT_LOG_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "server/core/event_log.h"
+
+namespace paradym::webhooks {
+
+class MemoryEventLog final : public EventLog {
+ public:
+  struct Options {
+    std::size_t max_events = 100000;
+    std::size_t max_bytes = std::size_t{512} << 20;
+  };
+
+  explicit MemoryEventLog(Options options) : options_(options) {}
+
+  absl::StatusOr<EventPtr> Append(
+      std::unique_ptr<::paradym::webhooks::v1::Event> event) override;
+  absl::Status ReadAfter(std::uint64_t after, std::uint64_t up_to,
+                         std::size_t max_events,
+                         std::vector<EventPtr>& out) const override;
+  SequenceRange Range() const override;
+
+  // The encoded size of the events held, in bytes.
+  std::size_t bytes() const;
+
+ private:
+  struct Entry {
+    EventPtr event;
+    std::size_t bytes;
+  };
+
+  const Options options_;
+  mutable absl::Mutex mu_;
+  std::deque<Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::uint64_t oldest_ ABSL_GUARDED_BY(mu_) = 1;  // sequence of entries_[0]
+  std::size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace paradym::webhooks
+
+#endif  // PARADYM_WEBHOOKS_SERVER_CORE_MEMORY_EVENT_LOG_H_

@@ -1,0 +1,202 @@
+#include "server/core/strict_json_parser.h"
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "rapidjson/error/en.h"
+#include "rapidjson/memorystream.h"
+#include "rapidjson/reader.h"
+#include "server/core/errors.h"
+
+namespace paradym::webhooks {
+namespace {
+
+using google::protobuf::ListValue;
+using google::protobuf::Struct;
+using google::protobuf::Value;
+
+// Paths in errors are cut here: they come from untrusted keys.
+constexpr std::size_t kMaxPathBytes = 200;
+
+// Builds the Struct from RapidJSON's SAX events. Returning false stops the
+// reader; `error_` then says why.
+class StructBuilder
+    : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, StructBuilder> {
+ public:
+  StructBuilder(Struct& root, int max_depth)
+      : root_(root), max_depth_(max_depth) {}
+
+  const absl::Status& error() const { return error_; }
+
+  bool Null() { return Put([](Value& v) { v.set_null_value({}); }); }
+  bool Bool(bool b) { return Put([b](Value& v) { v.set_bool_value(b); }); }
+  bool Int(int i) { return Number(i); }
+  bool Uint(unsigned u) { return Number(u); }
+  bool Int64(int64_t i) { return Number(static_cast<double>(i)); }
+  bool Uint64(uint64_t u) { return Number(static_cast<double>(u)); }
+  bool Double(double d) { return Number(d); }
+  bool String(const char* str, rapidjson::SizeType length, bool /*copy*/) {
+    return Put([&](Value& v) { v.set_string_value(str, length); });
+  }
+
+  bool StartObject() {
+    if (frames_.empty()) {
+      frames_.push_back({&root_, nullptr, {}});
+      return CheckDepth();
+    }
+    Value* slot = NextSlot();
+    if (slot == nullptr) return false;
+    frames_.push_back({slot->mutable_struct_value(), nullptr, {}});
+    return CheckDepth();
+  }
+  bool Key(const char* str, rapidjson::SizeType length, bool /*copy*/) {
+    frames_.back().key.assign(str, length);
+    return true;
+  }
+  bool EndObject(rapidjson::SizeType /*members*/) {
+    frames_.pop_back();
+    return true;
+  }
+  bool StartArray() {
+    if (frames_.empty()) return NotAnObject();
+    Value* slot = NextSlot();
+    if (slot == nullptr) return false;
+    frames_.push_back({nullptr, slot->mutable_list_value(), {}});
+    return CheckDepth();
+  }
+  bool EndArray(rapidjson::SizeType /*elements*/) {
+    frames_.pop_back();
+    return true;
+  }
+
+  // The JSON path of the value being read, e.g. `payload.items[2]`, cut to
+  // a readable length.
+  std::string Path() const {
+    std::string path;
+    for (const Frame& frame : frames_) {
+      if (frame.object != nullptr) {
+        if (!path.empty()) path += '.';
+        path += frame.key;
+      } else {
+        absl::StrAppend(&path, "[", frame.list->values_size() - 1, "]");
+      }
+    }
+    if (path.size() > kMaxPathBytes) {
+      // Cut at a character boundary so the path stays valid UTF-8.
+      std::size_t cut = kMaxPathBytes;
+      while (cut > 0 && (static_cast<unsigned char>(path[cut]) & 0xC0) == 0x80) {
+        --cut;
+      }
+      path.resize(cut);
+      path += "...";
+    }
+    return path;
+  }
+
+ private:
+  struct Frame {
+    Struct* object;    // set while reading an object
+    ListValue* list;   // set while reading an array
+    std::string key;   // the current key of `object`
+  };
+
+  bool Number(double d) {
+    return Put([d](Value& v) { v.set_number_value(d); });
+  }
+
+  template <typename Setter>
+  bool Put(Setter set) {
+    if (frames_.empty()) return NotAnObject();
+    Value* slot = NextSlot();
+    if (slot == nullptr) return false;
+    set(*slot);
+    return true;
+  }
+
+  // The Value the next JSON value goes into, or null on a duplicate key.
+  Value* NextSlot() {
+    Frame& frame = frames_.back();
+    if (frame.list != nullptr) return frame.list->add_values();
+    auto [it, inserted] = frame.object->mutable_fields()->insert(
+        {frame.key, Value()});
+    if (!inserted) {
+      const std::string path = Path();
+      error_ = MakeError(absl::StatusCode::kInvalidArgument, kDuplicateKey,
+                         absl::StrCat("the JSON key \"", path,
+                                      "\" appears more than once"),
+                         {}, {{path, "duplicate key"}});
+      return nullptr;
+    }
+    return &it->second;
+  }
+
+  bool CheckDepth() {
+    if (static_cast<int>(frames_.size()) <= max_depth_) return true;
+    frames_.back().key.clear();
+    error_ = MakeError(
+        absl::StatusCode::kInvalidArgument, kNestingTooDeep,
+        absl::StrCat("the JSON nests objects and arrays more than ",
+                     max_depth_, " levels deep"));
+    return false;
+  }
+
+  bool NotAnObject() {
+    error_ = MakeError(absl::StatusCode::kInvalidArgument, kMalformedJson,
+                       "the body must be a JSON object");
+    return false;
+  }
+
+  Struct& root_;
+  const int max_depth_;
+  std::vector<Frame> frames_;
+  absl::Status error_;
+};
+
+constexpr unsigned kParseFlags = rapidjson::kParseIterativeFlag |
+                                 rapidjson::kParseValidateEncodingFlag |
+                                 rapidjson::kParseFullPrecisionFlag;
+
+}  // namespace
+
+absl::Status ParseJsonObject(absl::string_view json, int max_depth,
+                             Struct& object) {
+  object.Clear();
+  // RapidJSON reads a NUL byte as the end of the input, which would let
+  // bytes after it pass unchecked. JSON text never contains a raw NUL.
+  if (const void* nul = std::memchr(json.data(), '\0', json.size())) {
+    return MakeError(
+        absl::StatusCode::kInvalidArgument, kMalformedJson,
+        absl::StrCat("the body contains a NUL byte at offset ",
+                     static_cast<const char*>(nul) - json.data()));
+  }
+  StructBuilder builder(object, max_depth);
+  rapidjson::MemoryStream stream(json.data(), json.size());
+  rapidjson::Reader reader;
+  const rapidjson::ParseResult result =
+      reader.Parse<kParseFlags>(stream, builder);
+  if (!builder.error().ok()) return builder.error();
+  if (!result.IsError()) return absl::OkStatus();
+  if (result.Code() == rapidjson::kParseErrorDocumentEmpty) {
+    return MakeError(absl::StatusCode::kInvalidArgument, kMalformedJson,
+                     "the body is empty; expected a JSON object");
+  }
+  const bool bad_utf8 =
+      result.Code() == rapidjson::kParseErrorStringInvalidEncoding ||
+      result.Code() == rapidjson::kParseErrorStringUnicodeSurrogateInvalid;
+  const std::string path = builder.Path();
+  std::vector<FieldViolation> violations;
+  if (!path.empty()) {
+    violations.push_back({path, rapidjson::GetParseError_En(result.Code())});
+  }
+  return MakeError(
+      absl::StatusCode::kInvalidArgument,
+      bad_utf8 ? kInvalidUtf8 : kMalformedJson,
+      absl::StrCat("the body is not valid JSON: ",
+                   rapidjson::GetParseError_En(result.Code()),
+                   " (at byte offset ", result.Offset(), ")"),
+      {}, std::move(violations));
+}
+
+}  // namespace paradym::webhooks

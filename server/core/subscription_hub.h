@@ -1,0 +1,158 @@
+// Fans accepted events out to subscribers, each at its own pace.
+//
+// A subscription first replays what the log holds after its start, then
+// switches to live events with no gap and no duplicate: the switch happens
+// under the hub's lock at the exact sequence the hub last published. Live
+// events go into the subscription's bounded queue (pointers to the shared,
+// immutable events, so fan-out copies nothing). Publishing never waits on a
+// subscriber: one whose queue is full is ended with RESOURCE_EXHAUSTED
+// (SUBSCRIBER_TOO_SLOW) carrying the last sequence it was given.
+//
+// The consumer pulls with Next(); when Next() finds nothing it arms the
+// subscription, and `on_ready` runs once, outside every hub lock, when events
+// arrive or the subscription ends.
+//
+//   auto subscription = hub.Subscribe(filter, std::nullopt, [&] { Pump(); });
+//   std::vector<EventPtr> batch;
+//   absl::Status status = (*subscription)->Next(256, 1 << 20, batch);
+//   ...
+//   hub.Unsubscribe(**subscription);  // on_ready never runs after this
+//
+// The publisher calls, in sequence order and with appends serialized:
+//   SubscriptionHub::Wakeups wakeups = hub.Publish(stored_event);
+//   hub.Wake(std::move(wakeups));  // after releasing the publisher's locks
+
+#ifndef PARADYM_WEBHOOKS_SERVER_CORE_SUBSCRIPTION_HUB_H_
+#define PARADYM_WEBHOOKS_SERVER_CORE_SUBSCRIPTION_HUB_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "server/core/event_filter.h"
+#include "server/core/event_log.h"
+
+namespace paradym::webhooks {
+
+class SubscriptionHub;
+
+class Subscription {
+ public:
+  Subscription(const Subscription&) = delete;
+  Subscription& operator=(const Subscription&) = delete;
+
+  // Replaces `out` with the next matching events: at most `max_events`, and
+  // no more than `max_bytes` of encoded events unless a single event is
+  // larger. Empty `out` with OK: nothing yet, and `on_ready` will run once
+  // when there is. Otherwise the status that ended the subscription:
+  // RESOURCE_EXHAUSTED (SUBSCRIBER_TOO_SLOW), UNAVAILABLE (SHUTTING_DOWN),
+  // OUT_OF_RANGE (SEQUENCE_TOO_OLD, when replay falls behind the log).
+  // One consumer at a time.
+  absl::Status Next(std::size_t max_events, std::size_t max_bytes,
+                    std::vector<EventPtr>& out);
+
+ private:
+  friend class SubscriptionHub;
+  Subscription(SubscriptionHub& hub, EventFilter filter, std::uint64_t cursor,
+               std::function<void()> on_ready)
+      : hub_(hub),
+        filter_(std::move(filter)),
+        on_ready_(std::move(on_ready)),
+        cursor_(cursor) {}
+
+  // Reads the next replay batch from the log, outside the hub's lock.
+  absl::Status Replay(std::uint64_t up_to, std::size_t max_events,
+                      std::size_t max_bytes, std::vector<EventPtr>& out);
+
+  SubscriptionHub& hub_;
+  const EventFilter filter_;
+  const std::function<void()> on_ready_;
+
+  // Only the consumer touches these while replaying; the hub's lock guards
+  // the switch to live.
+  std::uint64_t cursor_;  // the last sequence given out (or skipped)
+
+  bool live_ = false;                   // guarded by hub_.mu_
+  std::deque<EventPtr> queue_;          // guarded by hub_.mu_
+  bool armed_ = false;                  // guarded by hub_.mu_
+  absl::Status end_;                    // guarded by hub_.mu_
+  int wakes_running_ = 0;               // guarded by hub_.mu_
+  bool unsubscribed_ = false;           // guarded by hub_.mu_
+};
+
+class SubscriptionHub {
+ public:
+  struct Options {
+    // Live events a subscriber may have waiting before it is ended with
+    // RESOURCE_EXHAUSTED.
+    std::size_t queue_capacity = 8192;
+  };
+
+  // Subscriptions that must be woken, returned by Publish and Shutdown.
+  using Wakeups = std::vector<std::shared_ptr<Subscription>>;
+
+  // `log` must outlive the hub. Live events start after the log's last
+  // sequence.
+  SubscriptionHub(const EventLog& log, Options options);
+
+  // Starts a subscription. `start_after`: nullopt for live events only; 0 for
+  // everything the log holds; N for everything after N. OUT_OF_RANGE
+  // (SEQUENCE_TOO_OLD / SEQUENCE_TOO_NEW) when N is outside the log,
+  // UNAVAILABLE (SHUTTING_DOWN) after Shutdown.
+  absl::StatusOr<std::shared_ptr<Subscription>> Subscribe(
+      EventFilter filter, std::optional<std::uint64_t> start_after,
+      std::function<void()> on_ready);
+
+  // Removes `subscription`. When this returns, its `on_ready` is not running
+  // and never runs again. Must not be called from inside `on_ready`.
+  void Unsubscribe(Subscription& subscription);
+
+  // Hands `event` to every live matching subscription. Events must come in
+  // sequence order, each after the log stored it. Never blocks on a
+  // subscriber; call Wake() with the result after releasing your own locks.
+  [[nodiscard]] Wakeups Publish(EventPtr event);
+
+  // Runs `on_ready` of each subscription in `wakeups`.
+  void Wake(Wakeups wakeups);
+
+  // Ends every subscription with UNAVAILABLE (SHUTTING_DOWN) and refuses new
+  // ones.
+  void Shutdown();
+
+  // The number of open subscriptions.
+  std::size_t size() const;
+
+  // How many subscriptions were ended for falling behind, since start.
+  std::uint64_t overflows() const;
+
+ private:
+  friend class Subscription;
+
+  // Ends `subscription` with `status` and, when it waits, adds it to `wakeups`.
+  void EndLocked(const std::shared_ptr<Subscription>& subscription,
+                 absl::Status status, Wakeups& wakeups)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ArmForWakeLocked(const std::shared_ptr<Subscription>& subscription,
+                        Wakeups& wakeups) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const EventLog& log_;
+  const Options options_;
+  mutable absl::Mutex mu_;
+  std::vector<std::shared_ptr<Subscription>> subscriptions_
+      ABSL_GUARDED_BY(mu_);
+  std::uint64_t last_published_ ABSL_GUARDED_BY(mu_);
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  std::uint64_t overflows_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace paradym::webhooks
+
+#endif  // PARADYM_WEBHOOKS_SERVER_CORE_SUBSCRIPTION_HUB_H_

@@ -1,0 +1,85 @@
+#include "server/core/webhook_ingestor.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "server/core/errors.h"
+#include "server/core/proto_time.h"
+
+namespace paradym::webhooks {
+
+namespace v1 = ::paradym::webhooks::v1;
+
+WebhookIngestor::WebhookIngestor(Options options, SignatureVerifier verifier,
+                                 EventLog& log, SubscriptionHub& hub,
+                                 const Clock& clock)
+    : options_(options),
+      verifier_(std::move(verifier)),
+      normalizer_(options.normalizer),
+      log_(log),
+      hub_(hub),
+      clock_(clock) {}
+
+absl::Status WebhookIngestor::VerifyAndParseInto(const WebhookRequest& request,
+                                                 v1::Event& event) const {
+  if (request.body.size() > options_.max_body_bytes) {
+    return MakeError(
+        absl::StatusCode::kInvalidArgument, kBodyTooLarge,
+        absl::StrCat("the body has ", request.body.size(),
+                     " bytes; the limit is ", options_.max_body_bytes),
+        {{"max_body_bytes", std::to_string(options_.max_body_bytes)}});
+  }
+  absl::StatusOr<absl::string_view> endpoint =
+      verifier_.Verify(request.body, request.signature, request.endpoint);
+  if (!endpoint.ok()) return endpoint.status();
+  if (absl::Status status = normalizer_.Normalize(request.body, event);
+      !status.ok()) {
+    return status;
+  }
+  event.set_endpoint(std::string(*endpoint));
+  SetTimestamp(clock_.Now(), *event.mutable_receive_time());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::Event> WebhookIngestor::VerifyAndParse(
+    const WebhookRequest& request) const {
+  v1::Event event;
+  if (absl::Status status = VerifyAndParseInto(request, event); !status.ok()) {
+    return status;
+  }
+  return event;
+}
+
+void WebhookIngestor::Ingest(const WebhookRequest& request,
+                             IngestCallback done) {
+  if (shutting_down_.load(std::memory_order_acquire)) {
+    std::move(done)(MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
+                              "the server is shutting down; send the webhook "
+                              "to another instance"));
+    return;
+  }
+  auto event = std::make_unique<v1::Event>();
+  if (absl::Status status = VerifyAndParseInto(request, *event);
+      !status.ok()) {
+    std::move(done)(std::move(status));
+    return;
+  }
+  absl::StatusOr<EventPtr> stored;
+  SubscriptionHub::Wakeups wakeups;
+  {
+    absl::MutexLock lock(&append_mu_);
+    stored = log_.Append(std::move(event));
+    if (stored.ok()) wakeups = hub_.Publish(*stored);
+  }
+  hub_.Wake(std::move(wakeups));
+  std::move(done)(std::move(stored));
+}
+
+void WebhookIngestor::Shutdown() {
+  shutting_down_.store(true, std::memory_order_release);
+  hub_.Shutdown();
+}
+
+}  // namespace paradym::webhooks

@@ -1,0 +1,85 @@
+// The one path every webhook takes, whatever transport brought it.
+//
+// VerifyAndParse checks the body size, verifies the signature over the raw
+// bytes and only then normalizes the JSON. Ingest does the same, then assigns
+// the next sequence, appends the event to the log and hands it to the
+// subscription hub. The gRPC Ingest RPC and the HTTP front both call Ingest;
+// each turns the resulting absl::Status into its own error form.
+//
+//   WebhookIngestor ingestor(options, std::move(verifier), log, hub, clock);
+//   ingestor.Ingest({.body = body, .signature = header},
+//                   [](absl::StatusOr<EventPtr> stored) { ... });
+
+#ifndef PARADYM_WEBHOOKS_SERVER_CORE_WEBHOOK_INGESTOR_H_
+#define PARADYM_WEBHOOKS_SERVER_CORE_WEBHOOK_INGESTOR_H_
+
+#include <atomic>
+#include <cstddef>
+#include "absl/strings/string_view.h"
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "server/core/clock.h"
+#include "server/core/event_log.h"
+#include "server/core/event_normalizer.h"
+#include "server/core/signature_verifier.h"
+#include "server/core/subscription_hub.h"
+
+namespace paradym::webhooks {
+
+// A webhook as received: the raw body, the signature header value and,
+// optionally, the name of the endpoint whose secrets apply.
+struct WebhookRequest {
+  absl::string_view body;
+  absl::string_view signature;
+  absl::string_view endpoint;  // empty: try every configured secret
+};
+
+class WebhookIngestor {
+ public:
+  struct Options {
+    // Larger bodies are refused before hashing.
+    std::size_t max_body_bytes = 256 * 1024;
+    EventNormalizer::Options normalizer;
+  };
+
+  // Receives the stored event, or why the webhook was refused. May run on
+  // the calling thread before Ingest returns.
+  using IngestCallback = absl::AnyInvocable<void(absl::StatusOr<EventPtr>) &&>;
+
+  // `log`, `hub` and `clock` must outlive the ingestor.
+  WebhookIngestor(Options options, SignatureVerifier verifier, EventLog& log,
+                  SubscriptionHub& hub, const Clock& clock);
+
+  // Verifies and normalizes without storing anything; `sequence` stays 0.
+  absl::StatusOr<::paradym::webhooks::v1::Event> VerifyAndParse(
+      const WebhookRequest& request) const;
+
+  // Verifies, normalizes, stores and publishes; `done` gets the stored event.
+  // UNAVAILABLE (SHUTTING_DOWN) after Shutdown.
+  void Ingest(const WebhookRequest& request, IngestCallback done);
+
+  // Refuses further webhooks and ends every subscription.
+  void Shutdown();
+
+  const Options& options() const { return options_; }
+
+ private:
+  absl::Status VerifyAndParseInto(const WebhookRequest& request,
+                                  ::paradym::webhooks::v1::Event& event) const;
+
+  const Options options_;
+  const SignatureVerifier verifier_;
+  const EventNormalizer normalizer_;
+  EventLog& log_;
+  SubscriptionHub& hub_;
+  const Clock& clock_;
+  std::atomic<bool> shutting_down_{false};
+  // Orders append + publish so subscribers see sequences in order.
+  absl::Mutex append_mu_;
+};
+
+}  // namespace paradym::webhooks
+
+#endif  // PARADYM_WEBHOOKS_SERVER_CORE_WEBHOOK_INGESTOR_H_

@@ -1,0 +1,63 @@
+// The gRPC face of the core: paradym.webhooks.v1.WebhookService on the
+// callback API.
+//
+// Thin by design: each RPC turns its request into a core call and the core's
+// absl::Status into a grpc::Status (ToGrpcStatus, nowhere else). Subscribe
+// runs one ServerWriteReactor per call with at most one write in flight; it
+// pulls batches from its core Subscription and never holds a lock across a
+// gRPC call.
+//
+//   WebhookServiceAdapter service(ingestor, hub);
+//   grpc::ServerBuilder builder;
+//   builder.RegisterService(&service);
+
+#ifndef PARADYM_WEBHOOKS_SERVER_GRPC_WEBHOOK_SERVICE_ADAPTER_H_
+#define PARADYM_WEBHOOKS_SERVER_GRPC_WEBHOOK_SERVICE_ADAPTER_H_
+
+#include <cstddef>
+
+#include "paradym/webhooks/v1/webhook_service.grpc.pb.h"
+#include "server/core/subscription_hub.h"
+#include "server/core/webhook_ingestor.h"
+
+namespace paradym::webhooks {
+
+class WebhookServiceAdapter final
+    : public ::paradym::webhooks::v1::WebhookService::CallbackService {
+ public:
+  struct Options {
+    // The most events, and about the most bytes, in one SubscribeResponse.
+    std::size_t max_batch_events = 256;
+    std::size_t max_batch_bytes = std::size_t{1} << 20;
+  };
+
+  // `ingestor` and `hub` must outlive the service.
+  WebhookServiceAdapter(WebhookIngestor& ingestor, SubscriptionHub& hub)
+      : WebhookServiceAdapter(ingestor, hub, Options()) {}
+  WebhookServiceAdapter(WebhookIngestor& ingestor, SubscriptionHub& hub,
+                        Options options)
+      : ingestor_(ingestor), hub_(hub), options_(options) {}
+
+  grpc::ServerUnaryReactor* VerifyAndParse(
+      grpc::CallbackServerContext* context,
+      const ::paradym::webhooks::v1::VerifyAndParseRequest* request,
+      ::paradym::webhooks::v1::VerifyAndParseResponse* response) override;
+
+  grpc::ServerUnaryReactor* Ingest(
+      grpc::CallbackServerContext* context,
+      const ::paradym::webhooks::v1::IngestRequest* request,
+      ::paradym::webhooks::v1::IngestResponse* response) override;
+
+  grpc::ServerWriteReactor<::paradym::webhooks::v1::SubscribeResponse>*
+  Subscribe(grpc::CallbackServerContext* context,
+            const ::paradym::webhooks::v1::SubscribeRequest* request) override;
+
+ private:
+  WebhookIngestor& ingestor_;
+  SubscriptionHub& hub_;
+  const Options options_;
+};
+
+}  // namespace paradym::webhooks
+
+#endif  // PARADYM_WEBHOOKS_SERVER_GRPC_WEBHOOK_SERVICE_ADAPTER_H_

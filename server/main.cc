@@ -1,0 +1,221 @@
+// paradym-webhooksd: flags and wiring only. The logic lives in server/core,
+// the gRPC face in server/grpc.
+
+#include <grpc/support/log.h>
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "server/core/clock.h"
+#include "server/core/endpoint_secrets.h"
+#include "server/core/memory_event_log.h"
+#include "server/core/structured_log.h"
+#include "server/core/subscription_hub.h"
+#include "server/core/webhook_ingestor.h"
+#include "server/grpc/webhook_service_adapter.h"
+
+ABSL_FLAG(std::string, grpc_address, "0.0.0.0:50051",
+          "Where the gRPC service listens, HOST:PORT (port 0 picks a free one).");
+ABSL_FLAG(std::string, secrets_file, "",
+          "A file of `name=secret` lines, one per webhook endpoint (a name may "
+          "appear twice during a secret rotation). Env PARADYM_WEBHOOK_SECRET "
+          "configures the endpoint `default`. With neither, a secret is "
+          "generated once into <data_dir>/webhook-secret.");
+ABSL_FLAG(std::string, data_dir, "./data",
+          "Where the service keeps its state (the generated secret).");
+ABSL_FLAG(std::size_t, max_body_bytes, 256 * 1024,
+          "Webhook bodies larger than this are refused before hashing.");
+ABSL_FLAG(std::size_t, memory_events, 100000,
+          "How many recent events the in-memory log keeps for resuming.");
+ABSL_FLAG(std::size_t, memory_bytes, std::size_t{512} << 20,
+          "How many bytes of encoded events the in-memory log keeps at most.");
+ABSL_FLAG(std::size_t, subscriber_queue, 8192,
+          "Live events a subscriber may lag behind before its stream ends with "
+          "RESOURCE_EXHAUSTED (it then resumes after its last sequence).");
+ABSL_FLAG(int, shutdown_grace_seconds, 5,
+          "On SIGTERM/SIGINT, how long requests in flight may take to finish.");
+ABSL_FLAG(int, ready_fd, -1,
+          "When listening, write one JSON line with the bound ports to this "
+          "file descriptor and close it (for supervisors and tests).");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning or error.");
+
+namespace paradym::webhooks {
+namespace {
+
+constexpr char kSecretEnv[] = "PARADYM_WEBHOOK_SECRET";
+constexpr char kServiceName[] = "paradym.webhooks.v1.WebhookService";
+
+void LogFromGrpc(gpr_log_func_args* args) {
+  const LogLevel level = args->severity == GPR_LOG_SEVERITY_ERROR
+                             ? LogLevel::kError
+                         : args->severity == GPR_LOG_SEVERITY_INFO
+                             ? LogLevel::kInfo
+                             : LogLevel::kDebug;
+  Log(level, args->message,
+      {{"component", "grpc"}, {"file", args->file}, {"line", args->line}});
+}
+
+std::optional<LogLevel> ParseLogLevel(const std::string& name) {
+  if (name == "debug") return LogLevel::kDebug;
+  if (name == "info") return LogLevel::kInfo;
+  if (name == "warning") return LogLevel::kWarning;
+  if (name == "error") return LogLevel::kError;
+  return std::nullopt;
+}
+
+// Secrets from the environment and the secrets file; a generated one when
+// neither configures any.
+absl::StatusOr<std::vector<EndpointSecrets>> LoadSecrets() {
+  std::vector<EndpointSecrets> endpoints;
+  if (const char* env = std::getenv(kSecretEnv); env != nullptr && *env) {
+    std::string secret(env);
+    if (secret.size() > kMaxSecretBytes) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(kSecretEnv, " is longer than ", kMaxSecretBytes,
+                       " bytes"));
+    }
+    AddSecret(endpoints, kDefaultEndpoint, std::move(secret));
+  }
+  // Child processes have no business with the secret.
+  ::unsetenv(kSecretEnv);
+  if (const std::string path = absl::GetFlag(FLAGS_secrets_file);
+      !path.empty()) {
+    absl::StatusOr<std::vector<EndpointSecrets>> from_file =
+        ReadSecretsFile(path);
+    if (!from_file.ok()) return from_file.status();
+    for (EndpointSecrets& endpoint : *from_file) {
+      for (std::string& secret : endpoint.secrets) {
+        AddSecret(endpoints, endpoint.name, std::move(secret));
+      }
+    }
+  }
+  if (!endpoints.empty()) return endpoints;
+  const std::string path =
+      absl::StrCat(absl::GetFlag(FLAGS_data_dir), "/webhook-secret");
+  absl::StatusOr<std::string> generated = LoadOrCreateSecretFile(path);
+  if (!generated.ok()) return generated.status();
+  Log(LogLevel::kWarning,
+      "no secret configured; using the generated secret in secret_file for "
+      "endpoint `default` (set PARADYM_WEBHOOK_SECRET or --secrets_file to "
+      "use your Paradym endpoint's secret)",
+      {{"secret_file", path}});
+  AddSecret(endpoints, kDefaultEndpoint, std::move(generated).value());
+  return endpoints;
+}
+
+void ReportReady(int fd, int grpc_port) {
+  if (fd < 0) return;
+  const std::string line = absl::StrCat("{\"grpc_port\":", grpc_port, "}\n");
+  if (::write(fd, line.data(), line.size()) < 0) {
+    Log(LogLevel::kWarning, "cannot write to --ready_fd", {{"fd", fd}});
+  }
+  ::close(fd);
+}
+
+int Run() {
+  // Signals are taken by sigwait below; block them before any thread starts
+  // so that no other thread receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  if (auto level = ParseLogLevel(absl::GetFlag(FLAGS_log_level))) {
+    SetMinLogLevel(*level);
+  } else {
+    Log(LogLevel::kError, "--log_level must be debug, info, warning or error");
+    return 2;
+  }
+  gpr_set_log_function(LogFromGrpc);
+
+  absl::StatusOr<std::vector<EndpointSecrets>> secrets = LoadSecrets();
+  if (!secrets.ok()) {
+    Log(LogLevel::kError, "cannot load the webhook secrets",
+        {{"error", secrets.status().message()}});
+    return 1;
+  }
+  std::vector<std::string> endpoint_names;
+  for (const auto& endpoint : *secrets) endpoint_names.push_back(endpoint.name);
+
+  RealClock clock;
+  MemoryEventLog log({absl::GetFlag(FLAGS_memory_events),
+                      absl::GetFlag(FLAGS_memory_bytes)});
+  SubscriptionHub hub(log, {absl::GetFlag(FLAGS_subscriber_queue)});
+  WebhookIngestor::Options ingest_options;
+  ingest_options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
+  WebhookIngestor ingestor(ingest_options,
+                           SignatureVerifier(std::move(secrets).value()), log,
+                           hub, clock);
+  WebhookServiceAdapter service(ingestor, hub);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  const std::string address = absl::GetFlag(FLAGS_grpc_address);
+  int grpc_port = 0;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(),
+                           &grpc_port);
+  // Let bodies up to the limit arrive, so that larger ones get our own clear
+  // BODY_TOO_LARGE rather than gRPC's generic message-size error.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(
+      std::max<std::size_t>(4 << 20, ingest_options.max_body_bytes + 65536)));
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || grpc_port == 0) {
+    Log(LogLevel::kError, "cannot listen for gRPC", {{"grpc_address", address}});
+    return 1;
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  health->SetServingStatus(kServiceName, true);
+  Log(LogLevel::kInfo, "serving",
+      {{"grpc_address", address},
+       {"grpc_port", grpc_port},
+       {"endpoints", absl::StrJoin(endpoint_names, ",")},
+       {"store", "memory"}});
+  ReportReady(absl::GetFlag(FLAGS_ready_fd), grpc_port);
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  Log(LogLevel::kInfo, "shutting down",
+      {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  health->SetServingStatus(false);
+  ingestor.Shutdown();
+  server->Shutdown(absl::ToChronoTime(
+      absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds))));
+  Log(LogLevel::kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace paradym::webhooks
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Receives Paradym webhooks, verifies and types them, and serves them "
+      "over gRPC (paradym.webhooks.v1.WebhookService).\n\n"
+      "  paradym-webhooksd [--grpc_address=0.0.0.0:50051] "
+      "[--secrets_file=PATH]\n\n"
+      "Secrets come from env PARADYM_WEBHOOK_SECRET or --secrets_file, never "
+      "from a flag value.");
+  absl::ParseCommandLine(argc, argv);
+  return paradym::webhooks::Run();
+}
