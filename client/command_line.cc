@@ -39,9 +39,11 @@ absl::StatusOr<CommandLine> CommandLine::Parse(
       continue;
     }
     const bool boolean =
-        std::find(boolean_flags.begin(), boolean_flags.end(), name) !=
-            boolean_flags.end() ||
-        name == "help";
+        name == "help" ||
+        std::any_of(boolean_flags.begin(), boolean_flags.end(),
+                    [&](const std::string& flag) {
+                      return NormalizeFlagName(flag) == name;
+                    });
     if (boolean) {
       line.flags_.emplace_back(std::move(name), "true");
     } else if (i + 1 < argc) {

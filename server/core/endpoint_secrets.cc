@@ -54,6 +54,8 @@ absl::Status MakeDirectories(const std::string& dir) {
 
 bool IsValidEndpointName(absl::string_view name) {
   if (name.empty() || name.size() > 64) return false;
+  // "." and ".." would be rewritten as URL path segments.
+  if (name.find_first_not_of('.') == absl::string_view::npos) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
     return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '.' ||
            c == '_' || c == '-';

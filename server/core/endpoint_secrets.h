@@ -33,7 +33,8 @@ struct EndpointSecrets {
   std::vector<std::string> secrets;  // one, or two during a rotation
 };
 
-// 1 to 64 characters of A-Z a-z 0-9 . _ - (it appears in URL paths).
+// 1 to 64 characters of A-Z a-z 0-9 . _ -, not only dots (it appears in
+// URL paths).
 bool IsValidEndpointName(absl::string_view name);
 
 // Parses a secrets file: one `name=secret` a line; blank lines and lines

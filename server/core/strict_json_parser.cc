@@ -38,6 +38,7 @@ class StructBuilder
   bool Uint64(uint64_t u) { return Number(static_cast<double>(u)); }
   bool Double(double d) { return Number(d); }
   bool String(const char* str, rapidjson::SizeType length, bool /*copy*/) {
+    if (HasEncodedSurrogate(str, length)) return LoneSurrogate(Path());
     return Put([&](Value& v) { v.set_string_value(str, length); });
   }
 
@@ -52,6 +53,10 @@ class StructBuilder
     return CheckDepth();
   }
   bool Key(const char* str, rapidjson::SizeType length, bool /*copy*/) {
+    if (HasEncodedSurrogate(str, length)) {
+      frames_.back().key.clear();
+      return LoneSurrogate("");
+    }
     frames_.back().key.assign(str, length);
     return true;
   }
@@ -75,12 +80,17 @@ class StructBuilder
   // a readable length.
   std::string Path() const {
     std::string path;
-    for (const Frame& frame : frames_) {
+    for (std::size_t i = 0; i < frames_.size(); ++i) {
+      const Frame& frame = frames_[i];
       if (frame.object != nullptr) {
         if (!path.empty()) path += '.';
         path += frame.key;
       } else {
-        absl::StrAppend(&path, "[", frame.list->values_size() - 1, "]");
+        // An outer array already holds the container being read; the
+        // innermost one has not yet added the value being read.
+        const bool innermost = i + 1 == frames_.size();
+        absl::StrAppend(&path, "[",
+                        frame.list->values_size() - (innermost ? 0 : 1), "]");
       }
     }
     if (path.size() > kMaxPathBytes) {
@@ -139,6 +149,31 @@ class StructBuilder
         absl::StatusCode::kInvalidArgument, kNestingTooDeep,
         absl::StrCat("the JSON nests objects and arrays more than ",
                      max_depth_, " levels deep"));
+    return false;
+  }
+
+  // RapidJSON validates the input bytes and surrogate pairs, but decodes a
+  // lone low-surrogate escape (\udc00-\udfff) into the bytes ED B0-BF xx,
+  // which are not UTF-8. Nothing else can put an ED A0-BF sequence here.
+  static bool HasEncodedSurrogate(const char* str, std::size_t length) {
+    for (const char* p = static_cast<const char*>(std::memchr(str, 0xED, length));
+         p != nullptr && p + 1 < str + length;
+         p = static_cast<const char*>(
+             std::memchr(p + 1, 0xED, str + length - p - 1))) {
+      if (static_cast<unsigned char>(p[1]) >= 0xA0) return true;
+    }
+    return false;
+  }
+
+  bool LoneSurrogate(std::string path) {
+    std::vector<FieldViolation> violations;
+    if (!path.empty()) {
+      violations.push_back({path, "a \\u escape encodes a lone surrogate"});
+    }
+    error_ = MakeError(absl::StatusCode::kInvalidArgument, kInvalidUtf8,
+                       "the body is not valid JSON: a \\u escape encodes a "
+                       "lone UTF-16 surrogate, which is not a character",
+                       {}, std::move(violations));
     return false;
   }
 

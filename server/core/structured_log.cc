@@ -54,8 +54,11 @@ std::size_t Utf8Length(absl::string_view s, std::size_t i) {
 
 }  // namespace
 
-LogValue::LogValue(double v)
-    : json_(std::isfinite(v) ? absl::StrCat(v) : Quote(absl::StrCat(v))) {}
+LogValue::LogValue(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.17g", v);
+  json_ = std::isfinite(v) ? text : Quote(text);
+}
 
 std::string LogValue::Quote(absl::string_view s) {
   std::string out;

@@ -1,1 +1,93 @@
-// Being written.
+#include "server/core/memory_event_log.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/core/errors.h"
+
+namespace paradym::webhooks {
+namespace {
+
+namespace v1 = ::paradym::webhooks::v1;
+
+std::unique_ptr<v1::Event> MakeEvent(const std::string& body) {
+  auto event = std::make_unique<v1::Event>();
+  event->set_event_type("workflowExecution.started");
+  event->set_body(body);
+  return event;
+}
+
+std::vector<std::uint64_t> Sequences(const std::vector<EventPtr>& events) {
+  std::vector<std::uint64_t> sequences;
+  for (const auto& e : events) sequences.push_back(e->sequence());
+  return sequences;
+}
+
+TEST(MemoryEventLog, AssignsGapFreeSequencesFromOne) {
+  MemoryEventLog log({10, 1 << 20});
+  EXPECT_EQ(log.Range().oldest, 1u);
+  EXPECT_EQ(log.Range().last, 0u);
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    absl::StatusOr<EventPtr> stored = log.Append(MakeEvent("x"));
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_EQ((*stored)->sequence(), i);
+  }
+  EXPECT_EQ(log.Range().oldest, 1u);
+  EXPECT_EQ(log.Range().last, 3u);
+}
+
+TEST(MemoryEventLog, ReadAfterReturnsTheWindowInOrder) {
+  MemoryEventLog log({10, 1 << 20});
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(log.Append(MakeEvent("x")).ok());
+  std::vector<EventPtr> out;
+  ASSERT_TRUE(log.ReadAfter(1, 5, 100, out).ok());
+  EXPECT_THAT(Sequences(out), ::testing::ElementsAre(2, 3, 4, 5));
+  out.clear();
+  ASSERT_TRUE(log.ReadAfter(0, 100, 2, out).ok());
+  EXPECT_THAT(Sequences(out), ::testing::ElementsAre(1, 2));
+  out.clear();
+  ASSERT_TRUE(log.ReadAfter(6, 100, 10, out).ok());
+  EXPECT_TRUE(out.empty());
+}
+
+TEST(MemoryEventLog, EvictsOldestBeyondMaxEvents) {
+  MemoryEventLog log({3, 1 << 20});
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(log.Append(MakeEvent("x")).ok());
+  EXPECT_EQ(log.Range().oldest, 3u);
+  EXPECT_EQ(log.Range().last, 5u);
+  std::vector<EventPtr> out;
+  ASSERT_TRUE(log.ReadAfter(2, 100, 10, out).ok());
+  EXPECT_THAT(Sequences(out), ::testing::ElementsAre(3, 4, 5));
+}
+
+TEST(MemoryEventLog, EvictsOldestBeyondMaxBytesButKeepsNewest) {
+  const std::string body(1000, 'b');
+  MemoryEventLog log({100, 2500});
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(log.Append(MakeEvent(body)).ok());
+  EXPECT_EQ(log.Range().oldest, 3u);
+  EXPECT_LE(log.bytes(), 2500u);
+  // A single event over the byte limit is still kept.
+  ASSERT_TRUE(log.Append(MakeEvent(std::string(5000, 'x'))).ok());
+  EXPECT_EQ(log.Range().oldest, 5u);
+  EXPECT_EQ(log.Range().last, 5u);
+}
+
+TEST(MemoryEventLog, ReadBeforeOldestIsOutOfRangeNamingTheOldest) {
+  MemoryEventLog log({2, 1 << 20});
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(log.Append(MakeEvent("x")).ok());
+  std::vector<EventPtr> out;
+  const absl::Status status = log.ReadAfter(1, 100, 10, out);
+  EXPECT_EQ(status.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(ErrorReason(status), kSequenceTooOld);
+  EXPECT_EQ(ErrorMetadata(status, "oldest_sequence"), "4");
+  EXPECT_TRUE(out.empty());
+  // Starting right before the oldest is fine.
+  EXPECT_TRUE(log.ReadAfter(3, 100, 10, out).ok());
+  EXPECT_THAT(Sequences(out), ::testing::ElementsAre(4, 5));
+}
+
+}  // namespace
+}  // namespace paradym::webhooks

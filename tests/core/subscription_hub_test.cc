@@ -1,1 +1,340 @@
-// Being written.
+#include "server/core/subscription_hub.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/core/errors.h"
+#include "server/core/memory_event_log.h"
+
+namespace paradym::webhooks {
+namespace {
+
+namespace v1 = ::paradym::webhooks::v1;
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+// The log and hub wired as the ingestor wires them.
+class HubTest : public ::testing::Test {
+ protected:
+  explicit HubTest(std::size_t log_events = 1000, std::size_t queue = 100)
+      : log_({log_events, std::size_t{1} << 30}), hub_(log_, {queue}) {}
+
+  std::uint64_t Publish(const std::string& type = "workflowExecution.started",
+                        const std::string& project = "p1",
+                        std::size_t body_bytes = 10) {
+    auto event = std::make_unique<v1::Event>();
+    event->set_event_type(type);
+    event->set_project_id(project);
+    event->set_body(std::string(body_bytes, 'b'));
+    SubscriptionHub::Wakeups wakeups;
+    std::uint64_t sequence = 0;
+    {
+      absl::MutexLock lock(&append_mu_);
+      absl::StatusOr<EventPtr> stored = log_.Append(std::move(event));
+      EXPECT_TRUE(stored.ok());
+      sequence = (*stored)->sequence();
+      wakeups = hub_.Publish(*stored);
+    }
+    hub_.Wake(std::move(wakeups));
+    return sequence;
+  }
+
+  static std::vector<std::uint64_t> Sequences(
+      const std::vector<EventPtr>& events) {
+    std::vector<std::uint64_t> sequences;
+    for (const auto& e : events) sequences.push_back(e->sequence());
+    return sequences;
+  }
+
+  std::shared_ptr<Subscription> Subscribe(
+      std::optional<std::uint64_t> start_after, EventFilter filter = {},
+      std::function<void()> on_ready = [] {}) {
+    auto subscription =
+        hub_.Subscribe(std::move(filter), start_after, std::move(on_ready));
+    EXPECT_TRUE(subscription.ok()) << subscription.status();
+    return subscription.ok() ? *subscription : nullptr;
+  }
+
+  absl::Mutex append_mu_;
+  MemoryEventLog log_;
+  SubscriptionHub hub_;
+};
+
+TEST_F(HubTest, LiveSubscriptionSeesOnlyLaterEvents) {
+  Publish();
+  auto subscription = Subscribe(std::nullopt);
+  std::vector<EventPtr> batch;
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(batch, IsEmpty());
+  Publish();
+  Publish();
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(Sequences(batch), ElementsAre(2, 3));
+  hub_.Unsubscribe(*subscription);
+}
+
+TEST_F(HubTest, StartAfterZeroReplaysEverythingThenGoesLive) {
+  Publish();
+  Publish();
+  auto subscription = Subscribe(0);
+  std::vector<EventPtr> batch;
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(Sequences(batch), ElementsAre(1, 2));
+  Publish();
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(Sequences(batch), ElementsAre(3));
+  hub_.Unsubscribe(*subscription);
+}
+
+TEST_F(HubTest, StartAfterNResumesWithTheNextSequence) {
+  for (int i = 0; i < 5; ++i) Publish();
+  auto subscription = Subscribe(3);
+  std::vector<EventPtr> batch;
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(Sequences(batch), ElementsAre(4, 5));
+  hub_.Unsubscribe(*subscription);
+}
+
+TEST_F(HubTest, StartAtTheLastSequenceIsLiveImmediately) {
+  for (int i = 0; i < 3; ++i) Publish();
+  auto subscription = Subscribe(3);
+  std::vector<EventPtr> batch;
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(batch, IsEmpty());
+  hub_.Unsubscribe(*subscription);
+}
+
+TEST_F(HubTest, StartBeyondTheLastSequenceIsOutOfRange) {
+  Publish();
+  auto subscription = hub_.Subscribe({}, 5, [] {});
+  ASSERT_FALSE(subscription.ok());
+  EXPECT_EQ(subscription.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(ErrorReason(subscription.status()), kSequenceTooNew);
+  EXPECT_EQ(ErrorMetadata(subscription.status(), "last_sequence"), "1");
+}
+
+class SmallLogHubTest : public HubTest {
+ protected:
+  SmallLogHubTest() : HubTest(/*log_events=*/3, /*queue=*/100) {}
+};
+
+TEST_F(SmallLogHubTest, StartOlderThanTheLogIsOutOfRangeNamingTheOldest) {
+  for (int i = 0; i < 6; ++i) Publish();  // the log holds 4..6
+  auto too_old = hub_.Subscribe({}, 2, [] {});
+  ASSERT_FALSE(too_old.ok());
+  EXPECT_EQ(too_old.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(ErrorReason(too_old.status()), kSequenceTooOld);
+  EXPECT_EQ(ErrorMetadata(too_old.status(), "oldest_sequence"), "4");
+  EXPECT_THAT(std::string(too_old.status().message()),
+              ::testing::HasSubstr("oldest available is 4"));
+
+  // 3 is just before the oldest held: fine. 0 means whatever is held.
+  for (std::uint64_t start : {3, 0}) {
+    SCOPED_TRACE(start);
+    auto subscription = Subscribe(start);
+    std::vector<EventPtr> batch;
+    ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+    EXPECT_THAT(Sequences(batch), ElementsAre(4, 5, 6));
+    hub_.Unsubscribe(*subscription);
+  }
+}
+
+TEST_F(HubTest, FilterAppliesToReplayAndLive) {
+  Publish("openid4vc.issuance.offered");
+  Publish("workflowExecution.started");
+  Publish("openid4vc.verification.verified", "p2");
+  auto filter = EventFilter::Create({.event_types = {"openid4vc.*"},
+                                     .project_ids = {"p1"}});
+  ASSERT_TRUE(filter.ok());
+  auto subscription = Subscribe(0, *filter);
+  std::vector<EventPtr> batch;
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(Sequences(batch), ElementsAre(1));
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(batch, IsEmpty());
+  Publish("workflowExecution.failed");
+  Publish("openid4vc.issuance.completed");
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(Sequences(batch), ElementsAre(5));
+  hub_.Unsubscribe(*subscription);
+}
+
+TEST_F(HubTest, BatchesRespectEventAndByteLimits) {
+  for (int i = 0; i < 5; ++i) Publish("t.x", "p1", 1000);
+  auto subscription = Subscribe(0);
+  std::vector<EventPtr> batch;
+  ASSERT_TRUE(subscription->Next(2, 1 << 20, batch).ok());
+  EXPECT_THAT(Sequences(batch), ElementsAre(1, 2));
+  // About 2 KiB per event counted: 5000 bytes fit two.
+  ASSERT_TRUE(subscription->Next(10, 5000, batch).ok());
+  EXPECT_THAT(Sequences(batch), ElementsAre(3, 4));
+  // A single event larger than the byte limit still goes out alone.
+  ASSERT_TRUE(subscription->Next(10, 1, batch).ok());
+  EXPECT_THAT(Sequences(batch), ElementsAre(5));
+  for (int i = 0; i < 3; ++i) Publish("t.x", "p1", 1000);
+  ASSERT_TRUE(subscription->Next(10, 5000, batch).ok());
+  EXPECT_THAT(Sequences(batch), ElementsAre(6, 7));
+  hub_.Unsubscribe(*subscription);
+}
+
+TEST_F(HubTest, OnReadyRunsOnceWhenAWaitingSubscriptionGetsEvents) {
+  std::atomic<int> wakes{0};
+  auto subscription = Subscribe(std::nullopt, {}, [&] { ++wakes; });
+  std::vector<EventPtr> batch;
+  Publish();  // not armed yet: no wake needed, Next will see it
+  EXPECT_EQ(wakes.load(), 0);
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(Sequences(batch), ElementsAre(1));
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());  // arms
+  EXPECT_THAT(batch, IsEmpty());
+  Publish();
+  Publish();
+  EXPECT_EQ(wakes.load(), 1);
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(Sequences(batch), ElementsAre(2, 3));
+  hub_.Unsubscribe(*subscription);
+  Publish();
+  EXPECT_EQ(wakes.load(), 1);
+}
+
+TEST_F(HubTest, NonMatchingEventsDoNotWake) {
+  std::atomic<int> wakes{0};
+  auto filter = EventFilter::Create({.project_ids = {"mine"}});
+  ASSERT_TRUE(filter.ok());
+  auto subscription = Subscribe(std::nullopt, *filter, [&] { ++wakes; });
+  std::vector<EventPtr> batch;
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  Publish("t.x", "other");
+  EXPECT_EQ(wakes.load(), 0);
+  Publish("t.x", "mine");
+  EXPECT_EQ(wakes.load(), 1);
+  hub_.Unsubscribe(*subscription);
+}
+
+class TinyQueueHubTest : public HubTest {
+ protected:
+  TinyQueueHubTest() : HubTest(/*log_events=*/1000, /*queue=*/3) {}
+};
+
+TEST_F(TinyQueueHubTest, SlowSubscriberEndsWithResourceExhaustedAndLastSequence) {
+  std::atomic<int> wakes{0};
+  auto slow = Subscribe(std::nullopt, {}, [&] { ++wakes; });
+  auto fast = Subscribe(std::nullopt);
+  std::vector<EventPtr> batch;
+  Publish();
+  Publish();
+  ASSERT_TRUE(slow->Next(1, 1 << 20, batch).ok());  // takes 1, leaves 2
+  EXPECT_THAT(Sequences(batch), ElementsAre(1));
+  for (int i = 0; i < 3; ++i) {
+    Publish();  // 3, 4 fit; 5 overflows
+    ASSERT_TRUE(fast->Next(10, 1 << 20, batch).ok());
+  }
+  const absl::Status status = slow->Next(10, 1 << 20, batch);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ErrorReason(status), kSubscriberTooSlow);
+  EXPECT_EQ(ErrorMetadata(status, "last_sequence"), "1");
+  EXPECT_THAT(batch, IsEmpty());
+  EXPECT_EQ(hub_.overflows(), 1u);
+  // The fast subscriber is unaffected.
+  Publish();
+  ASSERT_TRUE(fast->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(Sequences(batch), ElementsAre(6));
+  hub_.Unsubscribe(*slow);
+  hub_.Unsubscribe(*fast);
+}
+
+TEST_F(TinyQueueHubTest, OverflowWakesAWaitingSubscriber) {
+  std::atomic<int> wakes{0};
+  auto subscription = Subscribe(std::nullopt, {}, [&] { ++wakes; });
+  std::vector<EventPtr> batch;
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());  // arms
+  for (int i = 0; i < 4; ++i) Publish();
+  EXPECT_EQ(wakes.load(), 1);
+  EXPECT_EQ(subscription->Next(10, 1 << 20, batch).code(),
+            absl::StatusCode::kResourceExhausted);
+  hub_.Unsubscribe(*subscription);
+}
+
+TEST_F(HubTest, ShutdownEndsSubscriptionsAndRefusesNewOnes) {
+  std::atomic<int> wakes{0};
+  auto waiting = Subscribe(std::nullopt, {}, [&] { ++wakes; });
+  std::vector<EventPtr> batch;
+  ASSERT_TRUE(waiting->Next(10, 1 << 20, batch).ok());  // arms
+  Publish();
+  ASSERT_TRUE(waiting->Next(10, 1 << 20, batch).ok());
+  auto replaying = Subscribe(0);
+  hub_.Shutdown();
+  EXPECT_EQ(wakes.load(), 1);
+  for (auto* subscription : {waiting.get(), replaying.get()}) {
+    const absl::Status status = subscription->Next(10, 1 << 20, batch);
+    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+    EXPECT_EQ(ErrorReason(status), kShuttingDown);
+  }
+  auto refused = hub_.Subscribe({}, std::nullopt, [] {});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ErrorReason(refused.status()), kShuttingDown);
+  hub_.Unsubscribe(*waiting);
+  hub_.Unsubscribe(*replaying);
+  EXPECT_EQ(hub_.size(), 0u);
+}
+
+// A consumer that starts replaying while a publisher keeps going must see
+// every sequence exactly once, across the switch from replay to live.
+TEST(SubscriptionHubConcurrency, NoGapOrDuplicateAcrossTheSwitchUnderLoad) {
+  constexpr std::uint64_t kEvents = 20000;
+  MemoryEventLog log({kEvents, std::size_t{1} << 30});
+  SubscriptionHub hub(log, {kEvents});
+  absl::Mutex append_mu;
+  auto publish_one = [&] {
+    auto event = std::make_unique<v1::Event>();
+    event->set_event_type("t.x");
+    SubscriptionHub::Wakeups wakeups;
+    {
+      absl::MutexLock lock(&append_mu);
+      auto stored = log.Append(std::move(event));
+      wakeups = hub.Publish(*stored);
+    }
+    hub.Wake(std::move(wakeups));
+  };
+  for (int i = 0; i < 1000; ++i) publish_one();
+  std::thread publisher([&] {
+    for (std::uint64_t i = 1000; i < kEvents; ++i) publish_one();
+  });
+
+  absl::Mutex mu;
+  bool ready = false;
+  auto subscription = hub.Subscribe({}, 0, [&] {
+    absl::MutexLock lock(&mu);
+    ready = true;
+  });
+  ASSERT_TRUE(subscription.ok());
+  std::uint64_t expected = 1;
+  std::vector<EventPtr> batch;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (expected <= kEvents && absl::Now() < deadline) {
+    ASSERT_TRUE((*subscription)->Next(64, 1 << 20, batch).ok());
+    if (batch.empty()) {
+      absl::MutexLock lock(&mu);
+      mu.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(5));
+      ready = false;
+      continue;
+    }
+    for (const auto& event : batch) {
+      ASSERT_EQ(event->sequence(), expected);
+      ++expected;
+    }
+  }
+  publisher.join();
+  EXPECT_EQ(expected, kEvents + 1);
+  hub.Unsubscribe(**subscription);
+}
+
+}  // namespace
+}  // namespace paradym::webhooks

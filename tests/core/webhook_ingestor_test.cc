@@ -1,1 +1,195 @@
-// Being written.
+#include "server/core/webhook_ingestor.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/core/errors.h"
+#include "server/core/memory_event_log.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/test_data.h"
+
+namespace paradym::webhooks {
+namespace {
+
+namespace v1 = ::paradym::webhooks::v1;
+using ::paradym::webhooks::testing::FakeClock;
+using ::paradym::webhooks::testing::ReadTestData;
+
+constexpr char kDefaultSecret[] = "default-secret";
+constexpr char kShopSecret[] = "shop-secret-new";
+constexpr char kShopOldSecret[] = "shop-secret-old";
+
+class WebhookIngestorTest : public ::testing::Test {
+ protected:
+  WebhookIngestorTest()
+      : clock_(absl::FromUnixSeconds(1718184600) + absl::Milliseconds(250)),
+        log_({100, std::size_t{1} << 30}),
+        hub_(log_, {100}),
+        ingestor_(Options(), Verifier(), log_, hub_, clock_) {}
+
+  static WebhookIngestor::Options Options() {
+    WebhookIngestor::Options options;
+    options.max_body_bytes = 4096;
+    return options;
+  }
+  static SignatureVerifier Verifier() {
+    return SignatureVerifier({{"default", {kDefaultSecret}},
+                              {"shop", {kShopOldSecret, kShopSecret}}});
+  }
+
+  absl::StatusOr<EventPtr> Ingest(const std::string& body,
+                                  const std::string& signature,
+                                  const std::string& endpoint = "") {
+    absl::StatusOr<EventPtr> result = absl::InternalError("no callback");
+    ingestor_.Ingest({body, signature, endpoint},
+                     [&](absl::StatusOr<EventPtr> stored) {
+                       result = std::move(stored);
+                     });
+    return result;
+  }
+
+  FakeClock clock_;
+  MemoryEventLog log_;
+  SubscriptionHub hub_;
+  WebhookIngestor ingestor_;
+};
+
+TEST_F(WebhookIngestorTest, IngestStoresTheTypedEventWithItsSequence) {
+  const std::string body = ReadTestData("events/workflowExecution.failed.json");
+  absl::StatusOr<EventPtr> stored =
+      Ingest(body, SignBody(kDefaultSecret, body));
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  const v1::Event& event = **stored;
+  EXPECT_EQ(event.sequence(), 1u);
+  EXPECT_EQ(event.endpoint(), "default");
+  EXPECT_EQ(event.type(), v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED);
+  EXPECT_EQ(event.receive_time().seconds(), 1718184600);
+  EXPECT_EQ(event.receive_time().nanos(), 250000000);
+  EXPECT_EQ(event.body(), body);
+  EXPECT_EQ(log_.Range().last, 1u);
+
+  clock_.Advance(absl::Seconds(1));
+  stored = Ingest(body, SignBody(kDefaultSecret, body));
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ((*stored)->sequence(), 2u);
+  EXPECT_EQ((*stored)->receive_time().seconds(), 1718184601);
+}
+
+TEST_F(WebhookIngestorTest, VerifyAndParseStoresNothing) {
+  const std::string body =
+      ReadTestData("events/workflowExecution.started.json");
+  absl::StatusOr<v1::Event> event =
+      ingestor_.VerifyAndParse({body, SignBody(kDefaultSecret, body), ""});
+  ASSERT_TRUE(event.ok()) << event.status();
+  EXPECT_EQ(event->sequence(), 0u);
+  EXPECT_EQ(event->endpoint(), "default");
+  EXPECT_EQ(event->receive_time().seconds(), 1718184600);
+  EXPECT_EQ(log_.Range().last, 0u);
+}
+
+TEST_F(WebhookIngestorTest, EndpointIsTheOneWhoseSecretMatched) {
+  const std::string body =
+      ReadTestData("events/workflowExecution.started.json");
+  for (const char* secret : {kShopSecret, kShopOldSecret}) {
+    SCOPED_TRACE(secret);
+    absl::StatusOr<EventPtr> stored = Ingest(body, SignBody(secret, body));
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_EQ((*stored)->endpoint(), "shop");
+    stored = Ingest(body, SignBody(secret, body), "shop");
+    ASSERT_TRUE(stored.ok()) << stored.status();
+  }
+  // The shop's secret does not verify for the default endpoint.
+  absl::StatusOr<EventPtr> refused =
+      Ingest(body, SignBody(kShopSecret, body), "default");
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(ErrorReason(refused.status()), kSignatureMismatch);
+}
+
+TEST_F(WebhookIngestorTest, RefusalsCarryTheSpecificCodeAndReason) {
+  const std::string good = ReadTestData("events/workflowExecution.started.json");
+  const std::string oversized(4097, ' ');
+  const std::string bad_json = R"({"eventType": )";
+  struct Case {
+    std::string name;
+    std::string body;
+    std::string signature;
+    std::string endpoint;
+    absl::StatusCode code;
+    absl::string_view reason;
+  } cases[] = {
+      {"missing signature", good, "", "", absl::StatusCode::kUnauthenticated,
+       kSignatureMissing},
+      {"short signature", good, "abc123", "",
+       absl::StatusCode::kUnauthenticated, kSignatureMalformed},
+      {"tampered body", good + " ", SignBody(kDefaultSecret, good), "",
+       absl::StatusCode::kUnauthenticated, kSignatureMismatch},
+      {"unknown endpoint", good, SignBody(kDefaultSecret, good), "nope",
+       absl::StatusCode::kNotFound, kUnknownEndpoint},
+      // The size check comes before hashing, so a bad signature does not
+      // matter.
+      {"body too large", oversized, "", "", absl::StatusCode::kInvalidArgument,
+       kBodyTooLarge},
+      // The signature is checked before the JSON is parsed.
+      {"bad JSON, bad signature", bad_json, SignBody("wrong", bad_json), "",
+       absl::StatusCode::kUnauthenticated, kSignatureMismatch},
+      {"bad JSON, good signature", bad_json, SignBody(kDefaultSecret, bad_json),
+       "", absl::StatusCode::kInvalidArgument, kMalformedJson},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    absl::StatusOr<EventPtr> ingested = Ingest(c.body, c.signature, c.endpoint);
+    EXPECT_EQ(ingested.status().code(), c.code);
+    EXPECT_EQ(ErrorReason(ingested.status()), c.reason);
+    absl::StatusOr<v1::Event> parsed =
+        ingestor_.VerifyAndParse({c.body, c.signature, c.endpoint});
+    EXPECT_EQ(parsed.status().code(), c.code);
+    EXPECT_EQ(ErrorReason(parsed.status()), c.reason);
+    EXPECT_THAT(std::string(ingested.status().message()),
+                ::testing::Not(::testing::HasSubstr(kDefaultSecret)));
+  }
+  // Refused webhooks take no sequence: the next accepted one is 1.
+  absl::StatusOr<EventPtr> stored = Ingest(good, SignBody(kDefaultSecret, good));
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ((*stored)->sequence(), 1u);
+}
+
+TEST_F(WebhookIngestorTest, HugeStringWithinTheLimitIsAccepted) {
+  const std::string body = absl::StrCat(
+      R"({"eventType":"custom.big","payload":{"blob":")", std::string(4000, 'x'),
+      R"("}})");
+  absl::StatusOr<EventPtr> stored = Ingest(body, SignBody(kDefaultSecret, body));
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ((*stored)->payload().fields().at("blob").string_value().size(),
+            4000u);
+}
+
+TEST_F(WebhookIngestorTest, IngestPublishesToSubscribers) {
+  auto subscription = hub_.Subscribe({}, std::nullopt, [] {});
+  ASSERT_TRUE(subscription.ok());
+  const std::string body =
+      ReadTestData("events/openid4vc.issuance.offered.json");
+  ASSERT_TRUE(Ingest(body, SignBody(kDefaultSecret, body)).ok());
+  std::vector<EventPtr> batch;
+  ASSERT_TRUE((*subscription)->Next(10, 1 << 20, batch).ok());
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0]->type(), v1::EVENT_TYPE_OPENID4VC_ISSUANCE_OFFERED);
+  hub_.Unsubscribe(**subscription);
+}
+
+TEST_F(WebhookIngestorTest, AfterShutdownIngestIsUnavailable) {
+  ingestor_.Shutdown();
+  const std::string body =
+      ReadTestData("events/workflowExecution.started.json");
+  absl::StatusOr<EventPtr> refused =
+      Ingest(body, SignBody(kDefaultSecret, body));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ErrorReason(refused.status()), kShuttingDown);
+  EXPECT_EQ(log_.Range().last, 0u);
+}
+
+}  // namespace
+}  // namespace paradym::webhooks
