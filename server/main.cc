@@ -23,6 +23,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "grpc/health/v1/health.pb.h"
 #include "server/core/clock.h"
 #include "server/core/endpoint_secrets.h"
 #include "server/core/memory_event_log.h"
@@ -168,6 +169,9 @@ int Run() {
   WebhookServiceAdapter service(ingestor, hub);
 
   grpc::EnableDefaultHealthCheckService(true);
+  // Reflection describes the health service from these descriptors; naming
+  // one keeps the linker from dropping them.
+  (void)grpc::health::v1::HealthCheckResponse::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   const std::string address = absl::GetFlag(FLAGS_grpc_address);

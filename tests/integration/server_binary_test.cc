@@ -458,6 +458,20 @@ TEST_F(ServerBinaryTest, HealthAndReflectionAreServed) {
     ASSERT_TRUE(step(3));
     EXPECT_THAT(ToString(response),
                 HasSubstr("paradym.webhooks.v1.WebhookService"));
+    // Every listed service can be described, the health service included
+    // (file_containing_symbol = field 4).
+    for (const char* service :
+         {"paradym.webhooks.v1.WebhookService", "grpc.health.v1.Health"}) {
+      SCOPED_TRACE(service);
+      grpc::Slice symbol(StringField(4, service));
+      grpc::ByteBuffer describe(&symbol, 1);
+      call->Write(describe, reinterpret_cast<void*>(2));
+      ASSERT_TRUE(step(2));
+      call->Read(&response, reinterpret_cast<void*>(3));
+      ASSERT_TRUE(step(3));
+      EXPECT_THAT(ToString(response), Not(HasSubstr("not found")));
+      EXPECT_THAT(ToString(response), HasSubstr(".proto"));
+    }
     call->WritesDone(reinterpret_cast<void*>(4));
     step(4);
     grpc::Status status;
