@@ -38,12 +38,11 @@ absl::StatusOr<CommandLine> CommandLine::Parse(
                                std::string(body.substr(equals + 1)));
       continue;
     }
-    const bool boolean =
-        name == "help" ||
-        std::any_of(boolean_flags.begin(), boolean_flags.end(),
-                    [&](const std::string& flag) {
-                      return NormalizeFlagName(flag) == name;
-                    });
+    const bool boolean = name == "help" ||
+                         std::any_of(boolean_flags.begin(), boolean_flags.end(),
+                                     [&](const std::string& flag) {
+                                       return NormalizeFlagName(flag) == name;
+                                     });
     if (boolean) {
       line.flags_.emplace_back(std::move(name), "true");
     } else if (i + 1 < argc) {

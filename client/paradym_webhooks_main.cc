@@ -84,12 +84,23 @@ std::string DescribeStatus(const grpc::Status& status) {
       if (any.UnpackTo(&info)) reason = info.reason();
     }
   }
-  static constexpr const char* kCodes[] = {
-      "OK",          "CANCELLED",         "UNKNOWN",   "INVALID_ARGUMENT",
-      "DEADLINE_EXCEEDED", "NOT_FOUND",   "ALREADY_EXISTS",
-      "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
-      "ABORTED",     "OUT_OF_RANGE",      "UNIMPLEMENTED", "INTERNAL",
-      "UNAVAILABLE", "DATA_LOSS",         "UNAUTHENTICATED"};
+  static constexpr const char* kCodes[] = {"OK",
+                                           "CANCELLED",
+                                           "UNKNOWN",
+                                           "INVALID_ARGUMENT",
+                                           "DEADLINE_EXCEEDED",
+                                           "NOT_FOUND",
+                                           "ALREADY_EXISTS",
+                                           "PERMISSION_DENIED",
+                                           "RESOURCE_EXHAUSTED",
+                                           "FAILED_PRECONDITION",
+                                           "ABORTED",
+                                           "OUT_OF_RANGE",
+                                           "UNIMPLEMENTED",
+                                           "INTERNAL",
+                                           "UNAVAILABLE",
+                                           "DATA_LOSS",
+                                           "UNAUTHENTICATED"};
   const int code = status.error_code();
   std::string text =
       code >= 0 && code <= 16 ? kCodes[code] : absl::StrCat("CODE_", code);
@@ -103,9 +114,9 @@ int Subscribe(const CommandLine& line) {
     std::fputs(kSubscribeUsage, stdout);
     return kExitOk;
   }
-  if (absl::Status known = line.CheckKnown(
-          {"address", "event-type", "project-id", "workflow-id",
-           "workflow-execution-id", "from-start", "after"});
+  if (absl::Status known =
+          line.CheckKnown({"address", "event-type", "project-id", "workflow-id",
+                           "workflow-execution-id", "from-start", "after"});
       !known.ok()) {
     std::fprintf(stderr, "paradym-webhooks subscribe: %s\n%s",
                  std::string(known.message()).c_str(), kSubscribeUsage);
@@ -129,8 +140,7 @@ int Subscribe(const CommandLine& line) {
     }
     request.set_start_after_sequence(sequence);
   }
-  const std::string address =
-      line.Value("address").value_or("127.0.0.1:50051");
+  const std::string address = line.Value("address").value_or("127.0.0.1:50051");
   auto stub = v1::WebhookService::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
@@ -187,12 +197,12 @@ int Sign(const CommandLine& line) {
     std::fputs(kSignUsage, stdout);
     return kExitOk;
   }
-  if (absl::Status known = line.CheckKnown({"secret-file"}); !known.ok() ||
-                                                             line.arguments().size() > 1) {
-    std::fprintf(stderr, "paradym-webhooks sign: %s\n%s",
-                 known.ok() ? "at most one FILE" :
-                              std::string(known.message()).c_str(),
-                 kSignUsage);
+  if (absl::Status known = line.CheckKnown({"secret-file"});
+      !known.ok() || line.arguments().size() > 1) {
+    std::fprintf(
+        stderr, "paradym-webhooks sign: %s\n%s",
+        known.ok() ? "at most one FILE" : std::string(known.message()).c_str(),
+        kSignUsage);
     return kExitUsage;
   }
   std::optional<std::string> secret = ReadSecret(line);
@@ -231,9 +241,10 @@ int Main(int argc, char** argv) {
   }
   if (line->command() == "subscribe") return Subscribe(*line);
   if (line->command() == "sign") return Sign(*line);
-  if (line->command().empty() || line->command() == "help" || line->Has("help")) {
-    std::fputs(kUsage, line->command().empty() && !line->Has("help") ? stderr
-                                                                     : stdout);
+  if (line->command().empty() || line->command() == "help" ||
+      line->Has("help")) {
+    std::fputs(kUsage,
+               line->command().empty() && !line->Has("help") ? stderr : stdout);
     return line->command().empty() && !line->Has("help") ? kExitUsage : kExitOk;
   }
   std::fprintf(stderr, "paradym-webhooks: unknown command %s\n\n%s",

@@ -32,8 +32,9 @@
 #include "server/core/webhook_ingestor.h"
 #include "server/grpc/webhook_service_adapter.h"
 
-ABSL_FLAG(std::string, grpc_address, "0.0.0.0:50051",
-          "Where the gRPC service listens, HOST:PORT (port 0 picks a free one).");
+ABSL_FLAG(
+    std::string, grpc_address, "0.0.0.0:50051",
+    "Where the gRPC service listens, HOST:PORT (port 0 picks a free one).");
 ABSL_FLAG(std::string, secrets_file, "",
           "A file of `name=secret` lines, one per webhook endpoint (a name may "
           "appear twice during a secret rotation). Env PARADYM_WEBHOOK_SECRET "
@@ -64,11 +65,10 @@ constexpr char kSecretEnv[] = "PARADYM_WEBHOOK_SECRET";
 constexpr char kServiceName[] = "paradym.webhooks.v1.WebhookService";
 
 void LogFromGrpc(gpr_log_func_args* args) {
-  const LogLevel level = args->severity == GPR_LOG_SEVERITY_ERROR
-                             ? LogLevel::kError
-                         : args->severity == GPR_LOG_SEVERITY_INFO
-                             ? LogLevel::kInfo
-                             : LogLevel::kDebug;
+  const LogLevel level =
+      args->severity == GPR_LOG_SEVERITY_ERROR  ? LogLevel::kError
+      : args->severity == GPR_LOG_SEVERITY_INFO ? LogLevel::kInfo
+                                                : LogLevel::kDebug;
   Log(level, args->message,
       {{"component", "grpc"}, {"file", args->file}, {"line", args->line}});
 }
@@ -88,9 +88,8 @@ absl::StatusOr<std::vector<EndpointSecrets>> LoadSecrets() {
   if (const char* env = std::getenv(kSecretEnv); env != nullptr && *env) {
     std::string secret(env);
     if (secret.size() > kMaxSecretBytes) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(kSecretEnv, " is longer than ", kMaxSecretBytes,
-                       " bytes"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          kSecretEnv, " is longer than ", kMaxSecretBytes, " bytes"));
     }
     AddSecret(endpoints, kDefaultEndpoint, std::move(secret));
   }
@@ -158,8 +157,8 @@ int Run() {
   for (const auto& endpoint : *secrets) endpoint_names.push_back(endpoint.name);
 
   RealClock clock;
-  MemoryEventLog log({absl::GetFlag(FLAGS_memory_events),
-                      absl::GetFlag(FLAGS_memory_bytes)});
+  MemoryEventLog log(
+      {absl::GetFlag(FLAGS_memory_events), absl::GetFlag(FLAGS_memory_bytes)});
   SubscriptionHub hub(log, {absl::GetFlag(FLAGS_subscriber_queue)});
   WebhookIngestor::Options ingest_options;
   ingest_options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
@@ -185,7 +184,8 @@ int Run() {
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || grpc_port == 0) {
-    Log(LogLevel::kError, "cannot listen for gRPC", {{"grpc_address", address}});
+    Log(LogLevel::kError, "cannot listen for gRPC",
+        {{"grpc_address", address}});
     return 1;
   }
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
@@ -204,7 +204,8 @@ int Run() {
   health->SetServingStatus(false);
   ingestor.Shutdown();
   server->Shutdown(absl::ToChronoTime(
-      absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds))));
+      absl::Now() +
+      absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds))));
   Log(LogLevel::kInfo, "stopped");
   return 0;
 }

@@ -64,8 +64,9 @@ bool IsValidEndpointName(absl::string_view name) {
 
 void AddSecret(std::vector<EndpointSecrets>& endpoints, absl::string_view name,
                std::string secret) {
-  auto it = std::find_if(endpoints.begin(), endpoints.end(),
-                         [&](const EndpointSecrets& e) { return e.name == name; });
+  auto it =
+      std::find_if(endpoints.begin(), endpoints.end(),
+                   [&](const EndpointSecrets& e) { return e.name == name; });
   if (it == endpoints.end()) {
     endpoints.push_back({std::string(name), {}});
     it = std::prev(endpoints.end());
@@ -114,8 +115,8 @@ absl::StatusOr<std::vector<EndpointSecrets>> ReadSecretsFile(
     const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot read secrets file ", path, ": ", ErrnoText(errno)));
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot read secrets file ", path, ": ", ErrnoText(errno)));
   }
   std::ostringstream contents;
   contents << in.rdbuf();
@@ -162,8 +163,8 @@ absl::StatusOr<std::string> LoadOrCreateSecretFile(const std::string& path) {
         absl::StrCat("cannot create ", path, ": ", ErrnoText(errno)));
   }
   const std::string line = secret + "\n";
-  const bool written =
-      ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  const bool written = ::write(fd, line.data(), line.size()) ==
+                       static_cast<ssize_t>(line.size());
   ::close(fd);
   if (!written) {
     return absl::FailedPreconditionError(

@@ -15,11 +15,11 @@
 #define PARADYM_WEBHOOKS_SERVER_CORE_ERRORS_H_
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 
 namespace paradym::webhooks {
 

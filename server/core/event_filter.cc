@@ -1,10 +1,10 @@
 #include "server/core/event_filter.h"
 
-#include "absl/strings/string_view.h"
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "server/core/errors.h"
 
 namespace paradym::webhooks {
@@ -29,9 +29,9 @@ absl::Status CheckList(absl::string_view name,
     const std::string field = absl::StrCat(name, "[", i, "]");
     if (value.empty()) return Invalid(field, "must not be empty");
     if (value.size() > EventFilter::kMaxValueBytes) {
-      return Invalid(field, absl::StrCat("must be at most ",
-                                         EventFilter::kMaxValueBytes,
-                                         " bytes"));
+      return Invalid(
+          field, absl::StrCat("must be at most ", EventFilter::kMaxValueBytes,
+                              " bytes"));
     }
     const std::size_t star = value.find('*');
     if (star != std::string::npos &&

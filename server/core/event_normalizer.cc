@@ -78,10 +78,10 @@ absl::Status ReadTimestamp(const Struct& object, const std::string& key,
   if (!*present) return absl::OkStatus();
   absl::Time time;
   std::string parse_error;
-  static const absl::Time kMin = absl::FromCivil(absl::CivilSecond(1, 1, 1),
-                                                 absl::UTCTimeZone());
-  static const absl::Time kEnd = absl::FromCivil(
-      absl::CivilSecond(10000, 1, 1), absl::UTCTimeZone());
+  static const absl::Time kMin =
+      absl::FromCivil(absl::CivilSecond(1, 1, 1), absl::UTCTimeZone());
+  static const absl::Time kEnd =
+      absl::FromCivil(absl::CivilSecond(10000, 1, 1), absl::UTCTimeZone());
   if (!absl::ParseTime(absl::RFC3339_full, text, &time, &parse_error) ||
       time < kMin || time >= kEnd) {
     return FieldError(kInvalidTimestamp, key,
@@ -102,9 +102,8 @@ absl::Status ReadWorkflowError(const Struct& payload,
   }
   const Struct& fields = error->struct_value();
   auto* out = failed.mutable_error();
-  if (absl::Status s =
-          ReadString(fields, "message", "payload.error.", false,
-                     out->mutable_message());
+  if (absl::Status s = ReadString(fields, "message", "payload.error.", false,
+                                  out->mutable_message());
       !s.ok()) {
     return s;
   }
@@ -147,8 +146,9 @@ absl::Status ReadTypedPayload(v1::Event& event) {
   const Struct& payload = event.payload();
   const v1::EventType type = event.type();
   if (IsWorkflowType(type)) {
-    if (absl::Status s = ReadString(payload, "workflowExecutionId", "payload.",
-                                    true, event.mutable_workflow_execution_id());
+    if (absl::Status s =
+            ReadString(payload, "workflowExecutionId", "payload.", true,
+                       event.mutable_workflow_execution_id());
         !s.ok()) {
       return s;
     }
@@ -233,35 +233,31 @@ absl::Status ReadTypedPayload(v1::Event& event) {
 }  // namespace
 
 v1::EventType EventTypeFromString(absl::string_view event_type) {
-  static const auto* const kTypes =
-      new absl::flat_hash_map<absl::string_view, v1::EventType>({
-          {"workflowExecution.started",
-           v1::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED},
-          {"workflowExecution.actionExecuted",
-           v1::EVENT_TYPE_WORKFLOW_EXECUTION_ACTION_EXECUTED},
-          {"workflowExecution.completed",
-           v1::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED},
-          {"workflowExecution.waitingForTrigger",
-           v1::EVENT_TYPE_WORKFLOW_EXECUTION_WAITING_FOR_TRIGGER},
-          {"workflowExecution.canceled",
-           v1::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED},
-          {"workflowExecution.failed",
-           v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED},
-          {"openid4vc.issuance.offered",
-           v1::EVENT_TYPE_OPENID4VC_ISSUANCE_OFFERED},
-          {"openid4vc.issuance.partiallyIssued",
-           v1::EVENT_TYPE_OPENID4VC_ISSUANCE_PARTIALLY_ISSUED},
-          {"openid4vc.issuance.completed",
-           v1::EVENT_TYPE_OPENID4VC_ISSUANCE_COMPLETED},
-          {"openid4vc.issuance.failed",
-           v1::EVENT_TYPE_OPENID4VC_ISSUANCE_FAILED},
-          {"openid4vc.verification.requested",
-           v1::EVENT_TYPE_OPENID4VC_VERIFICATION_REQUESTED},
-          {"openid4vc.verification.verified",
-           v1::EVENT_TYPE_OPENID4VC_VERIFICATION_VERIFIED},
-          {"openid4vc.verification.failed",
-           v1::EVENT_TYPE_OPENID4VC_VERIFICATION_FAILED},
-      });
+  static const auto* const kTypes = new absl::flat_hash_map<absl::string_view,
+                                                            v1::EventType>({
+      {"workflowExecution.started", v1::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED},
+      {"workflowExecution.actionExecuted",
+       v1::EVENT_TYPE_WORKFLOW_EXECUTION_ACTION_EXECUTED},
+      {"workflowExecution.completed",
+       v1::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED},
+      {"workflowExecution.waitingForTrigger",
+       v1::EVENT_TYPE_WORKFLOW_EXECUTION_WAITING_FOR_TRIGGER},
+      {"workflowExecution.canceled",
+       v1::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED},
+      {"workflowExecution.failed", v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED},
+      {"openid4vc.issuance.offered", v1::EVENT_TYPE_OPENID4VC_ISSUANCE_OFFERED},
+      {"openid4vc.issuance.partiallyIssued",
+       v1::EVENT_TYPE_OPENID4VC_ISSUANCE_PARTIALLY_ISSUED},
+      {"openid4vc.issuance.completed",
+       v1::EVENT_TYPE_OPENID4VC_ISSUANCE_COMPLETED},
+      {"openid4vc.issuance.failed", v1::EVENT_TYPE_OPENID4VC_ISSUANCE_FAILED},
+      {"openid4vc.verification.requested",
+       v1::EVENT_TYPE_OPENID4VC_VERIFICATION_REQUESTED},
+      {"openid4vc.verification.verified",
+       v1::EVENT_TYPE_OPENID4VC_VERIFICATION_VERIFIED},
+      {"openid4vc.verification.failed",
+       v1::EVENT_TYPE_OPENID4VC_VERIFICATION_FAILED},
+  });
   auto it = kTypes->find(event_type);
   return it == kTypes->end() ? v1::EVENT_TYPE_UNSPECIFIED : it->second;
 }
@@ -290,9 +286,9 @@ absl::Status EventNormalizer::Normalize(absl::string_view body,
     return s;
   }
   bool has_publish_time = false;
-  if (absl::Status s = ReadTimestamp(envelope, "webhookPublishedAt",
-                                     event.mutable_publish_time(),
-                                     &has_publish_time);
+  if (absl::Status s =
+          ReadTimestamp(envelope, "webhookPublishedAt",
+                        event.mutable_publish_time(), &has_publish_time);
       !s.ok()) {
     return s;
   }

@@ -19,9 +19,8 @@
 #ifndef PARADYM_WEBHOOKS_SERVER_CORE_EVENT_NORMALIZER_H_
 #define PARADYM_WEBHOOKS_SERVER_CORE_EVENT_NORMALIZER_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "paradym/webhooks/v1/event.pb.h"
 
 namespace paradym::webhooks {

@@ -78,7 +78,8 @@ std::string SignBody(absl::string_view secret, absl::string_view body) {
 SignatureVerifier::SignatureVerifier(std::vector<EndpointSecrets> endpoints)
     : endpoints_(std::move(endpoints)) {}
 
-absl::Status SignatureVerifier::CheckEndpoint(absl::string_view endpoint) const {
+absl::Status SignatureVerifier::CheckEndpoint(
+    absl::string_view endpoint) const {
   if (endpoint.empty()) return absl::OkStatus();
   for (const auto& configured : endpoints_) {
     if (configured.name == endpoint) return absl::OkStatus();
@@ -87,10 +88,10 @@ absl::Status SignatureVerifier::CheckEndpoint(absl::string_view endpoint) const 
     return MakeError(absl::StatusCode::kNotFound, kUnknownEndpoint,
                      "no endpoint with that name is configured");
   }
-  return MakeError(absl::StatusCode::kNotFound, kUnknownEndpoint,
-                   absl::StrCat("endpoint \"", endpoint,
-                                "\" is not configured"),
-                   {{"endpoint", std::string(endpoint)}});
+  return MakeError(
+      absl::StatusCode::kNotFound, kUnknownEndpoint,
+      absl::StrCat("endpoint \"", endpoint, "\" is not configured"),
+      {{"endpoint", std::string(endpoint)}});
 }
 
 absl::StatusOr<absl::string_view> SignatureVerifier::Verify(

@@ -16,10 +16,10 @@
 #include <array>
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "server/core/endpoint_secrets.h"
 
 namespace paradym::webhooks {
@@ -50,8 +50,8 @@ class SignatureVerifier {
   // NOT_FOUND (UNKNOWN_ENDPOINT), UNAUTHENTICATED (SIGNATURE_MISSING,
   // SIGNATURE_MALFORMED, SIGNATURE_MISMATCH).
   absl::StatusOr<absl::string_view> Verify(absl::string_view body,
-                                          absl::string_view signature,
-                                          absl::string_view endpoint) const;
+                                           absl::string_view signature,
+                                           absl::string_view endpoint) const;
 
   // NOT_FOUND (UNKNOWN_ENDPOINT) unless `endpoint` is empty or configured.
   absl::Status CheckEndpoint(absl::string_view endpoint) const;

@@ -30,8 +30,12 @@ class StructBuilder
 
   const absl::Status& error() const { return error_; }
 
-  bool Null() { return Put([](Value& v) { v.set_null_value({}); }); }
-  bool Bool(bool b) { return Put([b](Value& v) { v.set_bool_value(b); }); }
+  bool Null() {
+    return Put([](Value& v) { v.set_null_value({}); });
+  }
+  bool Bool(bool b) {
+    return Put([b](Value& v) { v.set_bool_value(b); });
+  }
   bool Int(int i) { return Number(i); }
   bool Uint(unsigned u) { return Number(u); }
   bool Int64(int64_t i) { return Number(static_cast<double>(i)); }
@@ -96,7 +100,8 @@ class StructBuilder
     if (path.size() > kMaxPathBytes) {
       // Cut at a character boundary so the path stays valid UTF-8.
       std::size_t cut = kMaxPathBytes;
-      while (cut > 0 && (static_cast<unsigned char>(path[cut]) & 0xC0) == 0x80) {
+      while (cut > 0 &&
+             (static_cast<unsigned char>(path[cut]) & 0xC0) == 0x80) {
         --cut;
       }
       path.resize(cut);
@@ -107,9 +112,9 @@ class StructBuilder
 
  private:
   struct Frame {
-    Struct* object;    // set while reading an object
-    ListValue* list;   // set while reading an array
-    std::string key;   // the current key of `object`
+    Struct* object;   // set while reading an object
+    ListValue* list;  // set while reading an array
+    std::string key;  // the current key of `object`
   };
 
   bool Number(double d) {
@@ -129,14 +134,14 @@ class StructBuilder
   Value* NextSlot() {
     Frame& frame = frames_.back();
     if (frame.list != nullptr) return frame.list->add_values();
-    auto [it, inserted] = frame.object->mutable_fields()->insert(
-        {frame.key, Value()});
+    auto [it, inserted] =
+        frame.object->mutable_fields()->insert({frame.key, Value()});
     if (!inserted) {
       const std::string path = Path();
-      error_ = MakeError(absl::StatusCode::kInvalidArgument, kDuplicateKey,
-                         absl::StrCat("the JSON key \"", path,
-                                      "\" appears more than once"),
-                         {}, {{path, "duplicate key"}});
+      error_ = MakeError(
+          absl::StatusCode::kInvalidArgument, kDuplicateKey,
+          absl::StrCat("the JSON key \"", path, "\" appears more than once"),
+          {}, {{path, "duplicate key"}});
       return nullptr;
     }
     return &it->second;
@@ -145,10 +150,10 @@ class StructBuilder
   bool CheckDepth() {
     if (static_cast<int>(frames_.size()) <= max_depth_) return true;
     frames_.back().key.clear();
-    error_ = MakeError(
-        absl::StatusCode::kInvalidArgument, kNestingTooDeep,
-        absl::StrCat("the JSON nests objects and arrays more than ",
-                     max_depth_, " levels deep"));
+    error_ =
+        MakeError(absl::StatusCode::kInvalidArgument, kNestingTooDeep,
+                  absl::StrCat("the JSON nests objects and arrays more than ",
+                               max_depth_, " levels deep"));
     return false;
   }
 
@@ -156,7 +161,8 @@ class StructBuilder
   // lone low-surrogate escape (\udc00-\udfff) into the bytes ED B0-BF xx,
   // which are not UTF-8. Nothing else can put an ED A0-BF sequence here.
   static bool HasEncodedSurrogate(const char* str, std::size_t length) {
-    for (const char* p = static_cast<const char*>(std::memchr(str, 0xED, length));
+    for (const char* p =
+             static_cast<const char*>(std::memchr(str, 0xED, length));
          p != nullptr && p + 1 < str + length;
          p = static_cast<const char*>(
              std::memchr(p + 1, 0xED, str + length - p - 1))) {
@@ -201,10 +207,9 @@ absl::Status ParseJsonObject(absl::string_view json, int max_depth,
   // RapidJSON reads a NUL byte as the end of the input, which would let
   // bytes after it pass unchecked. JSON text never contains a raw NUL.
   if (const void* nul = std::memchr(json.data(), '\0', json.size())) {
-    return MakeError(
-        absl::StatusCode::kInvalidArgument, kMalformedJson,
-        absl::StrCat("the body contains a NUL byte at offset ",
-                     static_cast<const char*>(nul) - json.data()));
+    return MakeError(absl::StatusCode::kInvalidArgument, kMalformedJson,
+                     absl::StrCat("the body contains a NUL byte at offset ",
+                                  static_cast<const char*>(nul) - json.data()));
   }
   StructBuilder builder(object, max_depth);
   rapidjson::MemoryStream stream(json.data(), json.size());
@@ -225,13 +230,12 @@ absl::Status ParseJsonObject(absl::string_view json, int max_depth,
   if (!path.empty()) {
     violations.push_back({path, rapidjson::GetParseError_En(result.Code())});
   }
-  return MakeError(
-      absl::StatusCode::kInvalidArgument,
-      bad_utf8 ? kInvalidUtf8 : kMalformedJson,
-      absl::StrCat("the body is not valid JSON: ",
-                   rapidjson::GetParseError_En(result.Code()),
-                   " (at byte offset ", result.Offset(), ")"),
-      {}, std::move(violations));
+  return MakeError(absl::StatusCode::kInvalidArgument,
+                   bad_utf8 ? kInvalidUtf8 : kMalformedJson,
+                   absl::StrCat("the body is not valid JSON: ",
+                                rapidjson::GetParseError_En(result.Code()),
+                                " (at byte offset ", result.Offset(), ")"),
+                   {}, std::move(violations));
 }
 
 }  // namespace paradym::webhooks

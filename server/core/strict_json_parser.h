@@ -16,9 +16,8 @@
 #ifndef PARADYM_WEBHOOKS_SERVER_CORE_STRICT_JSON_PARSER_H_
 #define PARADYM_WEBHOOKS_SERVER_CORE_STRICT_JSON_PARSER_H_
 
-#include "absl/strings/string_view.h"
-
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/struct.pb.h"
 
 namespace paradym::webhooks {

@@ -36,10 +36,14 @@ std::size_t Utf8Length(absl::string_view s, std::size_t i) {
   };
   const unsigned char c = byte(i);
   std::size_t length = 0;
-  if (c >= 0xC2 && c <= 0xDF) length = 2;
-  else if (c >= 0xE0 && c <= 0xEF) length = 3;
-  else if (c >= 0xF0 && c <= 0xF4) length = 4;
-  else return 0;
+  if (c >= 0xC2 && c <= 0xDF)
+    length = 2;
+  else if (c >= 0xE0 && c <= 0xEF)
+    length = 3;
+  else if (c >= 0xF0 && c <= 0xF4)
+    length = 4;
+  else
+    return 0;
   if (i + length > s.size()) return 0;
   for (std::size_t k = 1; k < length; ++k) {
     if ((byte(i + k) & 0xC0) != 0x80) return 0;
@@ -68,11 +72,21 @@ std::string LogValue::Quote(absl::string_view s) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
+        case '"':
+          out += "\\\"";
+          break;
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
         default:
           if (c < 0x20 || c == 0x7F) {
             char escape[8];
@@ -107,7 +121,8 @@ void Log(LogLevel level, absl::string_view message,
       "{\"time\":",
       LogValue::Quote(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
                                        absl::UTCTimeZone())),
-      ",\"level\":\"", LevelName(level), "\",\"msg\":", LogValue::Quote(message));
+      ",\"level\":\"", LevelName(level),
+      "\",\"msg\":", LogValue::Quote(message));
   for (const auto& [key, value] : fields) {
     absl::StrAppend(&line, ",", LogValue::Quote(key), ":", value.json());
   }

@@ -13,8 +13,9 @@
 #include <cstdint>
 #include <initializer_list>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <utility>
+
+#include "absl/strings/string_view.h"
 
 namespace paradym::webhooks {
 
@@ -23,16 +24,16 @@ enum class LogLevel { kDebug, kInfo, kWarning, kError };
 // A field value: a string (quoted and escaped) or a number or bool (bare).
 class LogValue {
  public:
-  LogValue(absl::string_view s) : json_(Quote(s)) {}  // NOLINT: implicit
-  LogValue(const char* s) : json_(Quote(s)) {}       // NOLINT: implicit
-  LogValue(const std::string& s) : json_(Quote(s)) {}  // NOLINT: implicit
-  LogValue(bool b) : json_(b ? "true" : "false") {}  // NOLINT: implicit
-  LogValue(int v) : json_(std::to_string(v)) {}      // NOLINT: implicit
-  LogValue(long v) : json_(std::to_string(v)) {}     // NOLINT: implicit
-  LogValue(long long v) : json_(std::to_string(v)) {}  // NOLINT: implicit
-  LogValue(unsigned v) : json_(std::to_string(v)) {}   // NOLINT: implicit
+  LogValue(absl::string_view s) : json_(Quote(s)) {}       // NOLINT: implicit
+  LogValue(const char* s) : json_(Quote(s)) {}             // NOLINT: implicit
+  LogValue(const std::string& s) : json_(Quote(s)) {}      // NOLINT: implicit
+  LogValue(bool b) : json_(b ? "true" : "false") {}        // NOLINT: implicit
+  LogValue(int v) : json_(std::to_string(v)) {}            // NOLINT: implicit
+  LogValue(long v) : json_(std::to_string(v)) {}           // NOLINT: implicit
+  LogValue(long long v) : json_(std::to_string(v)) {}      // NOLINT: implicit
+  LogValue(unsigned v) : json_(std::to_string(v)) {}       // NOLINT: implicit
   LogValue(unsigned long v) : json_(std::to_string(v)) {}  // NOLINT: implicit
-  LogValue(unsigned long long v)  // NOLINT: implicit
+  LogValue(unsigned long long v)                           // NOLINT: implicit
       : json_(std::to_string(v)) {}
   LogValue(double v);  // NOLINT: implicit
 

@@ -84,10 +84,10 @@ absl::Status Subscription::Replay(std::uint64_t up_to, std::size_t max_events,
     }
     if (chunk.empty()) {
       // The log must hold everything up to what was published.
-      return MakeError(absl::StatusCode::kInternal, "LOG_GAP",
-                       absl::StrCat("the event log holds nothing after ",
-                                    cursor_, " but sequence ", up_to,
-                                    " was published"));
+      return MakeError(
+          absl::StatusCode::kInternal, "LOG_GAP",
+          absl::StrCat("the event log holds nothing after ", cursor_,
+                       " but sequence ", up_to, " was published"));
     }
     for (EventPtr& event : chunk) {
       if (filter_.Matches(*event)) {
@@ -123,10 +123,10 @@ absl::StatusOr<std::shared_ptr<Subscription>> SubscriptionHub::Subscribe(
     if (after > last_published_) {
       return MakeError(
           absl::StatusCode::kOutOfRange, kSequenceTooNew,
-          absl::StrCat("start_after_sequence ", after,
-                       " is beyond the last accepted sequence ",
-                       last_published_,
-                       "; was the log reset? Start after 0 for everything held"),
+          absl::StrCat(
+              "start_after_sequence ", after,
+              " is beyond the last accepted sequence ", last_published_,
+              "; was the log reset? Start after 0 for everything held"),
           {{"oldest_sequence", std::to_string(range.oldest)},
            {"last_sequence", std::to_string(last_published_)}});
     }
@@ -138,8 +138,8 @@ absl::StatusOr<std::shared_ptr<Subscription>> SubscriptionHub::Subscribe(
       cursor = after;
     }
   }
-  std::shared_ptr<Subscription> subscription(new Subscription(
-      *this, std::move(filter), cursor, std::move(on_ready)));
+  std::shared_ptr<Subscription> subscription(
+      new Subscription(*this, std::move(filter), cursor, std::move(on_ready)));
   subscription->live_ = cursor == last_published_;
   subscriptions_.push_back(subscription);
   return subscription;
@@ -164,7 +164,9 @@ void SubscriptionHub::Unsubscribe(Subscription& subscription) {
     int own_wakes;
   } waiting{&subscription, own_wakes};
   mu_.Await(absl::Condition(
-      +[](Waiting* w) { return w->subscription->wakes_running_ <= w->own_wakes; },
+      +[](Waiting* w) {
+        return w->subscription->wakes_running_ <= w->own_wakes;
+      },
       &waiting));
 }
 
@@ -180,16 +182,16 @@ SubscriptionHub::Wakeups SubscriptionHub::Publish(EventPtr event) {
     if (subscription->queue_.size() >= options_.queue_capacity) {
       ++overflows_;
       const std::uint64_t last = subscription->cursor_;
-      EndLocked(subscription,
-                MakeError(absl::StatusCode::kResourceExhausted,
-                          kSubscriberTooSlow,
-                          absl::StrCat("the subscriber fell more than ",
-                                       options_.queue_capacity,
-                                       " events behind; resume with "
-                                       "start_after_sequence ",
-                                       last),
-                          {{"last_sequence", std::to_string(last)}}),
-                wakeups);
+      EndLocked(
+          subscription,
+          MakeError(absl::StatusCode::kResourceExhausted, kSubscriberTooSlow,
+                    absl::StrCat("the subscriber fell more than ",
+                                 options_.queue_capacity,
+                                 " events behind; resume with "
+                                 "start_after_sequence ",
+                                 last),
+                    {{"last_sequence", std::to_string(last)}}),
+          wakeups);
       continue;
     }
     subscription->queue_.push_back(event);

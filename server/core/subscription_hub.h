@@ -80,12 +80,12 @@ class Subscription {
   // the switch to live.
   std::uint64_t cursor_;  // the last sequence given out (or skipped)
 
-  bool live_ = false;                   // guarded by hub_.mu_
-  std::deque<EventPtr> queue_;          // guarded by hub_.mu_
-  bool armed_ = false;                  // guarded by hub_.mu_
-  absl::Status end_;                    // guarded by hub_.mu_
-  int wakes_running_ = 0;               // guarded by hub_.mu_
-  bool unsubscribed_ = false;           // guarded by hub_.mu_
+  bool live_ = false;           // guarded by hub_.mu_
+  std::deque<EventPtr> queue_;  // guarded by hub_.mu_
+  bool armed_ = false;          // guarded by hub_.mu_
+  absl::Status end_;            // guarded by hub_.mu_
+  int wakes_running_ = 0;       // guarded by hub_.mu_
+  bool unsubscribed_ = false;   // guarded by hub_.mu_
 };
 
 class SubscriptionHub {

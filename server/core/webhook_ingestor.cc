@@ -61,8 +61,7 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
     return;
   }
   auto event = std::make_unique<v1::Event>();
-  if (absl::Status status = VerifyAndParseInto(request, *event);
-      !status.ok()) {
+  if (absl::Status status = VerifyAndParseInto(request, *event); !status.ok()) {
     std::move(done)(std::move(status));
     return;
   }

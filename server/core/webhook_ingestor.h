@@ -15,10 +15,10 @@
 
 #include <atomic>
 #include <cstddef>
-#include "absl/strings/string_view.h"
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "server/core/clock.h"
 #include "server/core/event_log.h"

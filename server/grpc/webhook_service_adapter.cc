@@ -51,9 +51,8 @@ class SubscribeReactor final
     if (request.has_start_after_sequence()) {
       start_after = request.start_after_sequence();
     }
-    absl::StatusOr<std::shared_ptr<Subscription>> subscription =
-        hub_.Subscribe(std::move(filter).value(), start_after,
-                       [this] { OnReady(); });
+    absl::StatusOr<std::shared_ptr<Subscription>> subscription = hub_.Subscribe(
+        std::move(filter).value(), start_after, [this] { OnReady(); });
     if (!subscription.ok()) {
       FinishOnce(subscription.status());
       return;
@@ -167,8 +166,8 @@ class SubscribeReactor final
   SubscriptionHub& hub_;
   const WebhookServiceAdapter::Options options_;
   std::shared_ptr<Subscription> subscription_;
-  std::vector<EventPtr> batch_;      // owned by the writer
-  v1::SubscribeResponse response_;   // owned by the writer
+  std::vector<EventPtr> batch_;     // owned by the writer
+  v1::SubscribeResponse response_;  // owned by the writer
   absl::Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
@@ -194,13 +193,12 @@ grpc::ServerUnaryReactor* WebhookServiceAdapter::Ingest(
     grpc::CallbackServerContext* context, const v1::IngestRequest* request,
     v1::IngestResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ingestor_.Ingest(
-      ToWebhookRequest(request->body(), request->signature(),
-                       request->endpoint()),
-      [reactor, response](absl::StatusOr<EventPtr> stored) {
-        if (stored.ok()) *response->mutable_event() = **stored;
-        reactor->Finish(ToGrpcStatus(stored.status()));
-      });
+  ingestor_.Ingest(ToWebhookRequest(request->body(), request->signature(),
+                                    request->endpoint()),
+                   [reactor, response](absl::StatusOr<EventPtr> stored) {
+                     if (stored.ok()) *response->mutable_event() = **stored;
+                     reactor->Finish(ToGrpcStatus(stored.status()));
+                   });
   return reactor;
 }
 

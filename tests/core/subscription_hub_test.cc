@@ -150,8 +150,8 @@ TEST_F(HubTest, FilterAppliesToReplayAndLive) {
   Publish("openid4vc.issuance.offered");
   Publish("workflowExecution.started");
   Publish("openid4vc.verification.verified", "p2");
-  auto filter = EventFilter::Create({.event_types = {"openid4vc.*"},
-                                     .project_ids = {"p1"}});
+  auto filter = EventFilter::Create(
+      {.event_types = {"openid4vc.*"}, .project_ids = {"p1"}});
   ASSERT_TRUE(filter.ok());
   auto subscription = Subscribe(0, *filter);
   std::vector<EventPtr> batch;
@@ -223,7 +223,8 @@ class TinyQueueHubTest : public HubTest {
   TinyQueueHubTest() : HubTest(/*log_events=*/1000, /*queue=*/3) {}
 };
 
-TEST_F(TinyQueueHubTest, SlowSubscriberEndsWithResourceExhaustedAndLastSequence) {
+TEST_F(TinyQueueHubTest,
+       SlowSubscriberEndsWithResourceExhaustedAndLastSequence) {
   std::atomic<int> wakes{0};
   auto slow = Subscribe(std::nullopt, {}, [&] { ++wakes; });
   auto fast = Subscribe(std::nullopt);

@@ -45,10 +45,9 @@ class WebhookIngestorTest : public ::testing::Test {
                                   const std::string& signature,
                                   const std::string& endpoint = "") {
     absl::StatusOr<EventPtr> result = absl::InternalError("no callback");
-    ingestor_.Ingest({body, signature, endpoint},
-                     [&](absl::StatusOr<EventPtr> stored) {
-                       result = std::move(stored);
-                     });
+    ingestor_.Ingest(
+        {body, signature, endpoint},
+        [&](absl::StatusOr<EventPtr> stored) { result = std::move(stored); });
     return result;
   }
 
@@ -110,7 +109,8 @@ TEST_F(WebhookIngestorTest, EndpointIsTheOneWhoseSecretMatched) {
 }
 
 TEST_F(WebhookIngestorTest, RefusalsCarryTheSpecificCodeAndReason) {
-  const std::string good = ReadTestData("events/workflowExecution.started.json");
+  const std::string good =
+      ReadTestData("events/workflowExecution.started.json");
   const std::string oversized(4097, ' ');
   const std::string bad_json = R"({"eventType": )";
   struct Case {
@@ -152,16 +152,18 @@ TEST_F(WebhookIngestorTest, RefusalsCarryTheSpecificCodeAndReason) {
                 ::testing::Not(::testing::HasSubstr(kDefaultSecret)));
   }
   // Refused webhooks take no sequence: the next accepted one is 1.
-  absl::StatusOr<EventPtr> stored = Ingest(good, SignBody(kDefaultSecret, good));
+  absl::StatusOr<EventPtr> stored =
+      Ingest(good, SignBody(kDefaultSecret, good));
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ((*stored)->sequence(), 1u);
 }
 
 TEST_F(WebhookIngestorTest, HugeStringWithinTheLimitIsAccepted) {
-  const std::string body = absl::StrCat(
-      R"({"eventType":"custom.big","payload":{"blob":")", std::string(4000, 'x'),
-      R"("}})");
-  absl::StatusOr<EventPtr> stored = Ingest(body, SignBody(kDefaultSecret, body));
+  const std::string body =
+      absl::StrCat(R"({"eventType":"custom.big","payload":{"blob":")",
+                   std::string(4000, 'x'), R"("}})");
+  absl::StatusOr<EventPtr> stored =
+      Ingest(body, SignBody(kDefaultSecret, body));
   ASSERT_TRUE(stored.ok()) << stored.status();
   EXPECT_EQ((*stored)->payload().fields().at("blob").string_value().size(),
             4000u);

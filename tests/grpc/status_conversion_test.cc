@@ -46,8 +46,8 @@ TEST(StatusConversion, CodeMessageAndDetailsCarryOver) {
 TEST(StatusConversion, EveryCodeKeepsItsNumber) {
   for (int code = 1; code <= 16; ++code) {
     SCOPED_TRACE(code);
-    const grpc::Status converted = ToGrpcStatus(
-        absl::Status(static_cast<absl::StatusCode>(code), "m"));
+    const grpc::Status converted =
+        ToGrpcStatus(absl::Status(static_cast<absl::StatusCode>(code), "m"));
     EXPECT_EQ(static_cast<int>(converted.error_code()), code);
   }
 }

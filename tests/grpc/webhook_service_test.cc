@@ -1,8 +1,6 @@
 // The gRPC adapter in-process: a real server on a free port, driven through
 // the generated stub.
 
-#include "server/grpc/webhook_service_adapter.h"
-
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
@@ -14,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/memory_event_log.h"
+#include "server/grpc/webhook_service_adapter.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/grpc_status.h"
 #include "tests/testing/test_data.h"
@@ -38,8 +37,10 @@ class WebhookServiceTest : public ::testing::Test {
       : clock_(absl::FromUnixSeconds(1718184600)),
         log_({1000, std::size_t{1} << 30}),
         hub_(log_, {subscriber_queue}),
-        ingestor_({}, SignatureVerifier(std::vector<EndpointSecrets>{{"default", {kSecret}}}), log_, hub_,
-                  clock_),
+        ingestor_({},
+                  SignatureVerifier(
+                      std::vector<EndpointSecrets>{{"default", {kSecret}}}),
+                  log_, hub_, clock_),
         service_(ingestor_, hub_) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
@@ -131,9 +132,9 @@ TEST_F(WebhookServiceTest, VerifyAndParseHasNoSideEffect) {
 
 TEST_F(WebhookServiceTest, ErrorsCarryErrorInfoAndBadRequest) {
   v1::IngestResponse response;
-  grpc::Status status = Ingest(
-      ReadTestData("events/workflowExecution.started.json"), &response,
-      "not-the-secret");
+  grpc::Status status =
+      Ingest(ReadTestData("events/workflowExecution.started.json"), &response,
+             "not-the-secret");
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(GrpcErrorReason(status), "SIGNATURE_MISMATCH");
 
@@ -272,16 +273,15 @@ TEST_F(SlowSubscriberTest, StreamEndsWithResourceExhaustedAndLastSequence) {
   grpc::ChannelArguments args;
   args.SetInt("grpc.http2.bdp_probe", 0);
   args.SetInt("grpc.http2.lookahead_bytes", 16 * 1024);
-  auto slow_stub = v1::WebhookService::NewStub(grpc::CreateCustomChannel(
-      absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials(),
-      args));
+  auto slow_stub = v1::WebhookService::NewStub(
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_),
+                                grpc::InsecureChannelCredentials(), args));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(60));
   auto reader = slow_stub->Subscribe(&context, {});
   reader->WaitForInitialMetadata();
-  const std::string body =
-      ReadTestData("events/workflowExecution.failed.json");
+  const std::string body = ReadTestData("events/workflowExecution.failed.json");
   constexpr int kMaxEvents = 20000;
   int ingested_count = 0;
   while (hub_.overflows() == 0 && ingested_count < kMaxEvents) {

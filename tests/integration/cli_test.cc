@@ -32,23 +32,25 @@ using ::testing::HasSubstr;
 
 constexpr char kSecret[] = "cli-test-secret";
 // HMAC-SHA256("Hello, world!") keyed by "supersecret", the public test
-// vector (`printf %s 'Hello, world!' | openssl dgst -sha256 -hmac supersecret`).
+// vector (`printf %s 'Hello, world!' | openssl dgst -sha256 -hmac
+// supersecret`).
 constexpr char kPublicVector[] =
     "90b6bb4be394220aae3e7628a15029f0b8eef8d1cf86856f65583fcc317a2743";
 
 std::string Cli() { return PathFromEnv("PARADYM_WEBHOOKS_CLI"); }
 
 CommandResult RunCli(const std::vector<std::string>& args,
-                  const testing::Env& env = {},
-                  const std::string& stdin_data = "") {
-  absl::StatusOr<CommandResult> result = RunCommand(Cli(), args, env, stdin_data);
+                     const testing::Env& env = {},
+                     const std::string& stdin_data = "") {
+  absl::StatusOr<CommandResult> result =
+      RunCommand(Cli(), args, env, stdin_data);
   EXPECT_TRUE(result.ok()) << result.status();
   return result.ok() ? *result : CommandResult{};
 }
 
 TEST(CliSign, PrintsThePublicVectorFromStdinAndFromAFile) {
-  CommandResult result =
-      RunCli({"sign"}, {{"PARADYM_WEBHOOK_SECRET", "supersecret"}}, "Hello, world!");
+  CommandResult result = RunCli(
+      {"sign"}, {{"PARADYM_WEBHOOK_SECRET", "supersecret"}}, "Hello, world!");
   EXPECT_EQ(result.exit_code, 0) << result.err;
   EXPECT_EQ(result.out, absl::StrCat(kPublicVector, "\n"));
 
@@ -135,8 +137,9 @@ TEST_F(CliSubscribeTest, PrintsOneJsonEventPerLineAndReportsTheEnd) {
 
   line = cli->ReadStdoutLine(absl::Seconds(30));
   ASSERT_TRUE(line.ok()) << line.status();
-  EXPECT_EQ(ParseLine(*line).openid4vc_issuance_offered().openid4vc_issuance_id(),
-            "a1b2c3d4-0000-4000-8000-000000000001");
+  EXPECT_EQ(
+      ParseLine(*line).openid4vc_issuance_offered().openid4vc_issuance_id(),
+      "a1b2c3d4-0000-4000-8000-000000000001");
 
   Ingest(ReadTestData("events/workflowExecution.completed.json"));  // live
   line = cli->ReadStdoutLine(absl::Seconds(30));
@@ -177,14 +180,16 @@ TEST_F(CliSubscribeTest, RefusalIsReportedWithCodeReasonAndExit1) {
 // A fast stream: every event arrives, in order, none twice.
 TEST_F(CliSubscribeTest, KeepsUpWithAFastStream) {
   constexpr int kEvents = 5000;
-  const std::string body = ReadTestData("events/workflowExecution.started.json");
+  const std::string body =
+      ReadTestData("events/workflowExecution.started.json");
   auto cli = StartCli({"--from-start"});
   ASSERT_NE(cli, nullptr);
   for (int i = 0; i < kEvents; ++i) Ingest(body);
   for (int expected = 1; expected <= kEvents; ++expected) {
     absl::StatusOr<std::string> line = cli->ReadStdoutLine(absl::Seconds(30));
     ASSERT_TRUE(line.ok()) << line.status() << cli->Stderr();
-    ASSERT_EQ(ParseLine(*line).sequence(), static_cast<std::uint64_t>(expected));
+    ASSERT_EQ(ParseLine(*line).sequence(),
+              static_cast<std::uint64_t>(expected));
   }
 }
 

@@ -62,7 +62,8 @@ class ServerBinaryTest : public ::testing::Test {
     const std::string log = server_->Stderr();
     EXPECT_THAT(log, Not(HasSubstr(kSecret)));
     // Every line the server logs is one JSON object.
-    for (absl::string_view line : absl::StrSplit(log, '\n', absl::SkipEmpty())) {
+    for (absl::string_view line :
+         absl::StrSplit(log, '\n', absl::SkipEmpty())) {
       EXPECT_TRUE(!line.empty() && line.front() == '{' && line.back() == '}')
           << line;
     }
@@ -193,12 +194,14 @@ TEST_F(ServerBinaryTest, EveryEventTypeReachesAFilteredSubscriber) {
   project_context.TryCancel();
 }
 
-TEST_F(ServerBinaryTest, EveryRefusalHasItsCodeAndReasonAndTheServerKeepsServing) {
+TEST_F(ServerBinaryTest,
+       EveryRefusalHasItsCodeAndReasonAndTheServerKeepsServing) {
   Start({"--max_body_bytes=300000"});
-  const std::string good = ReadTestData("events/workflowExecution.started.json");
-  const std::string deep = absl::StrCat(R"({"eventType":"x.y","payload":{"p":)",
-                                        std::string(100000, '['),
-                                        std::string(100000, ']'), "}}");
+  const std::string good =
+      ReadTestData("events/workflowExecution.started.json");
+  const std::string deep =
+      absl::StrCat(R"({"eventType":"x.y","payload":{"p":)",
+                   std::string(100000, '['), std::string(100000, ']'), "}}");
   struct Case {
     std::string name;
     std::string body;
@@ -277,12 +280,14 @@ TEST_F(ServerBinaryTest, SubscribeRefusalsHaveTheirReasons) {
     std::string reason;
   };
   std::vector<Case> cases(3);
-  cases[0] = {"too old", {}, grpc::StatusCode::OUT_OF_RANGE, "SEQUENCE_TOO_OLD"};
+  cases[0] = {
+      "too old", {}, grpc::StatusCode::OUT_OF_RANGE, "SEQUENCE_TOO_OLD"};
   cases[0].request.set_start_after_sequence(1);
-  cases[1] = {"too new", {}, grpc::StatusCode::OUT_OF_RANGE, "SEQUENCE_TOO_NEW"};
+  cases[1] = {
+      "too new", {}, grpc::StatusCode::OUT_OF_RANGE, "SEQUENCE_TOO_NEW"};
   cases[1].request.set_start_after_sequence(99);
-  cases[2] = {"bad filter", {}, grpc::StatusCode::INVALID_ARGUMENT,
-              "INVALID_REQUEST"};
+  cases[2] = {
+      "bad filter", {}, grpc::StatusCode::INVALID_ARGUMENT, "INVALID_REQUEST"};
   cases[2].request.add_project_ids("");
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -304,7 +309,8 @@ TEST_F(ServerBinaryTest, SubscribeRefusalsHaveTheirReasons) {
 
 TEST_F(ServerBinaryTest, ResumeAfterASequenceGetsExactlyTheMissedThenLive) {
   Start();
-  const std::string body = ReadTestData("events/workflowExecution.started.json");
+  const std::string body =
+      ReadTestData("events/workflowExecution.started.json");
   std::uint64_t last_seen = 0;
   {
     grpc::ClientContext context;
@@ -342,7 +348,8 @@ TEST_F(ServerBinaryTest, SigtermEndsOpenStreamsWithUnavailableAndExitsCleanly) {
   absl::StatusOr<int> exit_code = server_->Wait(absl::Seconds(10));
   ASSERT_TRUE(exit_code.ok()) << exit_code.status();
   EXPECT_EQ(*exit_code, 0);
-  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(8));
+  EXPECT_LT(std::chrono::steady_clock::now() - started,
+            std::chrono::seconds(8));
 }
 
 TEST_F(ServerBinaryTest, SecretsFileConfiguresEndpointsAndRotation) {
@@ -351,7 +358,8 @@ TEST_F(ServerBinaryTest, SecretsFileConfiguresEndpointsAndRotation) {
   std::ofstream(path) << "# endpoints\nshop = shop-old\nshop=shop-new\n"
                          "crm=crm-secret\n";
   Start({"--secrets_file=" + path}, {});
-  const std::string body = ReadTestData("events/workflowExecution.started.json");
+  const std::string body =
+      ReadTestData("events/workflowExecution.started.json");
   for (const char* secret : {"shop-old", "shop-new"}) {
     SCOPED_TRACE(secret);
     v1::IngestResponse response;
@@ -379,7 +387,8 @@ TEST_F(ServerBinaryTest, WithoutConfigurationASecretIsGeneratedPrivately) {
   std::string secret;
   std::getline(std::ifstream(secret_path), secret);
   EXPECT_EQ(secret.size(), 64u);
-  const std::string body = ReadTestData("events/workflowExecution.started.json");
+  const std::string body =
+      ReadTestData("events/workflowExecution.started.json");
   v1::IngestResponse response;
   ASSERT_TRUE(Ingest(body, SignBody(secret, body), &response).ok());
   EXPECT_THAT(server_->Stderr(), Not(HasSubstr(secret)));
@@ -387,9 +396,9 @@ TEST_F(ServerBinaryTest, WithoutConfigurationASecretIsGeneratedPrivately) {
 }
 
 TEST_F(ServerBinaryTest, BadConfigurationFailsAtStartupWithExitCode1) {
-  auto server = StartServer({"--grpc_address=127.0.0.1:0",
-                             "--secrets_file=/nonexistent/secrets"},
-                            {});
+  auto server = StartServer(
+      {"--grpc_address=127.0.0.1:0", "--secrets_file=/nonexistent/secrets"},
+      {});
   ASSERT_FALSE(server.ok());
   EXPECT_THAT(std::string(server.status().message()),
               HasSubstr("cannot read secrets file /nonexistent/secrets"));
@@ -446,8 +455,8 @@ TEST_F(ServerBinaryTest, HealthAndReflectionAreServed) {
     grpc::ClientContext context;
     context.set_deadline(Deadline());
     auto call = generic.PrepareCall(
-        &context, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
-        &cq);
+        &context,
+        "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
     call->StartCall(reinterpret_cast<void*>(1));
     ASSERT_TRUE(step(1));
     grpc::Slice slice(StringField(7, "*"));

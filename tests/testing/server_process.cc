@@ -166,7 +166,8 @@ absl::StatusOr<std::string> ChildProcess::ReadLineFrom(int fd,
   }
 }
 
-absl::StatusOr<std::string> ChildProcess::ReadReadyLine(absl::Duration timeout) {
+absl::StatusOr<std::string> ChildProcess::ReadReadyLine(
+    absl::Duration timeout) {
   if (ready_read_ < 0) return absl::FailedPreconditionError("no ready fd");
   return ReadLineFrom(ready_read_, ready_buffer_, timeout);
 }
@@ -197,8 +198,8 @@ absl::StatusOr<int> ChildProcess::Wait(absl::Duration timeout) {
     const pid_t done = ::waitpid(pid_, &status, WNOHANG);
     if (done == pid_) {
       exited_ = true;
-      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status)
-                                     : 128 + WTERMSIG(status);
+      exit_code_ =
+          WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
       return exit_code_;
     }
     if (done < 0) return Errno("waitpid");
@@ -206,8 +207,9 @@ absl::StatusOr<int> ChildProcess::Wait(absl::Duration timeout) {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
       exited_ = true;
-      return absl::DeadlineExceededError(absl::StrCat(
-          "pid ", pid_, " did not exit within ", absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(
+          absl::StrCat("pid ", pid_, " did not exit within ",
+                       absl::FormatDuration(timeout)));
     }
     // The pidfd becomes readable when the process exits.
     pollfd p{pidfd_, POLLIN, 0};
@@ -248,9 +250,9 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
   if (!child.ok()) return child.status();
   absl::StatusOr<std::string> line = (*child)->ReadReadyLine(absl::Seconds(60));
   if (!line.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("the server did not become ready (", line.status().message(),
-                     "); its stderr:\n", (*child)->Stderr()));
+    return absl::UnavailableError(absl::StrCat(
+        "the server did not become ready (", line.status().message(),
+        "); its stderr:\n", (*child)->Stderr()));
   }
   // The line is {"grpc_port":N}.
   const std::size_t colon = line->find(':');

@@ -7,11 +7,13 @@
 //       {"--grpc_address=127.0.0.1:0"}, {{"PARADYM_WEBHOOK_SECRET", "s"}});
 //   ASSERT_TRUE(server.ok()) << server.status();
 //   (*server)->grpc_address();  // "127.0.0.1:41234"
-//   absl::StatusOr<int> exit_code = (*server)->Stop(SIGTERM, absl::Seconds(10));
+//   absl::StatusOr<int> exit_code = (*server)->Stop(SIGTERM,
+//   absl::Seconds(10));
 //
 // A command is run to completion, or streamed line by line:
 //
-//   absl::StatusOr<CommandResult> result = RunCommand(cli, {"sign"}, env, body);
+//   absl::StatusOr<CommandResult> result = RunCommand(cli, {"sign"}, env,
+//   body);
 
 #ifndef PARADYM_WEBHOOKS_TESTS_TESTING_SERVER_PROCESS_H_
 #define PARADYM_WEBHOOKS_TESTS_TESTING_SERVER_PROCESS_H_
