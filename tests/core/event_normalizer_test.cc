@@ -19,15 +19,10 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "server/core/errors.h"
+#include "tests/testing/core_printers.h"
 #include "tests/testing/test_data.h"
 
 namespace paradym::webhooks {
-
-// Readable failure messages for field violations.
-void PrintTo(const FieldViolation& violation, std::ostream* os) {
-  *os << "{field: \"" << absl::CHexEscape(violation.field)
-      << "\", description: \"" << violation.description << "\"}";
-}
 
 namespace {
 
