@@ -31,10 +31,23 @@
 #include "server/core/subscription_hub.h"
 #include "server/core/webhook_ingestor.h"
 #include "server/grpc/webhook_service_adapter.h"
+#include "server/http/http_server.h"
+#include "server/http/webhook_http_adapter.h"
 
 ABSL_FLAG(
     std::string, grpc_address, "0.0.0.0:50051",
     "Where the gRPC service listens, HOST:PORT (port 0 picks a free one).");
+ABSL_FLAG(std::string, http_address, "0.0.0.0:8080",
+          "Where the HTTP front for Paradym listens, HOST:PORT (port 0 picks "
+          "a free one).");
+ABSL_FLAG(int, http_threads, 0, "Threads serving HTTP; 0 means one per core.");
+ABSL_FLAG(absl::Duration, http_read_timeout, absl::Seconds(10),
+          "A whole HTTP request must arrive within this time of its first "
+          "byte; slower clients are cut off (408).");
+ABSL_FLAG(absl::Duration, http_idle_timeout, absl::Seconds(60),
+          "Idle keep-alive HTTP connections are closed after this time.");
+ABSL_FLAG(std::size_t, http_max_connections, 10000,
+          "HTTP connections beyond this many are closed at once.");
 ABSL_FLAG(std::string, secrets_file, "",
           "A file of `name=secret` lines, one per webhook endpoint (a name may "
           "appear twice during a secret rotation). Env PARADYM_WEBHOOK_SECRET "
@@ -120,9 +133,10 @@ absl::StatusOr<std::vector<EndpointSecrets>> LoadSecrets() {
   return endpoints;
 }
 
-void ReportReady(int fd, int grpc_port) {
+void ReportReady(int fd, int grpc_port, int http_port) {
   if (fd < 0) return;
-  const std::string line = absl::StrCat("{\"grpc_port\":", grpc_port, "}\n");
+  const std::string line = absl::StrCat("{\"grpc_port\":", grpc_port,
+                                        ",\"http_port\":", http_port, "}\n");
   if (::write(fd, line.data(), line.size()) < 0) {
     Log(LogLevel::kWarning, "cannot write to --ready_fd", {{"fd", fd}});
   }
@@ -190,22 +204,49 @@ int Run() {
   }
   grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
   health->SetServingStatus(kServiceName, true);
+
+  WebhookHttpAdapter http_adapter(ingestor, hub, log);
+  HttpServer::Options http_options;
+  http_options.address = absl::GetFlag(FLAGS_http_address);
+  http_options.threads = absl::GetFlag(FLAGS_http_threads);
+  http_options.read_timeout = absl::GetFlag(FLAGS_http_read_timeout);
+  http_options.idle_timeout = absl::GetFlag(FLAGS_http_idle_timeout);
+  http_options.max_connections = absl::GetFlag(FLAGS_http_max_connections);
+  HttpServer http(http_options, http_adapter);
+  absl::StatusOr<int> http_port = http.Start();
+  if (!http_port.ok()) {
+    Log(LogLevel::kError, "cannot listen for HTTP",
+        {{"http_address", http_options.address},
+         {"error", http_port.status().message()}});
+    server->Shutdown();
+    return 1;
+  }
+  http_adapter.SetReady(true);
   Log(LogLevel::kInfo, "serving",
       {{"grpc_address", address},
        {"grpc_port", grpc_port},
+       {"http_address", http_options.address},
+       {"http_port", *http_port},
        {"endpoints", absl::StrJoin(endpoint_names, ",")},
        {"store", "memory"}});
-  ReportReady(absl::GetFlag(FLAGS_ready_fd), grpc_port);
+  ReportReady(absl::GetFlag(FLAGS_ready_fd), grpc_port, *http_port);
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
+  const absl::Time deadline =
+      absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
   Log(LogLevel::kInfo, "shutting down",
       {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  // Stop taking webhooks, let the ones in flight finish, then end the
+  // streams and stop.
   health->SetServingStatus(false);
+  http.BeginDrain();
+  if (!http.WaitForIdle(deadline - absl::Now())) {
+    Log(LogLevel::kWarning, "HTTP requests still in flight at the deadline");
+  }
   ingestor.Shutdown();
-  server->Shutdown(absl::ToChronoTime(
-      absl::Now() +
-      absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds))));
+  server->Shutdown(absl::ToChronoTime(deadline));
+  http.Stop();
   Log(LogLevel::kInfo, "stopped");
   return 0;
 }

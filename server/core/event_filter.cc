@@ -11,9 +11,10 @@ namespace paradym::webhooks {
 namespace {
 
 absl::Status Invalid(std::string field, std::string description) {
-  return MakeError(absl::StatusCode::kInvalidArgument, kInvalidRequest,
-                   absl::StrCat(field, ": ", description), {},
-                   {{std::move(field), std::move(description)}});
+  // The message first: the arguments below are evaluated in any order.
+  std::string message = absl::StrCat(field, ": ", description);
+  return MakeError(absl::StatusCode::kInvalidArgument, kInvalidRequest, message,
+                   {}, {{std::move(field), std::move(description)}});
 }
 
 absl::Status CheckList(absl::string_view name,

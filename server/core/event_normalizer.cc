@@ -19,8 +19,9 @@ using google::protobuf::Value;
 
 absl::Status FieldError(absl::string_view reason, std::string field,
                         std::string description) {
-  return MakeError(absl::StatusCode::kInvalidArgument, reason,
-                   absl::StrCat(field, ": ", description), {},
+  // The message first: the arguments below are evaluated in any order.
+  std::string message = absl::StrCat(field, ": ", description);
+  return MakeError(absl::StatusCode::kInvalidArgument, reason, message, {},
                    {{std::move(field), std::move(description)}});
 }
 

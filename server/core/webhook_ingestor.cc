@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "server/core/errors.h"
 #include "server/core/proto_time.h"
 
@@ -54,15 +55,20 @@ absl::StatusOr<v1::Event> WebhookIngestor::VerifyAndParse(
 
 void WebhookIngestor::Ingest(const WebhookRequest& request,
                              IngestCallback done) {
+  const absl::Time start = absl::Now();
+  auto refuse = [&](absl::Status status) {
+    refused_by_reason_.Increment({ErrorReason(status)});
+    std::move(done)(std::move(status));
+  };
   if (shutting_down_.load(std::memory_order_acquire)) {
-    std::move(done)(MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
-                              "the server is shutting down; send the webhook "
-                              "to another instance"));
+    refuse(MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
+                     "the server is shutting down; send the webhook "
+                     "to another instance"));
     return;
   }
   auto event = std::make_unique<v1::Event>();
   if (absl::Status status = VerifyAndParseInto(request, *event); !status.ok()) {
-    std::move(done)(std::move(status));
+    refuse(std::move(status));
     return;
   }
   absl::StatusOr<EventPtr> stored;
@@ -73,6 +79,12 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
     if (stored.ok()) wakeups = hub_.Publish(*stored);
   }
   hub_.Wake(std::move(wakeups));
+  if (!stored.ok()) {
+    refuse(stored.status());
+    return;
+  }
+  accepted_by_type_.Increment({(*stored)->event_type()});
+  ingest_latency_.Observe(absl::Now() - start);
   std::move(done)(std::move(stored));
 }
 

@@ -23,6 +23,7 @@
 #include "server/core/clock.h"
 #include "server/core/event_log.h"
 #include "server/core/event_normalizer.h"
+#include "server/core/metrics.h"
 #include "server/core/signature_verifier.h"
 #include "server/core/subscription_hub.h"
 
@@ -63,7 +64,20 @@ class WebhookIngestor {
   // Refuses further webhooks and ends every subscription.
   void Shutdown();
 
+  // NOT_FOUND (UNKNOWN_ENDPOINT) unless `endpoint` is empty or configured,
+  // so that a transport can refuse early, before reading a body.
+  absl::Status CheckEndpoint(absl::string_view endpoint) const {
+    return verifier_.CheckEndpoint(endpoint);
+  }
+
   const Options& options() const { return options_; }
+
+  // Accepted events by `eventType` (at most 64 series, then "other").
+  const LabeledCounter& accepted_by_type() const { return accepted_by_type_; }
+  // Refused webhooks by ErrorInfo reason.
+  const LabeledCounter& refused_by_reason() const { return refused_by_reason_; }
+  // Time from the start of Ingest to the stored event, accepted ones only.
+  const LatencyHistogram& ingest_latency() const { return ingest_latency_; }
 
  private:
   absl::Status VerifyAndParseInto(const WebhookRequest& request,
@@ -78,6 +92,9 @@ class WebhookIngestor {
   std::atomic<bool> shutting_down_{false};
   // Orders append + publish so subscribers see sequences in order.
   absl::Mutex append_mu_;
+  LabeledCounter accepted_by_type_{64};
+  LabeledCounter refused_by_reason_{64};
+  LatencyHistogram ingest_latency_;
 };
 
 }  // namespace paradym::webhooks

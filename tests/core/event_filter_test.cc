@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
@@ -279,6 +280,9 @@ TEST(EventFilter, RejectsInvalidSpecs) {
     EXPECT_EQ(ErrorReason(filter.status()), kInvalidRequest);
     EXPECT_THAT(ErrorFieldViolations(filter.status()),
                 ElementsAre(Field(&FieldViolation::field, c.field)));
+    // The message starts with the field, for people reading it.
+    EXPECT_TRUE(absl::StartsWith(filter.status().message(), c.field + ": "))
+        << filter.status().message();
   }
 }
 

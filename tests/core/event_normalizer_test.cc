@@ -551,6 +551,9 @@ TEST(EventNormalizer, EmptyWorkflowExecutionIdIsMissing) {
   EXPECT_THAT(ErrorFieldViolations(status),
               ElementsAre(Field(&FieldViolation::field,
                                 "payload.workflowExecutionId")));
+  // The message names the field too, for people reading logs.
+  EXPECT_EQ(status.message(),
+            "payload.workflowExecutionId: required string is empty");
 }
 
 TEST(EventNormalizer, WrongTypeOfErrorMessageIsInvalidField) {

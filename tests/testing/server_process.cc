@@ -235,11 +235,16 @@ std::string ChildProcess::Stderr() const {
 
 absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
     std::vector<std::string> args, Env env) {
-  bool has_data_dir = false;
-  for (const auto& arg : args) {
-    if (absl::StartsWith(arg, "--data_dir")) has_data_dir = true;
-  }
-  if (!has_data_dir) args.push_back("--data_dir=" + MakeTempDir() + "/data");
+  auto has = [&](absl::string_view flag) {
+    for (const auto& arg : args) {
+      if (absl::StartsWith(arg, flag)) return true;
+    }
+    return false;
+  };
+  if (!has("--data_dir"))
+    args.push_back("--data_dir=" + MakeTempDir() + "/data");
+  if (!has("--grpc_address")) args.push_back("--grpc_address=127.0.0.1:0");
+  if (!has("--http_address")) args.push_back("--http_address=127.0.0.1:0");
   ChildProcess::Options options;
   options.binary = PathFromEnv("PARADYM_WEBHOOKSD");
   options.args = std::move(args);
@@ -254,12 +259,17 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
         "the server did not become ready (", line.status().message(),
         "); its stderr:\n", (*child)->Stderr()));
   }
-  // The line is {"grpc_port":N}.
-  const std::size_t colon = line->find(':');
-  const std::size_t end = line->find('}');
-  if (colon == std::string::npos || end == std::string::npos ||
-      !absl::SimpleAtoi(line->substr(colon + 1, end - colon - 1),
-                        &(*child)->grpc_port_)) {
+  // The line is {"grpc_port":N,"http_port":M}.
+  auto port_after = [&](absl::string_view key, int* port) {
+    const std::size_t at = line->find(absl::StrCat("\"", key, "\":"));
+    if (at == std::string::npos) return false;
+    const std::size_t start = at + key.size() + 3;
+    const std::size_t end = line->find_first_of(",}", start);
+    return end != std::string::npos &&
+           absl::SimpleAtoi(line->substr(start, end - start), port);
+  };
+  if (!port_after("grpc_port", &(*child)->grpc_port_) ||
+      !port_after("http_port", &(*child)->http_port_)) {
     return absl::InternalError(absl::StrCat("bad ready line: ", *line));
   }
   return child;

@@ -74,6 +74,7 @@ class ChildProcess {
   // Set by StartServer.
   int grpc_port() const { return grpc_port_; }
   std::string grpc_address() const;
+  int http_port() const { return http_port_; }
 
  private:
   friend absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
@@ -93,11 +94,13 @@ class ChildProcess {
   std::string stdout_buffer_;
   std::string stderr_path_;
   int grpc_port_ = 0;
+  int http_port_ = 0;
 };
 
 // Starts paradym-webhooksd (env PARADYM_WEBHOOKSD) with `args` and waits for
 // it to listen. Adds --data_dir in a fresh temporary directory unless `args`
-// has one.
+// has one, and --grpc_address / --http_address on 127.0.0.1 port 0 unless
+// `args` has them.
 absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
     std::vector<std::string> args, Env env);
 

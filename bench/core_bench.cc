@@ -1,0 +1,136 @@
+// Microbenchmarks of the core's per-webhook path, in-process (no sockets):
+// what one accepted webhook costs in CPU, piece by piece. Run:
+//   build/bench/core_bench --benchmark_min_time=0.5
+// Report ratios between these, not absolute figures: the machine is shared.
+
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "server/core/clock.h"
+#include "server/core/event_normalizer.h"
+#include "server/core/memory_event_log.h"
+#include "server/core/signature_verifier.h"
+#include "server/core/strict_json_parser.h"
+#include "server/core/subscription_hub.h"
+#include "server/core/webhook_ingestor.h"
+
+namespace paradym::webhooks {
+namespace {
+
+constexpr char kSecret[] = "bench-secret";
+
+const std::string& Body() {
+  static const std::string* body = [] {
+    const char* dir = std::getenv("PARADYM_BENCH_DIR");
+    std::ifstream in(std::string(dir ? dir : "bench") + "/event.json",
+                     std::ios::binary);
+    std::ostringstream contents;
+    contents << in.rdbuf();
+    if (contents.str().empty()) std::abort();
+    return new std::string(contents.str());
+  }();
+  return *body;
+}
+
+void BM_ComputeDigest(benchmark::State& state) {
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(ComputeDigest(kSecret, Body()));
+  }
+}
+BENCHMARK(BM_ComputeDigest);
+
+void BM_ParseJsonObject(benchmark::State& state) {
+  for (auto _ : state) {
+    google::protobuf::Struct object;
+    benchmark::DoNotOptimize(ParseJsonObject(Body(), 64, object));
+  }
+}
+BENCHMARK(BM_ParseJsonObject);
+
+void BM_ParseJsonObjectOnArena(benchmark::State& state) {
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 4096;
+  for (auto _ : state) {
+    google::protobuf::Arena arena(options);
+    auto* object =
+        google::protobuf::Arena::CreateMessage<google::protobuf::Struct>(
+            &arena);
+    benchmark::DoNotOptimize(ParseJsonObject(Body(), 64, *object));
+  }
+}
+BENCHMARK(BM_ParseJsonObjectOnArena);
+
+void BM_EventByteSize(benchmark::State& state) {
+  v1::Event event;
+  if (!EventNormalizer().Normalize(Body(), event).ok()) std::abort();
+  for (auto _ : state) benchmark::DoNotOptimize(event.ByteSizeLong());
+}
+BENCHMARK(BM_EventByteSize);
+
+void BM_Normalize(benchmark::State& state) {
+  EventNormalizer normalizer;
+  for (auto _ : state) {
+    v1::Event event;
+    benchmark::DoNotOptimize(normalizer.Normalize(Body(), event));
+  }
+}
+BENCHMARK(BM_Normalize);
+
+struct Pipeline {
+  explicit Pipeline(std::size_t queue = 1 << 20)
+      : log({100000, std::size_t{512} << 20}),
+        hub(log, {queue}),
+        ingestor({},
+                 SignatureVerifier(
+                     std::vector<EndpointSecrets>{{"default", {kSecret}}}),
+                 log, hub, clock) {}
+  RealClock clock;
+  MemoryEventLog log;
+  SubscriptionHub hub;
+  WebhookIngestor ingestor;
+};
+
+void BM_VerifyAndParse(benchmark::State& state) {
+  Pipeline pipeline;
+  const std::string signature = SignBody(kSecret, Body());
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(
+        pipeline.ingestor.VerifyAndParse({Body(), signature, ""}));
+  }
+}
+BENCHMARK(BM_VerifyAndParse);
+
+// Ingest into the in-memory log; `state.range(0)` subscribers drain it.
+void BM_Ingest(benchmark::State& state) {
+  Pipeline pipeline;
+  const std::string signature = SignBody(kSecret, Body());
+  std::vector<std::shared_ptr<Subscription>> subscriptions;
+  for (int i = 0; i < state.range(0); ++i) {
+    subscriptions.push_back(*pipeline.hub.Subscribe({}, std::nullopt, [] {}));
+  }
+  std::vector<EventPtr> batch;
+  for (auto _ : state) {
+    pipeline.ingestor.Ingest({Body(), signature, ""},
+                             [](absl::StatusOr<EventPtr> stored) {
+                               if (!stored.ok()) std::abort();
+                             });
+    for (auto& subscription : subscriptions) {
+      if (!subscription->Next(256, 1 << 20, batch).ok()) std::abort();
+    }
+  }
+  for (auto& subscription : subscriptions) {
+    pipeline.hub.Unsubscribe(*subscription);
+  }
+}
+BENCHMARK(BM_Ingest)->Arg(0)->Arg(1)->Arg(8);
+
+}  // namespace
+}  // namespace paradym::webhooks
+
+BENCHMARK_MAIN();

@@ -1,0 +1,21 @@
+// Writing JSON text by hand, safely: string literals with every character
+// escaped that must be, and invalid UTF-8 replaced rather than passed on.
+//
+//   std::string json = absl::StrCat("{\"reason\":", JsonQuote(reason), "}");
+
+#ifndef PARADYM_WEBHOOKS_SERVER_CORE_JSON_TEXT_H_
+#define PARADYM_WEBHOOKS_SERVER_CORE_JSON_TEXT_H_
+
+#include <string>
+
+#include "absl/strings/string_view.h"
+
+namespace paradym::webhooks {
+
+// `s` as a JSON string literal, quotes included. Control characters are
+// escaped; bytes that are not valid UTF-8 become U+FFFD.
+std::string JsonQuote(absl::string_view s);
+
+}  // namespace paradym::webhooks
+
+#endif  // PARADYM_WEBHOOKS_SERVER_CORE_JSON_TEXT_H_

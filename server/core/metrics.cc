@@ -1,0 +1,168 @@
+#include "server/core/metrics.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace paradym::webhooks {
+namespace {
+
+std::string Key(std::initializer_list<absl::string_view> labels) {
+  return absl::StrJoin(labels, absl::string_view("\0", 1));
+}
+
+// A label value escaped as the text format requires.
+std::string EscapeLabel(absl::string_view value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '"') {
+      out += "\\\"";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// Whole numbers as integers; others as the shortest text that reads back as
+// `value` (0.0001, not 1.0000000000000000e-04).
+std::string FormatDouble(double value) {
+  if (value == static_cast<double>(static_cast<std::int64_t>(value)) &&
+      value > -1e15 && value < 1e15) {
+    return std::to_string(static_cast<std::int64_t>(value));
+  }
+  char text[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(text, sizeof text, "%.*g", precision, value);
+    if (std::strtod(text, nullptr) == value) break;
+  }
+  return text;
+}
+
+}  // namespace
+
+void LabeledCounter::Increment(std::initializer_list<absl::string_view> labels,
+                               std::uint64_t n) {
+  std::string key = Key(labels);
+  absl::MutexLock lock(&mu_);
+  auto it = series_.find(key);
+  if (it == series_.end()) {
+    if (series_.size() >= max_series_) {
+      std::vector<absl::string_view> other(labels.size(), "other");
+      key = absl::StrJoin(other, absl::string_view("\0", 1));
+    }
+    it = series_.try_emplace(std::move(key), 0).first;
+  }
+  it->second += n;
+}
+
+std::vector<std::pair<std::vector<std::string>, std::uint64_t>>
+LabeledCounter::Snapshot() const {
+  std::vector<std::pair<std::vector<std::string>, std::uint64_t>> out;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [key, value] : series_) {
+      out.emplace_back(absl::StrSplit(key, absl::string_view("\0", 1)), value);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::uint64_t LabeledCounter::Value(
+    std::initializer_list<absl::string_view> labels) const {
+  absl::MutexLock lock(&mu_);
+  auto it = series_.find(Key(labels));
+  return it == series_.end() ? 0 : it->second;
+}
+
+LatencyHistogram::LatencyHistogram(std::vector<double> bounds_seconds)
+    : bounds_(std::move(bounds_seconds)), buckets_(bounds_.size() + 1) {}
+
+LatencyHistogram::LatencyHistogram()
+    : LatencyHistogram({0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                        0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}) {}
+
+void LatencyHistogram::Observe(absl::Duration latency) {
+  const double seconds = absl::ToDoubleSeconds(latency);
+  const std::size_t bucket =
+      std::lower_bound(bounds_.begin(), bounds_.end(), seconds) -
+      bounds_.begin();
+  buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  sum_nanos_.fetch_add(static_cast<std::uint64_t>(std::max<std::int64_t>(
+                           0, absl::ToInt64Nanoseconds(latency))),
+                       std::memory_order_relaxed);
+}
+
+LatencyHistogram::Snapshot LatencyHistogram::Read() const {
+  Snapshot snapshot;
+  snapshot.bounds = bounds_;
+  std::uint64_t running = 0;
+  for (const auto& bucket : buckets_) {
+    running += bucket.load(std::memory_order_relaxed);
+    snapshot.cumulative.push_back(running);
+  }
+  snapshot.count = running;
+  snapshot.sum_seconds =
+      static_cast<double>(sum_nanos_.load(std::memory_order_relaxed)) / 1e9;
+  return snapshot;
+}
+
+void PrometheusText::Header(absl::string_view name, absl::string_view help,
+                            absl::string_view type) {
+  absl::StrAppend(&text_, "# HELP ", name, " ", help, "\n# TYPE ", name, " ",
+                  type, "\n");
+}
+
+void PrometheusText::AddCounter(absl::string_view name, absl::string_view help,
+                                std::uint64_t value) {
+  Header(name, help, "counter");
+  absl::StrAppend(&text_, name, " ", value, "\n");
+}
+
+void PrometheusText::AddGauge(absl::string_view name, absl::string_view help,
+                              double value) {
+  Header(name, help, "gauge");
+  absl::StrAppend(&text_, name, " ", FormatDouble(value), "\n");
+}
+
+void PrometheusText::AddLabeledCounter(
+    absl::string_view name, absl::string_view help,
+    const std::vector<std::string>& label_names,
+    const LabeledCounter& counter) {
+  Header(name, help, "counter");
+  for (const auto& [labels, value] : counter.Snapshot()) {
+    std::vector<std::string> pairs;
+    for (std::size_t i = 0; i < label_names.size() && i < labels.size(); ++i) {
+      pairs.push_back(
+          absl::StrCat(label_names[i], "=\"", EscapeLabel(labels[i]), "\""));
+    }
+    absl::StrAppend(&text_, name, "{", absl::StrJoin(pairs, ","), "} ", value,
+                    "\n");
+  }
+}
+
+void PrometheusText::AddHistogram(absl::string_view name,
+                                  absl::string_view help,
+                                  const LatencyHistogram& histogram) {
+  Header(name, help, "histogram");
+  const LatencyHistogram::Snapshot snapshot = histogram.Read();
+  for (std::size_t i = 0; i < snapshot.bounds.size(); ++i) {
+    absl::StrAppend(&text_, name, "_bucket{le=\"",
+                    FormatDouble(snapshot.bounds[i]), "\"} ",
+                    snapshot.cumulative[i], "\n");
+  }
+  absl::StrAppend(&text_, name, "_bucket{le=\"+Inf\"} ", snapshot.count, "\n",
+                  name, "_sum ", FormatDouble(snapshot.sum_seconds), "\n", name,
+                  "_count ", snapshot.count, "\n");
+}
+
+}  // namespace paradym::webhooks

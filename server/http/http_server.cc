@@ -1,0 +1,448 @@
+#include "server/http/http_server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <optional>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "server/core/errors.h"
+#include "server/core/structured_log.h"
+
+namespace paradym::webhooks {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+// How much is read at once while waiting for a request to start.
+constexpr std::size_t kReadChunk = 16 * 1024;
+// After refusing a request whose body was not read, how long and how much of
+// it is read and dropped before closing, so that the kernel does not answer
+// the unread bytes with a reset that would destroy our response.
+constexpr auto kLingerTime = std::chrono::seconds(2);
+constexpr std::size_t kLingerBytes = 4 << 20;
+
+absl::string_view View(beast::string_view s) { return {s.data(), s.size()}; }
+
+std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
+  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      absl::ToChronoNanoseconds(d));
+}
+
+absl::string_view StatusText(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 411:
+      return "Length Required";
+    case 413:
+      return "Content Too Large";
+    case 415:
+      return "Unsupported Media Type";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return "Internal Server Error";
+  }
+}
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(Options options, WebhookHttpAdapter& adapter)
+      : options(std::move(options)),
+        adapter(adapter),
+        ioc(std::max(1, this->options.threads)),
+        acceptor(net::make_strand(ioc)) {}
+
+  class Session;
+
+  void Accept();
+  void RequestStarted() {
+    absl::MutexLock lock(&mu);
+    ++in_flight;
+  }
+  void RequestFinished() {
+    absl::MutexLock lock(&mu);
+    --in_flight;
+  }
+
+  Options options;
+  WebhookHttpAdapter& adapter;
+  std::atomic<bool> draining{false};
+  absl::Mutex mu;
+  int in_flight ABSL_GUARDED_BY(mu) = 0;
+  // Declared last, destroyed first: destroying the io_context destroys the
+  // sessions its pending handlers own, and they use the members above.
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  std::vector<std::thread> threads;
+};
+
+// One connection. Owned by the shared_ptrs its pending handlers hold; all
+// its handlers run on its strand.
+class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, Impl& server)
+      : stream_(std::move(socket)), server_(server) {}
+
+  ~Session() {
+    if (request_started_) server_.RequestFinished();
+    server_.adapter.connection_stats().open.fetch_sub(1);
+  }
+
+  void Run() {
+    net::dispatch(stream_.get_executor(),
+                  [self = shared_from_this()] { self->WaitForRequest(); });
+  }
+
+ private:
+  // Between requests: wait (at most the idle timeout) for the next one.
+  // While draining, a request that still comes is answered (503, and the
+  // connection closed) rather than dropped unanswered.
+  void WaitForRequest() {
+    if (buffer_.size() > 0) return ReadHeader();
+    stream_.expires_after(ToChrono(server_.options.idle_timeout));
+    stream_.async_read_some(
+        buffer_.prepare(kReadChunk),
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+          self->buffer_.commit(n);
+          if (ec) return self->Close();
+          self->ReadHeader();
+        });
+  }
+
+  // A request has begun: all of it must arrive within the read timeout.
+  void ReadHeader() {
+    stream_.expires_after(ToChrono(server_.options.read_timeout));
+    parser_.emplace();
+    parser_->header_limit(
+        static_cast<std::uint32_t>(server_.options.max_header_bytes));
+    // The adapter judges the Content-Length from the head, and answers 404
+    // or 405 before 413; the limit applies while reading the body.
+    parser_->body_limit(boost::none);
+    http::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          self->OnHeader(ec);
+        });
+  }
+
+  void OnHeader(beast::error_code ec) {
+    if (ec) {
+      if (ec == beast::error::timeout) return TimedOut();
+      if (ec == http::error::header_limit) {
+        return Refuse(MakeError(absl::StatusCode::kInvalidArgument,
+                                kHeadersTooLarge,
+                                "the request header is too large"));
+      }
+      if (ec == http::error::end_of_stream || ec == net::error::eof ||
+          ec == net::error::connection_reset) {
+        return Close();
+      }
+      return Refuse(
+          MakeError(absl::StatusCode::kInvalidArgument, kMalformedHttp,
+                    absl::StrCat("malformed HTTP request: ", ec.message())));
+    }
+    request_started_ = true;
+    server_.RequestStarted();
+    const auto& request = parser_->get();
+    HttpRequestHead head;
+    head.method = View(request.method_string());
+    head.target = View(request.target());
+    head.content_type = View(request[http::field::content_type]);
+    head.has_content_length = parser_->content_length().has_value();
+    head.content_length = parser_->content_length().value_or(0);
+    head.chunked = parser_->chunked();
+    const bool body_pending =
+        head.chunked || (head.has_content_length && head.content_length > 0);
+
+    WebhookHttpAdapter::HeadDecision decision = server_.adapter.OnHead(head);
+    if (decision.response) {
+      // An unread body cannot be skipped reliably: close after answering.
+      return Send(std::move(*decision.response),
+                  body_pending || !request.keep_alive());
+    }
+    endpoint_ = std::move(decision.endpoint);
+    parser_->body_limit(server_.adapter.max_body_bytes());
+    if (absl::EqualsIgnoreCase(View(request[http::field::expect]),
+                               "100-continue")) {
+      static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+      net::async_write(
+          stream_, net::buffer(kContinue, sizeof kContinue - 1),
+          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+            if (ec) return self->Close();
+            self->ReadBody();
+          });
+      return;
+    }
+    ReadBody();
+  }
+
+  void ReadBody() {
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          self->OnBody(ec);
+        });
+  }
+
+  void OnBody(beast::error_code ec) {
+    if (ec) {
+      if (ec == http::error::body_limit) {
+        return Refuse(MakeError(
+            absl::StatusCode::kInvalidArgument, kBodyTooLarge,
+            absl::StrCat("the body is larger than the limit of ",
+                         server_.adapter.max_body_bytes(), " bytes")));
+      }
+      if (ec == beast::error::timeout) return TimedOut();
+      if (ec == http::error::end_of_stream || ec == net::error::eof ||
+          ec == net::error::connection_reset) {
+        return Close();
+      }
+      return Refuse(MakeError(
+          absl::StatusCode::kInvalidArgument, kMalformedHttp,
+          absl::StrCat("malformed HTTP request body: ", ec.message())));
+    }
+    const auto& request = parser_->get();
+    const bool close = !request.keep_alive();
+    // The core may answer before OnBody returns (the in-memory log always
+    // does); then the answer is sent right here instead of being posted.
+    handler_thread_ = std::this_thread::get_id();
+    in_handler_.store(true);
+    server_.adapter.OnBody(
+        endpoint_, request.body(),
+        View(request[beast::string_view(kSignatureHeader.data(),
+                                        kSignatureHeader.size())]),
+        [self = shared_from_this(), close](HttpResponse response) mutable {
+          if (self->in_handler_.load() &&
+              std::this_thread::get_id() == self->handler_thread_) {
+            self->inline_response_ = std::move(response);
+            return;
+          }
+          Session* session = self.get();
+          net::post(session->stream_.get_executor(),
+                    [self = std::move(self), close,
+                     response = std::move(response)]() mutable {
+                      self->Send(std::move(response), close);
+                    });
+        });
+    in_handler_.store(false);
+    if (inline_response_) {
+      HttpResponse response = std::move(*inline_response_);
+      inline_response_.reset();
+      Send(std::move(response), close);
+    }
+  }
+
+  // The request did not arrive within the read timeout. The stream has
+  // already closed the socket, so there is no answer to send; it is counted
+  // as a 408.
+  void TimedOut() {
+    server_.adapter.ErrorResponse(
+        MakeError(absl::StatusCode::kDeadlineExceeded, kRequestTimeout,
+                  "the request did not arrive within the read timeout"));
+    stream_.close();
+  }
+
+  // An error before or while reading: answer it and close.
+  void Refuse(const absl::Status& status) {
+    Send(server_.adapter.ErrorResponse(status), /*close=*/true);
+  }
+
+  void Send(HttpResponse response, bool close) {
+    out_ = absl::StrCat("HTTP/1.1 ", response.status, " ",
+                        StatusText(response.status),
+                        "\r\nContent-Type: ", response.content_type,
+                        "\r\nContent-Length: ", response.body.size(), "\r\n");
+    if (!response.allow.empty()) {
+      absl::StrAppend(&out_, "Allow: ", response.allow, "\r\n");
+    }
+    if (close || server_.draining.load()) {
+      close = true;
+      out_ += "Connection: close\r\n";
+    }
+    absl::StrAppend(&out_, "\r\n", response.body);
+    stream_.expires_after(ToChrono(server_.options.read_timeout));
+    net::async_write(
+        stream_, net::buffer(out_),
+        [self = shared_from_this(), close](beast::error_code ec, std::size_t) {
+          self->OnWritten(ec, close);
+        });
+  }
+
+  void OnWritten(beast::error_code ec, bool close) {
+    if (request_started_) {
+      request_started_ = false;
+      server_.RequestFinished();
+    }
+    if (ec || close) return Close();
+    WaitForRequest();
+  }
+
+  // Half-closes, then reads and drops what the client still sends for a
+  // moment, so that our last response is not lost to a reset.
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Linger();
+  }
+
+  void Linger() {
+    if (lingered_ >= kLingerBytes) return stream_.close();
+    stream_.expires_after(kLingerTime);
+    buffer_.consume(buffer_.size());
+    stream_.async_read_some(
+        buffer_.prepare(kReadChunk),
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+          self->lingered_ += n;
+          if (ec) return self->stream_.close();
+          self->Linger();
+        });
+  }
+
+  beast::tcp_stream stream_;
+  Impl& server_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::string endpoint_;
+  std::string out_;
+  bool request_started_ = false;
+  std::size_t lingered_ = 0;
+  std::atomic<bool> in_handler_{false};
+  std::thread::id handler_thread_;
+  std::optional<HttpResponse> inline_response_;
+};
+
+void HttpServer::Impl::Accept() {
+  acceptor.async_accept(
+      net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+        if (!ec) {
+          HttpConnectionStats& stats = adapter.connection_stats();
+          if (stats.open.load() >=
+              static_cast<std::int64_t>(options.max_connections)) {
+            stats.refused.Increment();
+            beast::error_code ignored;
+            socket.close(ignored);
+          } else {
+            stats.open.fetch_add(1);
+            stats.accepted.Increment();
+            beast::error_code ignored;
+            socket.set_option(tcp::no_delay(true), ignored);
+            std::make_shared<Session>(std::move(socket), *this)->Run();
+          }
+        }
+        Accept();
+      });
+}
+
+HttpServer::HttpServer(Options options, WebhookHttpAdapter& adapter) {
+  if (options.threads <= 0) {
+    options.threads =
+        static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  impl_ = std::make_unique<Impl>(std::move(options), adapter);
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+absl::StatusOr<int> HttpServer::Start() {
+  const std::string& address = impl_->options.address;
+  const std::size_t colon = address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--http_address must be HOST:PORT, not ", address));
+  }
+  std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  beast::error_code ec;
+  tcp::resolver resolver(impl_->ioc);
+  const auto endpoints =
+      resolver.resolve(host.empty() ? "0.0.0.0" : host, std::to_string(port),
+                       tcp::resolver::passive, ec);
+  if (ec || endpoints.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot resolve ", address, ": ", ec.message()));
+  }
+  const tcp::endpoint endpoint = endpoints.begin()->endpoint();
+  tcp::acceptor& acceptor = impl_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot listen for HTTP on ", address, ": ", ec.message()));
+  }
+  impl_->Accept();
+  for (int i = 0; i < impl_->options.threads; ++i) {
+    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  }
+  return acceptor.local_endpoint().port();
+}
+
+void HttpServer::BeginDrain() {
+  impl_->draining.store(true);
+  impl_->adapter.BeginDrain();
+  net::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
+}
+
+bool HttpServer::WaitForIdle(absl::Duration timeout) {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->mu.AwaitWithTimeout(
+      absl::Condition(
+          +[](int* in_flight) { return *in_flight == 0; }, &impl_->in_flight),
+      timeout);
+}
+
+void HttpServer::Stop() {
+  if (impl_ == nullptr || impl_->threads.empty()) return;
+  impl_->ioc.stop();
+  for (std::thread& thread : impl_->threads) thread.join();
+  impl_->threads.clear();
+}
+
+}  // namespace paradym::webhooks

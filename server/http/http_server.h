@@ -1,0 +1,66 @@
+// The HTTP/1.1 server in front of WebhookHttpAdapter, on Boost.Beast.
+//
+// Asynchronous, one io_context run by `threads` threads, one strand per
+// connection; keep-alive, pipelining, chunked bodies and Expect:
+// 100-continue. A hostile client cannot hold resources: the header is
+// limited in size, a whole request must arrive within `read_timeout` of its
+// first byte, an idle keep-alive connection is closed after `idle_timeout`,
+// and connections over `max_connections` are closed at once. The server only
+// moves bytes; what to answer is the adapter's business.
+//
+//   HttpServer server(options, adapter);
+//   absl::StatusOr<int> port = server.Start();
+//   ...
+//   server.BeginDrain();                      // stop accepting, 503 new ones
+//   server.WaitForIdle(absl::Seconds(5));     // requests in flight finish
+//   server.Stop();
+
+#ifndef PARADYM_WEBHOOKS_SERVER_HTTP_HTTP_SERVER_H_
+#define PARADYM_WEBHOOKS_SERVER_HTTP_HTTP_SERVER_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "server/http/webhook_http_adapter.h"
+
+namespace paradym::webhooks {
+
+class HttpServer {
+ public:
+  struct Options {
+    std::string address = "0.0.0.0:8080";  // HOST:PORT; port 0 picks one
+    int threads = 0;                       // 0: one per core
+    std::size_t max_header_bytes = 16 * 1024;
+    absl::Duration read_timeout = absl::Seconds(10);
+    absl::Duration idle_timeout = absl::Seconds(60);
+    std::size_t max_connections = 10000;
+  };
+
+  // `adapter` must outlive the server.
+  HttpServer(Options options, WebhookHttpAdapter& adapter);
+  ~HttpServer();  // Stop()s
+
+  // Binds, listens and starts the threads; returns the bound port.
+  absl::StatusOr<int> Start();
+
+  // Stops accepting connections; requests from now on get 503.
+  void BeginDrain();
+
+  // Waits until no request is in flight (read, not yet answered). False when
+  // `timeout` passed first.
+  bool WaitForIdle(absl::Duration timeout);
+
+  // Stops the threads and drops every connection.
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace paradym::webhooks
+
+#endif  // PARADYM_WEBHOOKS_SERVER_HTTP_HTTP_SERVER_H_

@@ -1,0 +1,250 @@
+#include "server/http/webhook_http_adapter.h"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "server/core/errors.h"
+#include "server/core/json_text.h"
+
+namespace paradym::webhooks {
+namespace {
+
+constexpr absl::string_view kWebhookPath = "/webhook";
+constexpr absl::string_view kEndpointPrefix = "/webhooks/";
+
+// `application/json`, with or without parameters, in any case. An absent
+// Content-Type is taken as JSON too: Paradym always sends one, and curl users
+// who forget it should not be punished.
+bool IsJson(absl::string_view content_type) {
+  if (content_type.empty()) return true;
+  const absl::string_view media = absl::StripAsciiWhitespace(
+      content_type.substr(0, content_type.find(';')));
+  return absl::EqualsIgnoreCase(media, "application/json");
+}
+
+absl::Status HttpError(absl::StatusCode code, absl::string_view reason,
+                       absl::string_view message) {
+  return MakeError(code, reason, message);
+}
+
+// The HTTP status for a status of the core or of this adapter.
+int HttpStatusFor(const absl::Status& status, absl::string_view reason) {
+  if (reason == kMethodNotAllowed) return 405;
+  if (reason == kLengthRequired) return 411;
+  if (reason == kBodyTooLarge) return 413;
+  if (reason == kUnsupportedMediaType) return 415;
+  if (reason == kRequestTimeout) return 408;
+  if (reason == kHeadersTooLarge) return 431;
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return 200;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kFailedPrecondition:
+      return 400;
+    case absl::StatusCode::kUnauthenticated:
+      return 401;
+    case absl::StatusCode::kPermissionDenied:
+      return 403;
+    case absl::StatusCode::kNotFound:
+      return 404;
+    case absl::StatusCode::kResourceExhausted:
+      return 429;
+    case absl::StatusCode::kUnimplemented:
+      return 501;
+    case absl::StatusCode::kUnavailable:
+      return 503;
+    case absl::StatusCode::kDeadlineExceeded:
+      return 504;
+    default:
+      return 500;
+  }
+}
+
+}  // namespace
+
+WebhookHttpAdapter::WebhookHttpAdapter(WebhookIngestor& ingestor,
+                                       const SubscriptionHub& hub,
+                                       const EventLog& log)
+    : ingestor_(ingestor), hub_(hub), log_(log) {}
+
+HttpResponse WebhookHttpAdapter::Respond(HttpResponse response) {
+  requests_.Increment({std::to_string(response.status), response.reason});
+  return response;
+}
+
+HttpResponse WebhookHttpAdapter::ErrorResponse(const absl::Status& status) {
+  HttpResponse response;
+  response.reason = ErrorReason(status);
+  response.status = HttpStatusFor(status, response.reason);
+  std::string fields;
+  for (const FieldViolation& violation : ErrorFieldViolations(status)) {
+    absl::StrAppend(&fields, fields.empty() ? "" : ",",
+                    "{\"field\":", JsonQuote(violation.field),
+                    ",\"description\":", JsonQuote(violation.description), "}");
+  }
+  response.body = absl::StrCat(
+      "{\"error\":{\"reason\":", JsonQuote(response.reason),
+      ",\"message\":", JsonQuote(status.message()),
+      fields.empty() ? "" : absl::StrCat(",\"fields\":[", fields, "]"), "}}\n");
+  return Respond(std::move(response));
+}
+
+WebhookHttpAdapter::HeadDecision WebhookHttpAdapter::OnHead(
+    const HttpRequestHead& head) {
+  HeadDecision decision;
+  const absl::string_view path = head.target.substr(0, head.target.find('?'));
+  const bool webhook_path = path == kWebhookPath;
+  const bool endpoint_path =
+      absl::StartsWith(path, kEndpointPrefix) &&
+      path.size() > kEndpointPrefix.size() &&
+      path.find('/', kEndpointPrefix.size()) == absl::string_view::npos;
+  if (!webhook_path && !endpoint_path) {
+    if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
+      if (head.method != "GET") {
+        decision.response = ErrorResponse(
+            HttpError(absl::StatusCode::kUnimplemented, kMethodNotAllowed,
+                      absl::StrCat(path, " answers GET only")));
+        decision.response->allow = "GET";
+      } else {
+        decision.response = Get(path);
+      }
+      return decision;
+    }
+    decision.response = ErrorResponse(HttpError(
+        absl::StatusCode::kNotFound, kUnknownPath,
+        "no such path; POST webhooks to /webhook or /webhooks/{endpoint}"));
+    return decision;
+  }
+  if (head.method != "POST") {
+    decision.response =
+        ErrorResponse(HttpError(absl::StatusCode::kUnimplemented,
+                                kMethodNotAllowed, "webhooks are POSTed"));
+    decision.response->allow = "POST";
+    return decision;
+  }
+  if (draining()) {
+    decision.response = ErrorResponse(
+        MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
+                  "the server is shutting down; send the webhook to another "
+                  "instance"));
+    return decision;
+  }
+  if (endpoint_path) {
+    decision.endpoint = std::string(path.substr(kEndpointPrefix.size()));
+    if (absl::Status status = ingestor_.CheckEndpoint(decision.endpoint);
+        !status.ok()) {
+      decision.response = ErrorResponse(status);
+      return decision;
+    }
+  }
+  if (!IsJson(head.content_type)) {
+    decision.response = ErrorResponse(
+        HttpError(absl::StatusCode::kInvalidArgument, kUnsupportedMediaType,
+                  "the body must be JSON (Content-Type: application/json)"));
+    return decision;
+  }
+  if (!head.has_content_length && !head.chunked) {
+    decision.response = ErrorResponse(
+        HttpError(absl::StatusCode::kInvalidArgument, kLengthRequired,
+                  "send a Content-Length or a chunked body"));
+    return decision;
+  }
+  const std::size_t limit = ingestor_.options().max_body_bytes;
+  if (head.has_content_length && head.content_length > limit) {
+    decision.response = ErrorResponse(
+        MakeError(absl::StatusCode::kInvalidArgument, kBodyTooLarge,
+                  absl::StrCat("the body has ", head.content_length,
+                               " bytes; the limit is ", limit)));
+    return decision;
+  }
+  return decision;
+}
+
+void WebhookHttpAdapter::OnBody(
+    absl::string_view endpoint, absl::string_view body,
+    absl::string_view signature,
+    absl::AnyInvocable<void(HttpResponse) &&> done) {
+  ingestor_.Ingest(
+      {body, signature, endpoint},
+      [this, done = std::move(done)](absl::StatusOr<EventPtr> stored) mutable {
+        if (!stored.ok()) {
+          std::move(done)(ErrorResponse(stored.status()));
+          return;
+        }
+        HttpResponse response;
+        response.body =
+            absl::StrCat("{\"sequence\":", (*stored)->sequence(), "}\n");
+        std::move(done)(Respond(std::move(response)));
+      });
+}
+
+HttpResponse WebhookHttpAdapter::Get(absl::string_view path) {
+  HttpResponse response;
+  if (path == "/healthz") {
+    response.body = "{\"status\":\"ok\"}\n";
+    return Respond(std::move(response));
+  }
+  if (path == "/readyz") {
+    if (draining()) {
+      return ErrorResponse(
+          MakeError(absl::StatusCode::kUnavailable, kShuttingDown, "draining"));
+    }
+    if (!ready_.load()) {
+      return ErrorResponse(
+          MakeError(absl::StatusCode::kUnavailable, kNotReady, "starting"));
+    }
+    response.body = "{\"status\":\"ready\"}\n";
+    return Respond(std::move(response));
+  }
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  response.body = RenderMetrics();
+  return Respond(std::move(response));
+}
+
+std::string WebhookHttpAdapter::RenderMetrics() const {
+  PrometheusText text;
+  text.AddLabeledCounter(
+      "paradym_webhooks_http_requests_total",
+      "HTTP requests answered, by status code and error reason.",
+      {"code", "reason"}, requests_);
+  text.AddLabeledCounter("paradym_webhooks_events_accepted_total",
+                         "Webhooks accepted into the event log, by eventType.",
+                         {"event_type"}, ingestor_.accepted_by_type());
+  text.AddLabeledCounter("paradym_webhooks_webhooks_refused_total",
+                         "Webhooks refused (HTTP and gRPC), by reason.",
+                         {"reason"}, ingestor_.refused_by_reason());
+  text.AddHistogram(
+      "paradym_webhooks_ingest_duration_seconds",
+      "Time to verify, normalize, store and fan out an accepted webhook.",
+      ingestor_.ingest_latency());
+  text.AddGauge("paradym_webhooks_subscribers", "Subscribe streams open now.",
+                static_cast<double>(hub_.size()));
+  text.AddCounter("paradym_webhooks_subscriber_overflows_total",
+                  "Subscribe streams ended because the subscriber fell too "
+                  "far behind.",
+                  hub_.overflows());
+  const SequenceRange range = log_.Range();
+  text.AddGauge("paradym_webhooks_log_events", "Events the log holds.",
+                static_cast<double>(range.last + 1 - range.oldest));
+  text.AddGauge("paradym_webhooks_log_last_sequence",
+                "The sequence of the newest event in the log.",
+                static_cast<double>(range.last));
+  text.AddGauge("paradym_webhooks_http_connections",
+                "HTTP connections open now.",
+                static_cast<double>(connection_stats_.open.load()));
+  text.AddCounter("paradym_webhooks_http_connections_accepted_total",
+                  "HTTP connections accepted.",
+                  connection_stats_.accepted.value());
+  text.AddCounter("paradym_webhooks_http_connections_refused_total",
+                  "HTTP connections closed at once, over "
+                  "--http_max_connections.",
+                  connection_stats_.refused.value());
+  return text.str();
+}
+
+}  // namespace paradym::webhooks

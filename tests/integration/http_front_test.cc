@@ -1,0 +1,467 @@
+// The HTTP front as Paradym meets it: the real binary, a raw socket client.
+
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "paradym/webhooks/v1/webhook_service.grpc.pb.h"
+#include "server/core/signature_verifier.h"
+#include "tests/testing/http_client.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/test_data.h"
+
+namespace paradym::webhooks {
+namespace {
+
+namespace v1 = ::paradym::webhooks::v1;
+using ::paradym::webhooks::testing::ChildProcess;
+using ::paradym::webhooks::testing::Env;
+using ::paradym::webhooks::testing::HttpExchange;
+using ::paradym::webhooks::testing::HttpReply;
+using ::paradym::webhooks::testing::ListTestData;
+using ::paradym::webhooks::testing::MakeTempDir;
+using ::paradym::webhooks::testing::PostRequest;
+using ::paradym::webhooks::testing::RawHttpConnection;
+using ::paradym::webhooks::testing::ReadTestData;
+using ::paradym::webhooks::testing::StartServer;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kSecret[] = "http-front-secret-7c1e";
+constexpr absl::Duration kTimeout = absl::Seconds(30);
+
+class HttpFrontTest : public ::testing::Test {
+ protected:
+  void Start(std::vector<std::string> args = {}) {
+    auto server =
+        StartServer(std::move(args), {{"PARADYM_WEBHOOK_SECRET", kSecret}});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(server).value();
+    stub_ = v1::WebhookService::NewStub(grpc::CreateChannel(
+        server_->grpc_address(), grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    if (server_ != nullptr) {
+      EXPECT_THAT(server_->Stderr(), Not(HasSubstr(kSecret)));
+    }
+  }
+
+  int port() const { return server_->http_port(); }
+
+  HttpReply Exchange(const std::string& request) {
+    absl::StatusOr<HttpReply> reply = HttpExchange(port(), request, kTimeout);
+    EXPECT_TRUE(reply.ok()) << reply.status();
+    return reply.ok() ? *reply : HttpReply{};
+  }
+
+  static std::string SignedPost(const std::string& body,
+                                const std::string& path = "/webhook") {
+    return PostRequest(path, body, SignBody(kSecret, body));
+  }
+
+  std::unique_ptr<ChildProcess> server_;
+  std::unique_ptr<v1::WebhookService::Stub> stub_;
+};
+
+// The reason named in an error body {"error":{"reason":"..."}}.
+std::string ReasonOf(const HttpReply& reply) {
+  const std::string key = "\"reason\":\"";
+  const std::size_t at = reply.body.find(key);
+  if (at == std::string::npos) return "";
+  const std::size_t start = at + key.size();
+  return reply.body.substr(start, reply.body.find('"', start) - start);
+}
+
+TEST_F(HttpFrontTest, EveryEventTypeGoesFromHttpToASubscriberTyped) {
+  Start();
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(30));
+  auto reader = stub_->Subscribe(&context, {});
+  reader->WaitForInitialMetadata();
+
+  const std::vector<std::string> names = ListTestData("events");
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    SCOPED_TRACE(names[i]);
+    HttpReply reply = Exchange(SignedPost(ReadTestData("events/" + names[i])));
+    EXPECT_EQ(reply.status, 200) << reply.body;
+    EXPECT_EQ(reply.body, absl::StrCat("{\"sequence\":", i + 1, "}\n"));
+    EXPECT_EQ(reply.headers["content-type"], "application/json");
+  }
+  std::vector<v1::Event> events;
+  v1::SubscribeResponse response;
+  while (events.size() < names.size() && reader->Read(&response)) {
+    for (const auto& event : response.events()) events.push_back(event);
+  }
+  ASSERT_EQ(events.size(), names.size());
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    SCOPED_TRACE(names[i]);
+    EXPECT_EQ(events[i].event_type() + ".json", names[i]);
+    EXPECT_EQ(events[i].body(), ReadTestData("events/" + names[i]));
+    EXPECT_EQ(events[i].sequence(), i + 1);
+  }
+  const auto failed = std::find_if(events.begin(), events.end(), [](auto& e) {
+    return e.type() == v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED;
+  });
+  ASSERT_NE(failed, events.end());
+  EXPECT_EQ(failed->workflow_execution_failed().error().code(),
+            "presentation_rejected");
+  context.TryCancel();
+}
+
+TEST_F(HttpFrontTest, EveryStatusHasItsReasonAndNeverEchoesSecrets) {
+  Start({"--max_body_bytes=4096"});
+  const std::string good =
+      ReadTestData("events/workflowExecution.started.json");
+  const std::string signature = SignBody(kSecret, good);
+  const std::string missing_id =
+      R"({"eventType":"workflowExecution.failed","payload":{}})";
+  struct Case {
+    std::string name;
+    std::string request;
+    int status;
+    std::string reason;
+  };
+  const std::vector<Case> cases = {
+      {"good", SignedPost(good), 200, ""},
+      {"endpoint path", SignedPost(good, "/webhooks/default"), 200, ""},
+      {"json with charset",
+       PostRequest("/webhook", good, signature,
+                   "application/json; charset=utf-8"),
+       200, ""},
+      {"no signature", PostRequest("/webhook", good, ""), 401,
+       "SIGNATURE_MISSING"},
+      {"malformed signature", PostRequest("/webhook", good, "abc"), 401,
+       "SIGNATURE_MALFORMED"},
+      {"wrong signature",
+       PostRequest("/webhook", good, SignBody("other", good)), 401,
+       "SIGNATURE_MISMATCH"},
+      {"malformed event", SignedPost("{\"eventType\": }"), 400,
+       "MALFORMED_JSON"},
+      {"missing field", SignedPost(missing_id), 400, "MISSING_FIELD"},
+      {"unknown path", SignedPost(good, "/hooks"), 404, "UNKNOWN_PATH"},
+      {"nested path", SignedPost(good, "/webhooks/default/x"), 404,
+       "UNKNOWN_PATH"},
+      {"unknown endpoint", SignedPost(good, "/webhooks/shop"), 404,
+       "UNKNOWN_ENDPOINT"},
+      {"GET a webhook path", "GET /webhook HTTP/1.1\r\nHost: x\r\n\r\n", 405,
+       "METHOD_NOT_ALLOWED"},
+      {"PUT a webhook path",
+       absl::StrCat("PUT /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: ",
+                    good.size(), "\r\n\r\n", good),
+       405, "METHOD_NOT_ALLOWED"},
+      {"no length",
+       absl::StrCat("POST /webhook HTTP/1.1\r\nHost: x\r\n"
+                    "Content-Type: application/json\r\n"
+                    "X-Paradym-HMAC-SHA-256: ",
+                    signature, "\r\n\r\n"),
+       411, "LENGTH_REQUIRED"},
+      {"too large", SignedPost(std::string(4097, ' ')), 413, "BODY_TOO_LARGE"},
+      {"not JSON", PostRequest("/webhook", good, signature, "text/plain"), 415,
+       "UNSUPPORTED_MEDIA_TYPE"},
+      {"form",
+       PostRequest("/webhook", good, signature,
+                   "application/x-www-form-urlencoded"),
+       415, "UNSUPPORTED_MEDIA_TYPE"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    HttpReply reply = Exchange(c.request);
+    EXPECT_EQ(reply.status, c.status) << reply.body;
+    EXPECT_EQ(ReasonOf(reply), c.reason);
+    EXPECT_THAT(reply.body, Not(HasSubstr(kSecret)));
+    EXPECT_THAT(reply.body, Not(HasSubstr(signature)));
+    if (c.status != 200) {
+      EXPECT_THAT(reply.body, HasSubstr("{\"error\":{\"reason\":"));
+      EXPECT_THAT(reply.body, HasSubstr("\"message\":"));
+    }
+    if (c.status == 405) EXPECT_EQ(reply.headers["allow"], "POST");
+  }
+  // The field path is named like the gRPC BadRequest does.
+  const HttpReply missing = Exchange(SignedPost(missing_id));
+  EXPECT_THAT(missing.body,
+              HasSubstr("\"field\":\"payload.workflowExecutionId\""));
+  HttpReply metrics_post = Exchange(
+      "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+  EXPECT_EQ(metrics_post.status, 405);
+  EXPECT_EQ(metrics_post.headers["allow"], "GET");
+}
+
+TEST_F(HttpFrontTest, HealthAndReadiness) {
+  Start();
+  EXPECT_EQ(Exchange("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
+  EXPECT_EQ(Exchange("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
+}
+
+TEST_F(HttpFrontTest, KeepAliveServesManyRequestsOnOneConnection) {
+  Start();
+  const std::string body =
+      ReadTestData("events/workflowExecution.started.json");
+  RawHttpConnection connection(port());
+  ASSERT_TRUE(connection.connected());
+  for (int i = 1; i <= 200; ++i) {
+    ASSERT_TRUE(connection.Send(SignedPost(body)));
+    absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_EQ(reply->status, 200);
+    ASSERT_EQ(reply->body, absl::StrCat("{\"sequence\":", i, "}\n"));
+  }
+  // Pipelined: three requests in one write, three answers in order.
+  ASSERT_TRUE(connection.Send(SignedPost(body) + SignedPost(body) +
+                              "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  for (const char* expected : {"{\"sequence\":201}\n", "{\"sequence\":202}\n",
+                               "{\"status\":\"ok\"}\n"}) {
+    absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(reply->body, expected);
+  }
+}
+
+TEST_F(HttpFrontTest, ChunkedBodyIsAccepted) {
+  Start({"--max_body_bytes=4096"});
+  const std::string body = ReadTestData("events/workflowExecution.failed.json");
+  std::string request = absl::StrCat(
+      "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Transfer-Encoding: chunked\r\nX-Paradym-HMAC-SHA-256: ",
+      SignBody(kSecret, body), "\r\n\r\n");
+  for (std::size_t at = 0; at < body.size(); at += 100) {
+    const std::string chunk = body.substr(at, 100);
+    absl::StrAppend(&request, absl::Hex(chunk.size()), "\r\n", chunk, "\r\n");
+  }
+  request += "0\r\n\r\n";
+  HttpReply reply = Exchange(request);
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(reply.body, "{\"sequence\":1}\n");
+
+  // A chunked body over the limit is refused while reading.
+  const std::string big(3000, 'x');
+  RawHttpConnection connection(port());
+  ASSERT_TRUE(connection.Send(absl::StrCat(
+      "POST /webhook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+      "X-Paradym-HMAC-SHA-256: ",
+      std::string(64, 'a'), "\r\n\r\n", absl::Hex(big.size()), "\r\n", big,
+      "\r\n", absl::Hex(big.size()), "\r\n", big, "\r\n0\r\n\r\n")));
+  absl::StatusOr<HttpReply> refused = connection.Read(kTimeout);
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->status, 413);
+  EXPECT_EQ(ReasonOf(*refused), "BODY_TOO_LARGE");
+  EXPECT_TRUE(connection.ClosedWithin(kTimeout));
+}
+
+TEST_F(HttpFrontTest, OversizedBodyIsRefusedBeforeItIsSent) {
+  Start();  // 256 KiB limit
+  RawHttpConnection connection(port());
+  // Only the head: a 10 MB body is announced but never sent.
+  ASSERT_TRUE(connection.Send(
+      "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Content-Length: 10000000\r\nX-Paradym-HMAC-SHA-256: " +
+      std::string(64, 'a') + "\r\n\r\n"));
+  absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->status, 413);
+  EXPECT_EQ(ReasonOf(*reply), "BODY_TOO_LARGE");
+  EXPECT_EQ(reply->headers["connection"], "close");
+  EXPECT_TRUE(connection.ClosedWithin(kTimeout));
+}
+
+TEST_F(HttpFrontTest, ExpectContinueGets100ThenTheAnswer) {
+  Start();
+  const std::string body =
+      ReadTestData("events/workflowExecution.started.json");
+  RawHttpConnection connection(port());
+  ASSERT_TRUE(connection.Send(absl::StrCat(
+      "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Expect: 100-continue\r\nContent-Length: ",
+      body.size(), "\r\nX-Paradym-HMAC-SHA-256: ", SignBody(kSecret, body),
+      "\r\n\r\n")));
+  absl::StatusOr<HttpReply> interim = connection.Read(kTimeout);
+  ASSERT_TRUE(interim.ok()) << interim.status();
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(connection.Send(body));
+  absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->status, 200);
+}
+
+TEST_F(HttpFrontTest, SlowClientIsCutOffWhileOthersAreServed) {
+  Start({"--http_read_timeout=1s"});
+  const std::string body =
+      ReadTestData("events/workflowExecution.started.json");
+  RawHttpConnection slow(port());
+  const absl::Time started = absl::Now();
+  // Half a request head, then nothing.
+  ASSERT_TRUE(slow.Send("POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Le"));
+  // Meanwhile a normal client is served at once, more than once.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Exchange(SignedPost(body)).status, 200);
+  }
+  // The slow one is cut off once the read timeout passes.
+  EXPECT_TRUE(slow.ClosedWithin(kTimeout));
+  EXPECT_GE(absl::Now() - started, absl::Milliseconds(900));
+
+  // A body that trickles in too slowly is cut off the same way.
+  RawHttpConnection trickle(port());
+  const absl::Time trickle_started = absl::Now();
+  ASSERT_TRUE(trickle.Send(absl::StrCat(
+      "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: ", body.size(),
+      "\r\nX-Paradym-HMAC-SHA-256: ", SignBody(kSecret, body), "\r\n\r\n",
+      body.substr(0, 10))));
+  EXPECT_TRUE(trickle.ClosedWithin(kTimeout));
+  EXPECT_GE(absl::Now() - trickle_started, absl::Milliseconds(900));
+  // Both are counted as 408 REQUEST_TIMEOUT.
+  HttpReply page = Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_THAT(page.body,
+              HasSubstr("paradym_webhooks_http_requests_total{code=\"408\","
+                        "reason=\"REQUEST_TIMEOUT\"} 2\n"));
+}
+
+TEST_F(HttpFrontTest, IdleKeepAliveConnectionsAreClosed) {
+  Start({"--http_idle_timeout=1s"});
+  RawHttpConnection connection(port());
+  ASSERT_TRUE(connection.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  ASSERT_TRUE(connection.Read(kTimeout).ok());
+  const absl::Time idle_since = absl::Now();
+  EXPECT_TRUE(connection.ClosedWithin(kTimeout));
+  EXPECT_GE(absl::Now() - idle_since, absl::Milliseconds(900));
+}
+
+TEST_F(HttpFrontTest, HugeHeaderIs431) {
+  Start();
+  HttpReply reply = Exchange(absl::StrCat(
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: ", std::string(20000, 'j'),
+      "\r\n\r\n"));
+  EXPECT_EQ(reply.status, 431);
+  EXPECT_EQ(ReasonOf(reply), "HEADERS_TOO_LARGE");
+}
+
+TEST_F(HttpFrontTest, ConnectionsOverTheLimitAreClosedAtOnce) {
+  Start({"--http_max_connections=2"});
+  RawHttpConnection first(port()), second(port());
+  // Both are served, so both are counted before the third arrives.
+  for (RawHttpConnection* connection : {&first, &second}) {
+    ASSERT_TRUE(connection->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_TRUE(connection->Read(kTimeout).ok());
+  }
+  RawHttpConnection third(port());
+  EXPECT_TRUE(third.ClosedWithin(kTimeout));
+  // The first two still work.
+  ASSERT_TRUE(first.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+  EXPECT_EQ(first.Read(kTimeout)->status, 200);
+}
+
+// The value of the metrics line that starts with `series` followed by a space.
+double MetricValue(const std::string& page, const std::string& series) {
+  for (absl::string_view line : absl::StrSplit(page, '\n')) {
+    if (absl::StartsWith(line, series + " ")) {
+      double value = -1;
+      if (absl::SimpleAtod(line.substr(series.size() + 1), &value)) {
+        return value;
+      }
+    }
+  }
+  return -1;
+}
+
+TEST_F(HttpFrontTest, MetricsCountWhatWasSent) {
+  Start();
+  const std::string body =
+      ReadTestData("events/workflowExecution.started.json");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(Exchange(SignedPost(body)).status, 200);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_EQ(Exchange(PostRequest("/webhook", body, "")).status, 401);
+  }
+  ASSERT_EQ(Exchange(SignedPost(body, "/nope")).status, 404);
+  HttpReply page = Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_EQ(page.status, 200);
+  EXPECT_THAT(page.headers["content-type"], HasSubstr("text/plain"));
+  const std::string& text = page.body;
+  EXPECT_EQ(MetricValue(text,
+                        "paradym_webhooks_http_requests_total{code=\"200\","
+                        "reason=\"\"}"),
+            3);
+  EXPECT_EQ(MetricValue(text,
+                        "paradym_webhooks_http_requests_total{code=\"401\","
+                        "reason=\"SIGNATURE_MISSING\"}"),
+            2);
+  EXPECT_EQ(MetricValue(text,
+                        "paradym_webhooks_http_requests_total{code=\"404\","
+                        "reason=\"UNKNOWN_PATH\"}"),
+            1);
+  EXPECT_EQ(MetricValue(text,
+                        "paradym_webhooks_events_accepted_total{"
+                        "event_type=\"workflowExecution.started\"}"),
+            3);
+  EXPECT_EQ(MetricValue(text, "paradym_webhooks_ingest_duration_seconds_count"),
+            3);
+  EXPECT_EQ(MetricValue(text, "paradym_webhooks_log_events"), 3);
+  EXPECT_EQ(MetricValue(text, "paradym_webhooks_subscribers"), 0);
+  EXPECT_EQ(MetricValue(text, "paradym_webhooks_subscriber_overflows_total"),
+            0);
+  EXPECT_GE(
+      MetricValue(text, "paradym_webhooks_http_connections_accepted_total"), 7);
+}
+
+// SIGTERM: new requests get 503, the one in flight completes, then exit 0.
+TEST_F(HttpFrontTest, SigtermFinishesRequestsInFlightAndRefusesNewOnes) {
+  Start({"--shutdown_grace_seconds=20"});
+  const std::string body =
+      ReadTestData("events/workflowExecution.started.json");
+  RawHttpConnection in_flight(port()), probe(port()), idle(port());
+  for (RawHttpConnection* connection : {&probe, &idle}) {
+    ASSERT_TRUE(connection->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    ASSERT_TRUE(connection->Read(kTimeout).ok());
+  }
+  // The server answers 100 Continue only once it has taken the request.
+  ASSERT_TRUE(in_flight.Send(absl::StrCat(
+      "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Expect: 100-continue\r\nContent-Length: ",
+      body.size(), "\r\nX-Paradym-HMAC-SHA-256: ", SignBody(kSecret, body),
+      "\r\n\r\n")));
+  absl::StatusOr<HttpReply> interim = in_flight.Read(kTimeout);
+  ASSERT_TRUE(interim.ok()) << interim.status();
+  ASSERT_EQ(interim->status, 100);
+
+  ASSERT_EQ(::kill(server_->pid(), SIGTERM), 0);
+  // Readiness turns 503 once draining has begun (bounded wait).
+  const absl::Time deadline = absl::Now() + kTimeout;
+  int readiness = 200;
+  while (readiness == 200 && absl::Now() < deadline) {
+    ASSERT_TRUE(probe.Send("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    absl::StatusOr<HttpReply> reply = probe.Read(kTimeout);
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    readiness = reply->status;
+  }
+  EXPECT_EQ(readiness, 503);
+  // New webhooks are refused while draining.
+  ASSERT_TRUE(idle.Send(SignedPost(body)));
+  absl::StatusOr<HttpReply> refused = idle.Read(kTimeout);
+  ASSERT_TRUE(refused.ok()) << refused.status();
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(ReasonOf(*refused), "SHUTTING_DOWN");
+  EXPECT_EQ(refused->headers["connection"], "close");
+
+  // The request in flight completes and is accepted.
+  ASSERT_TRUE(in_flight.Send(body));
+  absl::StatusOr<HttpReply> finished = in_flight.Read(kTimeout);
+  ASSERT_TRUE(finished.ok()) << finished.status();
+  EXPECT_EQ(finished->status, 200);
+  EXPECT_EQ(finished->body, "{\"sequence\":1}\n");
+
+  absl::StatusOr<int> exit_code = server_->Wait(absl::Seconds(20));
+  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  EXPECT_EQ(*exit_code, 0);
+}
+
+}  // namespace
+}  // namespace paradym::webhooks
