@@ -1,5 +1,8 @@
 #include "server/grpc/webhook_service_adapter.h"
 
+#include <grpcpp/alarm.h>
+
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -7,6 +10,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "server/grpc/status_conversion.h"
 
 namespace paradym::webhooks {
@@ -28,13 +33,21 @@ EventFilter::Spec ToFilterSpec(const v1::SubscribeRequest& request) {
            request.workflow_execution_ids().end()}};
 }
 
-// One Subscribe call. Lifetime: created by Subscribe(), deleted in OnDone()
-// after the subscription is removed from the hub, so no wake can reach a
-// deleted reactor.
+// One Subscribe call.
 //
 // The write loop: whoever sets `writing_` owns the writer and pulls the next
 // batch; with nothing to send it releases ownership, unless a wake arrived
 // meanwhile (`wake_pending_`), in which case it pulls again.
+//
+// Pacing: a write starts at most every `min_write_interval`. Every write is
+// a hand-off to gRPC's threads, which costs far more than the bytes; under
+// load events therefore wait (at most the interval) and go out together,
+// while an idle stream still sends the next event at once. A wake that comes
+// too early sets an alarm instead.
+//
+// Lifetime: created by Subscribe(); deleted once OnDone() has removed the
+// subscription from the hub (so no wake can reach it) and no alarm callback
+// is pending or running (reference counted).
 class SubscribeReactor final
     : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
  public:
@@ -74,7 +87,11 @@ class SubscribeReactor final
       FinishOnce(absl::CancelledError("the client cancelled the stream"));
       return;
     }
-    Pump();
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+    }
+    OnReady();
   }
 
   void OnCancel() override {
@@ -91,11 +108,20 @@ class SubscribeReactor final
   void OnDone() override {
     if (subscription_ != nullptr) hub_.Unsubscribe(*subscription_);
     ReleaseBatch();
-    delete this;
+    grpc::Alarm* pending = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      if (alarm_pending_) pending = alarm_.get();
+    }
+    // A pending alarm holds a reference: cancelling makes it run soon.
+    if (pending != nullptr) pending->Cancel();
+    Unref();
   }
 
  private:
-  // From the hub, on a publishing thread: events arrived or the end came.
+  // There may be something to send: a wake from the hub (on a publishing
+  // thread), a finished write, or an alarm.
   void OnReady() {
     {
       absl::MutexLock lock(&mu_);
@@ -104,9 +130,35 @@ class SubscribeReactor final
         wake_pending_ = true;
         return;
       }
+      if (alarm_pending_) return;  // the alarm will pull
+      if (absl::Now() < next_write_) {
+        alarm_pending_ = true;
+        refs_.fetch_add(1);
+        alarm_ = std::make_unique<grpc::Alarm>();
+        alarm_->Set(absl::ToChronoTime(next_write_),
+                    [this](bool /*fired*/) { OnAlarm(); });
+        return;
+      }
       writing_ = true;
     }
     Pump();
+  }
+
+  void OnAlarm() {
+    bool done;
+    {
+      absl::MutexLock lock(&mu_);
+      alarm_pending_ = false;
+      next_write_ = absl::InfinitePast();
+      done = done_;
+    }
+    if (!done) OnReady();
+    Unref();
+  }
+
+  // gRPC holds one reference until OnDone, a pending alarm another.
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
   }
 
   // Requires ownership of the writer (`writing_`). Nothing may touch `this`
@@ -125,6 +177,10 @@ class SubscribeReactor final
         for (const EventPtr& event : batch_) {
           response_.mutable_events()->UnsafeArenaAddAllocated(
               const_cast<v1::Event*>(event.get()));
+        }
+        {
+          absl::MutexLock lock(&mu_);
+          next_write_ = absl::Now() + options_.min_write_interval;
         }
         StartWrite(&response_);
         return;
@@ -173,6 +229,11 @@ class SubscribeReactor final
   bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool alarm_pending_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time next_write_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::unique_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);
+  std::atomic<int> refs_{1};
 };
 
 }  // namespace

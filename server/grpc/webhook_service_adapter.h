@@ -16,6 +16,7 @@
 
 #include <cstddef>
 
+#include "absl/time/time.h"
 #include "paradym/webhooks/v1/webhook_service.grpc.pb.h"
 #include "server/core/subscription_hub.h"
 #include "server/core/webhook_ingestor.h"
@@ -29,6 +30,9 @@ class WebhookServiceAdapter final
     // The most events, and about the most bytes, in one SubscribeResponse.
     std::size_t max_batch_events = 256;
     std::size_t max_batch_bytes = std::size_t{1} << 20;
+    // A subscriber's writes start at least this far apart; events that come
+    // sooner wait and go out together. Zero: write as soon as possible.
+    absl::Duration min_write_interval = absl::Milliseconds(1);
   };
 
   // `ingestor` and `hub` must outlive the service.
