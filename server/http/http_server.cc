@@ -84,10 +84,17 @@ absl::string_view StatusText(int status) {
 
 struct HttpServer::Impl {
   Impl(Options options, WebhookHttpAdapter& adapter)
-      : options(std::move(options)),
-        adapter(adapter),
-        ioc(std::max(1, this->options.threads)),
-        acceptor(net::make_strand(ioc)) {}
+      : options(std::move(options)), adapter(adapter) {
+    // One single-threaded io_context per thread: a connection lives on one
+    // thread for good, so its handlers need no strand and threads never wake
+    // each other up.
+    for (int i = 0; i < std::max(1, this->options.threads); ++i) {
+      contexts.push_back(std::make_unique<net::io_context>(1));
+      // Keeps run() from returning while the context has no connection yet.
+      work.push_back(net::make_work_guard(*contexts.back()));
+    }
+    acceptor = std::make_unique<tcp::acceptor>(*contexts[0]);
+  }
 
   class Session;
 
@@ -106,15 +113,17 @@ struct HttpServer::Impl {
   std::atomic<bool> draining{false};
   absl::Mutex mu;
   int in_flight ABSL_GUARDED_BY(mu) = 0;
-  // Declared last, destroyed first: destroying the io_context destroys the
+  // Declared last, destroyed first: destroying an io_context destroys the
   // sessions its pending handlers own, and they use the members above.
-  net::io_context ioc;
-  tcp::acceptor acceptor;
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::size_t next_context = 0;  // round-robin, on the acceptor's thread
   std::vector<std::thread> threads;
 };
 
 // One connection. Owned by the shared_ptrs its pending handlers hold; all
-// its handlers run on its strand.
+// its handlers run on its io_context's one thread.
 class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, Impl& server)
@@ -349,9 +358,10 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
 };
 
 void HttpServer::Impl::Accept() {
-  acceptor.async_accept(
-      net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
-        if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+  net::io_context& context = *contexts[next_context++ % contexts.size()];
+  acceptor->async_accept(
+      context, [this](beast::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
         if (!ec) {
           HttpConnectionStats& stats = adapter.connection_stats();
           if (stats.open.load() >=
@@ -396,7 +406,7 @@ absl::StatusOr<int> HttpServer::Start() {
     host = host.substr(1, host.size() - 2);
   }
   beast::error_code ec;
-  tcp::resolver resolver(impl_->ioc);
+  tcp::resolver resolver(*impl_->contexts[0]);
   const auto endpoints =
       resolver.resolve(host.empty() ? "0.0.0.0" : host, std::to_string(port),
                        tcp::resolver::passive, ec);
@@ -405,7 +415,7 @@ absl::StatusOr<int> HttpServer::Start() {
         absl::StrCat("cannot resolve ", address, ": ", ec.message()));
   }
   const tcp::endpoint endpoint = endpoints.begin()->endpoint();
-  tcp::acceptor& acceptor = impl_->acceptor;
+  tcp::acceptor& acceptor = *impl_->acceptor;
   acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
@@ -415,18 +425,20 @@ absl::StatusOr<int> HttpServer::Start() {
         "cannot listen for HTTP on ", address, ": ", ec.message()));
   }
   impl_->Accept();
-  for (int i = 0; i < impl_->options.threads; ++i) {
-    impl_->threads.emplace_back([this] { impl_->ioc.run(); });
+  for (auto& context : impl_->contexts) {
+    impl_->threads.emplace_back([context = context.get()] { context->run(); });
   }
   return acceptor.local_endpoint().port();
 }
 
 void HttpServer::BeginDrain() {
-  impl_->draining.store(true);
+  // The adapter first: by the time connections start closing after their
+  // answers, /readyz already says 503.
   impl_->adapter.BeginDrain();
-  net::post(impl_->acceptor.get_executor(), [impl = impl_.get()] {
+  impl_->draining.store(true);
+  net::post(impl_->acceptor->get_executor(), [impl = impl_.get()] {
     beast::error_code ignored;
-    impl->acceptor.close(ignored);
+    impl->acceptor->close(ignored);
   });
 }
 
@@ -440,7 +452,8 @@ bool HttpServer::WaitForIdle(absl::Duration timeout) {
 
 void HttpServer::Stop() {
   if (impl_ == nullptr || impl_->threads.empty()) return;
-  impl_->ioc.stop();
+  impl_->work.clear();
+  for (auto& context : impl_->contexts) context->stop();
   for (std::thread& thread : impl_->threads) thread.join();
   impl_->threads.clear();
 }
