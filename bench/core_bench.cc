@@ -45,6 +45,12 @@ void BM_ComputeDigest(benchmark::State& state) {
 }
 BENCHMARK(BM_ComputeDigest);
 
+void BM_HmacKeySign(benchmark::State& state) {
+  const HmacKey key(kSecret);
+  for (auto _ : state) benchmark::DoNotOptimize(key.Sign(Body()));
+}
+BENCHMARK(BM_HmacKeySign);
+
 void BM_ParseJsonObject(benchmark::State& state) {
   for (auto _ : state) {
     google::protobuf::Struct object;

@@ -1,6 +1,8 @@
 #include "server/core/json_text.h"
 
+#include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 namespace paradym::webhooks {
 namespace {
@@ -33,6 +35,28 @@ std::size_t Utf8Length(absl::string_view s, std::size_t i) {
 }
 
 }  // namespace
+
+std::size_t FirstInvalidUtf8(absl::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (i + 8 <= s.size()) {
+      std::uint64_t word;
+      std::memcpy(&word, s.data() + i, sizeof word);
+      if ((word & 0x8080808080808080ULL) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    const std::size_t length = Utf8Length(s, i);
+    if (length == 0) return i;
+    i += length;
+  }
+  return absl::string_view::npos;
+}
 
 std::string JsonQuote(absl::string_view s) {
   std::string out;

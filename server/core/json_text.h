@@ -6,11 +6,18 @@
 #ifndef PARADYM_WEBHOOKS_SERVER_CORE_JSON_TEXT_H_
 #define PARADYM_WEBHOOKS_SERVER_CORE_JSON_TEXT_H_
 
+#include <cstddef>
 #include <string>
 
 #include "absl/strings/string_view.h"
 
 namespace paradym::webhooks {
+
+// The offset of the first byte of `s` that does not start a valid UTF-8
+// sequence (overlong forms, surrogates and code points past U+10FFFF are
+// invalid), or absl::string_view::npos when all of `s` is valid. Fast on
+// ASCII, which it checks eight bytes at a time.
+std::size_t FirstInvalidUtf8(absl::string_view s);
 
 // `s` as a JSON string literal, quotes included. Control characters are
 // escaped; bytes that are not valid UTF-8 become U+FFFD.

@@ -1,10 +1,15 @@
 #include "server/core/signature_verifier.h"
 
+// SHA256_Init/Update/Final are shared by OpenSSL 3 (deprecated there, not
+// removed) and BoringSSL; they let a key's padded blocks be hashed once.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/sha.h>
 
 #include <climits>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -21,11 +26,7 @@ int HexValue(char c) {
   return -1;
 }
 
-bool Matches(const Digest& expected, absl::string_view secret,
-             absl::string_view body) {
-  const Digest actual = ComputeDigest(secret, body);
-  return CRYPTO_memcmp(actual.data(), expected.data(), kDigestBytes) == 0;
-}
+constexpr std::size_t kBlockBytes = 64;  // SHA-256's block size
 
 }  // namespace
 
@@ -75,8 +76,55 @@ std::string SignBody(absl::string_view secret, absl::string_view body) {
   return hex;
 }
 
-SignatureVerifier::SignatureVerifier(std::vector<EndpointSecrets> endpoints)
-    : endpoints_(std::move(endpoints)) {}
+struct HmacKey::State {
+  SHA256_CTX ctx;
+};
+
+HmacKey::HmacKey(absl::string_view secret) {
+  // RFC 2104: keys longer than a block are hashed first; then padded.
+  std::uint8_t key[kBlockBytes] = {};
+  if (secret.size() > kBlockBytes) {
+    SHA256(reinterpret_cast<const std::uint8_t*>(secret.data()), secret.size(),
+           key);
+  } else {
+    std::memcpy(key, secret.data(), secret.size());
+  }
+  std::uint8_t pad[kBlockBytes];
+  auto absorb = [&](std::uint8_t byte) {
+    for (std::size_t i = 0; i < kBlockBytes; ++i) pad[i] = key[i] ^ byte;
+    auto state = std::make_shared<State>();
+    SHA256_Init(&state->ctx);
+    SHA256_Update(&state->ctx, pad, kBlockBytes);
+    return state;
+  };
+  inner_ = absorb(0x36);
+  outer_ = absorb(0x5c);
+  OPENSSL_cleanse(key, sizeof key);
+  OPENSSL_cleanse(pad, sizeof pad);
+}
+
+Digest HmacKey::Sign(absl::string_view message) const {
+  Digest inner_digest;
+  SHA256_CTX ctx = inner_->ctx;
+  SHA256_Update(&ctx, message.data(), message.size());
+  SHA256_Final(inner_digest.data(), &ctx);
+  Digest digest;
+  ctx = outer_->ctx;
+  SHA256_Update(&ctx, inner_digest.data(), inner_digest.size());
+  SHA256_Final(digest.data(), &ctx);
+  OPENSSL_cleanse(&ctx, sizeof ctx);
+  return digest;
+}
+
+SignatureVerifier::SignatureVerifier(std::vector<EndpointSecrets> endpoints) {
+  for (EndpointSecrets& endpoint : endpoints) {
+    Endpoint prepared{std::move(endpoint.name), {}};
+    for (const std::string& secret : endpoint.secrets) {
+      prepared.keys.emplace_back(secret);
+    }
+    endpoints_.push_back(std::move(prepared));
+  }
+}
 
 absl::Status SignatureVerifier::CheckEndpoint(
     absl::string_view endpoint) const {
@@ -104,8 +152,11 @@ absl::StatusOr<absl::string_view> SignatureVerifier::Verify(
   if (!expected.ok()) return expected.status();
   for (const auto& configured : endpoints_) {
     if (!endpoint.empty() && configured.name != endpoint) continue;
-    for (const auto& secret : configured.secrets) {
-      if (Matches(*expected, secret, body)) return configured.name;
+    for (const HmacKey& key : configured.keys) {
+      const Digest actual = key.Sign(body);
+      if (CRYPTO_memcmp(actual.data(), expected->data(), kDigestBytes) == 0) {
+        return absl::string_view(configured.name);
+      }
     }
   }
   return MakeError(absl::StatusCode::kUnauthenticated, kSignatureMismatch,

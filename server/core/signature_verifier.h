@@ -15,6 +15,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,20 @@ Digest ComputeDigest(absl::string_view secret, absl::string_view body);
 // The signature Paradym would send for `body`: lowercase hex.
 std::string SignBody(absl::string_view secret, absl::string_view body);
 
+// A secret prepared for HMAC-SHA256: the hash states after the inner and
+// outer key blocks, computed once, so that each verification only hashes
+// the message (OpenSSL 3's one-shot HMAC() looks the algorithm up on every
+// call, which costs as much as hashing a webhook).
+class HmacKey {
+ public:
+  explicit HmacKey(absl::string_view secret);
+  Digest Sign(absl::string_view message) const;
+
+ private:
+  struct State;  // a SHA256_CTX, kept out of this header
+  std::shared_ptr<const State> inner_, outer_;
+};
+
 class SignatureVerifier {
  public:
   // `endpoints` must be valid (see ValidateEndpointSecrets).
@@ -57,7 +72,11 @@ class SignatureVerifier {
   absl::Status CheckEndpoint(absl::string_view endpoint) const;
 
  private:
-  std::vector<EndpointSecrets> endpoints_;
+  struct Endpoint {
+    std::string name;
+    std::vector<HmacKey> keys;
+  };
+  std::vector<Endpoint> endpoints_;
 };
 
 }  // namespace paradym::webhooks

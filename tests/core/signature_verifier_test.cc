@@ -5,6 +5,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -284,6 +285,33 @@ TEST(SignatureVerifier, CheckEndpoint) {
   EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(ErrorReason(unknown), kUnknownEndpoint);
   EXPECT_EQ(ErrorMetadata(unknown, "endpoint"), "crm");
+}
+
+// The prepared key must agree with the one-shot HMAC() for every key length
+// that matters to RFC 2104: shorter than, equal to and longer than a block.
+TEST(HmacKey, AgreesWithOneShotHmacForEveryKeyLength) {
+  const std::string message = "{\"eventType\":\"workflowExecution.started\"}";
+  for (std::size_t length : {1, 11, 63, 64, 65, 131, 4096}) {
+    SCOPED_TRACE(length);
+    std::string secret;
+    for (std::size_t i = 0; i < length; ++i) {
+      secret.push_back(static_cast<char>('a' + i % 26));
+    }
+    EXPECT_EQ(HmacKey(secret).Sign(message), ComputeDigest(secret, message));
+    EXPECT_EQ(HmacKey(secret).Sign(""), ComputeDigest(secret, ""));
+  }
+}
+
+// RFC 4231 test case 2 (key "Jefe") and the public Paradym vector.
+TEST(HmacKey, MatchesPublishedVectors) {
+  const Digest jefe = HmacKey("Jefe").Sign("what do ya want for nothing?");
+  EXPECT_EQ(absl::BytesToHexString(absl::string_view(
+                reinterpret_cast<const char*>(jefe.data()), jefe.size())),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  const Digest paradym = HmacKey("supersecret").Sign("Hello, world!");
+  EXPECT_EQ(absl::BytesToHexString(absl::string_view(
+                reinterpret_cast<const char*>(paradym.data()), paradym.size())),
+            "90b6bb4be394220aae3e7628a15029f0b8eef8d1cf86856f65583fcc317a2743");
 }
 
 }  // namespace
