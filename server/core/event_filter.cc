@@ -46,7 +46,7 @@ absl::Status CheckList(absl::string_view name,
 }
 
 bool InSetOrEmpty(const absl::flat_hash_set<std::string>& set,
-                  const std::string& value) {
+                  absl::string_view value) {
   return set.empty() || set.contains(value);
 }
 
@@ -87,20 +87,23 @@ absl::StatusOr<EventFilter> EventFilter::Create(Spec spec) {
   return filter;
 }
 
-bool EventFilter::Matches(const ::paradym::webhooks::v1::Event& event) const {
-  if (!any_type_ && !exact_types_.contains(event.event_type())) {
+bool EventFilter::Matches(absl::string_view event_type,
+                          absl::string_view project_id,
+                          absl::string_view workflow_id,
+                          absl::string_view workflow_execution_id) const {
+  if (!any_type_ && !exact_types_.contains(event_type)) {
     bool prefix_match = false;
     for (const std::string& prefix : type_prefixes_) {
-      if (absl::StartsWith(event.event_type(), prefix)) {
+      if (absl::StartsWith(event_type, prefix)) {
         prefix_match = true;
         break;
       }
     }
     if (!prefix_match) return false;
   }
-  return InSetOrEmpty(project_ids_, event.project_id()) &&
-         InSetOrEmpty(workflow_ids_, event.workflow_id()) &&
-         InSetOrEmpty(workflow_execution_ids_, event.workflow_execution_id());
+  return InSetOrEmpty(project_ids_, project_id) &&
+         InSetOrEmpty(workflow_ids_, workflow_id) &&
+         InSetOrEmpty(workflow_execution_ids_, workflow_execution_id);
 }
 
 }  // namespace paradym::webhooks

@@ -16,7 +16,9 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "paradym/webhooks/v1/event.pb.h"
+#include "server/core/stored_event.h"
 
 namespace paradym::webhooks {
 
@@ -42,7 +44,17 @@ class EventFilter {
   // over the limits.
   static absl::StatusOr<EventFilter> Create(Spec spec);
 
-  bool Matches(const ::paradym::webhooks::v1::Event& event) const;
+  bool Matches(absl::string_view event_type, absl::string_view project_id,
+               absl::string_view workflow_id,
+               absl::string_view workflow_execution_id) const;
+  bool Matches(const StoredEvent& event) const {
+    return Matches(event.event_type(), event.project_id(), event.workflow_id(),
+                   event.workflow_execution_id());
+  }
+  bool Matches(const ::paradym::webhooks::v1::Event& event) const {
+    return Matches(event.event_type(), event.project_id(), event.workflow_id(),
+                   event.workflow_execution_id());
+  }
 
  private:
   absl::flat_hash_set<std::string> exact_types_;

@@ -20,12 +20,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "paradym/webhooks/v1/event.pb.h"
+#include "server/core/stored_event.h"
 
 namespace paradym::webhooks {
-
-// An accepted event. Never modified once stored, so any thread may read it.
-using EventPtr = std::shared_ptr<const ::paradym::webhooks::v1::Event>;
 
 // The sequences a log holds: `oldest` to `last`, both included. An empty log
 // has oldest == last + 1.
@@ -38,10 +35,11 @@ class EventLog {
  public:
   virtual ~EventLog() = default;
 
-  // Assigns the next sequence to `event`, stores it and returns the stored
-  // event. Not thread-safe against itself: the caller orders appends.
+  // Assigns the next sequence to `event`, stores it and returns it; nobody
+  // modifies it from then on. Not thread-safe against itself: the caller
+  // orders appends.
   virtual absl::StatusOr<EventPtr> Append(
-      std::unique_ptr<::paradym::webhooks::v1::Event> event) = 0;
+      std::shared_ptr<StoredEvent> event) = 0;
 
   // Appends to `out` the events with sequence in (after, up_to], oldest
   // first, at most `max_events` of them. OUT_OF_RANGE (SEQUENCE_TOO_OLD,

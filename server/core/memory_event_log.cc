@@ -6,12 +6,10 @@
 namespace paradym::webhooks {
 
 absl::StatusOr<EventPtr> MemoryEventLog::Append(
-    std::unique_ptr<::paradym::webhooks::v1::Event> event) {
+    std::shared_ptr<StoredEvent> event) {
   absl::MutexLock lock(&mu_);
   event->set_sequence(oldest_ + entries_.size());
-  // Computing the size here also caches it in the message, before it is
-  // shared and serialized by several threads.
-  const std::size_t bytes = event->ByteSizeLong();
+  const std::size_t bytes = event->MemoryBytes();
   EventPtr stored(std::move(event));
   entries_.push_back({stored, bytes});
   bytes_ += bytes;

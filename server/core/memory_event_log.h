@@ -1,8 +1,8 @@
 // An EventLog that keeps the most recent events in memory.
 //
-// Bounded by a number of events and by their encoded size; the oldest events
-// are dropped first. Everything is lost when the process ends, so it suits
-// tests and throwaway runs.
+// Bounded by a number of events and by the memory they take; the oldest
+// events are dropped first. Everything is lost when the process ends, so it
+// suits tests and throwaway runs.
 //
 //   MemoryEventLog log({.max_events = 100000, .max_bytes = 512 << 20});
 
@@ -28,14 +28,13 @@ class MemoryEventLog final : public EventLog {
 
   explicit MemoryEventLog(Options options) : options_(options) {}
 
-  absl::StatusOr<EventPtr> Append(
-      std::unique_ptr<::paradym::webhooks::v1::Event> event) override;
+  absl::StatusOr<EventPtr> Append(std::shared_ptr<StoredEvent> event) override;
   absl::Status ReadAfter(std::uint64_t after, std::uint64_t up_to,
                          std::size_t max_events,
                          std::vector<EventPtr>& out) const override;
   SequenceRange Range() const override;
 
-  // The encoded size of the events held, in bytes.
+  // About how much memory the events held take, in bytes.
   std::size_t bytes() const;
 
  private:

@@ -13,12 +13,6 @@ namespace {
 // Events read from the log per step while replaying.
 constexpr std::size_t kReplayChunk = 256;
 
-// A cheap upper estimate of an event's encoded size: the payload appears
-// twice (as `body` and as `payload`), plus the typed fields.
-std::size_t EstimatedBytes(const EventPtr& event) {
-  return 2 * event->body().size() + 256;
-}
-
 // The subscription whose `on_ready` this thread is running, if any. Should a
 // transport end a subscription from inside its own `on_ready`, Unsubscribe
 // then waits only for the other threads' wakes instead of for itself.
@@ -44,7 +38,7 @@ absl::Status Subscription::Next(std::size_t max_events, std::size_t max_bytes,
       if (live_) {
         std::size_t bytes = 0;
         while (!queue_.empty() && out.size() < max_events) {
-          const std::size_t size = EstimatedBytes(queue_.front());
+          const std::size_t size = queue_.front()->EncodedSize();
           if (!out.empty() && bytes + size > max_bytes) break;
           bytes += size;
           out.push_back(std::move(queue_.front()));
@@ -91,7 +85,7 @@ absl::Status Subscription::Replay(std::uint64_t up_to, std::size_t max_events,
     }
     for (EventPtr& event : chunk) {
       if (filter_.Matches(*event)) {
-        const std::size_t size = EstimatedBytes(event);
+        const std::size_t size = event->EncodedSize();
         if (out.size() == max_events ||
             (!out.empty() && bytes + size > max_bytes)) {
           return absl::OkStatus();

@@ -50,12 +50,12 @@ class Subscription {
   Subscription& operator=(const Subscription&) = delete;
 
   // Replaces `out` with the next matching events: at most `max_events`, and
-  // no more than `max_bytes` of encoded events unless a single event is
-  // larger. Empty `out` with OK: nothing yet, and `on_ready` will run once
-  // when there is. Otherwise the status that ended the subscription:
-  // RESOURCE_EXHAUSTED (SUBSCRIBER_TOO_SLOW), UNAVAILABLE (SHUTTING_DOWN),
-  // OUT_OF_RANGE (SEQUENCE_TOO_OLD, when replay falls behind the log).
-  // One consumer at a time.
+  // no more than `max_bytes` encoded unless a single event is larger. Empty
+  // `out` with OK: nothing yet, and `on_ready` will run once when there is.
+  // Otherwise the status that ended the subscription: RESOURCE_EXHAUSTED
+  // (SUBSCRIBER_TOO_SLOW), UNAVAILABLE (SHUTTING_DOWN), OUT_OF_RANGE
+  // (SEQUENCE_TOO_OLD, when replay falls behind the log). One consumer at a
+  // time.
   absl::Status Next(std::size_t max_events, std::size_t max_bytes,
                     std::vector<EventPtr>& out);
 

@@ -66,16 +66,21 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
                      "to another instance"));
     return;
   }
-  auto event = std::make_unique<v1::Event>();
-  if (absl::Status status = VerifyAndParseInto(request, *event); !status.ok()) {
-    refuse(std::move(status));
-    return;
+  std::shared_ptr<StoredEvent> encoded;
+  {
+    v1::Event event;
+    if (absl::Status status = VerifyAndParseInto(request, event);
+        !status.ok()) {
+      refuse(std::move(status));
+      return;
+    }
+    encoded = StoredEvent::Create(event);
   }
   absl::StatusOr<EventPtr> stored;
   SubscriptionHub::Wakeups wakeups;
   {
     absl::MutexLock lock(&append_mu_);
-    stored = log_.Append(std::move(event));
+    stored = log_.Append(std::move(encoded));
     if (stored.ok()) wakeups = hub_.Publish(*stored);
   }
   hub_.Wake(std::move(wakeups));

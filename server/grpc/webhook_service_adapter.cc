@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "server/grpc/status_conversion.h"
 
 namespace paradym::webhooks {
@@ -172,12 +173,15 @@ class SubscribeReactor final
         return;
       }
       if (!batch_.empty()) {
-        // The response borrows the shared, immutable events instead of
-        // copying them; ReleaseBatch gives them back once the write is done.
+        // The log keeps events encoded: each goes out as the bytes of
+        // field 1 (`events`), with no parsing and no second serialization.
+        google::protobuf::UnknownFieldSet* encoded =
+            response_.GetReflection()->MutableUnknownFields(&response_);
         for (const EventPtr& event : batch_) {
-          response_.mutable_events()->UnsafeArenaAddAllocated(
-              const_cast<v1::Event*>(event.get()));
+          event->AppendEncoded(*encoded->AddLengthDelimited(
+              v1::SubscribeResponse::kEventsFieldNumber));
         }
+        batch_.clear();
         {
           absl::MutexLock lock(&mu_);
           next_write_ = absl::Now() + options_.min_write_interval;
@@ -202,11 +206,7 @@ class SubscribeReactor final
   }
 
   void ReleaseBatch() {
-    const int borrowed = response_.events_size();
-    if (borrowed > 0) {
-      response_.mutable_events()->UnsafeArenaExtractSubrange(0, borrowed,
-                                                             nullptr);
-    }
+    response_.GetReflection()->MutableUnknownFields(&response_)->Clear();
     batch_.clear();
   }
 
@@ -223,7 +223,7 @@ class SubscribeReactor final
   const WebhookServiceAdapter::Options options_;
   std::shared_ptr<Subscription> subscription_;
   std::vector<EventPtr> batch_;     // owned by the writer
-  v1::SubscribeResponse response_;  // owned by the writer
+  v1::SubscribeResponse response_;  // owned by the writer; events encoded
   absl::Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
@@ -254,12 +254,15 @@ grpc::ServerUnaryReactor* WebhookServiceAdapter::Ingest(
     grpc::CallbackServerContext* context, const v1::IngestRequest* request,
     v1::IngestResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ingestor_.Ingest(ToWebhookRequest(request->body(), request->signature(),
-                                    request->endpoint()),
-                   [reactor, response](absl::StatusOr<EventPtr> stored) {
-                     if (stored.ok()) *response->mutable_event() = **stored;
-                     reactor->Finish(ToGrpcStatus(stored.status()));
-                   });
+  ingestor_.Ingest(
+      ToWebhookRequest(request->body(), request->signature(),
+                       request->endpoint()),
+      [reactor, response](absl::StatusOr<EventPtr> stored) {
+        if (stored.ok() && !(*stored)->Decode(*response->mutable_event())) {
+          stored = absl::InternalError("a stored event does not decode");
+        }
+        reactor->Finish(ToGrpcStatus(stored.status()));
+      });
   return reactor;
 }
 

@@ -13,11 +13,11 @@ namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
 
-std::unique_ptr<v1::Event> MakeEvent(const std::string& body) {
-  auto event = std::make_unique<v1::Event>();
-  event->set_event_type("workflowExecution.started");
-  event->set_body(body);
-  return event;
+std::shared_ptr<StoredEvent> MakeEvent(const std::string& body) {
+  v1::Event event;
+  event.set_event_type("workflowExecution.started");
+  event.set_body(body);
+  return StoredEvent::Create(event);
 }
 
 std::vector<std::uint64_t> Sequences(const std::vector<EventPtr>& events) {

@@ -29,15 +29,15 @@ class HubTest : public ::testing::Test {
   std::uint64_t Publish(const std::string& type = "workflowExecution.started",
                         const std::string& project = "p1",
                         std::size_t body_bytes = 10) {
-    auto event = std::make_unique<v1::Event>();
-    event->set_event_type(type);
-    event->set_project_id(project);
-    event->set_body(std::string(body_bytes, 'b'));
+    v1::Event event;
+    event.set_event_type(type);
+    event.set_project_id(project);
+    event.set_body(std::string(body_bytes, 'b'));
     SubscriptionHub::Wakeups wakeups;
     std::uint64_t sequence = 0;
     {
       absl::MutexLock lock(&append_mu_);
-      absl::StatusOr<EventPtr> stored = log_.Append(std::move(event));
+      absl::StatusOr<EventPtr> stored = log_.Append(StoredEvent::Create(event));
       EXPECT_TRUE(stored.ok());
       sequence = (*stored)->sequence();
       wakeups = hub_.Publish(*stored);
@@ -167,18 +167,18 @@ TEST_F(HubTest, FilterAppliesToReplayAndLive) {
 }
 
 TEST_F(HubTest, BatchesRespectEventAndByteLimits) {
-  for (int i = 0; i < 5; ++i) Publish("t.x", "p1", 1000);
+  for (int i = 0; i < 5; ++i) Publish("t.x", "p1", 2000);
   auto subscription = Subscribe(0);
   std::vector<EventPtr> batch;
   ASSERT_TRUE(subscription->Next(2, 1 << 20, batch).ok());
   EXPECT_THAT(Sequences(batch), ElementsAre(1, 2));
-  // About 2 KiB per event counted: 5000 bytes fit two.
+  // About 2 KB encoded per event: 5000 bytes fit two.
   ASSERT_TRUE(subscription->Next(10, 5000, batch).ok());
   EXPECT_THAT(Sequences(batch), ElementsAre(3, 4));
   // A single event larger than the byte limit still goes out alone.
   ASSERT_TRUE(subscription->Next(10, 1, batch).ok());
   EXPECT_THAT(Sequences(batch), ElementsAre(5));
-  for (int i = 0; i < 3; ++i) Publish("t.x", "p1", 1000);
+  for (int i = 0; i < 3; ++i) Publish("t.x", "p1", 2000);
   ASSERT_TRUE(subscription->Next(10, 5000, batch).ok());
   EXPECT_THAT(Sequences(batch), ElementsAre(6, 7));
   hub_.Unsubscribe(*subscription);
@@ -294,12 +294,12 @@ TEST(SubscriptionHubConcurrency, NoGapOrDuplicateAcrossTheSwitchUnderLoad) {
   SubscriptionHub hub(log, {kEvents});
   absl::Mutex append_mu;
   auto publish_one = [&] {
-    auto event = std::make_unique<v1::Event>();
-    event->set_event_type("t.x");
+    v1::Event event;
+    event.set_event_type("t.x");
     SubscriptionHub::Wakeups wakeups;
     {
       absl::MutexLock lock(&append_mu);
-      auto stored = log.Append(std::move(event));
+      auto stored = log.Append(StoredEvent::Create(event));
       wakeups = hub.Publish(*stored);
     }
     hub.Wake(std::move(wakeups));

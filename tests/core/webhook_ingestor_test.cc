@@ -23,6 +23,13 @@ constexpr char kDefaultSecret[] = "default-secret";
 constexpr char kShopSecret[] = "shop-secret-new";
 constexpr char kShopOldSecret[] = "shop-secret-old";
 
+// The stored event as a consumer receives it.
+v1::Event Decoded(const EventPtr& stored) {
+  v1::Event event;
+  EXPECT_TRUE(stored->Decode(event));
+  return event;
+}
+
 class WebhookIngestorTest : public ::testing::Test {
  protected:
   WebhookIngestorTest()
@@ -62,7 +69,7 @@ TEST_F(WebhookIngestorTest, IngestStoresTheTypedEventWithItsSequence) {
   absl::StatusOr<EventPtr> stored =
       Ingest(body, SignBody(kDefaultSecret, body));
   ASSERT_TRUE(stored.ok()) << stored.status();
-  const v1::Event& event = **stored;
+  const v1::Event event = Decoded(*stored);
   EXPECT_EQ(event.sequence(), 1u);
   EXPECT_EQ(event.endpoint(), "default");
   EXPECT_EQ(event.type(), v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED);
@@ -75,7 +82,7 @@ TEST_F(WebhookIngestorTest, IngestStoresTheTypedEventWithItsSequence) {
   stored = Ingest(body, SignBody(kDefaultSecret, body));
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ((*stored)->sequence(), 2u);
-  EXPECT_EQ((*stored)->receive_time().seconds(), 1718184601);
+  EXPECT_EQ(Decoded(*stored).receive_time().seconds(), 1718184601);
 }
 
 TEST_F(WebhookIngestorTest, VerifyAndParseStoresNothing) {
@@ -97,7 +104,7 @@ TEST_F(WebhookIngestorTest, EndpointIsTheOneWhoseSecretMatched) {
     SCOPED_TRACE(secret);
     absl::StatusOr<EventPtr> stored = Ingest(body, SignBody(secret, body));
     ASSERT_TRUE(stored.ok()) << stored.status();
-    EXPECT_EQ((*stored)->endpoint(), "shop");
+    EXPECT_EQ(Decoded(*stored).endpoint(), "shop");
     stored = Ingest(body, SignBody(secret, body), "shop");
     ASSERT_TRUE(stored.ok()) << stored.status();
   }
@@ -165,8 +172,9 @@ TEST_F(WebhookIngestorTest, HugeStringWithinTheLimitIsAccepted) {
   absl::StatusOr<EventPtr> stored =
       Ingest(body, SignBody(kDefaultSecret, body));
   ASSERT_TRUE(stored.ok()) << stored.status();
-  EXPECT_EQ((*stored)->payload().fields().at("blob").string_value().size(),
-            4000u);
+  EXPECT_EQ(
+      Decoded(*stored).payload().fields().at("blob").string_value().size(),
+      4000u);
 }
 
 TEST_F(WebhookIngestorTest, IngestPublishesToSubscribers) {
@@ -178,7 +186,9 @@ TEST_F(WebhookIngestorTest, IngestPublishesToSubscribers) {
   std::vector<EventPtr> batch;
   ASSERT_TRUE((*subscription)->Next(10, 1 << 20, batch).ok());
   ASSERT_EQ(batch.size(), 1u);
-  EXPECT_EQ(batch[0]->type(), v1::EVENT_TYPE_OPENID4VC_ISSUANCE_OFFERED);
+  EXPECT_EQ(batch[0]->event_type(), "openid4vc.issuance.offered");
+  EXPECT_EQ(Decoded(batch[0]).type(),
+            v1::EVENT_TYPE_OPENID4VC_ISSUANCE_OFFERED);
   hub_.Unsubscribe(**subscription);
 }
 

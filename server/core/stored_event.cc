@@ -1,0 +1,68 @@
+#include "server/core/stored_event.h"
+
+#include "google/protobuf/io/coded_stream.h"
+
+namespace paradym::webhooks {
+namespace {
+
+// The tag of `sequence` (field 1, varint): (1 << 3) | 0.
+constexpr char kSequenceTag = 0x08;
+
+std::size_t VarintSize(std::uint64_t value) {
+  return google::protobuf::io::CodedOutputStream::VarintSize64(value);
+}
+
+void AppendVarint(std::uint64_t value, std::string& out) {
+  while (value >= 0x80) {
+    out.push_back(static_cast<char>((value & 0x7F) | 0x80));
+    value >>= 7;
+  }
+  out.push_back(static_cast<char>(value));
+}
+
+}  // namespace
+
+std::shared_ptr<StoredEvent> StoredEvent::Create(
+    const ::paradym::webhooks::v1::Event& event) {
+  std::shared_ptr<StoredEvent> stored(new StoredEvent());
+  std::string& buffer = stored->buffer_;
+  const absl::string_view fields[] = {event.event_type(), event.project_id(),
+                                      event.workflow_id(),
+                                      event.workflow_execution_id()};
+  std::size_t size = 0;
+  for (absl::string_view field : fields) size += field.size();
+  const std::size_t encoded = event.ByteSizeLong();
+  buffer.reserve(size + encoded);
+  for (int i = 0; i < 4; ++i) {
+    stored->offsets_[i] = static_cast<std::uint32_t>(buffer.size());
+    buffer.append(fields[i].data(), fields[i].size());
+  }
+  stored->offsets_[4] = static_cast<std::uint32_t>(buffer.size());
+  if (event.sequence() == 0) {
+    event.AppendToString(&buffer);
+  } else {
+    ::paradym::webhooks::v1::Event copy = event;
+    copy.clear_sequence();
+    copy.AppendToString(&buffer);
+  }
+  return stored;
+}
+
+std::size_t StoredEvent::EncodedSize() const {
+  return 1 + VarintSize(sequence_) + (buffer_.size() - offsets_[4]);
+}
+
+void StoredEvent::AppendEncoded(std::string& out) const {
+  out.reserve(out.size() + EncodedSize());
+  out.push_back(kSequenceTag);
+  AppendVarint(sequence_, out);
+  out.append(buffer_, offsets_[4], std::string::npos);
+}
+
+bool StoredEvent::Decode(::paradym::webhooks::v1::Event& event) const {
+  std::string encoded;
+  AppendEncoded(encoded);
+  return event.ParseFromString(encoded);
+}
+
+}  // namespace paradym::webhooks

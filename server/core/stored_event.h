@@ -1,0 +1,79 @@
+// An accepted event as the event log keeps it: encoded once, with the few
+// fields subscriptions filter on beside the encoding.
+//
+// Keeping the encoding instead of a live v1::Event is cheaper in every way
+// that matters on the ingest path: one buffer to free when the log drops an
+// old (cache-cold) event instead of a tree of strings and maps; one
+// serialization shared by every subscriber; and exactly what a durable store
+// writes and reads back.
+//
+// The encoding leaves out `sequence`, which the log assigns later; Encoded()
+// puts it first. Protobuf concatenation is merging, so the result decodes as
+// the whole event.
+//
+//   std::shared_ptr<StoredEvent> stored = StoredEvent::Create(event);
+//   log.Append(stored);                   // assigns stored->sequence()
+//   std::string bytes;
+//   stored->AppendEncoded(bytes);         // a complete v1::Event encoding
+
+#ifndef PARADYM_WEBHOOKS_SERVER_CORE_STORED_EVENT_H_
+#define PARADYM_WEBHOOKS_SERVER_CORE_STORED_EVENT_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/strings/string_view.h"
+#include "paradym/webhooks/v1/event.pb.h"
+
+namespace paradym::webhooks {
+
+class StoredEvent {
+ public:
+  // Encodes `event` (its `sequence` is ignored).
+  static std::shared_ptr<StoredEvent> Create(
+      const ::paradym::webhooks::v1::Event& event);
+
+  std::uint64_t sequence() const { return sequence_; }
+  // Set once, by the log, before the event is shared.
+  void set_sequence(std::uint64_t sequence) { sequence_ = sequence; }
+
+  // The fields subscriptions filter on.
+  absl::string_view event_type() const { return Field(0); }
+  absl::string_view project_id() const { return Field(1); }
+  absl::string_view workflow_id() const { return Field(2); }
+  absl::string_view workflow_execution_id() const { return Field(3); }
+
+  // Appends the complete encoding of the event, sequence included, to `out`.
+  void AppendEncoded(std::string& out) const;
+  // The size AppendEncoded appends.
+  std::size_t EncodedSize() const;
+
+  // The event itself, decoded. False if the encoding cannot be parsed (only
+  // possible if memory was corrupted).
+  bool Decode(::paradym::webhooks::v1::Event& event) const;
+
+  // About how much memory this event holds.
+  std::size_t MemoryBytes() const { return sizeof(*this) + buffer_.capacity(); }
+
+ private:
+  StoredEvent() = default;
+  absl::string_view Field(int i) const {
+    return absl::string_view(buffer_).substr(offsets_[i],
+                                             offsets_[i + 1] - offsets_[i]);
+  }
+
+  std::uint64_t sequence_ = 0;
+  // The four filter fields, then the encoding without `sequence`.
+  std::string buffer_;
+  std::uint32_t offsets_[5] = {};
+};
+
+// An accepted event. Never modified once the log has stored it, so any
+// thread may read it.
+using EventPtr = std::shared_ptr<const StoredEvent>;
+
+}  // namespace paradym::webhooks
+
+#endif  // PARADYM_WEBHOOKS_SERVER_CORE_STORED_EVENT_H_

@@ -1,0 +1,91 @@
+#include "server/core/stored_event.h"
+
+#include <string>
+
+#include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
+#include "paradym/webhooks/v1/webhook_service.pb.h"
+
+namespace paradym::webhooks {
+namespace {
+
+v1::Event SampleEvent() {
+  v1::Event event;
+  event.set_event_type("workflowExecution.failed");
+  event.set_type(v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED);
+  event.set_project_id("project-1");
+  event.set_workflow_id("workflow-1");
+  event.set_workflow_execution_id("execution-1");
+  event.set_body(std::string(R"({"eventType":"workflowExecution.failed"})") +
+                 std::string(200, ' '));
+  (*event.mutable_payload()->mutable_fields())["n"].set_number_value(1.5);
+  event.mutable_workflow_execution_failed()->mutable_error()->set_code("x");
+  return event;
+}
+
+TEST(StoredEvent, KeepsTheFilterFields) {
+  const auto stored = StoredEvent::Create(SampleEvent());
+  EXPECT_EQ(stored->event_type(), "workflowExecution.failed");
+  EXPECT_EQ(stored->project_id(), "project-1");
+  EXPECT_EQ(stored->workflow_id(), "workflow-1");
+  EXPECT_EQ(stored->workflow_execution_id(), "execution-1");
+}
+
+TEST(StoredEvent, DecodesToTheSameEventWithItsSequence) {
+  for (std::uint64_t sequence : {1ull, 127ull, 128ull, 300ull, 1ull << 40}) {
+    SCOPED_TRACE(sequence);
+    auto stored = StoredEvent::Create(SampleEvent());
+    stored->set_sequence(sequence);
+    v1::Event decoded;
+    ASSERT_TRUE(stored->Decode(decoded));
+    v1::Event expected = SampleEvent();
+    expected.set_sequence(sequence);
+    EXPECT_TRUE(
+        google::protobuf::util::MessageDifferencer::Equals(decoded, expected))
+        << decoded.DebugString();
+    std::string bytes = "prefix";
+    stored->AppendEncoded(bytes);
+    EXPECT_EQ(bytes.size(), 6 + stored->EncodedSize());
+    v1::Event reparsed;
+    ASSERT_TRUE(reparsed.ParseFromString(bytes.substr(6)));
+    EXPECT_EQ(reparsed.sequence(), sequence);
+  }
+}
+
+TEST(StoredEvent, IgnoresASequenceAlreadySet) {
+  v1::Event event = SampleEvent();
+  event.set_sequence(99);
+  auto stored = StoredEvent::Create(event);
+  stored->set_sequence(7);
+  v1::Event decoded;
+  ASSERT_TRUE(stored->Decode(decoded));
+  EXPECT_EQ(decoded.sequence(), 7u);
+}
+
+TEST(StoredEvent, AnEncodedEventIsASubscribeResponseField) {
+  auto first = StoredEvent::Create(SampleEvent());
+  first->set_sequence(1);
+  auto second = StoredEvent::Create(SampleEvent());
+  second->set_sequence(2);
+  // What the gRPC adapter sends: field 1, length-delimited, per event.
+  std::string response;
+  for (const auto& stored : {first, second}) {
+    std::string encoded;
+    stored->AppendEncoded(encoded);
+    response.push_back(0x0A);
+    response.push_back(static_cast<char>(encoded.size() & 0x7F | 0x80));
+    response.push_back(static_cast<char>(encoded.size() >> 7));
+    response += encoded;
+  }
+  ASSERT_GE(first->EncodedSize(), 128u);  // two-byte lengths above
+  ASSERT_LT(first->EncodedSize(), 16384u);
+  v1::SubscribeResponse parsed;
+  ASSERT_TRUE(parsed.ParseFromString(response));
+  ASSERT_EQ(parsed.events_size(), 2);
+  EXPECT_EQ(parsed.events(0).sequence(), 1u);
+  EXPECT_EQ(parsed.events(1).sequence(), 2u);
+  EXPECT_EQ(parsed.events(1).workflow_execution_failed().error().code(), "x");
+}
+
+}  // namespace
+}  // namespace paradym::webhooks
