@@ -151,6 +151,8 @@ for round in $(seq "$ROUNDS"); do
   run paradym-webhooksd "$server_pid" "$http_port"
 done
 
+server_rss_mb="$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$server_pid/status")"
+log_events="$(curl -s "http://127.0.0.1:$http_port/metrics" 2>/dev/null | awk '$1 == "paradym_webhooks_log_events" {print $2}')"
 kill -TERM "$subscriber_pid"
 wait "$subscriber_pid" || true
 subscriber="$(cat "$work/subscriber.json")"
@@ -174,6 +176,7 @@ Medians of $ROUNDS rounds, ${DURATION}s each, $CONNECTIONS connections, $(nproc)
 | paradym-webhooksd, in-memory log, 1 live subscriber | $(printf '%.0f' "$p_rps") | $p_p50 ms | $p_p99 ms | $p_cpu µs | $ratio |
 
 Subscriber: $subscriber
+Server resident memory at the end: ${server_rss_mb} MB, with ${log_events:-?} events in the in-memory log.
 EOF
 if [[ "$subscriber" != *'"gaps":0'*'"stream":"open"'* ]]; then
   echo "bench: the subscriber missed events or lost its stream" >&2
