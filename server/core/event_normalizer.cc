@@ -25,38 +25,47 @@ absl::Status FieldError(absl::string_view reason, std::string field,
                    {{std::move(field), std::move(description)}});
 }
 
-// The value at `key`, or null when it is absent or JSON null (which Paradym's
+// `value` itself, or null when it is absent or JSON null (which Paradym's
 // JavaScript serializers produce for unset optional fields).
+const Value* Present(const Value* value) {
+  return value != nullptr && value->kind_case() != Value::kNullValue ? value
+                                                                     : nullptr;
+}
+
+// The value at `key`, or null when it is absent or JSON null.
 const Value* Find(const Struct& object, const std::string& key) {
   auto it = object.fields().find(key);
-  if (it == object.fields().end() ||
-      it->second.kind_case() == Value::kNullValue) {
-    return nullptr;
+  return Present(it == object.fields().end() ? nullptr : &it->second);
+}
+
+// OK when `value` (already Present()) is a string, or absent and not
+// `required`. A required string must not be empty either.
+absl::Status CheckString(const Value* value, absl::string_view field,
+                         bool required) {
+  if (value == nullptr) {
+    if (!required) return absl::OkStatus();
+    return FieldError(kMissingField, std::string(field),
+                      "required string is missing");
   }
-  return &it->second;
+  if (value->kind_case() != Value::kStringValue) {
+    return FieldError(kInvalidField, std::string(field), "must be a string");
+  }
+  if (required && value->string_value().empty()) {
+    return FieldError(kMissingField, std::string(field),
+                      "required string is empty");
+  }
+  return absl::OkStatus();
 }
 
 // Reads the string at `key` of `object` into `out`. `path` prefixes the key in
-// errors. A required string must be present and not empty.
+// errors.
 absl::Status ReadString(const Struct& object, const std::string& key,
                         absl::string_view path, bool required,
                         std::string* out) {
   const Value* value = Find(object, key);
-  if (value == nullptr) {
-    if (!required) return absl::OkStatus();
-    return FieldError(kMissingField, absl::StrCat(path, key),
-                      "required string is missing");
-  }
-  if (value->kind_case() != Value::kStringValue) {
-    return FieldError(kInvalidField, absl::StrCat(path, key),
-                      "must be a string");
-  }
-  if (required && value->string_value().empty()) {
-    return FieldError(kMissingField, absl::StrCat(path, key),
-                      "required string is empty");
-  }
-  *out = value->string_value();
-  return absl::OkStatus();
+  absl::Status status = CheckString(value, absl::StrCat(path, key), required);
+  if (status.ok() && value != nullptr) *out = value->string_value();
+  return status;
 }
 
 // Copies the string at `key` into `out` when there is one, ignoring other
@@ -69,28 +78,76 @@ void CopyStringIfPresent(const Struct& object, const std::string& key,
   }
 }
 
-absl::Status ReadTimestamp(const Struct& object, const std::string& key,
-                           google::protobuf::Timestamp* out, bool* present) {
-  std::string text;
-  if (absl::Status s = ReadString(object, key, "", false, &text); !s.ok()) {
-    return s;
-  }
-  *present = Find(object, key) != nullptr;
-  if (!*present) return absl::OkStatus();
+// Parses the RFC 3339 date-time in `value` (already Present()) into `out`;
+// clears `out` when there is none.
+absl::Status ReadTimestamp(const Value* value, absl::string_view field,
+                           google::protobuf::Timestamp* out) {
+  if (absl::Status s = CheckString(value, field, false); !s.ok()) return s;
+  if (value == nullptr) return absl::OkStatus();
   absl::Time time;
   std::string parse_error;
   static const absl::Time kMin =
       absl::FromCivil(absl::CivilSecond(1, 1, 1), absl::UTCTimeZone());
   static const absl::Time kEnd =
       absl::FromCivil(absl::CivilSecond(10000, 1, 1), absl::UTCTimeZone());
-  if (!absl::ParseTime(absl::RFC3339_full, text, &time, &parse_error) ||
+  if (!absl::ParseTime(absl::RFC3339_full, value->string_value(), &time,
+                       &parse_error) ||
       time < kMin || time >= kEnd) {
-    return FieldError(kInvalidTimestamp, key,
+    return FieldError(kInvalidTimestamp, std::string(field),
                       "must be an RFC 3339 date-time such as "
                       "2024-05-01T12:00:00.000Z");
   }
   SetTimestamp(time, *out);
   return absl::OkStatus();
+}
+
+// Receives the envelope's members as they are parsed: the five Paradym
+// documents each into a slot of their own, every other one straight into
+// `Event.extra_fields`. No intermediate Struct, no copies.
+class EnvelopeSink final : public JsonObjectSink {
+ public:
+  enum Member { kEventType, kWebhookId, kProjectId, kPublishedAt, kPayload };
+
+  explicit EnvelopeSink(v1::Event& event) : event_(event) {}
+
+  Value* Member(absl::string_view key) override {
+    static constexpr absl::string_view kNames[] = {
+        "eventType", "webhookId", "projectId", "webhookPublishedAt", "payload"};
+    for (int i = 0; i < 5; ++i) {
+      if (key == kNames[i]) {
+        if (seen_[i]) return nullptr;
+        seen_[i] = true;
+        return &members_[i];
+      }
+    }
+    auto [it, inserted] =
+        event_.mutable_extra_fields()->mutable_fields()->insert(
+            {std::string(key), Value()});
+    return inserted ? &it->second : nullptr;
+  }
+
+  // The member, or null when absent or JSON null.
+  Value* Get(enum Member member) {
+    return seen_[member] && members_[member].kind_case() != Value::kNullValue
+               ? &members_[member]
+               : nullptr;
+  }
+
+ private:
+  v1::Event& event_;
+  bool seen_[5] = {};
+  Value members_[5];
+};
+
+// Moves the string of `value` (from Get()) into `out` once it passes
+// CheckString.
+absl::Status TakeString(Value* value, absl::string_view field, bool required,
+                        std::string* out) {
+  absl::Status status = CheckString(value, field, required);
+  if (status.ok() && value != nullptr) {
+    *out = std::move(*value->mutable_string_value());
+  }
+  return status;
 }
 
 absl::Status ReadWorkflowError(const Struct& payload,
@@ -265,50 +322,42 @@ v1::EventType EventTypeFromString(absl::string_view event_type) {
 
 absl::Status EventNormalizer::Normalize(absl::string_view body,
                                         v1::Event& event) const {
-  Struct envelope;
+  EnvelopeSink envelope(event);
   if (absl::Status s = ParseJsonObject(body, options_.max_depth, envelope);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s = ReadString(envelope, "eventType", "", true,
-                                  event.mutable_event_type());
+  if (absl::Status s =
+          TakeString(envelope.Get(EnvelopeSink::kEventType), "eventType", true,
+                     event.mutable_event_type());
       !s.ok()) {
     return s;
   }
   event.set_type(EventTypeFromString(event.event_type()));
-  if (absl::Status s = ReadString(envelope, "webhookId", "", false,
-                                  event.mutable_webhook_id());
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = ReadString(envelope, "projectId", "", false,
-                                  event.mutable_project_id());
-      !s.ok()) {
-    return s;
-  }
-  bool has_publish_time = false;
   if (absl::Status s =
-          ReadTimestamp(envelope, "webhookPublishedAt",
-                        event.mutable_publish_time(), &has_publish_time);
+          TakeString(envelope.Get(EnvelopeSink::kWebhookId), "webhookId", false,
+                     event.mutable_webhook_id());
       !s.ok()) {
     return s;
   }
-  if (!has_publish_time) event.clear_publish_time();
-
-  auto& fields = *envelope.mutable_fields();
-  if (auto it = fields.find("payload");
-      it != fields.end() && it->second.kind_case() != Value::kNullValue) {
-    if (it->second.kind_case() != Value::kStructValue) {
+  if (absl::Status s =
+          TakeString(envelope.Get(EnvelopeSink::kProjectId), "projectId", false,
+                     event.mutable_project_id());
+      !s.ok()) {
+    return s;
+  }
+  if (Value* published = envelope.Get(EnvelopeSink::kPublishedAt)) {
+    if (absl::Status s = ReadTimestamp(published, "webhookPublishedAt",
+                                       event.mutable_publish_time());
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (Value* payload = envelope.Get(EnvelopeSink::kPayload)) {
+    if (payload->kind_case() != Value::kStructValue) {
       return FieldError(kInvalidField, "payload", "must be an object");
     }
-    event.mutable_payload()->Swap(it->second.mutable_struct_value());
-  }
-  for (auto& [key, value] : fields) {
-    if (key == "eventType" || key == "webhookId" || key == "projectId" ||
-        key == "webhookPublishedAt" || key == "payload") {
-      continue;
-    }
-    (*event.mutable_extra_fields()->mutable_fields())[key].Swap(&value);
+    event.mutable_payload()->Swap(payload->mutable_struct_value());
   }
   if (absl::Status s = ReadTypedPayload(event); !s.ok()) return s;
   event.set_body(body.data(), body.size());

@@ -26,7 +26,7 @@ constexpr std::size_t kMaxPathBytes = 200;
 class StructBuilder
     : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, StructBuilder> {
  public:
-  StructBuilder(Struct& root, int max_depth)
+  StructBuilder(JsonObjectSink& root, int max_depth)
       : root_(root), max_depth_(max_depth) {}
 
   const absl::Status& error() const { return error_; }
@@ -49,7 +49,7 @@ class StructBuilder
 
   bool StartObject() {
     if (frames_.empty()) {
-      frames_.push_back({&root_, nullptr, {}});
+      frames_.push_back({nullptr, nullptr, {}});  // the top level: root_
       return CheckDepth();
     }
     Value* slot = NextSlot();
@@ -87,7 +87,7 @@ class StructBuilder
     std::string path;
     for (std::size_t i = 0; i < frames_.size(); ++i) {
       const Frame& frame = frames_[i];
-      if (frame.object != nullptr) {
+      if (frame.list == nullptr) {
         if (!path.empty()) path += '.';
         path += frame.key;
       } else {
@@ -113,9 +113,10 @@ class StructBuilder
 
  private:
   struct Frame {
-    Struct* object;   // set while reading an object
+    Struct* object;   // set while reading a nested object
     ListValue* list;  // set while reading an array
-    std::string key;  // the current key of `object`
+    std::string key;  // the current key of the object
+    // Neither set: the top-level object, whose members go to root_.
   };
 
   bool Number(double d) {
@@ -135,9 +136,15 @@ class StructBuilder
   Value* NextSlot() {
     Frame& frame = frames_.back();
     if (frame.list != nullptr) return frame.list->add_values();
-    auto [it, inserted] =
-        frame.object->mutable_fields()->insert({frame.key, Value()});
-    if (!inserted) {
+    Value* slot = nullptr;
+    if (frame.object == nullptr) {
+      slot = root_.Member(frame.key);
+    } else if (auto [it, inserted] =
+                   frame.object->mutable_fields()->insert({frame.key, Value()});
+               inserted) {
+      slot = &it->second;
+    }
+    if (slot == nullptr) {
       const std::string path = Path();
       error_ = MakeError(
           absl::StatusCode::kInvalidArgument, kDuplicateKey,
@@ -145,7 +152,7 @@ class StructBuilder
           {}, {{path, "duplicate key"}});
       return nullptr;
     }
-    return &it->second;
+    return slot;
   }
 
   bool CheckDepth() {
@@ -190,7 +197,7 @@ class StructBuilder
     return false;
   }
 
-  Struct& root_;
+  JsonObjectSink& root_;
   const int max_depth_;
   std::vector<Frame> frames_;
   absl::Status error_;
@@ -204,11 +211,31 @@ constexpr unsigned kFastFlags =
 constexpr unsigned kValidatingFlags =
     kFastFlags | rapidjson::kParseValidateEncodingFlag;
 
+// The sink that collects the top-level members into one Struct.
+class StructSink final : public JsonObjectSink {
+ public:
+  explicit StructSink(Struct& object) : object_(object) {}
+  Value* Member(absl::string_view key) override {
+    auto [it, inserted] =
+        object_.mutable_fields()->insert({std::string(key), Value()});
+    return inserted ? &it->second : nullptr;
+  }
+
+ private:
+  Struct& object_;
+};
+
 }  // namespace
 
 absl::Status ParseJsonObject(absl::string_view json, int max_depth,
                              Struct& object) {
   object.Clear();
+  StructSink sink(object);
+  return ParseJsonObject(json, max_depth, sink);
+}
+
+absl::Status ParseJsonObject(absl::string_view json, int max_depth,
+                             JsonObjectSink& sink) {
   // RapidJSON reads a NUL byte as the end of the input, which would let
   // bytes after it pass unchecked. JSON text never contains a raw NUL.
   if (const void* nul = std::memchr(json.data(), '\0', json.size())) {
@@ -217,7 +244,7 @@ absl::Status ParseJsonObject(absl::string_view json, int max_depth,
                                   static_cast<const char*>(nul) - json.data()));
   }
   const bool valid_utf8 = FirstInvalidUtf8(json) == absl::string_view::npos;
-  StructBuilder builder(object, max_depth);
+  StructBuilder builder(sink, max_depth);
   rapidjson::MemoryStream stream(json.data(), json.size());
   rapidjson::Reader reader;
   const rapidjson::ParseResult result =

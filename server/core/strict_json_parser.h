@@ -22,8 +22,22 @@
 
 namespace paradym::webhooks {
 
-// Parses `json` into `object` (cleared first). `max_depth` counts the top
-// level object as 1.
+// Receives the members of the top-level object, for callers that want each
+// in a place of their own rather than in one Struct.
+class JsonObjectSink {
+ public:
+  virtual ~JsonObjectSink() = default;
+  // The Value the member named `key` is read into, or null when `key` came
+  // before (the parse then fails with DUPLICATE_KEY).
+  virtual google::protobuf::Value* Member(absl::string_view key) = 0;
+};
+
+// Parses `json`, handing each top-level member to `sink`. `max_depth` counts
+// the top level object as 1.
+absl::Status ParseJsonObject(absl::string_view json, int max_depth,
+                             JsonObjectSink& sink);
+
+// Parses `json` into `object` (cleared first).
 absl::Status ParseJsonObject(absl::string_view json, int max_depth,
                              google::protobuf::Struct& object);
 
