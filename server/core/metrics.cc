@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -13,6 +14,23 @@ namespace {
 
 std::string Key(std::initializer_list<absl::string_view> labels) {
   return absl::StrJoin(labels, absl::string_view("\0", 1));
+}
+
+// Joins `labels` like Key() into `buffer` when they fit, so that counting an
+// existing series allocates nothing; empty when they do not fit.
+absl::string_view StackKey(std::initializer_list<absl::string_view> labels,
+                           char (&buffer)[256]) {
+  std::size_t size = 0;
+  for (absl::string_view label : labels) {
+    if (size != 0) {
+      if (size == sizeof buffer) return {};
+      buffer[size++] = '\0';
+    }
+    if (label.size() > sizeof buffer - size) return {};
+    std::memcpy(buffer + size, label.data(), label.size());
+    size += label.size();
+  }
+  return absl::string_view(buffer, size);
 }
 
 // A label value escaped as the text format requires.
@@ -51,6 +69,15 @@ std::string FormatDouble(double value) {
 
 void LabeledCounter::Increment(std::initializer_list<absl::string_view> labels,
                                std::uint64_t n) {
+  char buffer[256];
+  absl::string_view stack_key = StackKey(labels, buffer);
+  if (!stack_key.empty() || labels.size() == 0) {
+    absl::MutexLock lock(&mu_);
+    if (auto it = series_.find(stack_key); it != series_.end()) {
+      it->second += n;
+      return;
+    }
+  }
   std::string key = Key(labels);
   absl::MutexLock lock(&mu_);
   auto it = series_.find(key);

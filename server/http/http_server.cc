@@ -294,10 +294,12 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void Send(HttpResponse response, bool close) {
-    out_ = absl::StrCat("HTTP/1.1 ", response.status, " ",
-                        StatusText(response.status),
-                        "\r\nContent-Type: ", response.content_type,
-                        "\r\nContent-Length: ", response.body.size(), "\r\n");
+    // Reuses the buffer of the previous response on this connection.
+    out_.clear();
+    absl::StrAppend(&out_, "HTTP/1.1 ", response.status, " ",
+                    StatusText(response.status),
+                    "\r\nContent-Type: ", response.content_type,
+                    "\r\nContent-Length: ", response.body.size(), "\r\n");
     if (!response.allow.empty()) {
       absl::StrAppend(&out_, "Allow: ", response.allow, "\r\n");
     }

@@ -64,7 +64,7 @@ struct HttpRequestHead {
 struct HttpResponse {
   int status = 200;
   std::string reason;  // the error reason, "" on success; for metrics
-  std::string content_type = "application/json";
+  absl::string_view content_type = "application/json";  // a literal
   std::string allow;  // the Allow header of a 405
   std::string body;
 };
