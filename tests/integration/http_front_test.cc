@@ -360,6 +360,36 @@ TEST_F(HttpFrontTest, ConnectionsOverTheLimitAreClosedAtOnce) {
   EXPECT_EQ(first.Read(kTimeout)->status, 200);
 }
 
+// A subscriber that never reads cannot hold up the HTTP answers: every POST
+// gets its 200, and the stuck stream is ended instead (an overflow).
+TEST_F(HttpFrontTest, AStuckSubscriberNeverDelaysThe200) {
+  Start({"--subscriber_queue=16"});
+  grpc::ChannelArguments args;
+  args.SetInt("grpc.http2.bdp_probe", 0);
+  args.SetInt("grpc.http2.lookahead_bytes", 16 * 1024);
+  auto stuck_stub = v1::WebhookService::NewStub(grpc::CreateCustomChannel(
+      server_->grpc_address(), grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(60));
+  auto stuck = stuck_stub->Subscribe(&context, {});
+  stuck->WaitForInitialMetadata();  // subscribed, and never reads
+
+  const std::string body = ReadTestData("events/workflowExecution.failed.json");
+  RawHttpConnection connection(port());
+  constexpr int kRequests = 2000;
+  for (int i = 1; i <= kRequests; ++i) {
+    ASSERT_TRUE(connection.Send(SignedPost(body)));
+    absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_EQ(reply->status, 200) << reply->body;
+  }
+  HttpReply page = Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_THAT(page.body,
+              HasSubstr("paradym_webhooks_subscriber_overflows_total 1\n"));
+  context.TryCancel();
+}
+
 // The value of the metrics line that starts with `series` followed by a space.
 double MetricValue(const std::string& page, const std::string& series) {
   for (absl::string_view line : absl::StrSplit(page, '\n')) {
