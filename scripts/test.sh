@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
-# Sets everything up and runs every test: the CMake build and its CTest suite.
+# Sets everything up and runs every test:
+#   1. the CMake build (OpenSSL) and its whole CTest suite;
+#   2. the core and its unit tests built against BoringSSL (CMake,
+#      -DPARADYM_CRYPTO=boringssl), proving the crypto code on both libraries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-cd build
-ctest --output-on-failure -j"$(nproc)" --timeout 600
+jobs="$(nproc)"
+
+echo "test: CMake, OpenSSL" >&2
+(cd build && ctest --output-on-failure -j"$jobs" --timeout 600)
+
+echo "test: CMake, the core on BoringSSL" >&2
+cmake -S . -B build-boringssl -G Ninja -DPARADYM_CRYPTO=boringssl \
+  -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+cmake --build build-boringssl -j"$jobs"
+(cd build-boringssl && ctest --output-on-failure -j"$jobs" --timeout 600)

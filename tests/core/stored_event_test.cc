@@ -73,7 +73,7 @@ TEST(StoredEvent, AnEncodedEventIsASubscribeResponseField) {
     std::string encoded;
     stored->AppendEncoded(encoded);
     response.push_back(0x0A);
-    response.push_back(static_cast<char>(encoded.size() & 0x7F | 0x80));
+    response.push_back(static_cast<char>((encoded.size() & 0x7F) | 0x80));
     response.push_back(static_cast<char>(encoded.size() >> 7));
     response += encoded;
   }

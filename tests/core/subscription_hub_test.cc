@@ -150,8 +150,10 @@ TEST_F(HubTest, FilterAppliesToReplayAndLive) {
   Publish("openid4vc.issuance.offered");
   Publish("workflowExecution.started");
   Publish("openid4vc.verification.verified", "p2");
-  auto filter = EventFilter::Create(
-      {.event_types = {"openid4vc.*"}, .project_ids = {"p1"}});
+  EventFilter::Spec spec;
+  spec.event_types = {"openid4vc.*"};
+  spec.project_ids = {"p1"};
+  auto filter = EventFilter::Create(spec);
   ASSERT_TRUE(filter.ok());
   auto subscription = Subscribe(0, *filter);
   std::vector<EventPtr> batch;
@@ -206,7 +208,9 @@ TEST_F(HubTest, OnReadyRunsOnceWhenAWaitingSubscriptionGetsEvents) {
 
 TEST_F(HubTest, NonMatchingEventsDoNotWake) {
   std::atomic<int> wakes{0};
-  auto filter = EventFilter::Create({.project_ids = {"mine"}});
+  EventFilter::Spec spec;
+  spec.project_ids = {"mine"};
+  auto filter = EventFilter::Create(spec);
   ASSERT_TRUE(filter.ok());
   auto subscription = Subscribe(std::nullopt, *filter, [&] { ++wakes; });
   std::vector<EventPtr> batch;
