@@ -15,6 +15,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libabsl-dev rapidjson-dev libssl-dev libboost1.81-dev android-libboringssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  bazel-bootstrap bazel-rules-java
   ca-certificates curl openssl
 )
 
