@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -84,26 +85,9 @@ std::string DescribeStatus(const grpc::Status& status) {
       if (any.UnpackTo(&info)) reason = info.reason();
     }
   }
-  static constexpr const char* kCodes[] = {"OK",
-                                           "CANCELLED",
-                                           "UNKNOWN",
-                                           "INVALID_ARGUMENT",
-                                           "DEADLINE_EXCEEDED",
-                                           "NOT_FOUND",
-                                           "ALREADY_EXISTS",
-                                           "PERMISSION_DENIED",
-                                           "RESOURCE_EXHAUSTED",
-                                           "FAILED_PRECONDITION",
-                                           "ABORTED",
-                                           "OUT_OF_RANGE",
-                                           "UNIMPLEMENTED",
-                                           "INTERNAL",
-                                           "UNAVAILABLE",
-                                           "DATA_LOSS",
-                                           "UNAUTHENTICATED"};
-  const int code = status.error_code();
-  std::string text =
-      code >= 0 && code <= 16 ? kCodes[code] : absl::StrCat("CODE_", code);
+  // absl::StatusCode and grpc::StatusCode share their numbering and names.
+  std::string text = absl::StatusCodeToString(
+      static_cast<absl::StatusCode>(status.error_code()));
   if (!reason.empty()) absl::StrAppend(&text, " (", reason, ")");
   absl::StrAppend(&text, ": ", status.error_message());
   return text;

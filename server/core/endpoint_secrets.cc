@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -151,12 +152,8 @@ absl::StatusOr<std::string> LoadOrCreateSecretFile(const std::string& path) {
   if (RAND_bytes(random, sizeof random) != 1) {
     return absl::InternalError("the crypto library gave no random bytes");
   }
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string secret;
-  for (unsigned char byte : random) {
-    secret.push_back(kHex[byte >> 4]);
-    secret.push_back(kHex[byte & 0xf]);
-  }
+  const std::string secret = absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(random), sizeof random));
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) {
     return absl::FailedPreconditionError(

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/errors.h"
 
@@ -65,15 +66,9 @@ Digest ComputeDigest(absl::string_view secret, absl::string_view body) {
 }
 
 std::string SignBody(absl::string_view secret, absl::string_view body) {
-  static constexpr char kHex[] = "0123456789abcdef";
   const Digest digest = ComputeDigest(secret, body);
-  std::string hex;
-  hex.reserve(2 * kDigestBytes);
-  for (std::uint8_t byte : digest) {
-    hex.push_back(kHex[byte >> 4]);
-    hex.push_back(kHex[byte & 0xf]);
-  }
-  return hex;
+  return absl::BytesToHexString(absl::string_view(
+      reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
 struct HmacKey::State {
