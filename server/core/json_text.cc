@@ -2,7 +2,9 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <string>
 
 namespace paradym::webhooks {
 namespace {
@@ -35,6 +37,21 @@ std::size_t Utf8Length(absl::string_view s, std::size_t i) {
 }
 
 }  // namespace
+
+std::string FormatNumber(double value) {
+  // The range check first: casting NaN or infinities to an integer is
+  // undefined.
+  if (value > -1e15 && value < 1e15 &&
+      value == static_cast<double>(static_cast<std::int64_t>(value))) {
+    return std::to_string(static_cast<std::int64_t>(value));
+  }
+  char text[32];
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(text, sizeof text, "%.*g", precision, value);
+    if (std::strtod(text, nullptr) == value) break;
+  }
+  return text;
+}
 
 std::size_t FirstInvalidUtf8(absl::string_view s) {
   std::size_t i = 0;

@@ -19,6 +19,12 @@ namespace paradym::webhooks {
 // ASCII, which it checks eight bytes at a time.
 std::size_t FirstInvalidUtf8(absl::string_view s);
 
+// `value` as a number for JSON or the Prometheus text format: whole numbers
+// below 1e15 as integers, others as the shortest text that reads back as
+// exactly `value` (0.1, not 0.10000000000000001). NaN and infinities come out
+// as C prints them ("nan", "inf"), which JSON cannot hold: quote those.
+std::string FormatNumber(double value);
+
 // `s` as a JSON string literal, quotes included. Control characters are
 // escaped; bytes that are not valid UTF-8 become U+FFFD.
 std::string JsonQuote(absl::string_view s);

@@ -1,13 +1,12 @@
 #include "server/core/metrics.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "server/core/json_text.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -48,21 +47,6 @@ std::string EscapeLabel(absl::string_view value) {
     }
   }
   return out;
-}
-
-// Whole numbers as integers; others as the shortest text that reads back as
-// `value` (0.0001, not 1.0000000000000000e-04).
-std::string FormatDouble(double value) {
-  if (value == static_cast<double>(static_cast<std::int64_t>(value)) &&
-      value > -1e15 && value < 1e15) {
-    return std::to_string(static_cast<std::int64_t>(value));
-  }
-  char text[32];
-  for (int precision = 1; precision <= 17; ++precision) {
-    std::snprintf(text, sizeof text, "%.*g", precision, value);
-    if (std::strtod(text, nullptr) == value) break;
-  }
-  return text;
 }
 
 }  // namespace
@@ -158,7 +142,7 @@ void PrometheusText::AddCounter(absl::string_view name, absl::string_view help,
 void PrometheusText::AddGauge(absl::string_view name, absl::string_view help,
                               double value) {
   Header(name, help, "gauge");
-  absl::StrAppend(&text_, name, " ", FormatDouble(value), "\n");
+  absl::StrAppend(&text_, name, " ", FormatNumber(value), "\n");
 }
 
 void PrometheusText::AddLabeledCounter(
@@ -184,11 +168,11 @@ void PrometheusText::AddHistogram(absl::string_view name,
   const LatencyHistogram::Snapshot snapshot = histogram.Read();
   for (std::size_t i = 0; i < snapshot.bounds.size(); ++i) {
     absl::StrAppend(&text_, name, "_bucket{le=\"",
-                    FormatDouble(snapshot.bounds[i]), "\"} ",
+                    FormatNumber(snapshot.bounds[i]), "\"} ",
                     snapshot.cumulative[i], "\n");
   }
   absl::StrAppend(&text_, name, "_bucket{le=\"+Inf\"} ", snapshot.count, "\n",
-                  name, "_sum ", FormatDouble(snapshot.sum_seconds), "\n", name,
+                  name, "_sum ", FormatNumber(snapshot.sum_seconds), "\n", name,
                   "_count ", snapshot.count, "\n");
 }
 

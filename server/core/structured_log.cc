@@ -4,7 +4,6 @@
 
 #include <atomic>
 #include <cmath>
-#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -32,11 +31,8 @@ absl::string_view LevelName(LogLevel level) {
 
 }  // namespace
 
-LogValue::LogValue(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.17g", v);
-  json_ = std::isfinite(v) ? text : Quote(text);
-}
+LogValue::LogValue(double v)
+    : json_(std::isfinite(v) ? FormatNumber(v) : Quote(FormatNumber(v))) {}
 
 std::string LogValue::Quote(absl::string_view s) { return JsonQuote(s); }
 
