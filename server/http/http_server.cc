@@ -172,21 +172,12 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnHeader(beast::error_code ec) {
-    if (ec) {
-      if (ec == beast::error::timeout) return TimedOut();
-      if (ec == http::error::header_limit) {
-        return Refuse(MakeError(absl::StatusCode::kInvalidArgument,
-                                kHeadersTooLarge,
-                                "the request header is too large"));
-      }
-      if (ec == http::error::end_of_stream || ec == net::error::eof ||
-          ec == net::error::connection_reset) {
-        return Close();
-      }
-      return Refuse(
-          MakeError(absl::StatusCode::kInvalidArgument, kMalformedHttp,
-                    absl::StrCat("malformed HTTP request: ", ec.message())));
+    if (ec == http::error::header_limit) {
+      return Refuse(MakeError(absl::StatusCode::kInvalidArgument,
+                              kHeadersTooLarge,
+                              "the request header is too large"));
     }
+    if (ec) return OnReadError(ec, "malformed HTTP request: ");
     request_started_ = true;
     server_.RequestStarted();
     const auto& request = parser_->get();
@@ -231,22 +222,13 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void OnBody(beast::error_code ec) {
-    if (ec) {
-      if (ec == http::error::body_limit) {
-        return Refuse(MakeError(
-            absl::StatusCode::kInvalidArgument, kBodyTooLarge,
-            absl::StrCat("the body is larger than the limit of ",
-                         server_.adapter.max_body_bytes(), " bytes")));
-      }
-      if (ec == beast::error::timeout) return TimedOut();
-      if (ec == http::error::end_of_stream || ec == net::error::eof ||
-          ec == net::error::connection_reset) {
-        return Close();
-      }
-      return Refuse(MakeError(
-          absl::StatusCode::kInvalidArgument, kMalformedHttp,
-          absl::StrCat("malformed HTTP request body: ", ec.message())));
+    if (ec == http::error::body_limit) {
+      return Refuse(
+          MakeError(absl::StatusCode::kInvalidArgument, kBodyTooLarge,
+                    absl::StrCat("the body is larger than the limit of ",
+                                 server_.adapter.max_body_bytes(), " bytes")));
     }
+    if (ec) return OnReadError(ec, "malformed HTTP request body: ");
     const auto& request = parser_->get();
     const bool close = !request.keep_alive();
     // The core may answer before OnBody returns (the in-memory log always
@@ -276,6 +258,18 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       inline_response_.reset();
       Send(std::move(response), close);
     }
+  }
+
+  // A read of the request failed for a reason common to head and body: the
+  // deadline passed, the client went away, or the bytes are not HTTP.
+  void OnReadError(beast::error_code ec, absl::string_view malformed) {
+    if (ec == beast::error::timeout) return TimedOut();
+    if (ec == http::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::connection_reset) {
+      return Close();
+    }
+    Refuse(MakeError(absl::StatusCode::kInvalidArgument, kMalformedHttp,
+                     absl::StrCat(malformed, ec.message())));
   }
 
   // The request did not arrive within the read timeout. The stream has

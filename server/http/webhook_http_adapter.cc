@@ -26,11 +26,6 @@ bool IsJson(absl::string_view content_type) {
   return absl::EqualsIgnoreCase(media, "application/json");
 }
 
-absl::Status HttpError(absl::StatusCode code, absl::string_view reason,
-                       absl::string_view message) {
-  return MakeError(code, reason, message);
-}
-
 // The HTTP status for a status of the core or of this adapter.
 int HttpStatusFor(const absl::Status& status, absl::string_view reason) {
   if (reason == kMethodNotAllowed) return 405;
@@ -107,7 +102,7 @@ WebhookHttpAdapter::HeadDecision WebhookHttpAdapter::OnHead(
     if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
       if (head.method != "GET") {
         decision.response = ErrorResponse(
-            HttpError(absl::StatusCode::kUnimplemented, kMethodNotAllowed,
+            MakeError(absl::StatusCode::kUnimplemented, kMethodNotAllowed,
                       absl::StrCat(path, " answers GET only")));
         decision.response->allow = "GET";
       } else {
@@ -115,14 +110,14 @@ WebhookHttpAdapter::HeadDecision WebhookHttpAdapter::OnHead(
       }
       return decision;
     }
-    decision.response = ErrorResponse(HttpError(
+    decision.response = ErrorResponse(MakeError(
         absl::StatusCode::kNotFound, kUnknownPath,
         "no such path; POST webhooks to /webhook or /webhooks/{endpoint}"));
     return decision;
   }
   if (head.method != "POST") {
     decision.response =
-        ErrorResponse(HttpError(absl::StatusCode::kUnimplemented,
+        ErrorResponse(MakeError(absl::StatusCode::kUnimplemented,
                                 kMethodNotAllowed, "webhooks are POSTed"));
     decision.response->allow = "POST";
     return decision;
@@ -144,13 +139,13 @@ WebhookHttpAdapter::HeadDecision WebhookHttpAdapter::OnHead(
   }
   if (!IsJson(head.content_type)) {
     decision.response = ErrorResponse(
-        HttpError(absl::StatusCode::kInvalidArgument, kUnsupportedMediaType,
+        MakeError(absl::StatusCode::kInvalidArgument, kUnsupportedMediaType,
                   "the body must be JSON (Content-Type: application/json)"));
     return decision;
   }
   if (!head.has_content_length && !head.chunked) {
     decision.response = ErrorResponse(
-        HttpError(absl::StatusCode::kInvalidArgument, kLengthRequired,
+        MakeError(absl::StatusCode::kInvalidArgument, kLengthRequired,
                   "send a Content-Length or a chunked body"));
     return decision;
   }
