@@ -15,6 +15,7 @@
 #include "server/grpc/webhook_service_adapter.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/grpc_status.h"
+#include "tests/testing/slow_reader_channel.h"
 #include "tests/testing/test_data.h"
 
 namespace paradym::webhooks {
@@ -268,14 +269,8 @@ class SlowSubscriberTest : public WebhookServiceTest {
 // and its queue are full, its stream ends with RESOURCE_EXHAUSTED carrying
 // the last sequence it was sent, and everything before arrives in order.
 TEST_F(SlowSubscriberTest, StreamEndsWithResourceExhaustedAndLastSequence) {
-  // A client whose transport buffers little, so that not reading makes the
-  // server's writes wait soon.
-  grpc::ChannelArguments args;
-  args.SetInt("grpc.http2.bdp_probe", 0);
-  args.SetInt("grpc.http2.lookahead_bytes", 16 * 1024);
   auto slow_stub = v1::WebhookService::NewStub(
-      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port_),
-                                grpc::InsecureChannelCredentials(), args));
+      testing::SlowReaderChannel(absl::StrCat("127.0.0.1:", port_)));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(60));

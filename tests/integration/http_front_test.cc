@@ -18,6 +18,7 @@
 #include "server/core/signature_verifier.h"
 #include "tests/testing/http_client.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/slow_reader_channel.h"
 #include "tests/testing/test_data.h"
 
 namespace paradym::webhooks {
@@ -336,6 +337,13 @@ TEST_F(HttpFrontTest, IdleKeepAliveConnectionsAreClosed) {
   EXPECT_GE(absl::Now() - idle_since, absl::Milliseconds(900));
 }
 
+TEST_F(HttpFrontTest, BytesThatAreNotHttpAre400) {
+  Start();
+  HttpReply reply = Exchange("GET / HTTP/1.1\r\nHost x\r\n\r\n");
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_EQ(ReasonOf(reply), "MALFORMED_HTTP");
+}
+
 TEST_F(HttpFrontTest, HugeHeaderIs431) {
   Start();
   HttpReply reply = Exchange(absl::StrCat(
@@ -364,11 +372,8 @@ TEST_F(HttpFrontTest, ConnectionsOverTheLimitAreClosedAtOnce) {
 // gets its 200, and the stuck stream is ended instead (an overflow).
 TEST_F(HttpFrontTest, AStuckSubscriberNeverDelaysThe200) {
   Start({"--subscriber_queue=16"});
-  grpc::ChannelArguments args;
-  args.SetInt("grpc.http2.bdp_probe", 0);
-  args.SetInt("grpc.http2.lookahead_bytes", 16 * 1024);
-  auto stuck_stub = v1::WebhookService::NewStub(grpc::CreateCustomChannel(
-      server_->grpc_address(), grpc::InsecureChannelCredentials(), args));
+  auto stuck_stub = v1::WebhookService::NewStub(
+      testing::SlowReaderChannel(server_->grpc_address()));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(60));
