@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 packages=(
   build-essential cmake ninja-build pkgconf
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
-  libabsl-dev rapidjson-dev libssl-dev libboost1.81-dev android-libboringssl-dev
+  libabsl-dev rapidjson-dev libssl-dev libsqlite3-dev sqlite3 libboost1.81-dev android-libboringssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   bazel-bootstrap bazel-rules-java
   ca-certificates curl openssl

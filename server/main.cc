@@ -34,6 +34,7 @@
 #include "server/grpc/webhook_service_adapter.h"
 #include "server/http/http_server.h"
 #include "server/http/webhook_http_adapter.h"
+#include "server/store/sqlite_event_log.h"
 
 ABSL_FLAG(
     std::string, grpc_address, "0.0.0.0:50051",
@@ -55,13 +56,29 @@ ABSL_FLAG(std::string, secrets_file, "",
           "configures the endpoint `default`. With neither, a secret is "
           "generated once into <data_dir>/webhook-secret.");
 ABSL_FLAG(std::string, data_dir, "./data",
-          "Where the service keeps its state (the generated secret).");
+          "Where the service keeps its state: the event store (events.db) and "
+          "the generated secret. Created if missing.");
+ABSL_FLAG(std::string, store, "sqlite",
+          "sqlite: every accepted event is committed to <data_dir>/events.db "
+          "before the 200 (durable; the default). memory: a bounded window "
+          "of recent events in memory, lost on exit (tests, throwaway runs).");
+ABSL_FLAG(std::string, sync, "full",
+          "What a 200 waits for with --store=sqlite. full: the commit is "
+          "fsynced (survives power loss). normal: the commit is written but "
+          "not fsynced (survives a crash of the process, not of the machine).");
+ABSL_FLAG(absl::Duration, retention, absl::Hours(7 * 24),
+          "Events received longer ago than this are deleted in the background "
+          "(--store=sqlite); inf keeps them.");
+ABSL_FLAG(std::uint64_t, max_events, 0,
+          "With --store=sqlite, the oldest events beyond this many are "
+          "deleted in the background; 0 keeps any number.");
 ABSL_FLAG(std::size_t, max_body_bytes, 256 * 1024,
           "Webhook bodies larger than this are refused before hashing.");
 ABSL_FLAG(std::size_t, memory_events, 100000,
-          "How many recent events the in-memory log keeps for resuming.");
+          "With --store=memory, how many recent events are kept for resuming.");
 ABSL_FLAG(std::size_t, memory_bytes, std::size_t{512} << 20,
-          "How many bytes of encoded events the in-memory log keeps at most.");
+          "With --store=memory, how many bytes of encoded events are kept at "
+          "most.");
 ABSL_FLAG(std::size_t, subscriber_queue, 8192,
           "Live events a subscriber may lag behind before its stream ends with "
           "RESOURCE_EXHAUSTED (it then resumes after its last sequence).");
@@ -134,6 +151,41 @@ absl::StatusOr<std::vector<EndpointSecrets>> LoadSecrets() {
   return endpoints;
 }
 
+// The event log --store asks for. `durable` is set to the SQLite store so
+// that it can be closed after the last request.
+absl::StatusOr<std::unique_ptr<EventLog>> OpenEventLog(
+    const Clock& clock, SqliteEventLog*& durable) {
+  const std::string store = absl::GetFlag(FLAGS_store);
+  if (store == "memory") {
+    return std::make_unique<MemoryEventLog>(MemoryEventLog::Options{
+        absl::GetFlag(FLAGS_memory_events), absl::GetFlag(FLAGS_memory_bytes)});
+  }
+  if (store != "sqlite") {
+    return absl::InvalidArgumentError("--store must be sqlite or memory");
+  }
+  SqliteEventLog::Options options;
+  options.directory = absl::GetFlag(FLAGS_data_dir);
+  const std::string sync = absl::GetFlag(FLAGS_sync);
+  if (sync == "full") {
+    options.sync = SqliteEventLog::Sync::kFull;
+  } else if (sync == "normal") {
+    options.sync = SqliteEventLog::Sync::kNormal;
+  } else {
+    return absl::InvalidArgumentError("--sync must be full or normal");
+  }
+  options.retention = absl::GetFlag(FLAGS_retention);
+  if (options.retention <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--retention must be positive (inf keeps events)");
+  }
+  options.max_events = absl::GetFlag(FLAGS_max_events);
+  absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
+      SqliteEventLog::Open(std::move(options), clock);
+  if (!log.ok()) return log.status();
+  durable = log->get();
+  return std::unique_ptr<EventLog>(std::move(log).value());
+}
+
 void ReportReady(int fd, int grpc_port, int http_port) {
   if (fd < 0) return;
   const std::string line = absl::StrCat("{\"grpc_port\":", grpc_port,
@@ -175,15 +227,24 @@ int Run() {
   for (const auto& endpoint : *secrets) endpoint_names.push_back(endpoint.name);
 
   RealClock clock;
-  MemoryEventLog log(
-      {absl::GetFlag(FLAGS_memory_events), absl::GetFlag(FLAGS_memory_bytes)});
+  SqliteEventLog* durable = nullptr;
+  absl::StatusOr<std::unique_ptr<EventLog>> opened =
+      OpenEventLog(clock, durable);
+  if (!opened.ok()) {
+    Log(LogLevel::kError, "cannot open the event store",
+        {{"store", absl::GetFlag(FLAGS_store)},
+         {"error", opened.status().message()}});
+    return opened.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  EventLog& log = **opened;
+  const SequenceRange range = log.Range();
   SubscriptionHub hub(log, {absl::GetFlag(FLAGS_subscriber_queue)});
   WebhookIngestor::Options ingest_options;
   ingest_options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
   WebhookIngestor ingestor(ingest_options,
                            SignatureVerifier(std::move(secrets).value()), log,
                            hub, clock);
-  WebhookServiceAdapter service(ingestor, hub);
+  WebhookServiceAdapter service(ingestor, hub, log);
 
   grpc::EnableDefaultHealthCheckService(true);
   // Reflection describes the health service from these descriptors; naming
@@ -232,7 +293,10 @@ int Run() {
        {"http_address", http_options.address},
        {"http_port", *http_port},
        {"endpoints", absl::StrJoin(endpoint_names, ",")},
-       {"store", "memory"}});
+       {"store", absl::GetFlag(FLAGS_store)},
+       {"store_path", durable != nullptr ? durable->path() : ""},
+       {"oldest_sequence", range.oldest},
+       {"last_sequence", range.last}});
   ReportReady(absl::GetFlag(FLAGS_ready_fd), grpc_port, *http_port);
 
   int signal_number = 0;
@@ -251,6 +315,8 @@ int Run() {
   ingestor.Shutdown();
   server->Shutdown(absl::ToChronoTime(deadline));
   http.Stop();
+  // Every request has been answered: commit what is left and stop writing.
+  if (durable != nullptr) durable->Close();
   Log(LogLevel::kInfo, "stopped");
   return 0;
 }

@@ -63,6 +63,14 @@ inline constexpr absl::string_view kSubscriberTooSlow = "SUBSCRIBER_TOO_SLOW";
 // UNAVAILABLE: the service is stopping.
 inline constexpr absl::string_view kShuttingDown = "SHUTTING_DOWN";
 
+// UNAVAILABLE: the event store could not commit the event (the disk is full,
+// or it failed otherwise); nothing was stored and what was stored is intact.
+inline constexpr absl::string_view kStoreFull = "STORE_FULL";
+inline constexpr absl::string_view kStoreFailed = "STORE_FAILED";
+
+// INVALID_ARGUMENT: a ListEvents page token that this server did not issue.
+inline constexpr absl::string_view kInvalidPageToken = "INVALID_PAGE_TOKEN";
+
 // One invalid field of the webhook body or of a request.
 struct FieldViolation {
   std::string field;        // e.g. "payload.workflowExecutionId"

@@ -5,22 +5,26 @@
 
 namespace paradym::webhooks {
 
-absl::StatusOr<EventPtr> MemoryEventLog::Append(
-    std::shared_ptr<StoredEvent> event) {
-  absl::MutexLock lock(&mu_);
-  event->set_sequence(oldest_ + entries_.size());
-  const std::size_t bytes = event->MemoryBytes();
-  EventPtr stored(std::move(event));
-  entries_.push_back({stored, bytes});
-  bytes_ += bytes;
-  // Keep at least the newest event, whatever its size.
-  while (entries_.size() > 1 && (entries_.size() > options_.max_events ||
-                                 bytes_ > options_.max_bytes)) {
-    bytes_ -= entries_.front().bytes;
-    entries_.pop_front();
-    ++oldest_;
+void MemoryEventLog::Append(std::shared_ptr<StoredEvent> event,
+                            AppendCallback done) {
+  absl::MutexLock order(&append_mu_);
+  EventPtr stored;
+  {
+    absl::MutexLock lock(&mu_);
+    event->set_sequence(oldest_ + entries_.size());
+    const std::size_t bytes = event->MemoryBytes();
+    stored = std::move(event);
+    entries_.push_back({stored, bytes});
+    bytes_ += bytes;
+    // Keep at least the newest event, whatever its size.
+    while (entries_.size() > 1 && (entries_.size() > options_.max_events ||
+                                   bytes_ > options_.max_bytes)) {
+      bytes_ -= entries_.front().bytes;
+      entries_.pop_front();
+      ++oldest_;
+    }
   }
-  return stored;
+  std::move(done)(std::move(stored));
 }
 
 absl::Status MemoryEventLog::ReadAfter(std::uint64_t after, std::uint64_t up_to,

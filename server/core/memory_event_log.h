@@ -2,7 +2,8 @@
 //
 // Bounded by a number of events and by the memory they take; the oldest
 // events are dropped first. Everything is lost when the process ends, so it
-// suits tests and throwaway runs.
+// suits tests and throwaway runs (--store=memory). Append commits at once and
+// calls `done` before it returns.
 //
 //   MemoryEventLog log({.max_events = 100000, .max_bytes = 512 << 20});
 
@@ -28,7 +29,7 @@ class MemoryEventLog final : public EventLog {
 
   explicit MemoryEventLog(Options options) : options_(options) {}
 
-  absl::StatusOr<EventPtr> Append(std::shared_ptr<StoredEvent> event) override;
+  void Append(std::shared_ptr<StoredEvent> event, AppendCallback done) override;
   absl::Status ReadAfter(std::uint64_t after, std::uint64_t up_to,
                          std::size_t max_events,
                          std::vector<EventPtr>& out) const override;
@@ -44,6 +45,8 @@ class MemoryEventLog final : public EventLog {
   };
 
   const Options options_;
+  // Held through `done`, so that callbacks run in sequence order.
+  absl::Mutex append_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   std::deque<Entry> entries_ ABSL_GUARDED_BY(mu_);
   std::uint64_t oldest_ ABSL_GUARDED_BY(mu_) = 1;  // sequence of entries_[0]

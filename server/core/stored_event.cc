@@ -22,22 +22,27 @@ void AppendVarint(std::uint64_t value, std::string& out) {
 
 }  // namespace
 
+void StoredEvent::AppendFields(const absl::string_view (&fields)[4],
+                               std::size_t encoding_size) {
+  std::size_t size = encoding_size;
+  for (absl::string_view field : fields) size += field.size();
+  buffer_.reserve(size);
+  for (int i = 0; i < 4; ++i) {
+    offsets_[i] = static_cast<std::uint32_t>(buffer_.size());
+    buffer_.append(fields[i].data(), fields[i].size());
+  }
+  offsets_[4] = static_cast<std::uint32_t>(buffer_.size());
+}
+
 std::shared_ptr<StoredEvent> StoredEvent::Create(
     const ::paradym::webhooks::v1::Event& event) {
   std::shared_ptr<StoredEvent> stored(new StoredEvent());
   std::string& buffer = stored->buffer_;
-  const absl::string_view fields[] = {event.event_type(), event.project_id(),
-                                      event.workflow_id(),
-                                      event.workflow_execution_id()};
-  std::size_t size = 0;
-  for (absl::string_view field : fields) size += field.size();
-  const std::size_t encoded = event.ByteSizeLong();
-  buffer.reserve(size + encoded);
-  for (int i = 0; i < 4; ++i) {
-    stored->offsets_[i] = static_cast<std::uint32_t>(buffer.size());
-    buffer.append(fields[i].data(), fields[i].size());
-  }
-  stored->offsets_[4] = static_cast<std::uint32_t>(buffer.size());
+  stored->AppendFields({event.event_type(), event.project_id(),
+                        event.workflow_id(), event.workflow_execution_id()},
+                       event.ByteSizeLong());
+  stored->receive_time_micros_ = event.receive_time().seconds() * 1000000 +
+                                 event.receive_time().nanos() / 1000;
   if (event.sequence() == 0) {
     event.AppendToString(&buffer);
   } else {
@@ -45,6 +50,18 @@ std::shared_ptr<StoredEvent> StoredEvent::Create(
     copy.clear_sequence();
     copy.AppendToString(&buffer);
   }
+  return stored;
+}
+
+std::shared_ptr<StoredEvent> StoredEvent::FromParts(const Parts& parts) {
+  std::shared_ptr<StoredEvent> stored(new StoredEvent());
+  stored->sequence_ = parts.sequence;
+  stored->receive_time_micros_ = parts.receive_time_micros;
+  stored->AppendFields({parts.event_type, parts.project_id, parts.workflow_id,
+                        parts.workflow_execution_id},
+                       parts.encoding_without_sequence.size());
+  stored->buffer_.append(parts.encoding_without_sequence.data(),
+                         parts.encoding_without_sequence.size());
   return stored;
 }
 

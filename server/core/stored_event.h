@@ -35,6 +35,19 @@ class StoredEvent {
   static std::shared_ptr<StoredEvent> Create(
       const ::paradym::webhooks::v1::Event& event);
 
+  // What a store wrote, read back: the filter fields, the receive time and
+  // the encoding without `sequence` (encoding_without_sequence()).
+  struct Parts {
+    std::uint64_t sequence = 0;
+    absl::string_view event_type;
+    absl::string_view project_id;
+    absl::string_view workflow_id;
+    absl::string_view workflow_execution_id;
+    std::int64_t receive_time_micros = 0;
+    absl::string_view encoding_without_sequence;
+  };
+  static std::shared_ptr<StoredEvent> FromParts(const Parts& parts);
+
   std::uint64_t sequence() const { return sequence_; }
   // Set once, by the log, before the event is shared.
   void set_sequence(std::uint64_t sequence) { sequence_ = sequence; }
@@ -44,6 +57,13 @@ class StoredEvent {
   absl::string_view project_id() const { return Field(1); }
   absl::string_view workflow_id() const { return Field(2); }
   absl::string_view workflow_execution_id() const { return Field(3); }
+  // `receive_time` in microseconds since the Unix epoch, for retention.
+  std::int64_t receive_time_micros() const { return receive_time_micros_; }
+
+  // The encoding of the event without `sequence`: what a store writes.
+  absl::string_view encoding_without_sequence() const {
+    return absl::string_view(buffer_).substr(offsets_[4]);
+  }
 
   // Appends the complete encoding of the event, sequence included, to `out`.
   void AppendEncoded(std::string& out) const;
@@ -59,12 +79,17 @@ class StoredEvent {
 
  private:
   StoredEvent() = default;
+  // Appends the four filter fields to buffer_ and records their offsets,
+  // reserving room for an encoding of `encoding_size` bytes after them.
+  void AppendFields(const absl::string_view (&fields)[4],
+                    std::size_t encoding_size);
   absl::string_view Field(int i) const {
     return absl::string_view(buffer_).substr(offsets_[i],
                                              offsets_[i + 1] - offsets_[i]);
   }
 
   std::uint64_t sequence_ = 0;
+  std::int64_t receive_time_micros_ = 0;
   // The four filter fields, then the encoding without `sequence`.
   std::string buffer_;
   std::uint32_t offsets_[5] = {};

@@ -76,21 +76,21 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
     }
     encoded = StoredEvent::Create(event);
   }
-  absl::StatusOr<EventPtr> stored;
-  SubscriptionHub::Wakeups wakeups;
-  {
-    absl::MutexLock lock(&append_mu_);
-    stored = log_.Append(std::move(encoded));
-    if (stored.ok()) wakeups = hub_.Publish(*stored);
-  }
-  hub_.Wake(std::move(wakeups));
-  if (!stored.ok()) {
-    refuse(stored.status());
-    return;
-  }
-  accepted_by_type_.Increment({(*stored)->event_type()});
-  ingest_latency_.Observe(absl::Now() - start);
-  std::move(done)(std::move(stored));
+  // The log calls back in sequence order, one at a time, once the event is
+  // committed: publishing from there keeps subscribers in order, and the
+  // answer (an HTTP 200, an Ingest reply) never precedes the commit.
+  log_.Append(std::move(encoded), [this, start, done = std::move(done)](
+                                      absl::StatusOr<EventPtr> stored) mutable {
+    if (!stored.ok()) {
+      refused_by_reason_.Increment({ErrorReason(stored.status())});
+      std::move(done)(stored.status());
+      return;
+    }
+    hub_.Wake(hub_.Publish(*stored));
+    accepted_by_type_.Increment({(*stored)->event_type()});
+    ingest_latency_.Observe(absl::Now() - start);
+    std::move(done)(std::move(stored));
+  });
 }
 
 void WebhookIngestor::Shutdown() {

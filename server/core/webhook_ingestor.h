@@ -1,10 +1,10 @@
 // The one path every webhook takes, whatever transport brought it.
 //
 // VerifyAndParse checks the body size, verifies the signature over the raw
-// bytes and only then normalizes the JSON. Ingest does the same, then assigns
-// the next sequence, appends the event to the log and hands it to the
-// subscription hub. The gRPC Ingest RPC and the HTTP front both call Ingest;
-// each turns the resulting absl::Status into its own error form.
+// bytes and only then normalizes the JSON. Ingest does the same, then appends
+// the event to the log and, once the log has committed it, hands it to the
+// subscription hub and answers. The gRPC Ingest RPC and the HTTP front both
+// call Ingest; each turns the resulting absl::Status into its own error form.
 //
 //   WebhookIngestor ingestor(options, std::move(verifier), log, hub, clock);
 //   ingestor.Ingest({.body = body, .signature = header},
@@ -19,7 +19,6 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
 #include "server/core/clock.h"
 #include "server/core/event_log.h"
 #include "server/core/event_normalizer.h"
@@ -46,7 +45,7 @@ class WebhookIngestor {
   };
 
   // Receives the stored event, or why the webhook was refused. May run on
-  // the calling thread before Ingest returns.
+  // the calling thread before Ingest returns, or later on the log's thread.
   using IngestCallback = absl::AnyInvocable<void(absl::StatusOr<EventPtr>) &&>;
 
   // `log`, `hub` and `clock` must outlive the ingestor.
@@ -57,8 +56,9 @@ class WebhookIngestor {
   absl::StatusOr<::paradym::webhooks::v1::Event> VerifyAndParse(
       const WebhookRequest& request) const;
 
-  // Verifies, normalizes, stores and publishes; `done` gets the stored event.
-  // UNAVAILABLE (SHUTTING_DOWN) after Shutdown.
+  // Verifies, normalizes, stores and publishes; `done` gets the stored event
+  // once it is committed. UNAVAILABLE (SHUTTING_DOWN) after Shutdown; the
+  // log's errors (UNAVAILABLE STORE_FULL, STORE_FAILED) as they are.
   void Ingest(const WebhookRequest& request, IngestCallback done);
 
   // Refuses further webhooks and ends every subscription.
@@ -90,8 +90,6 @@ class WebhookIngestor {
   SubscriptionHub& hub_;
   const Clock& clock_;
   std::atomic<bool> shutting_down_{false};
-  // Orders append + publish so subscribers see sequences in order.
-  absl::Mutex append_mu_;
   LabeledCounter accepted_by_type_{64};
   LabeledCounter refused_by_reason_{64};
   LatencyHistogram ingest_latency_;

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/unknown_field_set.h"
+#include "server/core/event_listing.h"
 #include "server/grpc/status_conversion.h"
 
 namespace paradym::webhooks {
@@ -26,12 +27,27 @@ WebhookRequest ToWebhookRequest(const std::string& body,
   return {body, signature, endpoint};
 }
 
-EventFilter::Spec ToFilterSpec(const v1::SubscribeRequest& request) {
+// SubscribeRequest and ListEventsRequest share their filter fields.
+template <typename Request>
+EventFilter::Spec ToFilterSpec(const Request& request) {
   return {{request.event_types().begin(), request.event_types().end()},
           {request.project_ids().begin(), request.project_ids().end()},
           {request.workflow_ids().begin(), request.workflow_ids().end()},
           {request.workflow_execution_ids().begin(),
            request.workflow_execution_ids().end()}};
+}
+
+// Adds `events` to `response`'s `events` (field 1) as the log keeps them,
+// encoded: with no parsing and no second serialization.
+template <typename Response>
+void AddEncodedEvents(const std::vector<EventPtr>& events, Response& response) {
+  static_assert(Response::kEventsFieldNumber == 1);
+  google::protobuf::UnknownFieldSet* encoded =
+      response.GetReflection()->MutableUnknownFields(&response);
+  for (const EventPtr& event : events) {
+    event->AppendEncoded(
+        *encoded->AddLengthDelimited(Response::kEventsFieldNumber));
+  }
 }
 
 // One Subscribe call.
@@ -173,14 +189,7 @@ class SubscribeReactor final
         return;
       }
       if (!batch_.empty()) {
-        // The log keeps events encoded: each goes out as the bytes of
-        // field 1 (`events`), with no parsing and no second serialization.
-        google::protobuf::UnknownFieldSet* encoded =
-            response_.GetReflection()->MutableUnknownFields(&response_);
-        for (const EventPtr& event : batch_) {
-          event->AppendEncoded(*encoded->AddLengthDelimited(
-              v1::SubscribeResponse::kEventsFieldNumber));
-        }
+        AddEncodedEvents(batch_, response_);
         batch_.clear();
         {
           absl::MutexLock lock(&mu_);
@@ -270,6 +279,32 @@ grpc::ServerWriteReactor<v1::SubscribeResponse>*
 WebhookServiceAdapter::Subscribe(grpc::CallbackServerContext* /*context*/,
                                  const v1::SubscribeRequest* request) {
   return new SubscribeReactor(hub_, *request, options_);
+}
+
+grpc::ServerUnaryReactor* WebhookServiceAdapter::ListEvents(
+    grpc::CallbackServerContext* context, const v1::ListEventsRequest* request,
+    v1::ListEventsResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::StatusOr<EventFilter> filter =
+      EventFilter::Create(ToFilterSpec(*request));
+  if (!filter.ok()) {
+    reactor->Finish(ToGrpcStatus(filter.status()));
+    return reactor;
+  }
+  EventQuery query;
+  query.filter = std::move(filter).value();
+  query.start_after_sequence = request->start_after_sequence();
+  query.page_size = request->page_size();
+  query.page_token = request->page_token();
+  absl::StatusOr<EventPage> page = paradym::webhooks::ListEvents(log_, query);
+  if (page.ok()) {
+    AddEncodedEvents(page->events, *response);
+    response->set_next_page_token(std::move(page->next_page_token));
+    response->set_oldest_sequence(page->range.oldest);
+    response->set_last_sequence(page->range.last);
+  }
+  reactor->Finish(ToGrpcStatus(page.status()));
+  return reactor;
 }
 
 }  // namespace paradym::webhooks

@@ -7,7 +7,7 @@
 // pulls batches from its core Subscription and never holds a lock across a
 // gRPC call.
 //
-//   WebhookServiceAdapter service(ingestor, hub);
+//   WebhookServiceAdapter service(ingestor, hub, log);
 //   grpc::ServerBuilder builder;
 //   builder.RegisterService(&service);
 
@@ -18,6 +18,7 @@
 
 #include "absl/time/time.h"
 #include "paradym/webhooks/v1/webhook_service.grpc.pb.h"
+#include "server/core/event_log.h"
 #include "server/core/subscription_hub.h"
 #include "server/core/webhook_ingestor.h"
 
@@ -35,12 +36,13 @@ class WebhookServiceAdapter final
     absl::Duration min_write_interval = absl::Milliseconds(1);
   };
 
-  // `ingestor` and `hub` must outlive the service.
-  WebhookServiceAdapter(WebhookIngestor& ingestor, SubscriptionHub& hub)
-      : WebhookServiceAdapter(ingestor, hub, Options()) {}
+  // `ingestor`, `hub` and `log` must outlive the service.
   WebhookServiceAdapter(WebhookIngestor& ingestor, SubscriptionHub& hub,
-                        Options options)
-      : ingestor_(ingestor), hub_(hub), options_(options) {}
+                        const EventLog& log)
+      : WebhookServiceAdapter(ingestor, hub, log, Options()) {}
+  WebhookServiceAdapter(WebhookIngestor& ingestor, SubscriptionHub& hub,
+                        const EventLog& log, Options options)
+      : ingestor_(ingestor), hub_(hub), log_(log), options_(options) {}
 
   grpc::ServerUnaryReactor* VerifyAndParse(
       grpc::CallbackServerContext* context,
@@ -56,9 +58,15 @@ class WebhookServiceAdapter final
   Subscribe(grpc::CallbackServerContext* context,
             const ::paradym::webhooks::v1::SubscribeRequest* request) override;
 
+  grpc::ServerUnaryReactor* ListEvents(
+      grpc::CallbackServerContext* context,
+      const ::paradym::webhooks::v1::ListEventsRequest* request,
+      ::paradym::webhooks::v1::ListEventsResponse* response) override;
+
  private:
   WebhookIngestor& ingestor_;
   SubscriptionHub& hub_;
+  const EventLog& log_;
   const Options options_;
 };
 

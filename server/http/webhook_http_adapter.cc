@@ -229,6 +229,7 @@ std::string WebhookHttpAdapter::RenderMetrics() const {
   text.AddGauge("paradym_webhooks_log_last_sequence",
                 "The sequence of the newest event in the log.",
                 static_cast<double>(range.last));
+  log_.AddMetrics(text);
   text.AddGauge("paradym_webhooks_http_connections",
                 "HTTP connections open now.",
                 static_cast<double>(connection_stats_.open.load()));

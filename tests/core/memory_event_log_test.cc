@@ -7,11 +7,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/errors.h"
+#include "tests/testing/event_log_testing.h"
 
 namespace paradym::webhooks {
 namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
+using ::paradym::webhooks::testing::AppendAndWait;
 
 std::shared_ptr<StoredEvent> MakeEvent(const std::string& body) {
   v1::Event event;
@@ -31,7 +33,7 @@ TEST(MemoryEventLog, AssignsGapFreeSequencesFromOne) {
   EXPECT_EQ(log.Range().oldest, 1u);
   EXPECT_EQ(log.Range().last, 0u);
   for (std::uint64_t i = 1; i <= 3; ++i) {
-    absl::StatusOr<EventPtr> stored = log.Append(MakeEvent("x"));
+    absl::StatusOr<EventPtr> stored = AppendAndWait(log, MakeEvent("x"));
     ASSERT_TRUE(stored.ok()) << stored.status();
     EXPECT_EQ((*stored)->sequence(), i);
   }
@@ -41,7 +43,8 @@ TEST(MemoryEventLog, AssignsGapFreeSequencesFromOne) {
 
 TEST(MemoryEventLog, ReadAfterReturnsTheWindowInOrder) {
   MemoryEventLog log({10, 1 << 20});
-  for (int i = 0; i < 6; ++i) ASSERT_TRUE(log.Append(MakeEvent("x")).ok());
+  for (int i = 0; i < 6; ++i)
+    ASSERT_TRUE(AppendAndWait(log, MakeEvent("x")).ok());
   std::vector<EventPtr> out;
   ASSERT_TRUE(log.ReadAfter(1, 5, 100, out).ok());
   EXPECT_THAT(Sequences(out), ::testing::ElementsAre(2, 3, 4, 5));
@@ -55,7 +58,8 @@ TEST(MemoryEventLog, ReadAfterReturnsTheWindowInOrder) {
 
 TEST(MemoryEventLog, EvictsOldestBeyondMaxEvents) {
   MemoryEventLog log({3, 1 << 20});
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(log.Append(MakeEvent("x")).ok());
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(AppendAndWait(log, MakeEvent("x")).ok());
   EXPECT_EQ(log.Range().oldest, 3u);
   EXPECT_EQ(log.Range().last, 5u);
   std::vector<EventPtr> out;
@@ -66,18 +70,20 @@ TEST(MemoryEventLog, EvictsOldestBeyondMaxEvents) {
 TEST(MemoryEventLog, EvictsOldestBeyondMaxBytesButKeepsNewest) {
   const std::string body(1000, 'b');
   MemoryEventLog log({100, 2500});
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(log.Append(MakeEvent(body)).ok());
+  for (int i = 0; i < 4; ++i)
+    ASSERT_TRUE(AppendAndWait(log, MakeEvent(body)).ok());
   EXPECT_EQ(log.Range().oldest, 3u);
   EXPECT_LE(log.bytes(), 2500u);
   // A single event over the byte limit is still kept.
-  ASSERT_TRUE(log.Append(MakeEvent(std::string(5000, 'x'))).ok());
+  ASSERT_TRUE(AppendAndWait(log, MakeEvent(std::string(5000, 'x'))).ok());
   EXPECT_EQ(log.Range().oldest, 5u);
   EXPECT_EQ(log.Range().last, 5u);
 }
 
 TEST(MemoryEventLog, ReadBeforeOldestIsOutOfRangeNamingTheOldest) {
   MemoryEventLog log({2, 1 << 20});
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(log.Append(MakeEvent("x")).ok());
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(AppendAndWait(log, MakeEvent("x")).ok());
   std::vector<EventPtr> out;
   const absl::Status status = log.ReadAfter(1, 100, 10, out);
   EXPECT_EQ(status.code(), absl::StatusCode::kOutOfRange);

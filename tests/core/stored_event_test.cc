@@ -52,6 +52,43 @@ TEST(StoredEvent, DecodesToTheSameEventWithItsSequence) {
   }
 }
 
+TEST(StoredEvent, KeepsTheReceiveTimeInMicroseconds) {
+  v1::Event event = SampleEvent();
+  event.mutable_receive_time()->set_seconds(1718184600);
+  event.mutable_receive_time()->set_nanos(123456789);
+  EXPECT_EQ(StoredEvent::Create(event)->receive_time_micros(),
+            1718184600123456);
+}
+
+TEST(StoredEvent, ReadBackFromItsPartsIsTheSameEvent) {
+  v1::Event event = SampleEvent();
+  event.mutable_receive_time()->set_seconds(1718184600);
+  auto original = StoredEvent::Create(event);
+  original->set_sequence(42);
+  // What a store keeps: the parts, copied into buffers of its own.
+  const std::string encoding(original->encoding_without_sequence());
+  const std::string type(original->event_type());
+  StoredEvent::Parts parts;
+  parts.sequence = 42;
+  parts.event_type = type;
+  parts.project_id = "project-1";
+  parts.workflow_id = "workflow-1";
+  parts.workflow_execution_id = "execution-1";
+  parts.receive_time_micros = original->receive_time_micros();
+  parts.encoding_without_sequence = encoding;
+  auto read_back = StoredEvent::FromParts(parts);
+  EXPECT_EQ(read_back->sequence(), 42u);
+  EXPECT_EQ(read_back->event_type(), "workflowExecution.failed");
+  EXPECT_EQ(read_back->project_id(), "project-1");
+  EXPECT_EQ(read_back->workflow_id(), "workflow-1");
+  EXPECT_EQ(read_back->workflow_execution_id(), "execution-1");
+  EXPECT_EQ(read_back->receive_time_micros(), 1718184600000000);
+  std::string original_bytes, read_back_bytes;
+  original->AppendEncoded(original_bytes);
+  read_back->AppendEncoded(read_back_bytes);
+  EXPECT_EQ(read_back_bytes, original_bytes);
+}
+
 TEST(StoredEvent, IgnoresASequenceAlreadySet) {
   v1::Event event = SampleEvent();
   event.set_sequence(99);

@@ -33,16 +33,14 @@ class HubTest : public ::testing::Test {
     event.set_event_type(type);
     event.set_project_id(project);
     event.set_body(std::string(body_bytes, 'b'));
-    SubscriptionHub::Wakeups wakeups;
     std::uint64_t sequence = 0;
-    {
-      absl::MutexLock lock(&append_mu_);
-      absl::StatusOr<EventPtr> stored = log_.Append(StoredEvent::Create(event));
-      EXPECT_TRUE(stored.ok());
-      sequence = (*stored)->sequence();
-      wakeups = hub_.Publish(*stored);
-    }
-    hub_.Wake(std::move(wakeups));
+    // The log calls back in sequence order: publish from there.
+    log_.Append(StoredEvent::Create(event),
+                [&](absl::StatusOr<EventPtr> stored) {
+                  ASSERT_TRUE(stored.ok()) << stored.status();
+                  sequence = (*stored)->sequence();
+                  hub_.Wake(hub_.Publish(*stored));
+                });
     return sequence;
   }
 
@@ -62,7 +60,6 @@ class HubTest : public ::testing::Test {
     return subscription.ok() ? *subscription : nullptr;
   }
 
-  absl::Mutex append_mu_;
   MemoryEventLog log_;
   SubscriptionHub hub_;
 };
@@ -296,17 +293,14 @@ TEST(SubscriptionHubConcurrency, NoGapOrDuplicateAcrossTheSwitchUnderLoad) {
   constexpr std::uint64_t kEvents = 20000;
   MemoryEventLog log({kEvents, std::size_t{1} << 30});
   SubscriptionHub hub(log, {kEvents});
-  absl::Mutex append_mu;
   auto publish_one = [&] {
     v1::Event event;
     event.set_event_type("t.x");
-    SubscriptionHub::Wakeups wakeups;
-    {
-      absl::MutexLock lock(&append_mu);
-      auto stored = log.Append(StoredEvent::Create(event));
-      wakeups = hub.Publish(*stored);
-    }
-    hub.Wake(std::move(wakeups));
+    log.Append(StoredEvent::Create(event),
+               [&](absl::StatusOr<EventPtr> stored) {
+                 ASSERT_TRUE(stored.ok()) << stored.status();
+                 hub.Wake(hub.Publish(*stored));
+               });
   };
   for (int i = 0; i < 1000; ++i) publish_one();
   std::thread publisher([&] {

@@ -203,5 +203,98 @@ TEST_F(WebhookIngestorTest, AfterShutdownIngestIsUnavailable) {
   EXPECT_EQ(log_.Range().last, 0u);
 }
 
+// A log that holds appends until the test commits or fails them, as a
+// durable log does while its group commit runs.
+class HeldLog final : public EventLog {
+ public:
+  void Append(std::shared_ptr<StoredEvent> event,
+              AppendCallback done) override {
+    held_.push_back({std::move(event), std::move(done)});
+  }
+  absl::Status ReadAfter(std::uint64_t, std::uint64_t, std::size_t,
+                         std::vector<EventPtr>&) const override {
+    return absl::OkStatus();
+  }
+  SequenceRange Range() const override { return {1, last_}; }
+
+  std::size_t held() const { return held_.size(); }
+  void CommitAll() {
+    for (auto& [event, done] : held_) {
+      event->set_sequence(++last_);
+      std::move(done)(EventPtr(std::move(event)));
+    }
+    held_.clear();
+  }
+  void FailAll(const absl::Status& status) {
+    for (auto& [event, done] : held_) std::move(done)(status);
+    held_.clear();
+  }
+
+ private:
+  std::vector<std::pair<std::shared_ptr<StoredEvent>, AppendCallback>> held_;
+  std::uint64_t last_ = 0;
+};
+
+class IngestorWithHeldLogTest : public ::testing::Test {
+ protected:
+  IngestorWithHeldLogTest()
+      : clock_(absl::FromUnixSeconds(1718184600)),
+        hub_(log_, {100}),
+        ingestor_({},
+                  SignatureVerifier(std::vector<EndpointSecrets>{
+                      {"default", {kDefaultSecret}}}),
+                  log_, hub_, clock_) {}
+
+  void Ingest(absl::StatusOr<EventPtr>& result, bool& answered) {
+    const std::string body =
+        ReadTestData("events/workflowExecution.started.json");
+    ingestor_.Ingest({body, SignBody(kDefaultSecret, body), ""},
+                     [&](absl::StatusOr<EventPtr> stored) {
+                       result = std::move(stored);
+                       answered = true;
+                     });
+  }
+
+  FakeClock clock_;
+  HeldLog log_;
+  SubscriptionHub hub_;
+  WebhookIngestor ingestor_;
+};
+
+TEST_F(IngestorWithHeldLogTest, AnswersAndPublishesOnlyAfterTheCommit) {
+  auto subscription = hub_.Subscribe({}, std::nullopt, [] {});
+  ASSERT_TRUE(subscription.ok());
+  absl::StatusOr<EventPtr> result;
+  bool answered = false;
+  Ingest(result, answered);
+  EXPECT_FALSE(answered);
+  EXPECT_EQ(log_.held(), 1u);
+  std::vector<EventPtr> batch;
+  ASSERT_TRUE((*subscription)->Next(10, 1 << 20, batch).ok());
+  EXPECT_TRUE(batch.empty()) << "published before the commit";
+
+  log_.CommitAll();
+  ASSERT_TRUE(answered);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ((*result)->sequence(), 1u);
+  ASSERT_TRUE((*subscription)->Next(10, 1 << 20, batch).ok());
+  ASSERT_EQ(batch.size(), 1u);
+  EXPECT_EQ(batch[0]->sequence(), 1u);
+  hub_.Unsubscribe(**subscription);
+}
+
+TEST_F(IngestorWithHeldLogTest, AStoreFailureRefusesWithItsReason) {
+  absl::StatusOr<EventPtr> result;
+  bool answered = false;
+  Ingest(result, answered);
+  log_.FailAll(MakeError(absl::StatusCode::kUnavailable, kStoreFull,
+                         "the disk is full"));
+  ASSERT_TRUE(answered);
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ErrorReason(result.status()), kStoreFull);
+  EXPECT_EQ(ingestor_.refused_by_reason().Value({kStoreFull}), 1u);
+  EXPECT_EQ(ingestor_.ingest_latency().Read().count, 0u);
+}
+
 }  // namespace
 }  // namespace paradym::webhooks

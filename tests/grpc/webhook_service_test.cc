@@ -5,11 +5,13 @@
 
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "server/core/memory_event_log.h"
 #include "server/grpc/webhook_service_adapter.h"
@@ -22,6 +24,7 @@ namespace paradym::webhooks {
 namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
+using ::google::protobuf::util::MessageDifferencer;
 using ::paradym::webhooks::testing::FakeClock;
 using ::paradym::webhooks::testing::GrpcBadFields;
 using ::paradym::webhooks::testing::GrpcErrorMetadata;
@@ -42,7 +45,7 @@ class WebhookServiceTest : public ::testing::Test {
                   SignatureVerifier(
                       std::vector<EndpointSecrets>{{"default", {kSecret}}}),
                   log_, hub_, clock_),
-        service_(ingestor_, hub_) {
+        service_(ingestor_, hub_, log_) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                              &port_);
@@ -228,6 +231,76 @@ TEST_F(WebhookServiceTest, SubscribeRefusesBadRequestsWithReasons) {
     const grpc::Status status = reader->Finish();
     EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
     EXPECT_EQ(GrpcErrorReason(status), "SEQUENCE_TOO_NEW");
+  }
+}
+
+TEST_F(WebhookServiceTest, ListEventsPagesThroughTheStoredEventsAsIngested) {
+  std::vector<v1::Event> ingested;
+  for (const char* name :
+       {"workflowExecution.started", "openid4vc.verification.verified",
+        "workflowExecution.failed"}) {
+    v1::IngestResponse response;
+    ASSERT_TRUE(
+        Ingest(ReadTestData(absl::StrCat("events/", name, ".json")), &response)
+            .ok());
+    ingested.push_back(response.event());
+  }
+  v1::ListEventsRequest request;
+  request.set_page_size(2);
+  v1::ListEventsResponse first;
+  {
+    grpc::ClientContext context;
+    const grpc::Status status = stub_->ListEvents(&context, request, &first);
+    ASSERT_TRUE(status.ok()) << status.error_message();
+  }
+  ASSERT_EQ(first.events_size(), 2);
+  EXPECT_TRUE(MessageDifferencer::Equals(first.events(0), ingested[0]));
+  EXPECT_TRUE(MessageDifferencer::Equals(first.events(1), ingested[1]));
+  EXPECT_EQ(first.oldest_sequence(), 1u);
+  EXPECT_EQ(first.last_sequence(), 3u);
+  ASSERT_FALSE(first.next_page_token().empty());
+
+  request.set_page_token(first.next_page_token());
+  v1::ListEventsResponse second;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListEvents(&context, request, &second).ok());
+  }
+  ASSERT_EQ(second.events_size(), 1);
+  EXPECT_TRUE(MessageDifferencer::Equals(second.events(0), ingested[2]));
+  EXPECT_EQ(second.next_page_token(), "");
+
+  // The same filters as Subscribe.
+  v1::ListEventsRequest filtered;
+  filtered.add_event_types("workflowExecution.*");
+  v1::ListEventsResponse matching;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->ListEvents(&context, filtered, &matching).ok());
+  }
+  ASSERT_EQ(matching.events_size(), 2);
+  EXPECT_EQ(matching.events(0).sequence(), 1u);
+  EXPECT_EQ(matching.events(1).sequence(), 3u);
+}
+
+TEST_F(WebhookServiceTest, ListEventsErrorsNameTheProblem) {
+  v1::ListEventsRequest bad_filter;
+  bad_filter.add_project_ids("");
+  v1::ListEventsRequest bad_token;
+  bad_token.set_page_token("not-a-token");
+  v1::ListEventsRequest bad_size;
+  bad_size.set_page_size(-5);
+  for (const auto& [request, reason, field] :
+       {std::tuple{bad_filter, "INVALID_REQUEST", "project_ids[0]"},
+        std::tuple{bad_token, "INVALID_PAGE_TOKEN", "page_token"},
+        std::tuple{bad_size, "INVALID_REQUEST", "page_size"}}) {
+    SCOPED_TRACE(reason);
+    grpc::ClientContext context;
+    v1::ListEventsResponse response;
+    const grpc::Status status = stub_->ListEvents(&context, request, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+    EXPECT_EQ(GrpcErrorReason(status), reason);
+    EXPECT_THAT(GrpcBadFields(status), ::testing::ElementsAre(field));
   }
 }
 

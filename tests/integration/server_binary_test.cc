@@ -267,7 +267,7 @@ TEST_F(ServerBinaryTest,
 }
 
 TEST_F(ServerBinaryTest, SubscribeRefusalsHaveTheirReasons) {
-  Start({"--memory_events=2"});
+  Start({"--store=memory", "--memory_events=2"});
   for (int i = 0; i < 4; ++i) {
     ASSERT_TRUE(
         IngestSigned(ReadTestData("events/workflowExecution.completed.json"))

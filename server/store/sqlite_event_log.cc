@@ -1,0 +1,681 @@
+#include "server/store/sqlite_event_log.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "server/core/errors.h"
+#include "server/core/structured_log.h"
+
+namespace paradym::webhooks {
+namespace {
+
+// Marks the file as ours ("PWH1"), and the layout of its tables.
+constexpr int kApplicationId = 0x50574831;
+constexpr int kSchemaVersion = 1;
+
+constexpr char kSchema[] = R"sql(
+CREATE TABLE events (
+  sequence INTEGER PRIMARY KEY,
+  receive_time_us INTEGER NOT NULL,
+  event_type TEXT NOT NULL,
+  project_id TEXT NOT NULL,
+  workflow_id TEXT NOT NULL,
+  workflow_execution_id TEXT NOT NULL,
+  event BLOB NOT NULL
+);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+)sql";
+
+constexpr char kBegin[] = "BEGIN IMMEDIATE";
+constexpr char kCommit[] = "COMMIT";
+constexpr char kRollback[] = "ROLLBACK";
+constexpr char kInsert[] =
+    "INSERT INTO events (sequence, receive_time_us, event_type, project_id, "
+    "workflow_id, workflow_execution_id, event) VALUES (?1, ?2, ?3, ?4, ?5, "
+    "?6, ?7)";
+constexpr char kRead[] =
+    "SELECT sequence, receive_time_us, event_type, project_id, workflow_id, "
+    "workflow_execution_id, event FROM events WHERE sequence > ?1 AND "
+    "sequence <= ?2 ORDER BY sequence LIMIT ?3";
+constexpr char kRange[] =
+    "SELECT (SELECT min(sequence) FROM events), (SELECT max(sequence) FROM "
+    "events), (SELECT value FROM meta WHERE key = 'deleted_through')";
+constexpr char kFirstYoung[] =
+    "SELECT sequence FROM events WHERE sequence >= ?1 AND sequence < ?2 AND "
+    "receive_time_us >= ?3 ORDER BY sequence LIMIT 1";
+constexpr char kDelete[] = "DELETE FROM events WHERE sequence < ?1";
+// The highest sequence ever deleted, so that sequences keep increasing when
+// retention has emptied the table.
+constexpr char kDeletedThrough[] =
+    "INSERT OR REPLACE INTO meta (key, value) VALUES ('deleted_through', ?1)";
+constexpr char kOpenedAt[] =
+    "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_open_unix', ?1)";
+
+// Idle reader connections kept for reuse.
+constexpr std::size_t kMaxIdleReaders = 16;
+
+// The runtime error for a failed SQLite call: UNAVAILABLE, STORE_FULL when
+// the disk (or file size limit) is full, STORE_FAILED otherwise.
+absl::Status StoreError(int rc, sqlite3* db, absl::string_view doing) {
+  const int primary = rc & 0xff;
+  const std::string detail =
+      db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  if (primary == SQLITE_FULL) {
+    return MakeError(
+        absl::StatusCode::kUnavailable, kStoreFull,
+        absl::StrCat("the disk holding the event store is full (", doing, ": ",
+                     detail, "); the event was not stored"));
+  }
+  return MakeError(absl::StatusCode::kUnavailable, kStoreFailed,
+                   absl::StrCat("the event store failed (", doing, ": ", detail,
+                                "); the event was not stored"));
+}
+
+// The startup error for a failed SQLite call on `path`: DATA_LOSS when the
+// file is corrupt, FAILED_PRECONDITION otherwise.
+absl::Status OpenError(int rc, sqlite3* db, absl::string_view doing,
+                       const std::string& path) {
+  const int primary = rc & 0xff;
+  const std::string detail =
+      db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
+    return absl::DataLossError(absl::StrCat(
+        "the event store ", path, " is corrupt (", doing, ": ", detail,
+        "); move it away and restore a backup, or start with an empty "
+        "data directory"));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat("cannot ", doing, " the event store ", path, ": ", detail,
+                   " (is the data directory writable?)"));
+}
+
+std::int64_t ToInt64(std::uint64_t value) {
+  return static_cast<std::int64_t>(value);
+}
+
+absl::string_view ColumnText(sqlite3_stmt* statement, int column) {
+  const auto* text =
+      reinterpret_cast<const char*>(sqlite3_column_text(statement, column));
+  return absl::string_view(text == nullptr ? "" : text,
+                           sqlite3_column_bytes(statement, column));
+}
+
+absl::string_view ColumnBlob(sqlite3_stmt* statement, int column) {
+  const void* blob = sqlite3_column_blob(statement, column);
+  const int size = sqlite3_column_bytes(statement, column);
+  if (blob == nullptr) return absl::string_view();
+  return absl::string_view(static_cast<const char*>(blob), size);
+}
+
+void BindText(sqlite3_stmt* statement, int index, absl::string_view text) {
+  sqlite3_bind_text(statement, index, text.data(),
+                    static_cast<int>(text.size()), SQLITE_STATIC);
+}
+
+// Resets a prepared statement when it goes out of scope.
+class ResetOnExit {
+ public:
+  explicit ResetOnExit(sqlite3_stmt* statement) : statement_(statement) {}
+  ~ResetOnExit() {
+    sqlite3_reset(statement_);
+    sqlite3_clear_bindings(statement_);
+  }
+  ResetOnExit(const ResetOnExit&) = delete;
+  ResetOnExit& operator=(const ResetOnExit&) = delete;
+
+ private:
+  sqlite3_stmt* statement_;
+};
+
+}  // namespace
+
+// One SQLite connection and its prepared statements, used by one thread at
+// a time.
+class SqliteEventLog::Connection {
+ public:
+  // Always returns the connection, even when `rc` says opening failed, so
+  // that the caller can read the error message before it is closed.
+  static std::unique_ptr<Connection> Open(const std::string& path, int flags,
+                                          int& rc) {
+    sqlite3* db = nullptr;
+    rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX,
+                         nullptr);
+    std::unique_ptr<Connection> connection(new Connection(db));
+    if (rc == SQLITE_OK) {
+      sqlite3_extended_result_codes(db, 1);
+      sqlite3_busy_timeout(db, 5000);
+    }
+    return connection;
+  }
+
+  ~Connection() {
+    for (auto& [sql, statement] : statements_) sqlite3_finalize(statement);
+    sqlite3_close_v2(db_);
+  }
+
+  sqlite3* db() const { return db_; }
+
+  // The prepared statement for `sql` (a string constant, cached by address),
+  // or nullptr with `rc` set.
+  sqlite3_stmt* Prepare(const char* sql, int& rc) {
+    rc = SQLITE_OK;
+    auto it = statements_.find(sql);
+    if (it != statements_.end()) return it->second;
+    sqlite3_stmt* statement = nullptr;
+    rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement,
+                            nullptr);
+    if (rc != SQLITE_OK) return nullptr;
+    statements_.emplace(sql, statement);
+    return statement;
+  }
+
+  // Runs `sql` (prepared and cached) with 64-bit integer parameters to the
+  // end, ignoring any rows; returns SQLite's result code.
+  int Run(const char* sql, std::initializer_list<std::int64_t> params = {}) {
+    int rc = SQLITE_OK;
+    sqlite3_stmt* statement = Prepare(sql, rc);
+    if (statement == nullptr) return rc;
+    ResetOnExit reset(statement);
+    int index = 1;
+    for (std::int64_t param : params) {
+      sqlite3_bind_int64(statement, index++, param);
+    }
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+    }
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  }
+
+  // Runs a statement that is not kept (schema, pragmas) and returns the first
+  // column of its first row in `first`, if any.
+  int RunOnce(const std::string& sql, std::string* first = nullptr) {
+    sqlite3_stmt* statement = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &statement, nullptr);
+    if (rc != SQLITE_OK) return rc;
+    bool have_first = false;
+    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+      if (first != nullptr && !have_first) {
+        *first = std::string(ColumnText(statement, 0));
+        have_first = true;
+      }
+    }
+    sqlite3_finalize(statement);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+  }
+
+ private:
+  explicit Connection(sqlite3* db) : db_(db) {}
+
+  sqlite3* const db_;
+  absl::flat_hash_map<const char*, sqlite3_stmt*> statements_;
+};
+
+SqliteEventLog::SqliteEventLog(Options options, const Clock& clock)
+    : options_(std::move(options)),
+      clock_(clock),
+      path_(absl::StrCat(options_.directory, "/events.db")) {}
+
+absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
+    Options options, const Clock& clock) {
+  std::error_code error;
+  std::filesystem::create_directories(options.directory, error);
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create the data directory ", options.directory,
+                     ": ", error.message()));
+  }
+  std::unique_ptr<SqliteEventLog> log(
+      new SqliteEventLog(std::move(options), clock));
+  const std::string lock_path =
+      absl::StrCat(log->options_.directory, "/events.lock");
+  log->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (log->lock_fd_ < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot write in the data directory ",
+                     log->options_.directory, ": ", std::strerror(errno)));
+  }
+  if (::flock(log->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the data directory ", log->options_.directory,
+                     " is in use by another paradym-webhooksd process (",
+                     lock_path, " is locked)"));
+  }
+  if (absl::Status status = log->OpenWriter(); !status.ok()) return status;
+  if (absl::Status status = log->LoadRange(); !status.ok()) {
+    return absl::FailedPreconditionError(status.message());
+  }
+  SqliteEventLog* raw = log.get();
+  log->writer_thread_ = std::thread([raw] { raw->WriterLoop(); });
+  return log;
+}
+
+absl::Status SqliteEventLog::OpenWriter() {
+  int rc = SQLITE_OK;
+  writer_ =
+      Connection::Open(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, rc);
+  sqlite3* db = writer_->db();
+  if (rc != SQLITE_OK) return OpenError(rc, db, "open", path_);
+  std::string mode;
+  if ((rc = writer_->RunOnce("PRAGMA journal_mode=WAL", &mode)) != SQLITE_OK) {
+    return OpenError(rc, db, "switch to WAL mode", path_);
+  }
+  if (mode != "wal") {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot switch the event store ", path_,
+                     " to WAL mode (it stays in ", mode, " mode)"));
+  }
+  const char* synchronous = options_.sync == Sync::kFull
+                                ? "PRAGMA synchronous=FULL"
+                                : "PRAGMA synchronous=NORMAL";
+  if ((rc = writer_->RunOnce(synchronous)) != SQLITE_OK) {
+    return OpenError(rc, db, "configure", path_);
+  }
+
+  std::string application_id, user_version, tables;
+  if ((rc = writer_->RunOnce("PRAGMA application_id", &application_id)) !=
+          SQLITE_OK ||
+      (rc = writer_->RunOnce("PRAGMA user_version", &user_version)) !=
+          SQLITE_OK ||
+      (rc = writer_->RunOnce("SELECT count(*) FROM sqlite_schema", &tables)) !=
+          SQLITE_OK) {
+    return OpenError(rc, db, "read", path_);
+  }
+  if (application_id == "0" && user_version == "0" && tables == "0") {
+    const std::string create = absl::StrCat(
+        "BEGIN;", kSchema, "PRAGMA application_id=", kApplicationId,
+        "; PRAGMA user_version=", kSchemaVersion, "; COMMIT;");
+    char* message = nullptr;
+    rc = sqlite3_exec(db, create.c_str(), nullptr, nullptr, &message);
+    sqlite3_free(message);
+    if (rc != SQLITE_OK) return OpenError(rc, db, "create", path_);
+  } else if (application_id != std::to_string(kApplicationId)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path_,
+                     " is not a paradym-webhooks event store; point --data_dir "
+                     "elsewhere"));
+  } else if (user_version != std::to_string(kSchemaVersion)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the event store ", path_, " has format ", user_version,
+                     "; this paradym-webhooksd reads format ", kSchemaVersion,
+                     " (was it written by a newer version?)"));
+  }
+
+  // Every page of the tables and indexes is read once: corruption shows now,
+  // as a clear error, not later in the middle of a replay.
+  std::string check;
+  if ((rc = writer_->RunOnce("PRAGMA quick_check(1)", &check)) != SQLITE_OK) {
+    return OpenError(rc, db, "check", path_);
+  }
+  if (check != "ok") {
+    return absl::DataLossError(absl::StrCat(
+        "the event store ", path_, " is corrupt (quick_check: ", check,
+        "); move it away and restore a backup, or start with an empty "
+        "data directory"));
+  }
+  // Prove that it can be written now rather than at the first webhook.
+  if ((rc = writer_->Run(kOpenedAt, {absl::ToUnixSeconds(absl::Now())})) !=
+      SQLITE_OK) {
+    return OpenError(rc, db, "write", path_);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteEventLog::LoadRange() {
+  int rc = SQLITE_OK;
+  sqlite3_stmt* statement = writer_->Prepare(kRange, rc);
+  if (statement == nullptr) {
+    return StoreError(rc, writer_->db(), "read the range");
+  }
+  ResetOnExit reset(statement);
+  if ((rc = sqlite3_step(statement)) != SQLITE_ROW) {
+    return StoreError(rc, writer_->db(), "read the range");
+  }
+  const bool empty = sqlite3_column_type(statement, 0) == SQLITE_NULL;
+  const auto oldest =
+      static_cast<std::uint64_t>(sqlite3_column_int64(statement, 0));
+  const auto last =
+      std::max(static_cast<std::uint64_t>(sqlite3_column_int64(statement, 1)),
+               static_cast<std::uint64_t>(sqlite3_column_int64(statement, 2)));
+  absl::MutexLock lock(&range_mu_);
+  range_.last = last;
+  range_.oldest = empty ? last + 1 : oldest;
+  return absl::OkStatus();
+}
+
+SqliteEventLog::~SqliteEventLog() {
+  Close();
+  {
+    absl::MutexLock lock(&readers_mu_);
+    idle_readers_.clear();
+  }
+  if (lock_fd_ >= 0) ::close(lock_fd_);
+}
+
+void SqliteEventLog::Close() {
+  absl::MutexLock close_lock(&close_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+  }
+  if (writer_thread_.joinable()) writer_thread_.join();
+  writer_.reset();
+}
+
+void SqliteEventLog::Append(std::shared_ptr<StoredEvent> event,
+                            AppendCallback done) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!closing_) {
+      pending_.push_back({std::move(event), std::move(done)});
+      return;
+    }
+  }
+  std::move(done)(MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
+                            "the event store is closed; the event was not "
+                            "stored"));
+}
+
+bool SqliteEventLog::WriterHasWork() const {
+  return !pending_.empty() || closing_ ||
+         retention_requested_ != retention_done_;
+}
+
+void SqliteEventLog::WriterLoop() {
+  std::vector<Pending> batch;
+  // Retention looks once at startup, then every retention_interval.
+  absl::Time next_retention = absl::Now();
+  bool retention_more = false;
+  for (;;) {
+    std::uint64_t requested = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!retention_more) {
+        mu_.AwaitWithDeadline(
+            absl::Condition(this, &SqliteEventLog::WriterHasWork),
+            next_retention);
+      }
+      std::size_t bytes = 0;
+      while (!pending_.empty() && batch.size() < options_.max_batch_events) {
+        const std::size_t size =
+            pending_.front().event->encoding_without_sequence().size();
+        if (!batch.empty() && bytes + size > options_.max_batch_bytes) break;
+        bytes += size;
+        batch.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+      }
+      if (batch.empty() && closing_) break;
+      requested = retention_requested_;
+    }
+    if (!batch.empty()) {
+      CommitBatch(batch);
+      batch.clear();
+      continue;
+    }
+    // Nothing to commit: the retention deadline passed, a pass was asked
+    // for, or the last step left more to delete.
+    const absl::Status status = RetentionStep(retention_more);
+    if (!status.ok()) {
+      retention_more = false;
+      Log(LogLevel::kWarning, "retention could not delete old events",
+          {{"error", status.message()}});
+    }
+    if (!retention_more) {
+      next_retention = absl::Now() + options_.retention_interval;
+      absl::MutexLock lock(&mu_);
+      retention_done_ = requested;
+      retention_status_ = status;
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  retention_done_ = retention_requested_;
+  retention_status_ = MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
+                                "the event store is closed");
+}
+
+void SqliteEventLog::CommitBatch(std::vector<Pending>& batch) {
+  const absl::Time start = absl::Now();
+  SequenceRange range = Range();
+  const std::uint64_t first = range.last + 1;
+  absl::Status status = InsertBatch(batch, first);
+  if (!status.ok()) {
+    stats_.failed_commits.fetch_add(1, std::memory_order_relaxed);
+    Log(LogLevel::kError, "the event store could not commit; webhooks refused",
+        {{"events", batch.size()}, {"error", status.message()}});
+    // Whatever happened, continue from what the store really holds.
+    if (absl::Status reload = LoadRange(); !reload.ok()) {
+      Log(LogLevel::kError, "cannot read the event store's range",
+          {{"error", reload.message()}});
+    }
+    for (Pending& pending : batch) std::move(pending.done)(status);
+    return;
+  }
+  stats_.commit_latency.Observe(absl::Now() - start);
+  stats_.commits.fetch_add(1, std::memory_order_relaxed);
+  stats_.committed_events.fetch_add(batch.size(), std::memory_order_relaxed);
+  {
+    absl::MutexLock lock(&range_mu_);
+    range_.last = first + batch.size() - 1;
+  }
+  std::uint64_t sequence = first;
+  for (Pending& pending : batch) {
+    pending.event->set_sequence(sequence++);
+    std::move(pending.done)(EventPtr(std::move(pending.event)));
+  }
+}
+
+absl::Status SqliteEventLog::InsertBatch(const std::vector<Pending>& batch,
+                                         std::uint64_t first_sequence) {
+  sqlite3* db = writer_->db();
+  int rc = writer_->Run(kBegin);
+  if (rc != SQLITE_OK) return StoreError(rc, db, "begin");
+  absl::Status status;
+  sqlite3_stmt* insert = writer_->Prepare(kInsert, rc);
+  if (insert == nullptr) status = StoreError(rc, db, "prepare");
+  std::uint64_t sequence = first_sequence;
+  for (std::size_t i = 0; status.ok() && i < batch.size(); ++i) {
+    const StoredEvent& event = *batch[i].event;
+    ResetOnExit reset(insert);
+    sqlite3_bind_int64(insert, 1, ToInt64(sequence++));
+    sqlite3_bind_int64(insert, 2, event.receive_time_micros());
+    BindText(insert, 3, event.event_type());
+    BindText(insert, 4, event.project_id());
+    BindText(insert, 5, event.workflow_id());
+    BindText(insert, 6, event.workflow_execution_id());
+    const absl::string_view encoding = event.encoding_without_sequence();
+    sqlite3_bind_blob(insert, 7, encoding.data(),
+                      static_cast<int>(encoding.size()), SQLITE_STATIC);
+    if ((rc = sqlite3_step(insert)) != SQLITE_DONE) {
+      status = StoreError(rc, db, "insert");
+    }
+  }
+  if (status.ok() && (rc = writer_->Run(kCommit)) != SQLITE_OK) {
+    status = StoreError(rc, db, "commit");
+  }
+  // SQLite may have rolled back already (a full disk does that).
+  if (!status.ok() && !sqlite3_get_autocommit(db)) writer_->Run(kRollback);
+  return status;
+}
+
+absl::Status SqliteEventLog::RetentionStep(bool& more) {
+  more = false;
+  const SequenceRange range = Range();
+  if (range.oldest > range.last) return absl::OkStatus();
+  sqlite3* db = writer_->db();
+  // Delete the sequences before `due`, at most one chunk of them.
+  std::uint64_t due = range.oldest;
+  if (options_.max_events > 0 &&
+      range.last - range.oldest + 1 > options_.max_events) {
+    due = range.last - options_.max_events + 1;
+  }
+  const std::uint64_t chunk_end =
+      std::min(range.oldest + options_.retention_chunk, range.last + 1);
+  if (options_.retention != absl::InfiniteDuration() && due < chunk_end) {
+    const std::int64_t cutoff =
+        absl::ToUnixMicros(clock_.Now() - options_.retention);
+    int rc = SQLITE_OK;
+    sqlite3_stmt* first_young = writer_->Prepare(kFirstYoung, rc);
+    if (first_young == nullptr) return StoreError(rc, db, "prepare");
+    ResetOnExit reset(first_young);
+    sqlite3_bind_int64(first_young, 1, ToInt64(due));
+    sqlite3_bind_int64(first_young, 2, ToInt64(chunk_end));
+    sqlite3_bind_int64(first_young, 3, cutoff);
+    rc = sqlite3_step(first_young);
+    if (rc == SQLITE_ROW) {
+      due = static_cast<std::uint64_t>(sqlite3_column_int64(first_young, 0));
+    } else if (rc == SQLITE_DONE) {
+      due = chunk_end;  // everything in the chunk is old
+    } else {
+      return StoreError(rc, db, "find old events");
+    }
+  }
+  const std::uint64_t end = std::min(due, chunk_end);
+  if (end <= range.oldest) return absl::OkStatus();
+  // Readers asking for what is being deleted get SEQUENCE_TOO_OLD from now.
+  {
+    absl::MutexLock lock(&range_mu_);
+    range_.oldest = end;
+  }
+  int rc = writer_->Run(kBegin);
+  if (rc == SQLITE_OK) rc = writer_->Run(kDelete, {ToInt64(end)});
+  if (rc == SQLITE_OK) rc = writer_->Run(kDeletedThrough, {ToInt64(end - 1)});
+  if (rc == SQLITE_OK) rc = writer_->Run(kCommit);
+  if (rc != SQLITE_OK) {
+    absl::Status status = StoreError(rc, db, "delete old events");
+    if (!sqlite3_get_autocommit(db)) writer_->Run(kRollback);
+    return status;
+  }
+  stats_.deleted_events.fetch_add(end - range.oldest,
+                                  std::memory_order_relaxed);
+  more = end == range.oldest + options_.retention_chunk;
+  return absl::OkStatus();
+}
+
+absl::Status SqliteEventLog::EnforceRetention() {
+  absl::MutexLock lock(&mu_);
+  if (closing_) {
+    return MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
+                     "the event store is closed");
+  }
+  const std::uint64_t ticket = ++retention_requested_;
+  struct Waiting {
+    const SqliteEventLog* log;
+    std::uint64_t ticket;
+  } waiting{this, ticket};
+  mu_.Await(absl::Condition(
+      +[](Waiting* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return w->log->retention_done_ >= w->ticket;
+      },
+      &waiting));
+  return retention_status_;
+}
+
+SequenceRange SqliteEventLog::Range() const {
+  absl::MutexLock lock(&range_mu_);
+  return range_;
+}
+
+void SqliteEventLog::AddMetrics(PrometheusText& text) const {
+  text.AddCounter("paradym_webhooks_store_commits_total",
+                  "Transactions that committed events (group commits).",
+                  stats_.commits.load(std::memory_order_relaxed));
+  text.AddCounter("paradym_webhooks_store_committed_events_total",
+                  "Events committed to the store.",
+                  stats_.committed_events.load(std::memory_order_relaxed));
+  text.AddCounter("paradym_webhooks_store_failed_commits_total",
+                  "Transactions that failed and were rolled back; their "
+                  "webhooks got 503 / UNAVAILABLE.",
+                  stats_.failed_commits.load(std::memory_order_relaxed));
+  text.AddCounter("paradym_webhooks_store_deleted_events_total",
+                  "Events deleted by retention.",
+                  stats_.deleted_events.load(std::memory_order_relaxed));
+  text.AddHistogram("paradym_webhooks_store_commit_duration_seconds",
+                    "Time to write and commit one group of events.",
+                    stats_.commit_latency);
+}
+
+absl::StatusOr<std::unique_ptr<SqliteEventLog::Connection>>
+SqliteEventLog::AcquireReader() const {
+  {
+    absl::MutexLock lock(&readers_mu_);
+    if (!idle_readers_.empty()) {
+      std::unique_ptr<Connection> reader = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+      return reader;
+    }
+  }
+  int rc = SQLITE_OK;
+  std::unique_ptr<Connection> reader =
+      Connection::Open(path_, SQLITE_OPEN_READWRITE, rc);
+  if (rc == SQLITE_OK) rc = reader->RunOnce("PRAGMA query_only=1");
+  if (rc != SQLITE_OK) return StoreError(rc, reader->db(), "open a reader");
+  return reader;
+}
+
+void SqliteEventLog::ReleaseReader(std::unique_ptr<Connection> reader) const {
+  absl::MutexLock lock(&readers_mu_);
+  if (idle_readers_.size() < kMaxIdleReaders) {
+    idle_readers_.push_back(std::move(reader));
+  }
+}
+
+absl::Status SqliteEventLog::ReadAfter(std::uint64_t after, std::uint64_t up_to,
+                                       std::size_t max_events,
+                                       std::vector<EventPtr>& out) const {
+  const SequenceRange range = Range();
+  if (after + 1 < range.oldest) return SequenceTooOldError(after, range);
+  const std::uint64_t last = std::min(up_to, range.last);
+  if (after >= last || max_events == 0) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<Connection>> reader = AcquireReader();
+  if (!reader.ok()) return reader.status();
+  const std::size_t old_size = out.size();
+  absl::Status status;
+  {
+    int rc = SQLITE_OK;
+    sqlite3_stmt* read = (*reader)->Prepare(kRead, rc);
+    if (read == nullptr) return StoreError(rc, (*reader)->db(), "prepare");
+    ResetOnExit reset(read);
+    sqlite3_bind_int64(read, 1, ToInt64(after));
+    sqlite3_bind_int64(read, 2, ToInt64(last));
+    sqlite3_bind_int64(read, 3,
+                       static_cast<std::int64_t>(
+                           std::min<std::uint64_t>(max_events, last - after)));
+    std::uint64_t expected = after + 1;
+    while ((rc = sqlite3_step(read)) == SQLITE_ROW) {
+      StoredEvent::Parts parts;
+      parts.sequence =
+          static_cast<std::uint64_t>(sqlite3_column_int64(read, 0));
+      if (parts.sequence != expected++) break;  // retention got there first
+      parts.receive_time_micros = sqlite3_column_int64(read, 1);
+      parts.event_type = ColumnText(read, 2);
+      parts.project_id = ColumnText(read, 3);
+      parts.workflow_id = ColumnText(read, 4);
+      parts.workflow_execution_id = ColumnText(read, 5);
+      parts.encoding_without_sequence = ColumnBlob(read, 6);
+      out.push_back(StoredEvent::FromParts(parts));
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+      status = StoreError(rc, (*reader)->db(), "read events");
+    } else if (out.size() == old_size) {
+      // The events asked for were deleted meanwhile.
+      status = SequenceTooOldError(after, Range());
+    }
+  }
+  if (status.ok()) {
+    ReleaseReader(std::move(reader).value());
+  } else {
+    out.resize(old_size);
+  }
+  return status;
+}
+
+}  // namespace paradym::webhooks

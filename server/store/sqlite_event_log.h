@@ -1,0 +1,172 @@
+// The durable EventLog: SQLite in WAL mode, in one file under a data
+// directory (`events.db`, with its `-wal` and `-shm` companions).
+//
+// Appends are group-committed: a writer thread takes every event waiting,
+// gives them the next sequences and commits them in one transaction (with
+// Sync::kFull, one fsync of the WAL for the whole group); only then are their
+// callbacks run, in sequence order. A group that fails to commit is rolled
+// back whole and its sequences are given again to the next group, so the
+// committed sequences stay gap-free. Readers use connections of their own,
+// which WAL lets read while the writer commits. Retention deletes the oldest
+// events on the writer thread, in small transactions between groups, so that
+// ingestion never waits long behind it.
+//
+//   absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
+//       SqliteEventLog::Open({.directory = "./data"}, clock);
+//   (*log)->Append(std::move(event), [](absl::StatusOr<EventPtr> stored) {});
+//   (*log)->Close();  // commits what is waiting, then stops the writer
+//
+// One process at a time: Open takes a lock on the directory.
+
+#ifndef PARADYM_WEBHOOKS_SERVER_STORE_SQLITE_EVENT_LOG_H_
+#define PARADYM_WEBHOOKS_SERVER_STORE_SQLITE_EVENT_LOG_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/core/clock.h"
+#include "server/core/event_log.h"
+#include "server/core/metrics.h"
+
+struct sqlite3;
+
+namespace paradym::webhooks {
+
+class SqliteEventLog final : public EventLog {
+ public:
+  // What "committed" means before an append's callback runs.
+  enum class Sync {
+    // The WAL is fsynced at every commit: a committed event survives a crash
+    // of the process and of the machine (power loss).
+    kFull,
+    // No fsync at commit: a committed event survives a crash of the process
+    // (kill -9), but the last commits may be lost if the machine loses power.
+    kNormal,
+  };
+
+  struct Options {
+    // Created if missing. The store is `events.db` in it.
+    std::string directory = "./data";
+    Sync sync = Sync::kFull;
+    // Events received longer ago than this are deleted; InfiniteDuration()
+    // keeps them.
+    absl::Duration retention = absl::Hours(7 * 24);
+    // When more events than this are held, the oldest are deleted; 0 keeps
+    // any number.
+    std::uint64_t max_events = 0;
+    // The most events, and bytes of them, committed in one transaction.
+    std::size_t max_batch_events = 1024;
+    std::size_t max_batch_bytes = std::size_t{16} << 20;
+    // How often retention looks for events to delete, and how many it
+    // deletes in one transaction.
+    absl::Duration retention_interval = absl::Seconds(1);
+    std::size_t retention_chunk = 2000;
+  };
+
+  // Counters for /metrics.
+  struct Stats {
+    std::atomic<std::uint64_t> commits{0};
+    std::atomic<std::uint64_t> committed_events{0};
+    std::atomic<std::uint64_t> failed_commits{0};
+    std::atomic<std::uint64_t> deleted_events{0};
+    // Time from the start of a group's transaction to its commit.
+    LatencyHistogram commit_latency;
+  };
+
+  // Opens or creates the store in `options.directory`, recovering from a
+  // crash on its own (SQLite replays or discards the WAL). Errors name the
+  // problem and the path: FAILED_PRECONDITION when the directory cannot be
+  // created or written, is locked by another process or holds something else
+  // or a newer format; DATA_LOSS when the store is corrupt. `clock` must
+  // outlive the log.
+  static absl::StatusOr<std::unique_ptr<SqliteEventLog>> Open(
+      Options options, const Clock& clock);
+
+  ~SqliteEventLog() override;  // Close()s
+
+  void Append(std::shared_ptr<StoredEvent> event, AppendCallback done) override;
+  absl::Status ReadAfter(std::uint64_t after, std::uint64_t up_to,
+                         std::size_t max_events,
+                         std::vector<EventPtr>& out) const override;
+  SequenceRange Range() const override;
+  void AddMetrics(PrometheusText& text) const override;
+
+  // Deletes what retention allows now, and returns when that is done.
+  absl::Status EnforceRetention();
+
+  // Refuses further appends (UNAVAILABLE, SHUTTING_DOWN), commits those
+  // waiting, runs their callbacks and stops the writer. Reads keep working.
+  // Idempotent.
+  void Close();
+
+  const Stats& stats() const { return stats_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  class Connection;
+  struct Pending {
+    std::shared_ptr<StoredEvent> event;
+    AppendCallback done;
+  };
+
+  SqliteEventLog(Options options, const Clock& clock);
+
+  absl::Status OpenWriter();
+  void WriterLoop();
+  bool WriterHasWork() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Commits `batch` and runs its callbacks.
+  void CommitBatch(std::vector<Pending>& batch);
+  absl::Status InsertBatch(const std::vector<Pending>& batch,
+                           std::uint64_t first_sequence);
+  // Deletes one chunk of what retention allows. Sets `more` when another
+  // chunk is due.
+  absl::Status RetentionStep(bool& more);
+  // Reads the held range from the store (at open, and after a failure).
+  absl::Status LoadRange();
+
+  // A reader connection from the pool, or a new one.
+  absl::StatusOr<std::unique_ptr<Connection>> AcquireReader() const;
+  void ReleaseReader(std::unique_ptr<Connection> reader) const;
+
+  const Options options_;
+  const Clock& clock_;
+  const std::string path_;
+  int lock_fd_ = -1;
+
+  // Used by the writer thread only (and by Open before it starts).
+  std::unique_ptr<Connection> writer_;
+
+  mutable absl::Mutex mu_;
+  std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;
+  // EnforceRetention requests and the passes completed, so callers can wait.
+  std::uint64_t retention_requested_ ABSL_GUARDED_BY(mu_) = 0;
+  std::uint64_t retention_done_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Status retention_status_ ABSL_GUARDED_BY(mu_);
+  std::thread writer_thread_;
+  absl::Mutex close_mu_;  // serializes Close
+
+  mutable absl::Mutex range_mu_;
+  SequenceRange range_ ABSL_GUARDED_BY(range_mu_);
+
+  mutable absl::Mutex readers_mu_;
+  mutable std::vector<std::unique_ptr<Connection>> idle_readers_
+      ABSL_GUARDED_BY(readers_mu_);
+
+  Stats stats_;
+};
+
+}  // namespace paradym::webhooks
+
+#endif  // PARADYM_WEBHOOKS_SERVER_STORE_SQLITE_EVENT_LOG_H_

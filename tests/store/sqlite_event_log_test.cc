@@ -1,0 +1,391 @@
+#include "server/store/sqlite_event_log.h"
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/core/errors.h"
+#include "tests/testing/event_log_testing.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/server_process.h"
+
+namespace paradym::webhooks {
+namespace {
+
+namespace v1 = ::paradym::webhooks::v1;
+using ::paradym::webhooks::testing::AppendAndWait;
+using ::paradym::webhooks::testing::FakeClock;
+using ::paradym::webhooks::testing::MakeTempDir;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+const absl::Time kStart = absl::FromUnixSeconds(1718184600);
+
+std::shared_ptr<StoredEvent> MakeEvent(const std::string& body,
+                                       absl::Time received = kStart,
+                                       const std::string& project = "p1") {
+  v1::Event event;
+  event.set_event_type("workflowExecution.completed");
+  event.set_project_id(project);
+  event.set_workflow_id("w1");
+  event.set_workflow_execution_id("e1");
+  event.set_body(body);
+  event.mutable_receive_time()->set_seconds(absl::ToUnixSeconds(received));
+  return StoredEvent::Create(event);
+}
+
+std::string Encoded(const StoredEvent& event) {
+  std::string bytes;
+  event.AppendEncoded(bytes);
+  return bytes;
+}
+
+std::vector<std::uint64_t> Sequences(const std::vector<EventPtr>& events) {
+  std::vector<std::uint64_t> sequences;
+  for (const auto& e : events) sequences.push_back(e->sequence());
+  return sequences;
+}
+
+class SqliteEventLogTest : public ::testing::Test {
+ protected:
+  SqliteEventLog::Options Options() {
+    SqliteEventLog::Options options;
+    options.directory = dir_;
+    return options;
+  }
+
+  std::unique_ptr<SqliteEventLog> Open(SqliteEventLog::Options options) {
+    absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
+        SqliteEventLog::Open(std::move(options), clock_);
+    EXPECT_TRUE(log.ok()) << log.status();
+    return log.ok() ? std::move(log).value() : nullptr;
+  }
+
+  std::unique_ptr<SqliteEventLog> Open() { return Open(Options()); }
+
+  std::vector<EventPtr> ReadAll(const EventLog& log, std::uint64_t after = 0) {
+    std::vector<EventPtr> out;
+    const absl::Status status = log.ReadAfter(after, ~0ull, 1 << 20, out);
+    EXPECT_TRUE(status.ok()) << status;
+    return out;
+  }
+
+  std::string path() const { return dir_ + "/events.db"; }
+
+  const std::string dir_ = MakeTempDir() + "/data";
+  FakeClock clock_{kStart};
+};
+
+TEST_F(SqliteEventLogTest, AnEmptyStoreStartsAtSequenceOne) {
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->Range().oldest, 1u);
+  EXPECT_EQ(log->Range().last, 0u);
+  EXPECT_TRUE(std::filesystem::exists(path()));
+  for (std::uint64_t i = 1; i <= 3; ++i) {
+    absl::StatusOr<EventPtr> stored = AppendAndWait(*log, MakeEvent("x"));
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_EQ((*stored)->sequence(), i);
+  }
+  EXPECT_EQ(log->Range().oldest, 1u);
+  EXPECT_EQ(log->Range().last, 3u);
+}
+
+TEST_F(SqliteEventLogTest, ReadsBackExactlyWhatWasStored) {
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  std::vector<std::string> written;
+  for (int i = 0; i < 5; ++i) {
+    auto stored =
+        AppendAndWait(*log, MakeEvent(std::string(100 * i, 'a' + i), kStart,
+                                      absl::StrCat("project-", i)));
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    written.push_back(Encoded(**stored));
+  }
+  std::vector<EventPtr> read = ReadAll(*log);
+  ASSERT_EQ(read.size(), 5u);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(read[i]->sequence(), static_cast<std::uint64_t>(i + 1));
+    EXPECT_EQ(Encoded(*read[i]), written[i]);
+    EXPECT_EQ(read[i]->project_id(), absl::StrCat("project-", i));
+    EXPECT_EQ(read[i]->event_type(), "workflowExecution.completed");
+    EXPECT_EQ(read[i]->receive_time_micros(), absl::ToUnixMicros(kStart));
+  }
+  // Windows and limits as ReadAfter promises.
+  std::vector<EventPtr> out;
+  ASSERT_TRUE(log->ReadAfter(1, 4, 100, out).ok());
+  EXPECT_THAT(Sequences(out), ElementsAre(2, 3, 4));
+  out.clear();
+  ASSERT_TRUE(log->ReadAfter(0, 100, 2, out).ok());
+  EXPECT_THAT(Sequences(out), ElementsAre(1, 2));
+  out.clear();
+  ASSERT_TRUE(log->ReadAfter(5, 100, 10, out).ok());
+  EXPECT_TRUE(out.empty());
+}
+
+TEST_F(SqliteEventLogTest, SurvivesARestartAndContinuesTheSequence) {
+  std::vector<std::string> written;
+  {
+    auto log = Open();
+    ASSERT_NE(log, nullptr);
+    for (int i = 0; i < 4; ++i) {
+      auto stored = AppendAndWait(*log, MakeEvent(absl::StrCat("body ", i)));
+      ASSERT_TRUE(stored.ok()) << stored.status();
+      written.push_back(Encoded(**stored));
+    }
+  }
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->Range().oldest, 1u);
+  EXPECT_EQ(log->Range().last, 4u);
+  std::vector<EventPtr> read = ReadAll(*log);
+  ASSERT_EQ(read.size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(Encoded(*read[i]), written[i]);
+  auto next = AppendAndWait(*log, MakeEvent("after restart"));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ((*next)->sequence(), 5u);
+}
+
+TEST_F(SqliteEventLogTest, ConcurrentAppendsAreGroupedAndCalledBackInOrder) {
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 250;
+  absl::Mutex mu;
+  std::vector<std::uint64_t> called_back;  // in callback order
+  int answered = 0;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        log->Append(MakeEvent(absl::StrCat(t, "/", i)),
+                    [&](absl::StatusOr<EventPtr> stored) {
+                      absl::MutexLock lock(&mu);
+                      ++answered;
+                      if (stored.ok()) {
+                        called_back.push_back((*stored)->sequence());
+                      } else {
+                        ADD_FAILURE() << stored.status();
+                      }
+                    });
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  {
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(mu.AwaitWithTimeout(
+        absl::Condition(
+            +[](int* n) { return *n == kThreads * kPerThread; }, &answered),
+        absl::Seconds(60)));
+    ASSERT_EQ(called_back.size(), kThreads * kPerThread);
+    for (std::size_t i = 0; i < called_back.size(); ++i) {
+      ASSERT_EQ(called_back[i], i + 1) << "callbacks out of sequence order";
+    }
+  }
+  EXPECT_EQ(log->stats().committed_events.load(), 1000u);
+  // 1000 events in far fewer transactions: the commits were grouped.
+  EXPECT_LT(log->stats().commits.load(), 500u);
+  EXPECT_EQ(ReadAll(*log).size(), 1000u);
+}
+
+TEST_F(SqliteEventLogTest, CloseCommitsWhatIsWaitingThenRefuses) {
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  std::vector<absl::StatusOr<EventPtr>> results(50);
+  for (int i = 0; i < 50; ++i) {
+    log->Append(MakeEvent("x"), [&results, i](absl::StatusOr<EventPtr> s) {
+      results[i] = std::move(s);
+    });
+  }
+  log->Close();
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
+    EXPECT_EQ((*results[i])->sequence(), static_cast<std::uint64_t>(i + 1));
+  }
+  absl::StatusOr<EventPtr> late = AppendAndWait(*log, MakeEvent("late"));
+  EXPECT_EQ(late.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ErrorReason(late.status()), kShuttingDown);
+  // Reads still work after Close.
+  EXPECT_EQ(ReadAll(*log).size(), 50u);
+}
+
+TEST_F(SqliteEventLogTest, MaxEventsDeletesTheOldest) {
+  SqliteEventLog::Options options = Options();
+  options.max_events = 3;
+  auto log = Open(options);
+  ASSERT_NE(log, nullptr);
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+  }
+  ASSERT_TRUE(log->EnforceRetention().ok());
+  EXPECT_EQ(log->Range().oldest, 8u);
+  EXPECT_EQ(log->Range().last, 10u);
+  EXPECT_EQ(log->stats().deleted_events.load(), 7u);
+  std::vector<EventPtr> out;
+  const absl::Status too_old = log->ReadAfter(0, 100, 10, out);
+  EXPECT_EQ(too_old.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(ErrorReason(too_old), kSequenceTooOld);
+  EXPECT_EQ(ErrorMetadata(too_old, "oldest_sequence"), "8");
+  EXPECT_TRUE(out.empty());
+  EXPECT_THAT(Sequences(ReadAll(*log, 7)), ElementsAre(8, 9, 10));
+}
+
+TEST_F(SqliteEventLogTest, RetentionDeletesByAgeInChunksAndKeepsTheSequence) {
+  SqliteEventLog::Options options = Options();
+  options.retention = absl::Hours(24 * 7);
+  options.retention_chunk = 4;  // several transactions in one pass
+  {
+    auto log = Open(options);
+    ASSERT_NE(log, nullptr);
+    for (int i = 0; i < 10; ++i) {
+      ASSERT_TRUE(AppendAndWait(*log, MakeEvent("old", kStart)).ok());
+    }
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(
+          AppendAndWait(*log, MakeEvent("new", kStart + absl::Hours(48))).ok());
+    }
+    // Not yet a week old: nothing goes.
+    clock_.Advance(absl::Hours(24 * 7 - 1));
+    ASSERT_TRUE(log->EnforceRetention().ok());
+    EXPECT_EQ(log->Range().oldest, 1u);
+    // The first ten are now older than a week.
+    clock_.Advance(absl::Hours(2));
+    ASSERT_TRUE(log->EnforceRetention().ok());
+    EXPECT_EQ(log->Range().oldest, 11u);
+    EXPECT_EQ(log->Range().last, 13u);
+    EXPECT_THAT(Sequences(ReadAll(*log, 10)), ElementsAre(11, 12, 13));
+    // And then everything.
+    clock_.Advance(absl::Hours(72));
+    ASSERT_TRUE(log->EnforceRetention().ok());
+    EXPECT_EQ(log->Range().oldest, 14u);
+    EXPECT_EQ(log->Range().last, 13u);
+  }
+  // An emptied store still continues the sequence after a restart.
+  auto log = Open(options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->Range().oldest, 14u);
+  EXPECT_EQ(log->Range().last, 13u);
+  auto next = AppendAndWait(*log, MakeEvent("x", clock_.Now()));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ((*next)->sequence(), 14u);
+}
+
+TEST_F(SqliteEventLogTest, ARetentionPassLeavesReadersConsistent) {
+  // A replay that started before retention deleted its start is told so,
+  // never handed a gap.
+  SqliteEventLog::Options options = Options();
+  options.max_events = 5;
+  auto log = Open(options);
+  ASSERT_NE(log, nullptr);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+  }
+  ASSERT_TRUE(log->EnforceRetention().ok());
+  for (std::uint64_t after : {0ull, 5ull, 14ull}) {
+    std::vector<EventPtr> out;
+    const absl::Status status = log->ReadAfter(after, 20, 100, out);
+    EXPECT_EQ(ErrorReason(status), kSequenceTooOld) << after;
+    EXPECT_TRUE(out.empty());
+  }
+  EXPECT_THAT(Sequences(ReadAll(*log, 15)), ElementsAre(16, 17, 18, 19, 20));
+}
+
+TEST_F(SqliteEventLogTest, ASecondProcessOnTheSameDirectoryIsRefused) {
+  auto first = Open();
+  ASSERT_NE(first, nullptr);
+  absl::StatusOr<std::unique_ptr<SqliteEventLog>> second =
+      SqliteEventLog::Open(Options(), clock_);
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second.status().message(), HasSubstr("in use by another"));
+}
+
+TEST_F(SqliteEventLogTest, GarbageInsteadOfAStoreIsAClearError) {
+  std::filesystem::create_directories(dir_);
+  {
+    std::ofstream out(path(), std::ios::binary);
+    out << std::string(8192, 'z');
+  }
+  absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
+      SqliteEventLog::Open(Options(), clock_);
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(log.status().message(), HasSubstr(path()));
+  EXPECT_THAT(log.status().message(), HasSubstr("is corrupt"));
+  // The file is left as it was, for whoever investigates.
+  EXPECT_EQ(std::filesystem::file_size(path()), 8192u);
+}
+
+TEST_F(SqliteEventLogTest, ADamagedPageIsFoundAtStartup) {
+  {
+    auto log = Open();
+    ASSERT_NE(log, nullptr);
+    for (int i = 0; i < 200; ++i) {
+      ASSERT_TRUE(AppendAndWait(*log, MakeEvent(std::string(300, 'q'))).ok());
+    }
+  }  // closing checkpoints the WAL into events.db
+  const auto size = std::filesystem::file_size(path());
+  ASSERT_GT(size, 16u * 4096);
+  {
+    // Overwrite the middle of a table page deep in the file.
+    std::fstream file(path(), std::ios::binary | std::ios::in | std::ios::out);
+    file.seekp(static_cast<std::streamoff>(size / 2 / 4096 * 4096));
+    const std::string junk(4096, '\xA5');
+    file.write(junk.data(), junk.size());
+  }
+  absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
+      SqliteEventLog::Open(Options(), clock_);
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss) << log.status();
+  EXPECT_THAT(log.status().message(), HasSubstr("is corrupt"));
+}
+
+TEST_F(SqliteEventLogTest, AnotherSqliteDatabaseIsNotTakenOver) {
+  std::filesystem::create_directories(dir_);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE orders (id INTEGER)", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
+      SqliteEventLog::Open(Options(), clock_);
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log.status().message(),
+              HasSubstr("is not a paradym-webhooks event store"));
+}
+
+TEST_F(SqliteEventLogTest, ADataDirectoryThatIsAFileIsAClearError) {
+  std::filesystem::create_directories(
+      std::filesystem::path(dir_).parent_path());
+  { std::ofstream out(dir_); }
+  absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
+      SqliteEventLog::Open(Options(), clock_);
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log.status().message(), HasSubstr(dir_));
+}
+
+TEST_F(SqliteEventLogTest, MetricsCountCommits) {
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+  PrometheusText text;
+  log->AddMetrics(text);
+  EXPECT_THAT(text.str(),
+              HasSubstr("paradym_webhooks_store_committed_events_total 1\n"));
+  EXPECT_THAT(text.str(),
+              HasSubstr("paradym_webhooks_store_commits_total 1\n"));
+  EXPECT_THAT(text.str(),
+              HasSubstr("paradym_webhooks_store_failed_commits_total 0\n"));
+}
+
+}  // namespace
+}  // namespace paradym::webhooks
