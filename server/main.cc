@@ -208,6 +208,9 @@ int Run() {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  // Under a file size limit, a write past it must fail (the store then
+  // refuses the webhook with 503) rather than kill the process.
+  ::signal(SIGXFSZ, SIG_IGN);
 
   if (auto level = ParseLogLevel(absl::GetFlag(FLAGS_log_level))) {
     SetMinLogLevel(*level);

@@ -68,10 +68,22 @@ constexpr std::size_t kMaxIdleReaders = 16;
 // The runtime error for a failed SQLite call: UNAVAILABLE, STORE_FULL when
 // the disk (or file size limit) is full, STORE_FAILED otherwise.
 absl::Status StoreError(int rc, sqlite3* db, absl::string_view doing) {
+  // Read first: the failed write was this thread's last system call.
+  const int last_errno = errno;
   const int primary = rc & 0xff;
   const std::string detail =
       db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-  if (primary == SQLITE_FULL) {
+  // SQLite says SQLITE_FULL only for a short write; a write refused outright
+  // (ENOSPC, EDQUOT, or EFBIG under a file size limit) is an I/O error, and
+  // the system error tells them apart.
+  const int system_errno = db != nullptr && sqlite3_system_errno(db) != 0
+                               ? sqlite3_system_errno(db)
+                               : last_errno;
+  const bool no_space = primary == SQLITE_FULL ||
+                        (rc == SQLITE_IOERR_WRITE &&
+                         (system_errno == ENOSPC || system_errno == EDQUOT ||
+                          system_errno == EFBIG));
+  if (no_space) {
     return MakeError(
         absl::StatusCode::kUnavailable, kStoreFull,
         absl::StrCat("the disk holding the event store is full (", doing, ": ",

@@ -1,8 +1,11 @@
 #include "tests/testing/server_process.h"
 
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -104,6 +107,21 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
     ::dup2(out[1], 1);
     ::dup2(err_fd, 2);
     if (options.ready_fd) ::dup2(ready[1], kReadyFd);
+    if (options.max_file_bytes > 0) {
+      // Only the soft limit, so that a test can lift it again without
+      // CAP_SYS_RESOURCE.
+      rlimit limit{};
+      ::getrlimit(RLIMIT_FSIZE, &limit);
+      limit.rlim_cur = options.max_file_bytes;
+      if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(126);
+    }
+    if (options.honor_file_permissions && ::geteuid() == 0) {
+      // Root keeps only what it gets through exec from the bounding set.
+      for (int capability :
+           {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER}) {
+        if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0) ::_exit(126);
+      }
+    }
     ::execve(argv[0], argv.data(), envp.data());
     ::_exit(127);
   }
@@ -235,6 +253,19 @@ std::string ChildProcess::Stderr() const {
 
 absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
     std::vector<std::string> args, Env env) {
+  return StartServer(std::move(args), std::move(env), {});
+}
+
+ChildProcess::Options ServerOptions(std::vector<std::string> args, Env env) {
+  ChildProcess::Options options;
+  options.binary = PathFromEnv("PARADYM_WEBHOOKSD");
+  options.args = std::move(args);
+  options.env = std::move(env);
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
+    std::vector<std::string> args, Env env, ChildProcess::Options limits) {
   auto has = [&](absl::string_view flag) {
     for (const auto& arg : args) {
       if (absl::StartsWith(arg, flag)) return true;
@@ -245,7 +276,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
     args.push_back("--data_dir=" + MakeTempDir() + "/data");
   if (!has("--grpc_address")) args.push_back("--grpc_address=127.0.0.1:0");
   if (!has("--http_address")) args.push_back("--http_address=127.0.0.1:0");
-  ChildProcess::Options options;
+  ChildProcess::Options options = std::move(limits);
   options.binary = PathFromEnv("PARADYM_WEBHOOKSD");
   options.args = std::move(args);
   options.env = std::move(env);

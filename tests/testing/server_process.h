@@ -20,6 +20,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -43,6 +44,12 @@ class ChildProcess {
     bool ready_fd = false;
     // Written to the child's stdin, which is then closed.
     std::string stdin_data;
+    // The largest file the child may write (RLIMIT_FSIZE), like a full
+    // disk; 0: no limit.
+    std::uint64_t max_file_bytes = 0;
+    // Run the child without the capabilities that let root ignore file
+    // permissions, so that a read-only directory is read-only to it too.
+    bool honor_file_permissions = false;
   };
 
   static absl::StatusOr<std::unique_ptr<ChildProcess>> Start(Options options);
@@ -78,7 +85,7 @@ class ChildProcess {
 
  private:
   friend absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
-      std::vector<std::string>, Env);
+      std::vector<std::string>, Env, ChildProcess::Options);
   ChildProcess() = default;
 
   absl::StatusOr<std::string> ReadLineFrom(int fd, std::string& buffer,
@@ -103,6 +110,14 @@ class ChildProcess {
 // `args` has them.
 absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
     std::vector<std::string> args, Env env);
+// The same, with the limits of `limits` (its binary, args, env and ready_fd
+// are ignored).
+absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
+    std::vector<std::string> args, Env env, ChildProcess::Options limits);
+
+// ChildProcess::Options to run paradym-webhooksd (env PARADYM_WEBHOOKSD)
+// with `args` as they are, for a server expected not to start.
+ChildProcess::Options ServerOptions(std::vector<std::string> args, Env env);
 
 struct CommandResult {
   int exit_code = -1;
