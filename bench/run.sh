@@ -3,17 +3,22 @@
 # signed 352-byte event (bench/event.json), it measures
 #   - nginx answering `return 200` with one worker: the ceiling for "an HTTP
 #     server that does nothing";
-#   - paradym-webhooksd verifying, normalizing, logging and fanning out every
+#   - paradym-webhooksd verifying, normalizing, storing and fanning out every
 #     event to one live gRPC subscriber (bench_subscriber, which checks that
-#     it misses nothing);
+#     it misses nothing), once per store configuration:
+#       sqlite-full    --store=sqlite --sync=full    (fsync per group commit)
+#       sqlite-normal  --store=sqlite --sync=normal  (written, not fsynced)
+#       memory         --store=memory                (nothing on disk)
 # in alternating rounds, and prints the medians: requests/s, p50/p99
-# latency, server CPU per request, and the ratios to nginx.
+# latency, server CPU per request, the ratios to nginx and the cost of
+# durability (sqlite-full against memory).
 #
 #   bench/run.sh                       # 3 rounds of 10 s at 50 connections
 #   ROUNDS=5 DURATION=20 CONNECTIONS=100 bench/run.sh
 #
 # Everything talks to 127.0.0.1 only. Needs root (or sudo) once, to install
-# wrk and nginx.
+# wrk and nginx. The sqlite numbers depend on the disk under $TMPDIR (where
+# the data dirs live): fsync on tmpfs is free, on a real disk it is not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -90,21 +95,60 @@ EOF
 "$NGINX" -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 pids+=($!)
 
-# paradym-webhooksd with the in-memory log, and one live subscriber.
-exec 3>"$work/ready"
-build/server/paradym-webhooksd --grpc_address=127.0.0.1:0 --http_address=127.0.0.1:0 \
-  --http_threads="$HTTP_THREADS" --data_dir="$work/data" --ready_fd=3 \
-  --log_level=warning 2>"$work/server.log" &
-server_pid=$!
-pids+=("$server_pid")
-exec 3>&-
-for _ in $(seq 300); do [[ -s "$work/ready" ]] && break; sleep 0.1; done
-ready="$(cat "$work/ready")"
-grpc_port="$(sed -E 's/.*"grpc_port":([0-9]+).*/\1/' <<<"$ready")"
-http_port="$(sed -E 's/.*"http_port":([0-9]+).*/\1/' <<<"$ready")"
-build/bench/bench_subscriber --address="127.0.0.1:$grpc_port" >"$work/subscriber.json" &
-subscriber_pid=$!
-pids+=("$subscriber_pid")
+# The servers: one paradym-webhooksd per store configuration, each its own
+# process with its own fresh data dir, ready file and live subscriber. All
+# are started once and kept for the whole run, so the sqlite variants keep
+# appending to the same events.db across rounds, as a long-running service
+# does, instead of each round starting from an empty file. Between their
+# turns they sit idle (their subscribers wait on an idle stream), so they
+# cost the one being measured next to nothing.
+servers=(sqlite-full sqlite-normal memory)
+declare -A label server_pid http_port subscriber_pid
+
+# metric PORT NAME: the value of one unlabeled metric of a server, or "".
+metric() {
+  curl -sf "http://127.0.0.1:$1/metrics" 2>/dev/null | awk -v m="$2" '$1 == m {print $2}' || true
+}
+
+# start_server NAME LABEL FLAG...: starts paradym-webhooksd with FLAGs and its
+# subscriber, in $work/NAME. Ports are 0 so that the kernel picks free ones;
+# the server writes them to --ready_fd once it listens on both.
+start_server() {
+  local name="$1" dir="$work/$1"
+  label[$name]="$2"
+  shift 2
+  mkdir -p "$dir"
+  build/server/paradym-webhooksd --grpc_address=127.0.0.1:0 --http_address=127.0.0.1:0 \
+    --http_threads="$HTTP_THREADS" --data_dir="$dir/data" "$@" --ready_fd=3 \
+    --log_level=warning 3>"$dir/ready" 2>"$dir/server.log" &
+  server_pid[$name]=$!
+  pids+=("$!")
+  for _ in $(seq 300); do [[ -s "$dir/ready" ]] && break; sleep 0.1; done
+  if [[ ! -s "$dir/ready" ]]; then
+    echo "bench: $name did not start; its log:" >&2
+    cat "$dir/server.log" >&2
+    exit 1
+  fi
+  local ready grpc_port
+  ready="$(cat "$dir/ready")"
+  grpc_port="$(sed -E 's/.*"grpc_port":([0-9]+).*/\1/' <<<"$ready")"
+  http_port[$name]="$(sed -E 's/.*"http_port":([0-9]+).*/\1/' <<<"$ready")"
+  build/bench/bench_subscriber --address="127.0.0.1:$grpc_port" >"$dir/subscriber.json" &
+  subscriber_pid[$name]=$!
+  pids+=("$!")
+  # The subscriber must be streaming before the first request, or it would
+  # miss events without noticing: it only sees gaps after its first event.
+  for _ in $(seq 100); do
+    [[ "$(metric "${http_port[$name]}" paradym_webhooks_subscribers)" == 1 ]] && return
+    sleep 0.1
+  done
+  echo "bench: the subscriber of $name did not connect" >&2
+  exit 1
+}
+
+start_server sqlite-full "SQLite, \`--sync=full\` (fsync per group commit)" --store=sqlite --sync=full
+start_server sqlite-normal "SQLite, \`--sync=normal\` (no fsync)" --store=sqlite --sync=normal
+start_server memory "in-memory window, \`--store=memory\`" --store=memory
 for _ in $(seq 100); do [[ -s "$work/nginx/nginx.pid" ]] && break; sleep 0.1; done
 nginx_worker="$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)"
 sleep 1
@@ -119,7 +163,9 @@ to_ms() {  # wrk latency like 812.00us, 1.23ms, 1.01s
     else print v }'
 }
 # run NAME PID PORT: one warm-up and one measured wrk run; appends
-# "rps p50_ms p99_ms cpu_us_per_request" to $work/results-NAME.
+# "rps p50_ms p99_ms cpu_us_per_request" to $work/results-NAME. The CPU is
+# that of process PID alone (all its threads, user and system): not wrk's,
+# not the subscriber's, not the kernel's journal threads flushing the disk.
 run() {
   local name="$1" pid="$2" port="$3"
   wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -s "$work/post.lua" "http://127.0.0.1:$port/webhook" >/dev/null
@@ -148,23 +194,50 @@ run() {
 echo "bench: $ROUNDS rounds of ${DURATION}s, $CONNECTIONS connections, 352-byte event" >&2
 for round in $(seq "$ROUNDS"); do
   run nginx "$nginx_worker" "$nginx_port"
-  run paradym-webhooksd "$server_pid" "$http_port"
+  for name in "${servers[@]}"; do run "$name" "${server_pid[$name]}" "${http_port[$name]}"; done
 done
-
-server_rss_mb="$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$server_pid/status")"
-log_events="$(curl -s "http://127.0.0.1:$http_port/metrics" 2>/dev/null | awk '$1 == "paradym_webhooks_log_events" {print $2}')"
-kill -TERM "$subscriber_pid"
-wait "$subscriber_pid" || true
-subscriber="$(cat "$work/subscriber.json")"
 
 median() {  # column N of file
   awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'
 }
-n_rps="$(median "$work/results-nginx" 1)"; p_rps="$(median "$work/results-paradym-webhooksd" 1)"
-n_p50="$(median "$work/results-nginx" 2)"; p_p50="$(median "$work/results-paradym-webhooksd" 2)"
-n_p99="$(median "$work/results-nginx" 3)"; p_p99="$(median "$work/results-paradym-webhooksd" 3)"
-n_cpu="$(median "$work/results-nginx" 4)"; p_cpu="$(median "$work/results-paradym-webhooksd" 4)"
-ratio="$(awk -v a="$p_rps" -v b="$n_rps" 'BEGIN { printf "%.2f", a / b }')"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+declare -A rps p50 p99 cpu
+for name in nginx "${servers[@]}"; do
+  rps[$name]="$(median "$work/results-$name" 1)"
+  p50[$name]="$(median "$work/results-$name" 2)"
+  p99[$name]="$(median "$work/results-$name" 3)"
+  cpu[$name]="$(median "$work/results-$name" 4)"
+done
+row() {  # row NAME LABEL
+  printf '| %s | %.0f | %s ms | %s ms | %s µs | %s |\n' "$2" "${rps[$1]}" "${p50[$1]}" \
+    "${p99[$1]}" "${cpu[$1]}" "$(ratio "${rps[$1]}" "${rps[nginx]}")"
+}
+
+# The state of each server at the end, read while it still runs: the WAL
+# is on disk as the service would leave it, not checkpointed by a shutdown.
+declare -A report
+failed=()
+for name in "${servers[@]}"; do
+  port="${http_port[$name]}"
+  rss_mb="$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/${server_pid[$name]}/status")"
+  events="$(metric "$port" paradym_webhooks_log_events)"
+  report[$name]="resident memory ${rss_mb} MB, ${events:-?} events in the log"
+  if [[ "$name" == sqlite-* ]]; then
+    commits="$(metric "$port" paradym_webhooks_store_commits_total)"
+    committed="$(metric "$port" paradym_webhooks_store_committed_events_total)"
+    # du: the blocks allocated, what the disk actually holds; per file too,
+    # since the WAL can be a large part of it.
+    disk="$(du -sk "$work/$name/data" | awk -v n="${events:-0}" '{
+      printf "%.1f MB", $1 / 1024; if (n > 0) printf ", %.0f bytes per event", $1 * 1024 / n }')"
+    files="$(cd "$work/$name/data" && du -k -- * | awk '{printf "%s%s %.1f MB", sep, $2, $1 / 1024; sep = ", "}')"
+    report[$name]+=" (${committed:-?} committed in ${commits:-?} group commits), data dir on disk $disk ($files)"
+  fi
+  kill -TERM "${subscriber_pid[$name]}"
+  wait "${subscriber_pid[$name]}" || true
+  subscriber="$(cat "$work/$name/subscriber.json")"
+  report[$name]+=$'\n  subscriber: '"$subscriber"
+  if [[ "$subscriber" != *'"gaps":0'*'"stream":"open"'* ]]; then failed+=("$name"); fi
+done
 
 cat <<EOF
 
@@ -172,13 +245,14 @@ Medians of $ROUNDS rounds, ${DURATION}s each, $CONNECTIONS connections, $(nproc)
 
 | server | requests/s | p50 latency | p99 latency | server CPU per request | throughput vs nginx |
 | --- | ---: | ---: | ---: | ---: | ---: |
-| nginx \`return 200\`, 1 worker | $(printf '%.0f' "$n_rps") | $n_p50 ms | $n_p99 ms | $n_cpu µs | 1.00 |
-| paradym-webhooksd, in-memory log, 1 live subscriber | $(printf '%.0f' "$p_rps") | $p_p50 ms | $p_p99 ms | $p_cpu µs | $ratio |
+$(row nginx "nginx \`return 200\`, 1 worker")
+$(for name in "${servers[@]}"; do row "$name" "paradym-webhooksd, ${label[$name]}, 1 live subscriber"; done)
 
-Subscriber: $subscriber
-Server resident memory at the end: ${server_rss_mb} MB, with ${log_events:-?} events in the in-memory log.
+Throughput of sqlite-full against memory (the cost of durability): $(ratio "${rps[sqlite-full]}" "${rps[memory]}")
+
+$(for name in "${servers[@]}"; do printf '%s: %s\n' "$name" "${report[$name]}"; done)
 EOF
-if [[ "$subscriber" != *'"gaps":0'*'"stream":"open"'* ]]; then
-  echo "bench: the subscriber missed events or lost its stream" >&2
+if ((${#failed[@]})); then
+  echo "bench: the subscriber of ${failed[*]} missed events or lost its stream" >&2
   exit 1
 fi
