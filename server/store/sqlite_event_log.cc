@@ -65,6 +65,15 @@ constexpr char kOpenedAt[] =
 // Idle reader connections kept for reuse.
 constexpr std::size_t kMaxIdleReaders = 16;
 
+// The checkpointer copies the WAL into the database file once it holds this
+// many frames (pages), as SQLite's own automatic checkpoint would.
+constexpr int kCheckpointFrames = 1000;
+// Under steady load the background checkpoint never quite catches up with
+// the writer, and only a complete checkpoint lets SQLite start the WAL over;
+// past this many frames the writer completes one itself, between groups
+// (the background has copied nearly everything by then, so this is short).
+constexpr int kWriterCheckpointFrames = 8000;
+
 // The runtime error for a failed SQLite call: UNAVAILABLE, STORE_FULL when
 // the disk (or file size limit) is full, STORE_FAILED otherwise.
 absl::Status StoreError(int rc, sqlite3* db, absl::string_view doing) {
@@ -263,11 +272,30 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
                      lock_path, " is locked)"));
   }
   if (absl::Status status = log->OpenWriter(); !status.ok()) return status;
-  if (absl::Status status = log->LoadRange(); !status.ok()) {
-    return absl::FailedPreconditionError(status.message());
+  absl::StatusOr<SequenceRange> range = log->ReadRange();
+  if (!range.ok())
+    return absl::FailedPreconditionError(range.status().message());
+  {
+    absl::MutexLock lock(&log->range_mu_);
+    log->range_ = *range;
+  }
+  log->last_written_ = range->last;
+  if (absl::Status status = log->OpenCheckpointer(); !status.ok()) {
+    return status;
+  }
+  // The syncer fsyncs the WAL through a descriptor of its own: fsync makes
+  // the file's data durable whichever descriptor wrote it.
+  const std::string wal_path = absl::StrCat(log->path_, "-wal");
+  log->wal_fd_ = ::open(wal_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (log->wal_fd_ < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open the event store's WAL ", wal_path, ": ",
+                     std::strerror(errno)));
   }
   SqliteEventLog* raw = log.get();
   log->writer_thread_ = std::thread([raw] { raw->WriterLoop(); });
+  log->syncer_thread_ = std::thread([raw] { raw->SyncerLoop(); });
+  log->checkpointer_thread_ = std::thread([raw] { raw->CheckpointerLoop(); });
   return log;
 }
 
@@ -286,12 +314,13 @@ absl::Status SqliteEventLog::OpenWriter() {
         absl::StrCat("cannot switch the event store ", path_,
                      " to WAL mode (it stays in ", mode, " mode)"));
   }
-  const char* synchronous = options_.sync == Sync::kFull
-                                ? "PRAGMA synchronous=FULL"
-                                : "PRAGMA synchronous=NORMAL";
-  if ((rc = writer_->RunOnce(synchronous)) != SQLITE_OK) {
+  // Commits write the WAL without fsync; the syncer fsyncs it for whole
+  // groups (Sync::kFull). Checkpoints are the checkpointer's job.
+  if ((rc = writer_->RunOnce("PRAGMA synchronous=NORMAL")) != SQLITE_OK ||
+      (rc = writer_->RunOnce("PRAGMA wal_autocheckpoint=0")) != SQLITE_OK) {
     return OpenError(rc, db, "configure", path_);
   }
+  sqlite3_wal_hook(db, &SqliteEventLog::OnWalCommit, this);
 
   std::string application_id, user_version, tables;
   if ((rc = writer_->RunOnce("PRAGMA application_id", &application_id)) !=
@@ -342,7 +371,17 @@ absl::Status SqliteEventLog::OpenWriter() {
   return absl::OkStatus();
 }
 
-absl::Status SqliteEventLog::LoadRange() {
+absl::Status SqliteEventLog::OpenCheckpointer() {
+  int rc = SQLITE_OK;
+  checkpointer_ = Connection::Open(path_, SQLITE_OPEN_READWRITE, rc);
+  if (rc == SQLITE_OK) rc = checkpointer_->RunOnce("PRAGMA synchronous=NORMAL");
+  if (rc != SQLITE_OK) {
+    return OpenError(rc, checkpointer_->db(), "open a checkpointer on", path_);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<SequenceRange> SqliteEventLog::ReadRange() {
   int rc = SQLITE_OK;
   sqlite3_stmt* statement = writer_->Prepare(kRange, rc);
   if (statement == nullptr) {
@@ -353,15 +392,14 @@ absl::Status SqliteEventLog::LoadRange() {
     return StoreError(rc, writer_->db(), "read the range");
   }
   const bool empty = sqlite3_column_type(statement, 0) == SQLITE_NULL;
-  const auto oldest =
-      static_cast<std::uint64_t>(sqlite3_column_int64(statement, 0));
-  const auto last =
+  SequenceRange range;
+  range.last =
       std::max(static_cast<std::uint64_t>(sqlite3_column_int64(statement, 1)),
                static_cast<std::uint64_t>(sqlite3_column_int64(statement, 2)));
-  absl::MutexLock lock(&range_mu_);
-  range_.last = last;
-  range_.oldest = empty ? last + 1 : oldest;
-  return absl::OkStatus();
+  range.oldest =
+      empty ? range.last + 1
+            : static_cast<std::uint64_t>(sqlite3_column_int64(statement, 0));
+  return range;
 }
 
 SqliteEventLog::~SqliteEventLog() {
@@ -370,6 +408,7 @@ SqliteEventLog::~SqliteEventLog() {
     absl::MutexLock lock(&readers_mu_);
     idle_readers_.clear();
   }
+  if (wal_fd_ >= 0) ::close(wal_fd_);
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
@@ -379,7 +418,16 @@ void SqliteEventLog::Close() {
     absl::MutexLock lock(&mu_);
     closing_ = true;
   }
+  // The writer commits what is waiting, then tells the syncer, which runs
+  // the last callbacks.
   if (writer_thread_.joinable()) writer_thread_.join();
+  if (syncer_thread_.joinable()) syncer_thread_.join();
+  {
+    absl::MutexLock lock(&checkpoint_mu_);
+    checkpointer_done_ = true;
+  }
+  if (checkpointer_thread_.joinable()) checkpointer_thread_.join();
+  checkpointer_.reset();
   writer_.reset();
 }
 
@@ -429,8 +477,14 @@ void SqliteEventLog::WriterLoop() {
       requested = retention_requested_;
     }
     if (!batch.empty()) {
-      CommitBatch(batch);
+      CommitBatch(std::move(batch));
       batch.clear();
+      if (wal_frames_.load(std::memory_order_relaxed) >=
+          kWriterCheckpointFrames) {
+        // BUSY while the background checkpoint runs: try after the next.
+        sqlite3_wal_checkpoint_v2(writer_->db(), nullptr,
+                                  SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      }
       continue;
     }
     // Nothing to commit: the retention deadline passed, a pass was asked
@@ -448,40 +502,139 @@ void SqliteEventLog::WriterLoop() {
       retention_status_ = status;
     }
   }
-  absl::MutexLock lock(&mu_);
-  retention_done_ = retention_requested_;
-  retention_status_ = MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
-                                "the event store is closed");
+  {
+    absl::MutexLock lock(&mu_);
+    retention_done_ = retention_requested_;
+    retention_status_ = MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
+                                  "the event store is closed");
+  }
+  absl::MutexLock lock(&sync_mu_);
+  writer_done_ = true;
 }
 
-void SqliteEventLog::CommitBatch(std::vector<Pending>& batch) {
+void SqliteEventLog::CommitBatch(std::vector<Pending> batch) {
   const absl::Time start = absl::Now();
-  SequenceRange range = Range();
-  const std::uint64_t first = range.last + 1;
-  absl::Status status = InsertBatch(batch, first);
-  if (!status.ok()) {
+  const std::uint64_t first = last_written_ + 1;
+  Written written{std::move(batch), absl::OkStatus()};
+  written.status = InsertBatch(written.events, first);
+  if (written.status.ok()) {
+    stats_.commit_latency.Observe(absl::Now() - start);
+    last_written_ += written.events.size();
+    std::uint64_t sequence = first;
+    for (Pending& pending : written.events) {
+      pending.event->set_sequence(sequence++);
+    }
+  } else {
     stats_.failed_commits.fetch_add(1, std::memory_order_relaxed);
     Log(LogLevel::kError, "the event store could not commit; webhooks refused",
-        {{"events", batch.size()}, {"error", status.message()}});
+        {{"events", written.events.size()},
+         {"error", written.status.message()}});
     // Whatever happened, continue from what the store really holds.
-    if (absl::Status reload = LoadRange(); !reload.ok()) {
+    absl::StatusOr<SequenceRange> range = ReadRange();
+    if (range.ok()) {
+      last_written_ = range->last;
+    } else {
       Log(LogLevel::kError, "cannot read the event store's range",
-          {{"error", reload.message()}});
+          {{"error", range.status().message()}});
     }
-    for (Pending& pending : batch) std::move(pending.done)(status);
-    return;
   }
-  stats_.commit_latency.Observe(absl::Now() - start);
-  stats_.commits.fetch_add(1, std::memory_order_relaxed);
-  stats_.committed_events.fetch_add(batch.size(), std::memory_order_relaxed);
-  {
-    absl::MutexLock lock(&range_mu_);
-    range_.last = first + batch.size() - 1;
+  absl::MutexLock lock(&sync_mu_);
+  written_.push_back(std::move(written));
+}
+
+void SqliteEventLog::SyncerLoop() {
+  std::vector<Written> work;
+  for (;;) {
+    {
+      absl::MutexLock lock(&sync_mu_);
+      sync_mu_.Await(absl::Condition(
+          +[](SqliteEventLog* log) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return !log->written_.empty() || log->writer_done_;
+          },
+          this));
+      if (written_.empty()) return;  // the writer is done
+      work.swap(written_);
+    }
+    std::uint64_t last = 0;
+    std::size_t events = 0;
+    for (const Written& written : work) {
+      if (written.status.ok()) {
+        last = written.events.back().event->sequence();
+        events += written.events.size();
+      }
+    }
+    // One fsync makes every group written so far durable.
+    absl::Status synced;
+    if (last != 0 && options_.sync == Sync::kFull) {
+      const absl::Time start = absl::Now();
+      if (::fdatasync(wal_fd_) != 0) {
+        synced = MakeError(
+            absl::StatusCode::kUnavailable,
+            errno == ENOSPC || errno == EDQUOT ? kStoreFull : kStoreFailed,
+            absl::StrCat("the event store could not be synced to disk (",
+                         std::strerror(errno), "); the event may be lost"));
+        Log(LogLevel::kError, "fsync of the event store failed",
+            {{"events", events}, {"error", synced.message()}});
+      }
+      stats_.sync_latency.Observe(absl::Now() - start);
+    }
+    if (last != 0) {
+      // Readers see events once they are durable (or, if the fsync failed,
+      // as SQLite holds them: they are in the file, with their sequences).
+      absl::MutexLock lock(&range_mu_);
+      range_.last = last;
+    }
+    if (synced.ok()) {
+      stats_.commits.fetch_add(work.size(), std::memory_order_relaxed);
+      stats_.committed_events.fetch_add(events, std::memory_order_relaxed);
+    }
+    for (Written& written : work) {
+      for (Pending& pending : written.events) {
+        if (!written.status.ok()) {
+          std::move(pending.done)(written.status);
+        } else if (!synced.ok()) {
+          std::move(pending.done)(synced);
+        } else {
+          std::move(pending.done)(EventPtr(std::move(pending.event)));
+        }
+      }
+    }
+    work.clear();
   }
-  std::uint64_t sequence = first;
-  for (Pending& pending : batch) {
-    pending.event->set_sequence(sequence++);
-    std::move(pending.done)(EventPtr(std::move(pending.event)));
+}
+
+int SqliteEventLog::OnWalCommit(void* self, sqlite3* /*db*/,
+                                const char* /*name*/, int frames) {
+  auto* log = static_cast<SqliteEventLog*>(self);
+  log->wal_frames_.store(frames, std::memory_order_relaxed);
+  if (frames >= kCheckpointFrames) {
+    absl::MutexLock lock(&log->checkpoint_mu_);
+    log->checkpoint_wanted_ = true;
+  }
+  return SQLITE_OK;
+}
+
+void SqliteEventLog::CheckpointerLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&checkpoint_mu_);
+      checkpoint_mu_.Await(absl::Condition(
+          +[](SqliteEventLog* log) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return log->checkpoint_wanted_ || log->checkpointer_done_;
+          },
+          this));
+      if (checkpointer_done_) return;
+      checkpoint_wanted_ = false;
+    }
+    const int rc =
+        sqlite3_wal_checkpoint_v2(checkpointer_->db(), nullptr,
+                                  SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    if (rc == SQLITE_OK) {
+      stats_.checkpoints.fetch_add(1, std::memory_order_relaxed);
+    } else if (rc != SQLITE_BUSY) {
+      Log(LogLevel::kWarning, "checkpoint of the event store failed",
+          {{"error", sqlite3_errmsg(checkpointer_->db())}});
+    }
   }
 }
 
@@ -613,6 +766,13 @@ void SqliteEventLog::AddMetrics(PrometheusText& text) const {
   text.AddHistogram("paradym_webhooks_store_commit_duration_seconds",
                     "Time to write and commit one group of events.",
                     stats_.commit_latency);
+  text.AddHistogram(
+      "paradym_webhooks_store_sync_duration_seconds",
+      "Time to fsync the WAL for the groups written (--sync=full).",
+      stats_.sync_latency);
+  text.AddCounter("paradym_webhooks_store_checkpoints_total",
+                  "Background copies of the WAL into the database file.",
+                  stats_.checkpoints.load(std::memory_order_relaxed));
 }
 
 absl::StatusOr<std::unique_ptr<SqliteEventLog::Connection>>

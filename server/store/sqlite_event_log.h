@@ -1,15 +1,23 @@
 // The durable EventLog: SQLite in WAL mode, in one file under a data
 // directory (`events.db`, with its `-wal` and `-shm` companions).
 //
-// Appends are group-committed: a writer thread takes every event waiting,
-// gives them the next sequences and commits them in one transaction (with
-// Sync::kFull, one fsync of the WAL for the whole group); only then are their
-// callbacks run, in sequence order. A group that fails to commit is rolled
-// back whole and its sequences are given again to the next group, so the
-// committed sequences stay gap-free. Readers use connections of their own,
-// which WAL lets read while the writer commits. Retention deletes the oldest
-// events on the writer thread, in small transactions between groups, so that
-// ingestion never waits long behind it.
+// Appends are group-committed, in a pipeline of three threads:
+//   - the writer takes every event waiting, gives them the next sequences
+//     and commits them in one transaction (SQLite's synchronous=NORMAL: the
+//     WAL is written, not fsynced);
+//   - the syncer fsyncs the WAL (Sync::kFull) once for every group written
+//     since its last fsync, then runs their callbacks in sequence order; the
+//     writer meanwhile commits the next group, so the disk's flush latency
+//     is overlapped with the next group's work instead of added to it;
+//   - the checkpointer copies the WAL into the database file in the
+//     background (SQLite would otherwise do it inside a commit, stalling
+//     every request for milliseconds).
+// A group that fails to commit is rolled back whole and its sequences are
+// given again to the next group, so the stored sequences stay gap-free.
+// Readers use connections of their own, which WAL lets read while the writer
+// commits, and see an event only once it is durable. Retention deletes the
+// oldest events on the writer thread, in small transactions between groups,
+// so that ingestion never waits long behind it.
 //
 //   absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
 //       SqliteEventLog::Open({.directory = "./data"}, clock);
@@ -82,6 +90,9 @@ class SqliteEventLog final : public EventLog {
     std::atomic<std::uint64_t> deleted_events{0};
     // Time from the start of a group's transaction to its commit.
     LatencyHistogram commit_latency;
+    // Time to fsync the WAL (Sync::kFull).
+    LatencyHistogram sync_latency;
+    std::atomic<std::uint64_t> checkpoints{0};
   };
 
   // Opens or creates the store in `options.directory`, recovering from a
@@ -119,21 +130,33 @@ class SqliteEventLog final : public EventLog {
     std::shared_ptr<StoredEvent> event;
     AppendCallback done;
   };
+  // A group the writer is done with: committed (sequences set), or refused
+  // with `status`.
+  struct Written {
+    std::vector<Pending> events;
+    absl::Status status;
+  };
 
   SqliteEventLog(Options options, const Clock& clock);
 
   absl::Status OpenWriter();
+  absl::Status OpenCheckpointer();
   void WriterLoop();
   bool WriterHasWork() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // Commits `batch` and runs its callbacks.
-  void CommitBatch(std::vector<Pending>& batch);
+  // Commits `batch` and hands it to the syncer.
+  void CommitBatch(std::vector<Pending> batch);
+  void SyncerLoop();
+  void CheckpointerLoop();
+  // Called by SQLite on the writer thread after each commit.
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int frames);
   absl::Status InsertBatch(const std::vector<Pending>& batch,
                            std::uint64_t first_sequence);
   // Deletes one chunk of what retention allows. Sets `more` when another
   // chunk is due.
   absl::Status RetentionStep(bool& more);
-  // Reads the held range from the store (at open, and after a failure).
-  absl::Status LoadRange();
+  // The range the store holds, read from the file (at open, and after a
+  // failure).
+  absl::StatusOr<SequenceRange> ReadRange();
 
   // A reader connection from the pool, or a new one.
   absl::StatusOr<std::unique_ptr<Connection>> AcquireReader() const;
@@ -143,9 +166,15 @@ class SqliteEventLog final : public EventLog {
   const Clock& clock_;
   const std::string path_;
   int lock_fd_ = -1;
+  int wal_fd_ = -1;  // the WAL, for the syncer's fsync
 
   // Used by the writer thread only (and by Open before it starts).
   std::unique_ptr<Connection> writer_;
+  std::uint64_t last_written_ = 0;  // the last sequence committed
+  // Used by the checkpointer thread only.
+  std::unique_ptr<Connection> checkpointer_;
+  // WAL frames after the last commit, set by OnWalCommit.
+  std::atomic<int> wal_frames_{0};
 
   mutable absl::Mutex mu_;
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
@@ -157,6 +186,17 @@ class SqliteEventLog final : public EventLog {
   std::thread writer_thread_;
   absl::Mutex close_mu_;  // serializes Close
 
+  absl::Mutex sync_mu_;
+  std::vector<Written> written_ ABSL_GUARDED_BY(sync_mu_);
+  bool writer_done_ ABSL_GUARDED_BY(sync_mu_) = false;
+  std::thread syncer_thread_;
+
+  absl::Mutex checkpoint_mu_;
+  bool checkpoint_wanted_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  bool checkpointer_done_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  std::thread checkpointer_thread_;
+
+  // What readers may see: durable events only.
   mutable absl::Mutex range_mu_;
   SequenceRange range_ ABSL_GUARDED_BY(range_mu_);
 
