@@ -249,11 +249,17 @@ SqliteEventLog::SqliteEventLog(Options options, const Clock& clock)
 absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
     Options options, const Clock& clock) {
   std::error_code error;
-  std::filesystem::create_directories(options.directory, error);
+  const bool created =
+      std::filesystem::create_directories(options.directory, error);
   if (error) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot create the data directory ", options.directory,
                      ": ", error.message()));
+  }
+  if (created) {
+    // Events carry personal data (credential claims): owner only.
+    std::filesystem::permissions(options.directory,
+                                 std::filesystem::perms::owner_all, error);
   }
   std::unique_ptr<SqliteEventLog> log(
       new SqliteEventLog(std::move(options), clock));

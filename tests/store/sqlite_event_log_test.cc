@@ -92,6 +92,9 @@ TEST_F(SqliteEventLogTest, AnEmptyStoreStartsAtSequenceOne) {
   EXPECT_EQ(log->Range().oldest, 1u);
   EXPECT_EQ(log->Range().last, 0u);
   EXPECT_TRUE(std::filesystem::exists(path()));
+  // A directory it creates is the owner's only: events carry personal data.
+  EXPECT_EQ(std::filesystem::status(dir_).permissions(),
+            std::filesystem::perms::owner_all);
   for (std::uint64_t i = 1; i <= 3; ++i) {
     absl::StatusOr<EventPtr> stored = AppendAndWait(*log, MakeEvent("x"));
     ASSERT_TRUE(stored.ok()) << stored.status();
