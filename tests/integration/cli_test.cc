@@ -3,12 +3,16 @@
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/json_util.h"
 #include "gtest/gtest.h"
@@ -29,6 +33,7 @@ using ::paradym::webhooks::testing::ReadTestData;
 using ::paradym::webhooks::testing::RunCommand;
 using ::paradym::webhooks::testing::StartServer;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kSecret[] = "cli-test-secret";
 // HMAC-SHA256("Hello, world!") keyed by "supersecret", the public test
@@ -82,13 +87,29 @@ TEST(Cli, UsageErrorsExitWith2AndHelpWith0) {
 
 class CliSubscribeTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    auto server = StartServer({"--grpc_address=127.0.0.1:0"},
-                              {{"PARADYM_WEBHOOK_SECRET", kSecret}});
+  void SetUp() override { StartTheServer(); }
+
+  // (Re)starts the server on the same data directory and, after the first
+  // time, the same ports, as a deploy does.
+  void StartTheServer() {
+    std::vector<std::string> args = {"--data_dir=" + data_dir_};
+    if (server_ != nullptr) {
+      args.push_back("--grpc_address=" + server_->grpc_address());
+      args.push_back(
+          absl::StrCat("--http_address=127.0.0.1:", server_->http_port()));
+      server_.reset();
+    }
+    auto server =
+        StartServer(std::move(args), {{"PARADYM_WEBHOOK_SECRET", kSecret}});
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(server).value();
     stub_ = v1::WebhookService::NewStub(grpc::CreateChannel(
         server_->grpc_address(), grpc::InsecureChannelCredentials()));
+  }
+
+  std::string http_url() const {
+    return absl::StrCat("--url=http://127.0.0.1:", server_->http_port(),
+                        "/webhook");
   }
 
   void Ingest(const std::string& body) {
@@ -115,6 +136,7 @@ class CliSubscribeTest : public ::testing::Test {
     return event;
   }
 
+  const std::string data_dir_ = MakeTempDir() + "/data";
   std::unique_ptr<ChildProcess> server_;
   std::unique_ptr<v1::WebhookService::Stub> stub_;
 };
@@ -122,7 +144,7 @@ class CliSubscribeTest : public ::testing::Test {
 TEST_F(CliSubscribeTest, PrintsOneJsonEventPerLineAndReportsTheEnd) {
   Ingest(ReadTestData("events/workflowExecution.failed.json"));
   Ingest(ReadTestData("events/openid4vc.issuance.offered.json"));
-  auto cli = StartCli({"--from-start"});
+  auto cli = StartCli({"--from-start", "--no-reconnect"});
   ASSERT_NE(cli, nullptr);
   absl::StatusOr<std::string> line = cli->ReadStdoutLine(absl::Seconds(30));
   ASSERT_TRUE(line.ok()) << line.status() << cli->Stderr();
@@ -191,6 +213,229 @@ TEST_F(CliSubscribeTest, KeepsUpWithAFastStream) {
     ASSERT_EQ(ParseLine(*line).sequence(),
               static_cast<std::uint64_t>(expected));
   }
+}
+
+TEST_F(CliSubscribeTest, ReconnectsAcrossARestartWithoutGapOrRepeat) {
+  Ingest(ReadTestData("events/workflowExecution.started.json"));
+  auto cli = StartCli({"--from-start"});
+  ASSERT_NE(cli, nullptr);
+  absl::StatusOr<std::string> line = cli->ReadStdoutLine(absl::Seconds(30));
+  ASSERT_TRUE(line.ok()) << line.status() << cli->Stderr();
+  EXPECT_EQ(ParseLine(*line).sequence(), 1u);
+  // A deploy: the stream ends with UNAVAILABLE, the server comes back on
+  // the same store and ports, and events arrive meanwhile and after.
+  ASSERT_EQ(server_->Stop(SIGTERM, absl::Seconds(10)).value_or(-1), 0);
+  StartTheServer();
+  for (int i = 0; i < 3; ++i) {
+    Ingest(ReadTestData("events/workflowExecution.completed.json"));
+  }
+  for (std::uint64_t expected = 2; expected <= 4; ++expected) {
+    line = cli->ReadStdoutLine(absl::Seconds(30));
+    ASSERT_TRUE(line.ok()) << line.status() << cli->Stderr();
+    EXPECT_EQ(ParseLine(*line).sequence(), expected);
+  }
+  EXPECT_THAT(cli->Stderr(),
+              HasSubstr("UNAVAILABLE (SHUTTING_DOWN): the server is shutting "
+                        "down; reconnect and resume after the last sequence "
+                        "received; reconnecting in"));
+  EXPECT_THAT(cli->Stderr(), HasSubstr("resuming after sequence 1"));
+}
+
+TEST_F(CliSubscribeTest, OutputFileIsADurableConsumerThatResumes) {
+  const std::string output = MakeTempDir() + "/events.jsonl";
+  Ingest(ReadTestData("events/workflowExecution.started.json"));
+  Ingest(ReadTestData("events/workflowExecution.completed.json"));
+  // The sequences of the complete lines in the file.
+  auto read_sequences = [&] {
+    std::ifstream in(output, std::ios::binary);
+    const std::string text((std::istreambuf_iterator<char>(in)),
+                           std::istreambuf_iterator<char>());
+    std::vector<std::uint64_t> sequences;
+    std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
+    lines.pop_back();  // after the last '\n': empty, or a torn line
+    for (absl::string_view line : lines) {
+      sequences.push_back(ParseLine(std::string(line)).sequence());
+    }
+    return sequences;
+  };
+  auto wait_for = [&](std::size_t count) {
+    const absl::Time give_up = absl::Now() + absl::Seconds(30);
+    while (read_sequences().size() < count && absl::Now() < give_up) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  };
+  {
+    auto cli = StartCli({"--from-start", "--output=" + output});
+    ASSERT_NE(cli, nullptr);
+    wait_for(2);
+  }  // killed, as by a crash
+  EXPECT_THAT(read_sequences(), ::testing::ElementsAre(1, 2));
+  // A torn last line, as a crash mid-write leaves it.
+  std::ofstream(output, std::ios::app) << "{\"sequence\":\"3\",\"eventTy";
+  Ingest(ReadTestData("events/openid4vc.issuance.offered.json"));
+  Ingest(ReadTestData("events/openid4vc.issuance.completed.json"));
+  // Restarted with the same file: it resumes after 2, repairs the tear.
+  auto cli = StartCli({"--from-start", "--output=" + output});
+  ASSERT_NE(cli, nullptr);
+  wait_for(4);
+  EXPECT_THAT(read_sequences(), ::testing::ElementsAre(1, 2, 3, 4));
+  EXPECT_THAT(cli->Stderr(), HasSubstr("resuming after it"));
+}
+
+TEST_F(CliSubscribeTest, TableFormatIsOneLinePerEvent) {
+  Ingest(ReadTestData("events/workflowExecution.failed.json"));
+  auto cli = StartCli({"--from-start", "--format=table"});
+  ASSERT_NE(cli, nullptr);
+  absl::StatusOr<std::string> header = cli->ReadStdoutLine(absl::Seconds(30));
+  ASSERT_TRUE(header.ok()) << header.status();
+  EXPECT_THAT(*header, ::testing::StartsWith("SEQUENCE RECEIVED"));
+  absl::StatusOr<std::string> row = cli->ReadStdoutLine(absl::Seconds(30));
+  ASSERT_TRUE(row.ok()) << row.status();
+  EXPECT_THAT(*row, ::testing::MatchesRegex(
+                        "1 +[0-9:.]+ +workflowExecution.failed +c6f1c0d2 +"
+                        "9d3c2b1a +presentation_rejected"));
+}
+
+// send, list and verify against the real server.
+class CliCommandsTest : public CliSubscribeTest {
+ protected:
+  CommandResult Run(std::vector<std::string> args,
+                    const std::string& stdin_data = "") {
+    return RunCli(args, {{"PARADYM_WEBHOOK_SECRET", kSecret}}, stdin_data);
+  }
+  std::string address() const { return "--address=" + server_->grpc_address(); }
+};
+
+TEST_F(CliCommandsTest, SendAllSendsEveryTypeAndListShowsThemTyped) {
+  const CommandResult sent = Run({"send", "--all", http_url()});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  const std::vector<std::string> lines =
+      absl::StrSplit(sent.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 13u) << sent.out;
+  EXPECT_EQ(lines[0], "200 sequence=1 workflowExecution.started");
+  EXPECT_EQ(lines[5], "200 sequence=6 workflowExecution.failed");
+  EXPECT_EQ(lines[12], "200 sequence=13 openid4vc.verification.failed");
+
+  const CommandResult listed = Run({"list", address(), "--page-size=5"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const std::vector<std::string> events =
+      absl::StrSplit(listed.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(events.size(), 13u);  // three pages
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const v1::Event event = ParseLine(events[i]);
+    EXPECT_EQ(event.sequence(), i + 1);
+    // Every sample is typed: none falls back to EVENT_TYPE_UNSPECIFIED.
+    EXPECT_NE(event.type(), v1::EVENT_TYPE_UNSPECIFIED) << events[i];
+  }
+  EXPECT_EQ(ParseLine(events[5]).workflow_execution_failed().error().code(),
+            "presentation_rejected");
+}
+
+TEST_F(CliCommandsTest, SendSetsFieldsAndListFiltersPagesAndLimits) {
+  const CommandResult sent = Run(
+      {"send", "workflowExecution.failed", "workflowExecution.started", "--set",
+       "payload.error.code=expired", "--set=payload.attempt=3", http_url()});
+  ASSERT_EQ(sent.exit_code, 0) << sent.err;
+  CommandResult listed =
+      Run({"list", address(), "--event-type=workflowExecution.failed"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const v1::Event failed = ParseLine(listed.out);
+  EXPECT_EQ(failed.sequence(), 1u);
+  EXPECT_EQ(failed.workflow_execution_failed().error().code(), "expired");
+  EXPECT_EQ(failed.payload().fields().at("attempt").number_value(), 3);
+
+  listed = Run({"list", address(), "--format=table", "--after=1"});
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_THAT(listed.out, ::testing::StartsWith("SEQUENCE RECEIVED"));
+  EXPECT_THAT(listed.out, HasSubstr("workflowExecution.started"));
+  EXPECT_THAT(listed.out, Not(HasSubstr("workflowExecution.failed")));
+  listed = Run({"list", address(), "--limit=1"});
+  EXPECT_EQ(std::count(listed.out.begin(), listed.out.end(), '\n'), 1);
+}
+
+TEST_F(CliCommandsTest, SendReportsEveryRefusalAndExitsNonZero) {
+  const std::string dir = MakeTempDir();
+  std::ofstream(dir + "/wrong") << "not-the-secret\n";
+  CommandResult sent = Run({"send", "workflowExecution.started", http_url(),
+                            "--secret-file=" + dir + "/wrong"});
+  EXPECT_EQ(sent.exit_code, 1);
+  EXPECT_EQ(sent.out, "401 SIGNATURE_MISMATCH workflowExecution.started\n");
+
+  std::ofstream(dir + "/body.json")
+      << R"({"eventType":"workflowExecution.failed","payload":{}})";
+  sent = Run({"send", "--body=" + dir + "/body.json", http_url()});
+  EXPECT_EQ(sent.exit_code, 1);
+  EXPECT_THAT(sent.out, ::testing::StartsWith("400 MISSING_FIELD "));
+
+  // Usage errors send nothing.
+  EXPECT_EQ(Run({"send", http_url()}).exit_code, 2);
+  EXPECT_EQ(Run({"send", "no.such.type", http_url()}).exit_code, 2);
+  EXPECT_EQ(Run({"send", "--all", "--set=novalue", http_url()}).exit_code, 2);
+  EXPECT_EQ(
+      Run({"send", "--all", "--url=https://example.com/webhook"}).exit_code, 2);
+  EXPECT_EQ(RunCli({"send", "--all", http_url()}).exit_code, 2);  // no secret
+  EXPECT_EQ(Run({"list", address()}).out, "");
+  // Nobody listening: exit 3.
+  EXPECT_EQ(
+      Run({"send", "--all", "--url=http://127.0.0.1:1/webhook"}).exit_code, 3);
+}
+
+TEST_F(CliCommandsTest, VerifyChecksSignatureThenBodyOffline) {
+  const std::string dir = MakeTempDir();
+  const std::string body = ReadTestData("events/workflowExecution.failed.json");
+  const std::string signature = SignBody(kSecret, body);
+  std::ofstream(dir + "/body.json", std::ios::binary) << body;
+  CommandResult verified =
+      Run({"verify", "--signature=" + signature, dir + "/body.json"});
+  EXPECT_EQ(verified.exit_code, 0) << verified.out << verified.err;
+  EXPECT_THAT(verified.out, HasSubstr("valid: workflowExecution.failed"));
+
+  verified = Run({"verify", "--signature=" + signature}, body + "\n");
+  EXPECT_EQ(verified.exit_code, 1);
+  EXPECT_THAT(verified.out, HasSubstr("invalid signature: SIGNATURE_MISMATCH"));
+  EXPECT_THAT(verified.out, HasSubstr("without its trailing newline"));
+
+  verified = Run({"verify", "--signature=abc"}, body);
+  EXPECT_EQ(verified.exit_code, 1);
+  EXPECT_THAT(verified.out, HasSubstr("SIGNATURE_MALFORMED"));
+
+  const std::string bad =
+      R"({"eventType":"workflowExecution.failed","payload":{}})";
+  verified = Run({"verify", "--signature=" + SignBody(kSecret, bad)}, bad);
+  EXPECT_EQ(verified.exit_code, 1);
+  EXPECT_THAT(verified.out,
+              HasSubstr("valid signature, but the server refuses the body: "
+                        "MISSING_FIELD"));
+  EXPECT_THAT(verified.out + verified.err, Not(HasSubstr(kSecret)));
+  EXPECT_EQ(Run({"verify"}, body).exit_code, 2);  // no --signature
+  EXPECT_EQ(RunCli({"verify", "--signature=" + signature}, {}, body).exit_code,
+            2);  // no secret
+}
+
+TEST_F(CliCommandsTest, ConnectionFlagsFailClearly) {
+  // Unreadable CA or token files are usage errors; TLS against this
+  // plaintext server cannot connect (exit 3).
+  EXPECT_EQ(Run({"list", address(), "--ca-file=/nonexistent/ca.pem"}).exit_code,
+            2);
+  EXPECT_EQ(
+      Run({"list", address(), "--token-file=/nonexistent/token"}).exit_code, 2);
+  const CommandResult tls = Run({"list", address(), "--tls"});
+  EXPECT_EQ(tls.exit_code, 3) << tls.err;
+  EXPECT_THAT(tls.err, HasSubstr("UNAVAILABLE"));
+}
+
+TEST(Cli, EveryCommandHasHelp) {
+  for (const char* command : {"subscribe", "list", "send", "verify", "sign"}) {
+    SCOPED_TRACE(command);
+    const CommandResult help = RunCli({command, "--help"});
+    EXPECT_EQ(help.exit_code, 0);
+    EXPECT_THAT(help.out,
+                HasSubstr(absl::StrCat("paradym-webhooks ", command)));
+  }
+  EXPECT_THAT(RunCli({"send", "--help"}).out,
+              HasSubstr("openid4vc.verification.verified"));
+  EXPECT_THAT(RunCli({"--help"}).out,
+              HasSubstr("3 the server cannot be reached"));
 }
 
 }  // namespace
