@@ -31,6 +31,7 @@
 #include "server/core/structured_log.h"
 #include "server/core/subscription_hub.h"
 #include "server/core/webhook_ingestor.h"
+#include "server/grpc/reflection_v1_service.h"
 #include "server/grpc/webhook_service_adapter.h"
 #include "server/http/http_server.h"
 #include "server/http/webhook_http_adapter.h"
@@ -248,6 +249,7 @@ int Run() {
                            SignatureVerifier(std::move(secrets).value()), log,
                            hub, clock);
   WebhookServiceAdapter service(ingestor, hub, log);
+  ReflectionV1Service reflection_v1;
 
   grpc::EnableDefaultHealthCheckService(true);
   // Reflection describes the health service from these descriptors; naming
@@ -264,6 +266,9 @@ int Run() {
   builder.SetMaxReceiveMessageSize(static_cast<int>(
       std::max<std::size_t>(4 << 20, ingest_options.max_body_bytes + 65536)));
   builder.RegisterService(&service);
+  // gRPC 1.51's plugin above serves reflection v1alpha only; buf curl and
+  // grpcurl ask for v1 first.
+  reflection_v1.AddTo(builder);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || grpc_port == 0) {
     Log(LogLevel::kError, "cannot listen for gRPC",
