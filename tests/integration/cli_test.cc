@@ -53,6 +53,14 @@ CommandResult RunCli(const std::vector<std::string>& args,
   return result.ok() ? *result : CommandResult{};
 }
 
+v1::Event ParseEvent(const std::string& json_line) {
+  v1::Event event;
+  EXPECT_TRUE(
+      google::protobuf::util::JsonStringToMessage(json_line, &event).ok())
+      << json_line;
+  return event;
+}
+
 TEST(CliSign, PrintsThePublicVectorFromStdinAndFromAFile) {
   CommandResult result = RunCli(
       {"sign"}, {{"PARADYM_WEBHOOK_SECRET", "supersecret"}}, "Hello, world!");
@@ -436,6 +444,71 @@ TEST(Cli, EveryCommandHasHelp) {
               HasSubstr("openid4vc.verification.verified"));
   EXPECT_THAT(RunCli({"--help"}).out,
               HasSubstr("3 the server cannot be reached"));
+}
+
+// A stand-in for a server behind TLS with bearer-token auth (the security
+// issue's server), to check what the client's connection flags send.
+class TokenCheckingService final : public v1::WebhookService::Service {
+ public:
+  grpc::Status ListEvents(grpc::ServerContext* context,
+                          const v1::ListEventsRequest* /*request*/,
+                          v1::ListEventsResponse* response) override {
+    const auto& metadata = context->client_metadata();
+    const auto it = metadata.find("authorization");
+    if (it == metadata.end() ||
+        std::string(it->second.data(), it->second.size()) !=
+            "Bearer token-42") {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "no token");
+    }
+    v1::Event* event = response->add_events();
+    event->set_sequence(1);
+    event->set_event_type("workflowExecution.started");
+    response->set_last_sequence(1);
+    return grpc::Status::OK;
+  }
+};
+
+TEST(CliConnection, TlsWithACaFileAndABearerToken) {
+  const std::string dir = MakeTempDir();
+  const CommandResult openssl =
+      RunCommand(
+          "/usr/bin/openssl",
+          {"req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+           "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1",
+           "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem"})
+          .value_or(CommandResult{});
+  ASSERT_EQ(openssl.exit_code, 0) << openssl.err;
+  auto read = [](const std::string& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)),
+                       std::istreambuf_iterator<char>());
+  };
+  grpc::SslServerCredentialsOptions tls;
+  tls.pem_key_cert_pairs.push_back(
+      {read(dir + "/key.pem"), read(dir + "/cert.pem")});
+  TokenCheckingService service;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::SslServerCredentials(tls),
+                           &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(port, 0);
+  std::ofstream(dir + "/token") << "token-42\n";
+  const std::string address = absl::StrCat("--address=127.0.0.1:", port);
+
+  CommandResult listed =
+      RunCli({"list", address, "--ca-file=" + dir + "/cert.pem",
+              "--token-file=" + dir + "/token"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+  EXPECT_EQ(ParseEvent(listed.out).event_type(), "workflowExecution.started");
+  // Without the token the server refuses; without TLS nothing connects.
+  listed = RunCli({"list", address, "--ca-file=" + dir + "/cert.pem"});
+  EXPECT_EQ(listed.exit_code, 1);
+  EXPECT_THAT(listed.err, HasSubstr("UNAUTHENTICATED"));
+  listed = RunCli({"list", address, "--token-file=" + dir + "/token"});
+  EXPECT_EQ(listed.exit_code, 3);
+  server->Shutdown();
 }
 
 }  // namespace
