@@ -17,9 +17,13 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   bazel-bootstrap bazel-rules-java
   ca-certificates curl openssl
+  # The Python example (client/examples/python): Debian's grpcio and protobuf,
+  # stubs from protoc with grpc_python_plugin (protobuf-compiler-grpc).
+  python3-grpcio python3-protobuf
 )
 
-# Node.js and npm for the tools in tools/ (buf), unless some Node.js is there.
+# Node.js and npm for the tools in tools/ (buf) and the Node.js example,
+# unless some Node.js is there.
 command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
@@ -42,6 +46,12 @@ fi
 if [[ ! -x tools/node_modules/.bin/buf ]]; then
   echo "setup: installing tools/ from npm" >&2
   (cd tools && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
+
+if [[ ! -d client/examples/node/node_modules/@grpc/grpc-js ||
+      ! -d client/examples/node/node_modules/@grpc/proto-loader ]]; then
+  echo "setup: installing client/examples/node from npm" >&2
+  (cd client/examples/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 
 if [[ -z "${SKIP_BUILD:-}" ]]; then
