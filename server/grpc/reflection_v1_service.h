@@ -9,6 +9,10 @@
 // reuses one response per stream, so that a second file question on a stream
 // repeats the files of the first.
 //
+// TODO(#6): drop this once the gRPC we build on serves v1 itself (upstream
+// added it in grpc/grpc#34599, after 1.51): both would claim the same method,
+// and the two copies of reflection.proto the same symbols.
+//
 //   ReflectionV1Service reflection;  // must outlive the server
 //   grpc::ServerBuilder builder;
 //   reflection.AddTo(builder);  // registers it; lists the server's services
