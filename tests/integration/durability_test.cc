@@ -161,8 +161,16 @@ class DurabilityTest : public ::testing::Test {
   std::unique_ptr<v1::WebhookService::Stub> stub_;
 };
 
-TEST_F(DurabilityTest, EveryEventThatGotA200SurvivesKill9) {
-  Start();
+// Both sync modes: a crash of the process alone loses nothing either way
+// (--sync=normal gives up only on machine crashes).
+class KillTest : public DurabilityTest,
+                 public ::testing::WithParamInterface<const char*> {};
+
+INSTANTIATE_TEST_SUITE_P(SyncModes, KillTest,
+                         ::testing::Values("--sync=full", "--sync=normal"));
+
+TEST_P(KillTest, EveryEventThatGotA200SurvivesKill9) {
+  Start({GetParam()});
   constexpr int kSenders = 4;
   constexpr int kMaxPerSender = 5000;
   // The kill comes after this many 200s, while every sender keeps sending.
@@ -202,7 +210,7 @@ TEST_F(DurabilityTest, EveryEventThatGotA200SurvivesKill9) {
   ASSERT_EQ(server_->Wait(kTimeout).value_or(-1), 128 + SIGKILL);
 
   // Restart on the same data directory.
-  Start();
+  Start({GetParam()});
   std::vector<v1::Event> stored = ListAll();
   ASSERT_GE(stored.size(), accepted.size());
   // Gap-free from 1, and every 200 is there, byte for byte.
