@@ -9,7 +9,7 @@
 // reuses one response per stream, so that a second file question on a stream
 // repeats the files of the first.
 //
-// TODO(#6): drop this once the gRPC we build on serves v1 itself (upstream
+// TODO: drop this once the gRPC we build on serves v1 itself (upstream
 // added it in grpc/grpc#34599, after 1.51): both would claim the same method,
 // and the two copies of reflection.proto the same symbols.
 //
