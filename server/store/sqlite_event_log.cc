@@ -461,6 +461,9 @@ void SqliteEventLog::WriterLoop() {
   // Retention looks once at startup, then every retention_interval.
   absl::Time next_retention = absl::Now();
   bool retention_more = false;
+  // Under a backlog that never empties, retention and groups take turns, so
+  // that neither waits for the other for long.
+  bool last_was_retention = false;
   for (;;) {
     std::uint64_t requested = 0;
     {
@@ -470,21 +473,31 @@ void SqliteEventLog::WriterLoop() {
             absl::Condition(this, &SqliteEventLog::WriterHasWork),
             next_retention);
       }
-      std::size_t bytes = 0;
-      while (!pending_.empty() && batch.size() < options_.max_batch_events) {
-        const std::size_t size =
-            pending_.front().event->encoding_without_sequence().size();
-        if (!batch.empty() && bytes + size > options_.max_batch_bytes) break;
-        bytes += size;
-        batch.push_back(std::move(pending_.front()));
-        pending_.pop_front();
+      const bool retention_wanted = retention_more ||
+                                    absl::Now() >= next_retention ||
+                                    retention_requested_ != retention_done_;
+      if (!pending_.empty() && !(retention_wanted && !last_was_retention)) {
+        std::size_t bytes = 0;
+        while (!pending_.empty() && batch.size() < options_.max_batch_events) {
+          const std::size_t size =
+              pending_.front().event->encoding_without_sequence().size();
+          if (!batch.empty() && bytes + size > options_.max_batch_bytes) {
+            break;
+          }
+          bytes += size;
+          batch.push_back(std::move(pending_.front()));
+          pending_.pop_front();
+        }
+      } else if (pending_.empty() && (closing_ || !retention_wanted)) {
+        if (closing_) break;
+        continue;
       }
-      if (batch.empty() && closing_) break;
       requested = retention_requested_;
     }
     if (!batch.empty()) {
       CommitBatch(std::move(batch));
       batch.clear();
+      last_was_retention = false;
       if (wal_frames_.load(std::memory_order_relaxed) >=
           kWriterCheckpointFrames) {
         // BUSY while the background checkpoint runs: try after the next.
@@ -493,9 +506,10 @@ void SqliteEventLog::WriterLoop() {
       }
       continue;
     }
-    // Nothing to commit: the retention deadline passed, a pass was asked
-    // for, or the last step left more to delete.
+    // The retention deadline passed, a pass was asked for, or the last step
+    // left more to delete.
     const absl::Status status = RetentionStep(retention_more);
+    last_was_retention = true;
     if (!status.ok()) {
       retention_more = false;
       Log(LogLevel::kWarning, "retention could not delete old events",
