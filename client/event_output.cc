@@ -5,6 +5,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/json_util.h"
+#include "server/core/proto_time.h"
 
 namespace paradym::webhooks::cli {
 namespace {
@@ -45,9 +46,7 @@ absl::Status EventPrinter::Append(const v1::Event& event,
     absl::StrAppend(&out, json, "\n");
     return absl::OkStatus();
   }
-  const absl::Time received =
-      absl::FromUnixSeconds(event.receive_time().seconds()) +
-      absl::Nanoseconds(event.receive_time().nanos());
+  const absl::Time received = ToTime(event.receive_time());
   absl::StrAppendFormat(
       &out, kRowFormat, absl::StrCat(event.sequence()),
       absl::FormatTime("%H:%M:%E3S", received, absl::UTCTimeZone()),

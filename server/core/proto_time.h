@@ -2,6 +2,7 @@
 //
 //   google::protobuf::Timestamp ts;
 //   SetTimestamp(absl::Now(), ts);
+//   absl::Time time = ToTime(ts);
 
 #ifndef PARADYM_WEBHOOKS_SERVER_CORE_PROTO_TIME_H_
 #define PARADYM_WEBHOOKS_SERVER_CORE_PROTO_TIME_H_
@@ -22,6 +23,12 @@ inline void SetTimestamp(absl::Time time, google::protobuf::Timestamp& out) {
   out.set_seconds(seconds);
   out.set_nanos(static_cast<std::int32_t>(
       absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds))));
+}
+
+// The time `timestamp` holds.
+inline absl::Time ToTime(const google::protobuf::Timestamp& timestamp) {
+  return absl::FromUnixSeconds(timestamp.seconds()) +
+         absl::Nanoseconds(timestamp.nanos());
 }
 
 }  // namespace paradym::webhooks

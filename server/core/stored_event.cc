@@ -1,6 +1,7 @@
 #include "server/core/stored_event.h"
 
 #include "google/protobuf/io/coded_stream.h"
+#include "server/core/proto_time.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -41,8 +42,8 @@ std::shared_ptr<StoredEvent> StoredEvent::Create(
   stored->AppendFields({event.event_type(), event.project_id(),
                         event.workflow_id(), event.workflow_execution_id()},
                        event.ByteSizeLong());
-  stored->receive_time_micros_ = event.receive_time().seconds() * 1000000 +
-                                 event.receive_time().nanos() / 1000;
+  stored->receive_time_micros_ =
+      absl::ToUnixMicros(ToTime(event.receive_time()));
   if (event.sequence() == 0) {
     event.AppendToString(&buffer);
   } else {
