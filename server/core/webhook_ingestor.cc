@@ -56,14 +56,11 @@ absl::StatusOr<v1::Event> WebhookIngestor::VerifyAndParse(
 void WebhookIngestor::Ingest(const WebhookRequest& request,
                              IngestCallback done) {
   const absl::Time start = absl::Now();
-  auto refuse = [&](absl::Status status) {
-    refused_by_reason_.Increment({ErrorReason(status)});
-    std::move(done)(std::move(status));
-  };
   if (shutting_down_.load(std::memory_order_acquire)) {
-    refuse(MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
+    Refuse(MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
                      "the server is shutting down; send the webhook "
-                     "to another instance"));
+                     "to another instance"),
+           std::move(done));
     return;
   }
   std::shared_ptr<StoredEvent> encoded;
@@ -71,7 +68,7 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
     v1::Event event;
     if (absl::Status status = VerifyAndParseInto(request, event);
         !status.ok()) {
-      refuse(std::move(status));
+      Refuse(std::move(status), std::move(done));
       return;
     }
     encoded = StoredEvent::Create(event);
@@ -82,8 +79,7 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
   log_.Append(std::move(encoded), [this, start, done = std::move(done)](
                                       absl::StatusOr<EventPtr> stored) mutable {
     if (!stored.ok()) {
-      refused_by_reason_.Increment({ErrorReason(stored.status())});
-      std::move(done)(stored.status());
+      Refuse(stored.status(), std::move(done));
       return;
     }
     hub_.Wake(hub_.Publish(*stored));
@@ -91,6 +87,11 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
     ingest_latency_.Observe(absl::Now() - start);
     std::move(done)(std::move(stored));
   });
+}
+
+void WebhookIngestor::Refuse(absl::Status status, IngestCallback done) {
+  refused_by_reason_.Increment({ErrorReason(status)});
+  std::move(done)(std::move(status));
 }
 
 void WebhookIngestor::Shutdown() {

@@ -82,6 +82,8 @@ class WebhookIngestor {
  private:
   absl::Status VerifyAndParseInto(const WebhookRequest& request,
                                   ::paradym::webhooks::v1::Event& event) const;
+  // Counts the refusal by reason and hands `status` to `done`.
+  void Refuse(absl::Status status, IngestCallback done);
 
   const Options options_;
   const SignatureVerifier verifier_;
