@@ -74,14 +74,24 @@ constexpr int kCheckpointFrames = 1000;
 // (the background has copied nearly everything by then, so this is short).
 constexpr int kWriterCheckpointFrames = 8000;
 
+// Whether a failed write or fsync ran out of space: a full disk, a quota, or
+// (EFBIG) a file size limit.
+bool IsNoSpace(int error) {
+  return error == ENOSPC || error == EDQUOT || error == EFBIG;
+}
+
+// SQLite's message for a failed call: the connection's, else the code's.
+std::string SqliteDetail(int rc, sqlite3* db) {
+  return db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+}
+
 // The runtime error for a failed SQLite call: UNAVAILABLE, STORE_FULL when
 // the disk (or file size limit) is full, STORE_FAILED otherwise.
 absl::Status StoreError(int rc, sqlite3* db, absl::string_view doing) {
   // Read first: the failed write was this thread's last system call.
   const int last_errno = errno;
   const int primary = rc & 0xff;
-  const std::string detail =
-      db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  const std::string detail = SqliteDetail(rc, db);
   // SQLite says SQLITE_FULL only for a short write; a write refused outright
   // (ENOSPC, EDQUOT, or EFBIG under a file size limit) is an I/O error, and
   // the system error tells them apart.
@@ -89,9 +99,7 @@ absl::Status StoreError(int rc, sqlite3* db, absl::string_view doing) {
                                ? sqlite3_system_errno(db)
                                : last_errno;
   const bool no_space = primary == SQLITE_FULL ||
-                        (rc == SQLITE_IOERR_WRITE &&
-                         (system_errno == ENOSPC || system_errno == EDQUOT ||
-                          system_errno == EFBIG));
+                        (rc == SQLITE_IOERR_WRITE && IsNoSpace(system_errno));
   if (no_space) {
     return MakeError(
         absl::StatusCode::kUnavailable, kStoreFull,
@@ -108,8 +116,7 @@ absl::Status StoreError(int rc, sqlite3* db, absl::string_view doing) {
 absl::Status OpenError(int rc, sqlite3* db, absl::string_view doing,
                        const std::string& path) {
   const int primary = rc & 0xff;
-  const std::string detail =
-      db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  const std::string detail = SqliteDetail(rc, db);
   if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
     return absl::DataLossError(absl::StrCat(
         "the event store ", path, " is corrupt (", doing, ": ", detail,
@@ -590,7 +597,7 @@ void SqliteEventLog::SyncerLoop() {
       if (::fdatasync(wal_fd_) != 0) {
         synced = MakeError(
             absl::StatusCode::kUnavailable,
-            errno == ENOSPC || errno == EDQUOT ? kStoreFull : kStoreFailed,
+            IsNoSpace(errno) ? kStoreFull : kStoreFailed,
             absl::StrCat("the event store could not be synced to disk (",
                          std::strerror(errno), "); the event may be lost"));
         Log(LogLevel::kError, "fsync of the event store failed",
