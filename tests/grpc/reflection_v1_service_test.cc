@@ -16,12 +16,18 @@
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "tests/testing/reflection_requests.h"
 
 namespace paradym::webhooks {
 namespace {
 
 namespace v1 = ::grpc::reflection::v1;
 using ::google::protobuf::FileDescriptorProto;
+using ::paradym::webhooks::testing::AllExtensionNumbersOfType;
+using ::paradym::webhooks::testing::FileByFilename;
+using ::paradym::webhooks::testing::FileContainingExtension;
+using ::paradym::webhooks::testing::FileContainingSymbol;
+using ::paradym::webhooks::testing::ListServices;
 using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
 
@@ -85,38 +91,6 @@ constexpr const char* kFiles[] = {
       }
     )pb",
 };
-
-v1::ServerReflectionRequest FileByFilename(const std::string& name) {
-  v1::ServerReflectionRequest request;
-  request.set_file_by_filename(name);
-  return request;
-}
-
-v1::ServerReflectionRequest FileContainingSymbol(const std::string& symbol) {
-  v1::ServerReflectionRequest request;
-  request.set_file_containing_symbol(symbol);
-  return request;
-}
-
-v1::ServerReflectionRequest FileContainingExtension(const std::string& type,
-                                                    int number) {
-  v1::ServerReflectionRequest request;
-  request.mutable_file_containing_extension()->set_containing_type(type);
-  request.mutable_file_containing_extension()->set_extension_number(number);
-  return request;
-}
-
-v1::ServerReflectionRequest AllExtensionNumbersOfType(const std::string& type) {
-  v1::ServerReflectionRequest request;
-  request.set_all_extension_numbers_of_type(type);
-  return request;
-}
-
-v1::ServerReflectionRequest ListServices() {
-  v1::ServerReflectionRequest request;
-  request.set_list_services("");
-  return request;
-}
 
 // The names of the files in a file_descriptor_response, in order.
 std::vector<std::string> FileNames(
@@ -293,13 +267,13 @@ TEST_F(ReflectionV1ServiceTest, UnanswerableQuestionsGetAnErrorResponse) {
 
 TEST_F(ReflectionV1ServiceTest, ListsTheServicesOfItsServer) {
   Start();
-  EXPECT_THAT(ServiceNames(AskOne(ListServices())),
+  EXPECT_THAT(ServiceNames(AskOne(ListServices(""))),
               ElementsAre("grpc.reflection.v1.ServerReflection"));
 }
 
 TEST_F(ReflectionV1ServiceTest, WithoutAServerListListServicesIsNotFound) {
   Start(/*list_services=*/false);
-  const v1::ServerReflectionResponse response = AskOne(ListServices());
+  const v1::ServerReflectionResponse response = AskOne(ListServices(""));
   ASSERT_TRUE(response.has_error_response());
   EXPECT_EQ(response.error_response().error_code(), 5);
   EXPECT_EQ(response.error_response().error_message(), "Services not found.");
@@ -310,8 +284,8 @@ TEST_F(ReflectionV1ServiceTest, EveryQuestionOnAStreamGetsItsOwnAnswer) {
   std::vector<v1::ServerReflectionRequest> requests = {
       FileByFilename("test/ext_a.proto"),
       FileByFilename("test/ext_a.proto"),
-      ListServices(),
-      ListServices(),
+      ListServices(""),
+      ListServices(""),
       FileContainingSymbol("test.None"),
       FileByFilename("test/base.proto")};
   requests[1].set_host("example.test");

@@ -18,6 +18,7 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/testing/reflection_requests.h"
 #include "tests/testing/server_process.h"
 
 namespace paradym::webhooks {
@@ -26,7 +27,12 @@ namespace {
 namespace v1 = ::grpc::reflection::v1;
 using ::google::protobuf::FileDescriptorProto;
 using ::google::protobuf::util::MessageDifferencer;
+using ::paradym::webhooks::testing::AllExtensionNumbersOfType;
 using ::paradym::webhooks::testing::ChildProcess;
+using ::paradym::webhooks::testing::FileByFilename;
+using ::paradym::webhooks::testing::FileContainingExtension;
+using ::paradym::webhooks::testing::FileContainingSymbol;
+using ::paradym::webhooks::testing::ListServices;
 using ::paradym::webhooks::testing::StartServer;
 using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
@@ -36,38 +42,6 @@ constexpr char kV1alpha[] =
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo";
 constexpr char kV1[] =
     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
-
-v1::ServerReflectionRequest ListServices() {
-  v1::ServerReflectionRequest request;
-  request.set_list_services("*");
-  return request;
-}
-
-v1::ServerReflectionRequest FileContainingSymbol(const std::string& symbol) {
-  v1::ServerReflectionRequest request;
-  request.set_file_containing_symbol(symbol);
-  return request;
-}
-
-v1::ServerReflectionRequest FileByFilename(const std::string& name) {
-  v1::ServerReflectionRequest request;
-  request.set_file_by_filename(name);
-  return request;
-}
-
-v1::ServerReflectionRequest FileContainingExtension(const std::string& type,
-                                                    int number) {
-  v1::ServerReflectionRequest request;
-  request.mutable_file_containing_extension()->set_containing_type(type);
-  request.mutable_file_containing_extension()->set_extension_number(number);
-  return request;
-}
-
-v1::ServerReflectionRequest AllExtensionNumbersOfType(const std::string& type) {
-  v1::ServerReflectionRequest request;
-  request.set_all_extension_numbers_of_type(type);
-  return request;
-}
 
 class ReflectionTest : public ::testing::Test {
  protected:
