@@ -39,6 +39,7 @@ namespace {
 namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::ChildProcess;
 using ::paradym::webhooks::testing::Env;
+using ::paradym::webhooks::testing::ErrorReasonOf;
 using ::paradym::webhooks::testing::GrpcErrorMetadata;
 using ::paradym::webhooks::testing::GrpcErrorReason;
 using ::paradym::webhooks::testing::HttpReply;
@@ -83,15 +84,6 @@ std::uint64_t SequenceOf(const HttpReply& reply) {
     return 0;
   }
   return sequence;
-}
-
-// The reason named in an error body {"error":{"reason":"..."}}.
-std::string ReasonOf(const HttpReply& reply) {
-  const std::string key = "\"reason\":\"";
-  const std::size_t at = reply.body.find(key);
-  if (at == std::string::npos) return "";
-  const std::size_t start = at + key.size();
-  return reply.body.substr(start, reply.body.find('"', start) - start);
 }
 
 class DurabilityTest : public ::testing::Test {
@@ -371,12 +363,12 @@ TEST_F(DurabilityTest, AFullDiskRefusesWith503AndHarmsNothingStored) {
     accepted.emplace(SequenceOf(reply), body);
   }
   ASSERT_EQ(refused.status, 503) << refused.body;
-  EXPECT_EQ(ReasonOf(refused), "STORE_FULL") << refused.body;
+  EXPECT_EQ(ErrorReasonOf(refused), "STORE_FULL") << refused.body;
   ASSERT_GT(accepted.size(), 5u);
   // Still full: still refused, and nothing stored is harmed.
   HttpReply again = Post(UniqueBody(100000));
   EXPECT_EQ(again.status, 503);
-  EXPECT_EQ(ReasonOf(again), "STORE_FULL");
+  EXPECT_EQ(ErrorReasonOf(again), "STORE_FULL");
   std::vector<v1::Event> stored = ListAll();
   ASSERT_EQ(stored.size(), accepted.size());
   for (const v1::Event& event : stored) {

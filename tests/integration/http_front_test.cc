@@ -27,6 +27,7 @@ namespace {
 namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::ChildProcess;
 using ::paradym::webhooks::testing::Env;
+using ::paradym::webhooks::testing::ErrorReasonOf;
 using ::paradym::webhooks::testing::HttpExchange;
 using ::paradym::webhooks::testing::HttpReply;
 using ::paradym::webhooks::testing::ListTestData;
@@ -74,15 +75,6 @@ class HttpFrontTest : public ::testing::Test {
   std::unique_ptr<ChildProcess> server_;
   std::unique_ptr<v1::WebhookService::Stub> stub_;
 };
-
-// The reason named in an error body {"error":{"reason":"..."}}.
-std::string ReasonOf(const HttpReply& reply) {
-  const std::string key = "\"reason\":\"";
-  const std::size_t at = reply.body.find(key);
-  if (at == std::string::npos) return "";
-  const std::size_t start = at + key.size();
-  return reply.body.substr(start, reply.body.find('"', start) - start);
-}
 
 TEST_F(HttpFrontTest, EveryEventTypeGoesFromHttpToASubscriberTyped) {
   Start();
@@ -180,7 +172,7 @@ TEST_F(HttpFrontTest, EveryStatusHasItsReasonAndNeverEchoesSecrets) {
     SCOPED_TRACE(c.name);
     HttpReply reply = Exchange(c.request);
     EXPECT_EQ(reply.status, c.status) << reply.body;
-    EXPECT_EQ(ReasonOf(reply), c.reason);
+    EXPECT_EQ(ErrorReasonOf(reply), c.reason);
     EXPECT_THAT(reply.body, Not(HasSubstr(kSecret)));
     EXPECT_THAT(reply.body, Not(HasSubstr(signature)));
     if (c.status != 200) {
@@ -256,7 +248,7 @@ TEST_F(HttpFrontTest, ChunkedBodyIsAccepted) {
   absl::StatusOr<HttpReply> refused = connection.Read(kTimeout);
   ASSERT_TRUE(refused.ok()) << refused.status();
   EXPECT_EQ(refused->status, 413);
-  EXPECT_EQ(ReasonOf(*refused), "BODY_TOO_LARGE");
+  EXPECT_EQ(ErrorReasonOf(*refused), "BODY_TOO_LARGE");
   EXPECT_TRUE(connection.ClosedWithin(kTimeout));
 }
 
@@ -271,7 +263,7 @@ TEST_F(HttpFrontTest, OversizedBodyIsRefusedBeforeItIsSent) {
   absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
   ASSERT_TRUE(reply.ok()) << reply.status();
   EXPECT_EQ(reply->status, 413);
-  EXPECT_EQ(ReasonOf(*reply), "BODY_TOO_LARGE");
+  EXPECT_EQ(ErrorReasonOf(*reply), "BODY_TOO_LARGE");
   EXPECT_EQ(reply->headers["connection"], "close");
   EXPECT_TRUE(connection.ClosedWithin(kTimeout));
 }
@@ -341,7 +333,7 @@ TEST_F(HttpFrontTest, BytesThatAreNotHttpAre400) {
   Start();
   HttpReply reply = Exchange("GET / HTTP/1.1\r\nHost x\r\n\r\n");
   EXPECT_EQ(reply.status, 400);
-  EXPECT_EQ(ReasonOf(reply), "MALFORMED_HTTP");
+  EXPECT_EQ(ErrorReasonOf(reply), "MALFORMED_HTTP");
 }
 
 TEST_F(HttpFrontTest, HugeHeaderIs431) {
@@ -350,7 +342,7 @@ TEST_F(HttpFrontTest, HugeHeaderIs431) {
       "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Junk: ", std::string(20000, 'j'),
       "\r\n\r\n"));
   EXPECT_EQ(reply.status, 431);
-  EXPECT_EQ(ReasonOf(reply), "HEADERS_TOO_LARGE");
+  EXPECT_EQ(ErrorReasonOf(reply), "HEADERS_TOO_LARGE");
 }
 
 TEST_F(HttpFrontTest, ConnectionsOverTheLimitAreClosedAtOnce) {
@@ -486,7 +478,7 @@ TEST_F(HttpFrontTest, SigtermFinishesRequestsInFlightAndRefusesNewOnes) {
   absl::StatusOr<HttpReply> refused = idle.Read(kTimeout);
   ASSERT_TRUE(refused.ok()) << refused.status();
   EXPECT_EQ(refused->status, 503);
-  EXPECT_EQ(ReasonOf(*refused), "SHUTTING_DOWN");
+  EXPECT_EQ(ErrorReasonOf(*refused), "SHUTTING_DOWN");
   EXPECT_EQ(refused->headers["connection"], "close");
 
   // The request in flight completes and is accepted.

@@ -139,6 +139,14 @@ std::string PostRequest(absl::string_view path, absl::string_view body,
   return request;
 }
 
+std::string ErrorReasonOf(const HttpReply& reply) {
+  const std::string key = "\"reason\":\"";
+  const std::size_t at = reply.body.find(key);
+  if (at == std::string::npos) return "";
+  const std::size_t start = at + key.size();
+  return reply.body.substr(start, reply.body.find('"', start) - start);
+}
+
 absl::StatusOr<HttpReply> HttpExchange(int port, absl::string_view request,
                                        absl::Duration timeout) {
   RawHttpConnection connection(port);

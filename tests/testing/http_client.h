@@ -59,6 +59,9 @@ std::string PostRequest(absl::string_view path, absl::string_view body,
                         absl::string_view content_type = "application/json",
                         absl::string_view extra_headers = "");
 
+// The reason named in an error body {"error":{"reason":"..."}}, or "".
+std::string ErrorReasonOf(const HttpReply& reply);
+
 // One request on a fresh connection.
 absl::StatusOr<HttpReply> HttpExchange(
     int port, absl::string_view request,
