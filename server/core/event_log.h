@@ -3,11 +3,16 @@
 // The log assigns sequences (1, 2, 3, ... without gaps among stored events)
 // and keeps events so that subscribers can replay from a sequence.
 // Implementations decide how long events are kept (MemoryEventLog keeps a
-// bounded window; SqliteEventLog keeps them on disk for a retention period).
-// Stored events are immutable and shared.
+// bounded window; SqliteEventLog keeps them on disk for a retention period;
+// JetStreamEventLog shares one stream between replicas). Stored events are
+// immutable and shared.
 //
+// Every stored event, whoever appended it, is announced to the log's one
+// listener (the SubscriptionHub) in sequence order once readers can see it.
+//
+//   log.SetListener([&](EventPtr event) { /* fan out */ });
 //   log.Append(std::move(event), [](absl::StatusOr<EventPtr> stored) {
-//     // Committed: publish, then answer.
+//     // Committed: answer.
 //   });
 //   std::vector<EventPtr> batch;
 //   absl::Status status = log.ReadAfter(/*after=*/10, /*up_to=*/20,
@@ -19,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
@@ -42,19 +48,31 @@ class EventLog {
 
   // Receives the stored event, or why it was not stored.
   using AppendCallback = absl::AnyInvocable<void(absl::StatusOr<EventPtr>) &&>;
+  // Hears of a stored event once readers can see it.
+  using Listener = absl::AnyInvocable<void(EventPtr)>;
 
-  // Assigns the next sequence to `event` and stores it. `done` then receives
-  // the stored event (nobody modifies it from then on) once it is committed,
-  // that is durable as far as the log promises, or the error that kept it out
-  // of the log: UNAVAILABLE (STORE_FULL, STORE_FAILED, SHUTTING_DOWN), after
+  // Stores `event` and gives it the next sequence. `done` then receives the
+  // stored event (nobody modifies it from then on) once it is committed, that
+  // is durable as far as the log promises, or the error that kept it out of
+  // the log: UNAVAILABLE (STORE_FULL, STORE_FAILED, SHUTTING_DOWN), after
   // which the log holds exactly what it held before. Thread-safe.
   //
-  // The `done` of stored events run one at a time and in sequence order, so
-  // that the caller can publish from them in order. `done` may run on the
-  // calling thread before Append returns or later on a thread of the log's;
-  // it must not call Append.
+  // A replicated log may answer before the shared log has the event: with a
+  // stored event whose sequence is 0, meaning "durable on this replica, in the
+  // shared log later" (see JetStreamEventLog). It is announced with its
+  // sequence once the shared log has it.
+  //
+  // `done` may run on the calling thread before Append returns or later on a
+  // thread of the log's; it must not call Append.
   virtual void Append(std::shared_ptr<StoredEvent> event,
                       AppendCallback done) = 0;
+
+  // Sets the one listener of stored events, or none. The log calls it for
+  // every stored event in sequence order, one call at a time, as soon as
+  // ReadAfter can return the event (for an event appended here, before its
+  // `done` runs). Set it before the first Append and clear it only when no
+  // Append is under way: it is not synchronized with the log's threads.
+  void SetListener(Listener listener) { listener_ = std::move(listener); }
 
   // Appends to `out` the events with sequence in (after, up_to], oldest
   // first, at most `max_events` of them. OUT_OF_RANGE (SEQUENCE_TOO_OLD,
@@ -67,8 +85,28 @@ class EventLog {
   // The sequences held now. Thread-safe.
   virtual SequenceRange Range() const = 0;
 
+  // The highest sequence known to exist. A replica's copy of a shared log may
+  // be behind it while it catches up; a reader may wait for sequences up to
+  // it. Thread-safe.
+  virtual std::uint64_t Horizon() const { return Range().last; }
+
+  // OK while the log takes appends as it should; otherwise UNAVAILABLE with
+  // the reason, so that a load balancer sends webhooks elsewhere.
+  // Thread-safe.
+  virtual absl::Status CheckReady() const { return absl::OkStatus(); }
+
   // Adds the log's own metrics, if it has any, to a /metrics page.
   virtual void AddMetrics(PrometheusText& text) const {}
+
+ protected:
+  // Hands `event` to the listener, if there is one. Callers keep the order
+  // and the one-at-a-time promise of SetListener.
+  void Announce(const EventPtr& event) {
+    if (listener_) listener_(event);
+  }
+
+ private:
+  Listener listener_;
 };
 
 // The OUT_OF_RANGE error for a start before `range.oldest`, shared by every

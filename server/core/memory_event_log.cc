@@ -24,6 +24,8 @@ void MemoryEventLog::Append(std::shared_ptr<StoredEvent> event,
       ++oldest_;
     }
   }
+  // Still under append_mu_: announcements keep the sequence order.
+  Announce(stored);
   std::move(done)(std::move(stored));
 }
 

@@ -1,6 +1,8 @@
 #include "server/core/stored_event.h"
 
 #include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/timestamp.pb.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "server/core/proto_time.h"
 
 namespace paradym::webhooks {
@@ -64,6 +66,74 @@ std::shared_ptr<StoredEvent> StoredEvent::FromParts(const Parts& parts) {
   stored->buffer_.append(parts.encoding_without_sequence.data(),
                          parts.encoding_without_sequence.size());
   return stored;
+}
+
+absl::StatusOr<std::shared_ptr<StoredEvent>> StoredEvent::FromEncoding(
+    std::uint64_t sequence, absl::string_view encoding_without_sequence) {
+  using ::google::protobuf::internal::WireFormatLite;
+  Parts parts;
+  parts.sequence = sequence;
+  parts.encoding_without_sequence = encoding_without_sequence;
+  google::protobuf::io::CodedInputStream input(
+      reinterpret_cast<const std::uint8_t*>(encoding_without_sequence.data()),
+      static_cast<int>(encoding_without_sequence.size()));
+  const auto read_string = [&](absl::string_view& field) {
+    std::uint32_t size = 0;
+    if (!input.ReadVarint32(&size)) return false;
+    const std::size_t offset = input.CurrentPosition();
+    if (size > encoding_without_sequence.size() - offset) return false;
+    field = encoding_without_sequence.substr(offset, size);
+    return input.Skip(static_cast<int>(size));
+  };
+  bool ok = true;
+  for (std::uint32_t tag = input.ReadTag(); ok && tag != 0;
+       tag = input.ReadTag()) {
+    switch (tag) {
+      case WireFormatLite::MakeTag(2,
+                                   WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
+        ok = read_string(parts.event_type);
+        break;
+      case WireFormatLite::MakeTag(5,
+                                   WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
+        ok = read_string(parts.project_id);
+        break;
+      case WireFormatLite::MakeTag(9,
+                                   WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
+        ok = read_string(parts.workflow_id);
+        break;
+      case WireFormatLite::MakeTag(10,
+                                   WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
+        ok = read_string(parts.workflow_execution_id);
+        break;
+      case WireFormatLite::MakeTag(7,
+                                   WireFormatLite::WIRETYPE_LENGTH_DELIMITED): {
+        absl::string_view bytes;
+        google::protobuf::Timestamp time;
+        ok = read_string(bytes) &&
+             time.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+        if (ok) parts.receive_time_micros = absl::ToUnixMicros(ToTime(time));
+        break;
+      }
+      case WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT):
+        ok = false;  // the sequence is the stream's, never in the encoding
+        break;
+      default:
+        ok = WireFormatLite::SkipField(&input, tag);
+    }
+  }
+  if (!ok || !input.ConsumedEntireMessage()) {
+    return absl::InvalidArgumentError(
+        "the bytes are not a paradym.webhooks.v1.Event encoding without "
+        "sequence");
+  }
+  return FromParts(parts);
+}
+
+std::shared_ptr<StoredEvent> StoredEvent::WithSequence(
+    std::uint64_t sequence) const {
+  std::shared_ptr<StoredEvent> copy(new StoredEvent(*this));
+  copy->sequence_ = sequence;
+  return copy;
 }
 
 std::size_t StoredEvent::EncodedSize() const {

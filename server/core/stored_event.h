@@ -24,6 +24,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "paradym/webhooks/v1/event.pb.h"
 
@@ -47,6 +48,16 @@ class StoredEvent {
     absl::string_view encoding_without_sequence;
   };
   static std::shared_ptr<StoredEvent> FromParts(const Parts& parts);
+
+  // An event from its encoding without `sequence` (what another replica
+  // published), reading the filter fields and the receive time from the
+  // top-level fields only. INVALID_ARGUMENT when the bytes are not an Event
+  // encoding at that level.
+  static absl::StatusOr<std::shared_ptr<StoredEvent>> FromEncoding(
+      std::uint64_t sequence, absl::string_view encoding_without_sequence);
+
+  // A copy of this event with another sequence.
+  std::shared_ptr<StoredEvent> WithSequence(std::uint64_t sequence) const;
 
   std::uint64_t sequence() const { return sequence_; }
   // Set once, by the log, before the event is shared.

@@ -102,8 +102,12 @@ absl::Status Subscription::Replay(std::uint64_t up_to, std::size_t max_events,
   return absl::OkStatus();
 }
 
-SubscriptionHub::SubscriptionHub(const EventLog& log, Options options)
-    : log_(log), options_(options), last_published_(log.Range().last) {}
+SubscriptionHub::SubscriptionHub(EventLog& log, Options options)
+    : log_(log), options_(options), last_published_(log.Range().last) {
+  log_.SetListener([this](EventPtr event) { Wake(Publish(std::move(event))); });
+}
+
+SubscriptionHub::~SubscriptionHub() { log_.SetListener(nullptr); }
 
 absl::StatusOr<std::shared_ptr<Subscription>> SubscriptionHub::Subscribe(
     EventFilter filter, std::optional<std::uint64_t> start_after,
@@ -114,15 +118,16 @@ absl::StatusOr<std::shared_ptr<Subscription>> SubscriptionHub::Subscribe(
   if (start_after.has_value()) {
     const std::uint64_t after = *start_after;
     const SequenceRange range = log_.Range();
-    if (after > last_published_) {
+    const std::uint64_t horizon = std::max(last_published_, log_.Horizon());
+    if (after > horizon) {
       return MakeError(
           absl::StatusCode::kOutOfRange, kSequenceTooNew,
           absl::StrCat(
               "start_after_sequence ", after,
-              " is beyond the last accepted sequence ", last_published_,
+              " is beyond the last accepted sequence ", horizon,
               "; was the log reset? Start after 0 for everything held"),
           {{"oldest_sequence", std::to_string(range.oldest)},
-           {"last_sequence", std::to_string(last_published_)}});
+           {"last_sequence", std::to_string(horizon)}});
     }
     if (after == 0) {
       cursor = std::min(range.oldest - 1, last_published_);
@@ -134,7 +139,9 @@ absl::StatusOr<std::shared_ptr<Subscription>> SubscriptionHub::Subscribe(
   }
   std::shared_ptr<Subscription> subscription(
       new Subscription(*this, std::move(filter), cursor, std::move(on_ready)));
-  subscription->live_ = cursor == last_published_;
+  // A start beyond what was published (a replica catching up) is live at
+  // once: Publish skips what it has seen.
+  subscription->live_ = cursor >= last_published_;
   subscriptions_.push_back(subscription);
   return subscription;
 }
@@ -169,7 +176,9 @@ SubscriptionHub::Wakeups SubscriptionHub::Publish(EventPtr event) {
   absl::MutexLock lock(&mu_);
   last_published_ = event->sequence();
   for (const auto& subscription : subscriptions_) {
+    // A live subscription's cursor changes only under mu_.
     if (!subscription->live_ || !subscription->end_.ok() ||
+        event->sequence() <= subscription->cursor_ ||
         !subscription->filter_.Matches(*event)) {
       continue;
     }

@@ -18,7 +18,9 @@
 //   ...
 //   hub.Unsubscribe(**subscription);  // on_ready never runs after this
 //
-// The publisher calls, in sequence order and with appends serialized:
+// The hub listens to its log (EventLog::SetListener): every event the log
+// announces is published, in sequence order. Publish can also be called
+// directly, with the same ordering, by a hub whose log announces nothing:
 //   SubscriptionHub::Wakeups wakeups = hub.Publish(stored_event);
 //   hub.Wake(std::move(wakeups));  // after releasing the publisher's locks
 
@@ -99,14 +101,21 @@ class SubscriptionHub {
   // Subscriptions that must be woken, returned by Publish and Shutdown.
   using Wakeups = std::vector<std::shared_ptr<Subscription>>;
 
-  // `log` must outlive the hub. Live events start after the log's last
+  // Becomes the listener of `log`, which must outlive the hub and must not
+  // append while the hub is destroyed. Live events start after the log's last
   // sequence.
-  SubscriptionHub(const EventLog& log, Options options);
+  SubscriptionHub(EventLog& log, Options options);
+  ~SubscriptionHub();
+
+  SubscriptionHub(const SubscriptionHub&) = delete;
+  SubscriptionHub& operator=(const SubscriptionHub&) = delete;
 
   // Starts a subscription. `start_after`: nullopt for live events only; 0 for
-  // everything the log holds; N for everything after N. OUT_OF_RANGE
-  // (SEQUENCE_TOO_OLD / SEQUENCE_TOO_NEW) when N is outside the log,
-  // UNAVAILABLE (SHUTTING_DOWN) after Shutdown.
+  // everything the log holds; N for everything after N, also when N is beyond
+  // what the log holds yet but within its Horizon() (a replica catching up:
+  // the events come once it has them). OUT_OF_RANGE (SEQUENCE_TOO_OLD /
+  // SEQUENCE_TOO_NEW) when N is outside the log, UNAVAILABLE (SHUTTING_DOWN)
+  // after Shutdown.
   absl::StatusOr<std::shared_ptr<Subscription>> Subscribe(
       EventFilter filter, std::optional<std::uint64_t> start_after,
       std::function<void()> on_ready);
@@ -143,7 +152,7 @@ class SubscriptionHub {
   void ArmForWakeLocked(const std::shared_ptr<Subscription>& subscription,
                         Wakeups& wakeups) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  const EventLog& log_;
+  EventLog& log_;
   const Options options_;
   mutable absl::Mutex mu_;
   std::vector<std::shared_ptr<Subscription>> subscriptions_

@@ -73,8 +73,7 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
     }
     encoded = StoredEvent::Create(event);
   }
-  // The log calls back in sequence order, one at a time, once the event is
-  // committed: publishing from there keeps subscribers in order, and the
+  // The log announces the event to the hub itself, in sequence order; the
   // answer (an HTTP 200, an Ingest reply) never precedes the commit.
   log_.Append(std::move(encoded), [this, start, done = std::move(done)](
                                       absl::StatusOr<EventPtr> stored) mutable {
@@ -82,7 +81,6 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
       Refuse(stored.status(), std::move(done));
       return;
     }
-    hub_.Wake(hub_.Publish(*stored));
     accepted_by_type_.Increment({(*stored)->event_type()});
     ingest_latency_.Observe(absl::Now() - start);
     std::move(done)(std::move(stored));

@@ -2,9 +2,10 @@
 //
 // VerifyAndParse checks the body size, verifies the signature over the raw
 // bytes and only then normalizes the JSON. Ingest does the same, then appends
-// the event to the log and, once the log has committed it, hands it to the
-// subscription hub and answers. The gRPC Ingest RPC and the HTTP front both
-// call Ingest; each turns the resulting absl::Status into its own error form.
+// the event to the log and answers once the log has committed it (the log
+// announces it to the subscription hub). The gRPC Ingest RPC and the HTTP front
+// both call Ingest; each turns the resulting absl::Status into its own error
+// form.
 //
 //   WebhookIngestor ingestor(options, std::move(verifier), log, hub, clock);
 //   ingestor.Ingest({.body = body, .signature = header},
@@ -56,9 +57,11 @@ class WebhookIngestor {
   absl::StatusOr<::paradym::webhooks::v1::Event> VerifyAndParse(
       const WebhookRequest& request) const;
 
-  // Verifies, normalizes, stores and publishes; `done` gets the stored event
-  // once it is committed. UNAVAILABLE (SHUTTING_DOWN) after Shutdown; the
-  // log's errors (UNAVAILABLE STORE_FULL, STORE_FAILED) as they are.
+  // Verifies, normalizes and stores; `done` gets the stored event once it is
+  // committed (with sequence 0 when a replicated log has it durably on this
+  // replica only, see EventLog::Append). UNAVAILABLE (SHUTTING_DOWN) after
+  // Shutdown; the log's errors (UNAVAILABLE STORE_FULL, STORE_FAILED) as they
+  // are.
   void Ingest(const WebhookRequest& request, IngestCallback done);
 
   // Refuses further webhooks and ends every subscription.

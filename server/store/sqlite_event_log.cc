@@ -59,6 +59,13 @@ constexpr char kDelete[] = "DELETE FROM events WHERE sequence < ?1";
 // retention has emptied the table.
 constexpr char kDeletedThrough[] =
     "INSERT OR REPLACE INTO meta (key, value) VALUES ('deleted_through', ?1)";
+// What the owner released (Release), and its bookmark.
+constexpr char kReadReleased[] =
+    "SELECT (SELECT value FROM meta WHERE key = 'released_through'), "
+    "(SELECT value FROM meta WHERE key = 'bookmark')";
+constexpr char kWriteReleased[] =
+    "INSERT OR REPLACE INTO meta (key, value) VALUES ('released_through', ?1), "
+    "('bookmark', ?2)";
 constexpr char kOpenedAt[] =
     "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_open_unix', ?1)";
 
@@ -293,6 +300,14 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
     log->range_ = *range;
   }
   log->last_written_ = range->last;
+  absl::StatusOr<Released> released = log->ReadReleased();
+  if (!released.ok()) {
+    return absl::FailedPreconditionError(released.status().message());
+  }
+  {
+    absl::MutexLock lock(&log->mu_);
+    log->released_ = *released;
+  }
   if (absl::Status status = log->OpenCheckpointer(); !status.ok()) {
     return status;
   }
@@ -415,6 +430,24 @@ absl::StatusOr<SequenceRange> SqliteEventLog::ReadRange() {
   return range;
 }
 
+absl::StatusOr<SqliteEventLog::Released> SqliteEventLog::ReadReleased() {
+  int rc = SQLITE_OK;
+  sqlite3_stmt* statement = writer_->Prepare(kReadReleased, rc);
+  if (statement == nullptr) {
+    return StoreError(rc, writer_->db(), "read the release");
+  }
+  ResetOnExit reset(statement);
+  if ((rc = sqlite3_step(statement)) != SQLITE_ROW) {
+    return StoreError(rc, writer_->db(), "read the release");
+  }
+  Released released;
+  released.through =
+      static_cast<std::uint64_t>(sqlite3_column_int64(statement, 0));
+  released.bookmark =
+      static_cast<std::uint64_t>(sqlite3_column_int64(statement, 1));
+  return released;
+}
+
 SqliteEventLog::~SqliteEventLog() {
   Close();
   {
@@ -486,9 +519,15 @@ void SqliteEventLog::WriterLoop() {
       if (!pending_.empty() && !(retention_wanted && !last_was_retention)) {
         std::size_t bytes = 0;
         while (!pending_.empty() && batch.size() < options_.max_batch_events) {
-          const std::size_t size =
-              pending_.front().event->encoding_without_sequence().size();
+          const StoredEvent& next = *pending_.front().event;
+          const std::size_t size = next.encoding_without_sequence().size();
           if (!batch.empty() && bytes + size > options_.max_batch_bytes) {
+            break;
+          }
+          // A copy's group is consecutive: only its first event may skip
+          // ahead (and drop what is before it).
+          if (!options_.assign_sequences && !batch.empty() &&
+              next.sequence() != batch.back().event->sequence() + 1) {
             break;
           }
           bytes += size;
@@ -529,6 +568,11 @@ void SqliteEventLog::WriterLoop() {
       retention_status_ = status;
     }
   }
+  // The last release is kept for the next start, even if nothing was deleted.
+  if (absl::Status status = WriteRelease(); !status.ok()) {
+    Log(LogLevel::kWarning, "the event store could not write the release",
+        {{"error", status.message()}});
+  }
   {
     absl::MutexLock lock(&mu_);
     retention_done_ = retention_requested_;
@@ -541,12 +585,29 @@ void SqliteEventLog::WriterLoop() {
 
 void SqliteEventLog::CommitBatch(std::vector<Pending> batch) {
   const absl::Time start = absl::Now();
-  const std::uint64_t first = last_written_ + 1;
+  std::uint64_t first = last_written_ + 1;
+  std::uint64_t drop_before = 0;
   Written written{std::move(batch), absl::OkStatus()};
-  written.status = InsertBatch(written.events, first);
+  if (!options_.assign_sequences) {
+    first = written.events.front().event->sequence();
+    if (first <= last_written_) {
+      written.status = MakeError(
+          absl::StatusCode::kFailedPrecondition, kStoreFailed,
+          absl::StrCat("sequence ", first, " is not after the last stored, ",
+                       last_written_));
+    } else if (first > last_written_ + 1) {
+      drop_before = first;
+      // Readers asking for what is dropped get SEQUENCE_TOO_OLD from now.
+      absl::MutexLock lock(&range_mu_);
+      range_.oldest = std::max(range_.oldest, drop_before);
+    }
+  }
+  if (written.status.ok()) {
+    written.status = InsertBatch(written.events, first, drop_before);
+  }
   if (written.status.ok()) {
     stats_.commit_latency.Observe(absl::Now() - start);
-    last_written_ += written.events.size();
+    last_written_ = first + written.events.size() - 1;
     std::uint64_t sequence = first;
     for (Pending& pending : written.events) {
       pending.event->set_sequence(sequence++);
@@ -622,7 +683,9 @@ void SqliteEventLog::SyncerLoop() {
         } else if (!synced.ok()) {
           std::move(pending.done)(synced);
         } else {
-          std::move(pending.done)(EventPtr(std::move(pending.event)));
+          EventPtr stored = std::move(pending.event);
+          Announce(stored);
+          std::move(pending.done)(std::move(stored));
         }
       }
     }
@@ -666,11 +729,18 @@ void SqliteEventLog::CheckpointerLoop() {
 }
 
 absl::Status SqliteEventLog::InsertBatch(const std::vector<Pending>& batch,
-                                         std::uint64_t first_sequence) {
+                                         std::uint64_t first_sequence,
+                                         std::uint64_t drop_before) {
   sqlite3* db = writer_->db();
   int rc = writer_->Run(kBegin);
   if (rc != SQLITE_OK) return StoreError(rc, db, "begin");
   absl::Status status;
+  if (drop_before != 0 &&
+      ((rc = writer_->Run(kDelete, {ToInt64(drop_before)})) != SQLITE_OK ||
+       (rc = writer_->Run(kDeletedThrough, {ToInt64(drop_before - 1)})) !=
+           SQLITE_OK)) {
+    status = StoreError(rc, db, "drop events the source no longer has");
+  }
   sqlite3_stmt* insert = writer_->Prepare(kInsert, rc);
   if (insert == nullptr) status = StoreError(rc, db, "prepare");
   std::uint64_t sequence = first_sequence;
@@ -698,8 +768,27 @@ absl::Status SqliteEventLog::InsertBatch(const std::vector<Pending>& batch,
   return status;
 }
 
+absl::Status SqliteEventLog::WriteRelease() {
+  Released released;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!release_unwritten_) return absl::OkStatus();
+    release_unwritten_ = false;
+    released = released_;
+  }
+  const int rc = writer_->Run(
+      kWriteReleased, {ToInt64(released.through), ToInt64(released.bookmark)});
+  if (rc != SQLITE_OK) {
+    absl::MutexLock lock(&mu_);
+    release_unwritten_ = true;
+    return StoreError(rc, writer_->db(), "write the release");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SqliteEventLog::RetentionStep(bool& more) {
   more = false;
+  if (absl::Status status = WriteRelease(); !status.ok()) return status;
   const SequenceRange range = Range();
   if (range.oldest > range.last) return absl::OkStatus();
   sqlite3* db = writer_->db();
@@ -708,6 +797,10 @@ absl::Status SqliteEventLog::RetentionStep(bool& more) {
   if (options_.max_events > 0 &&
       range.last - range.oldest + 1 > options_.max_events) {
     due = range.last - options_.max_events + 1;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    due = std::max(due, std::min(released_.through, range.last) + 1);
   }
   const std::uint64_t chunk_end =
       std::min(range.oldest + options_.retention_chunk, range.last + 1);
@@ -769,6 +862,19 @@ absl::Status SqliteEventLog::EnforceRetention() {
       },
       &waiting));
   return retention_status_;
+}
+
+void SqliteEventLog::Release(std::uint64_t through, std::uint64_t bookmark) {
+  absl::MutexLock lock(&mu_);
+  released_ = {through, bookmark};
+  release_unwritten_ = true;
+  // A retention pass writes it and deletes what it allows.
+  ++retention_requested_;
+}
+
+SqliteEventLog::Released SqliteEventLog::released() const {
+  absl::MutexLock lock(&mu_);
+  return released_;
 }
 
 SequenceRange SqliteEventLog::Range() const {

@@ -15,9 +15,15 @@
 // A group that fails to commit is rolled back whole and its sequences are
 // given again to the next group, so the stored sequences stay gap-free.
 // Readers use connections of their own, which WAL lets read while the writer
-// commits, and see an event only once it is durable. Retention deletes the
+// commits, and see an event only once it is durable (and it is announced to
+// the listener then, just before its callback runs). Retention deletes the
 // oldest events on the writer thread, in small transactions between groups,
 // so that ingestion never waits long behind it.
+//
+// The same machinery serves JetStreamEventLog twice: as a replica's outbox
+// (sequences assigned here, events released once the stream has them) and as
+// its read copy of the stream (Options::assign_sequences = false: the events
+// come with the stream's sequences).
 //
 //   absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
 //       SqliteEventLog::Open({.directory = "./data"}, clock);
@@ -73,6 +79,10 @@ class SqliteEventLog final : public EventLog {
     // When more events than this are held, the oldest are deleted; 0 keeps
     // any number.
     std::uint64_t max_events = 0;
+    // True: Append gives events the next sequences. False: events come with
+    // their sequences set, increasing (a copy of another log); one beyond the
+    // next sequence drops every event before it, as the source has.
+    bool assign_sequences = true;
     // The most events, and bytes of them, committed in one transaction.
     std::size_t max_batch_events = 1024;
     std::size_t max_batch_bytes = std::size_t{16} << 20;
@@ -116,6 +126,19 @@ class SqliteEventLog final : public EventLog {
   // Deletes what retention allows now, and returns when that is done.
   absl::Status EnforceRetention();
 
+  // What the owner released, and the number it keeps with that.
+  struct Released {
+    std::uint64_t through = 0;
+    std::uint64_t bookmark = 0;
+  };
+  // Marks the events through `through` as no longer needed: retention deletes
+  // them soon. `bookmark` is an opaque number kept with the release; both are
+  // written in the background, in a transaction of their own, and read back
+  // by released() after a restart (a crash may lose the last release, never
+  // tear it). `through` must not decrease.
+  void Release(std::uint64_t through, std::uint64_t bookmark = 0);
+  Released released() const;
+
   // Refuses further appends (UNAVAILABLE, SHUTTING_DOWN), commits those
   // waiting, runs their callbacks and stops the writer. Reads keep working.
   // Idempotent.
@@ -149,14 +172,21 @@ class SqliteEventLog final : public EventLog {
   void CheckpointerLoop();
   // Called by SQLite on the writer thread after each commit.
   static int OnWalCommit(void* self, sqlite3* db, const char* name, int frames);
+  // Inserts `batch` with sequences from `first_sequence` on (events with
+  // their own sequences when !assign_sequences), after deleting every event
+  // before `drop_before` when that is not 0.
   absl::Status InsertBatch(const std::vector<Pending>& batch,
-                           std::uint64_t first_sequence);
+                           std::uint64_t first_sequence,
+                           std::uint64_t drop_before);
+  // Writes the release asked for last, if it is not written yet.
+  absl::Status WriteRelease();
   // Deletes one chunk of what retention allows. Sets `more` when another
   // chunk is due.
   absl::Status RetentionStep(bool& more);
   // The range the store holds, read from the file (at open, and after a
   // failure).
   absl::StatusOr<SequenceRange> ReadRange();
+  absl::StatusOr<Released> ReadReleased();
 
   // A reader connection from the pool, or a new one.
   absl::StatusOr<std::unique_ptr<Connection>> AcquireReader() const;
@@ -183,6 +213,9 @@ class SqliteEventLog final : public EventLog {
   std::uint64_t retention_requested_ ABSL_GUARDED_BY(mu_) = 0;
   std::uint64_t retention_done_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status retention_status_ ABSL_GUARDED_BY(mu_);
+  // The release asked for, and whether the writer has yet to write it.
+  Released released_ ABSL_GUARDED_BY(mu_);
+  bool release_unwritten_ ABSL_GUARDED_BY(mu_) = false;
   std::thread writer_thread_;
   absl::Mutex close_mu_;  // serializes Close
 

@@ -124,5 +124,53 @@ TEST(StoredEvent, AnEncodedEventIsASubscribeResponseField) {
   EXPECT_EQ(parsed.events(1).workflow_execution_failed().error().code(), "x");
 }
 
+TEST(StoredEvent, ReadsAnotherReplicasEncoding) {
+  v1::Event event = SampleEvent();
+  event.mutable_receive_time()->set_seconds(1718184600);
+  event.mutable_receive_time()->set_nanos(5000);
+  const auto original = StoredEvent::Create(event);
+  absl::StatusOr<std::shared_ptr<StoredEvent>> read =
+      StoredEvent::FromEncoding(42, original->encoding_without_sequence());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ((*read)->sequence(), 42u);
+  EXPECT_EQ((*read)->event_type(), "workflowExecution.failed");
+  EXPECT_EQ((*read)->project_id(), "project-1");
+  EXPECT_EQ((*read)->workflow_id(), "workflow-1");
+  EXPECT_EQ((*read)->workflow_execution_id(), "execution-1");
+  EXPECT_EQ((*read)->receive_time_micros(), 1718184600000005);
+  EXPECT_EQ((*read)->encoding_without_sequence(),
+            original->encoding_without_sequence());
+
+  const auto renumbered = (*read)->WithSequence(7);
+  EXPECT_EQ(renumbered->sequence(), 7u);
+  EXPECT_EQ((*read)->sequence(), 42u);
+  EXPECT_EQ(renumbered->project_id(), "project-1");
+  EXPECT_EQ(renumbered->encoding_without_sequence(),
+            original->encoding_without_sequence());
+}
+
+TEST(StoredEvent, RefusesBytesThatAreNotAnEventWithoutSequence) {
+  const auto original = StoredEvent::Create(SampleEvent());
+  const std::string good(original->encoding_without_sequence());
+  std::string with_sequence;
+  original->AppendEncoded(with_sequence);
+  const std::string cases[] = {
+      good.substr(0, good.size() - 3),  // cut short
+      std::string("\x12\x05"
+                  "ab",
+                  4),  // a string longer than the rest
+      std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11),
+      std::string("\x3a\x02\x08\x80", 4),  // receive_time not a Timestamp
+      with_sequence,                       // carries a sequence
+  };
+  for (const std::string& bytes : cases) {
+    SCOPED_TRACE(testing::PrintToString(bytes.substr(0, 12)));
+    EXPECT_EQ(StoredEvent::FromEncoding(1, bytes).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  // Nothing at all is an event with every field empty.
+  EXPECT_TRUE(StoredEvent::FromEncoding(1, "").ok());
+}
+
 }  // namespace
 }  // namespace paradym::webhooks

@@ -34,12 +34,11 @@ class HubTest : public ::testing::Test {
     event.set_project_id(project);
     event.set_body(std::string(body_bytes, 'b'));
     std::uint64_t sequence = 0;
-    // The log calls back in sequence order: publish from there.
+    // The log announces the event to the hub, its listener.
     log_.Append(StoredEvent::Create(event),
                 [&](absl::StatusOr<EventPtr> stored) {
                   ASSERT_TRUE(stored.ok()) << stored.status();
                   sequence = (*stored)->sequence();
-                  hub_.Wake(hub_.Publish(*stored));
                 });
     return sequence;
   }
@@ -287,6 +286,58 @@ TEST_F(HubTest, ShutdownEndsSubscriptionsAndRefusesNewOnes) {
   EXPECT_EQ(hub_.size(), 0u);
 }
 
+// A replica's copy of a shared log: it knows of sequences it does not hold
+// yet.
+class CatchingUpLog final : public EventLog {
+ public:
+  CatchingUpLog() {
+    copy_.SetListener([this](EventPtr event) { Announce(event); });
+  }
+  void Append(std::shared_ptr<StoredEvent> event,
+              AppendCallback done) override {
+    copy_.Append(std::move(event), std::move(done));
+  }
+  absl::Status ReadAfter(std::uint64_t after, std::uint64_t up_to,
+                         std::size_t max_events,
+                         std::vector<EventPtr>& out) const override {
+    return copy_.ReadAfter(after, up_to, max_events, out);
+  }
+  SequenceRange Range() const override { return copy_.Range(); }
+  std::uint64_t Horizon() const override { return horizon_; }
+
+  std::uint64_t horizon_ = 0;
+
+ private:
+  MemoryEventLog copy_{{1000, std::size_t{1} << 30}};
+};
+
+TEST(SubscriptionHubHorizon, AStartTheCopyHasNotReachedWaitsForIt) {
+  CatchingUpLog log;
+  SubscriptionHub hub(log, {100});
+  log.horizon_ = 5;
+  auto too_new = hub.Subscribe({}, 6, [] {});
+  EXPECT_EQ(too_new.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(ErrorReason(too_new.status()), kSequenceTooNew);
+  EXPECT_EQ(ErrorMetadata(too_new.status(), "last_sequence"), "5");
+
+  auto subscription = hub.Subscribe({}, 3, [] {});
+  ASSERT_TRUE(subscription.ok()) << subscription.status();
+  std::vector<EventPtr> batch;
+  ASSERT_TRUE((*subscription)->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(batch, IsEmpty());
+  for (int i = 0; i < 5; ++i) {
+    v1::Event event;
+    event.set_event_type("t.x");
+    log.Append(StoredEvent::Create(event), [](absl::StatusOr<EventPtr>) {});
+  }
+  // What it had seen elsewhere (1..3) is not repeated.
+  ASSERT_TRUE((*subscription)->Next(10, 1 << 20, batch).ok());
+  std::vector<std::uint64_t> sequences;
+  for (const auto& event : batch) sequences.push_back(event->sequence());
+  EXPECT_THAT(sequences, ElementsAre(4, 5));
+  hub.Unsubscribe(**subscription);
+}
+
 // A consumer that starts replaying while a publisher keeps going must see
 // every sequence exactly once, across the switch from replay to live.
 TEST(SubscriptionHubConcurrency, NoGapOrDuplicateAcrossTheSwitchUnderLoad) {
@@ -299,7 +350,6 @@ TEST(SubscriptionHubConcurrency, NoGapOrDuplicateAcrossTheSwitchUnderLoad) {
     log.Append(StoredEvent::Create(event),
                [&](absl::StatusOr<EventPtr> stored) {
                  ASSERT_TRUE(stored.ok()) << stored.status();
-                 hub.Wake(hub.Publish(*stored));
                });
   };
   for (int i = 0; i < 1000; ++i) publish_one();

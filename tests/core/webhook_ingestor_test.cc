@@ -221,7 +221,9 @@ class HeldLog final : public EventLog {
   void CommitAll() {
     for (auto& [event, done] : held_) {
       event->set_sequence(++last_);
-      std::move(done)(EventPtr(std::move(event)));
+      EventPtr stored = std::move(event);
+      Announce(stored);
+      std::move(done)(std::move(stored));
     }
     held_.clear();
   }

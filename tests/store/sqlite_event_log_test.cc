@@ -390,5 +390,97 @@ TEST_F(SqliteEventLogTest, MetricsCountCommits) {
               HasSubstr("paradym_webhooks_store_failed_commits_total 0\n"));
 }
 
+TEST_F(SqliteEventLogTest, AnnouncesEachEventInOrderBeforeItsCallback) {
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  absl::Mutex mu;
+  std::vector<std::uint64_t> heard;
+  log->SetListener([&](EventPtr event) {
+    absl::MutexLock lock(&mu);
+    heard.push_back(event->sequence());
+  });
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<EventPtr> stored = AppendAndWait(*log, MakeEvent("x"));
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    absl::MutexLock lock(&mu);
+    // Announced before the callback that answered it.
+    EXPECT_EQ(heard.back(), (*stored)->sequence());
+  }
+  log->SetListener(nullptr);
+  absl::MutexLock lock(&mu);
+  EXPECT_THAT(heard, ElementsAre(1, 2, 3));
+}
+
+TEST_F(SqliteEventLogTest, ACopyKeepsTheSequencesItIsGiven) {
+  SqliteEventLog::Options options = Options();
+  options.assign_sequences = false;
+  auto log = Open(options);
+  ASSERT_NE(log, nullptr);
+  for (std::uint64_t sequence : {1, 2, 3}) {
+    std::shared_ptr<StoredEvent> event = MakeEvent("x");
+    event->set_sequence(sequence);
+    absl::StatusOr<EventPtr> stored = AppendAndWait(*log, std::move(event));
+    ASSERT_TRUE(stored.ok()) << stored.status();
+    EXPECT_EQ((*stored)->sequence(), sequence);
+  }
+  // The source no longer has 4..9: everything before 10 goes, as there.
+  std::shared_ptr<StoredEvent> event = MakeEvent("ten");
+  event->set_sequence(10);
+  ASSERT_TRUE(AppendAndWait(*log, std::move(event)).ok());
+  EXPECT_EQ(log->Range().oldest, 10u);
+  EXPECT_EQ(log->Range().last, 10u);
+  EXPECT_THAT(Sequences(ReadAll(*log, 9)), ElementsAre(10));
+  std::vector<EventPtr> out;
+  const absl::Status old = log->ReadAfter(2, 10, 10, out);
+  EXPECT_EQ(old.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(ErrorReason(old), kSequenceTooOld);
+
+  // A sequence that is not after the last is refused, and nothing changes.
+  event = MakeEvent("again");
+  event->set_sequence(10);
+  absl::StatusOr<EventPtr> again = AppendAndWait(*log, std::move(event));
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ErrorReason(again.status()), kStoreFailed);
+  EXPECT_EQ(log->Range().last, 10u);
+
+  log.reset();
+  log = Open(options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->Range().oldest, 10u);
+  EXPECT_EQ(log->Range().last, 10u);
+}
+
+TEST_F(SqliteEventLogTest, ReleasedEventsGoAndTheBookmarkSurvivesARestart) {
+  SqliteEventLog::Options options = Options();
+  options.retention = absl::InfiniteDuration();
+  auto log = Open(options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->released().through, 0u);
+  EXPECT_EQ(log->released().bookmark, 0u);
+  for (int i = 0; i < 5; ++i)
+    ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+  log->Release(3, 777);
+  ASSERT_TRUE(log->EnforceRetention().ok());
+  EXPECT_EQ(log->Range().oldest, 4u);
+  EXPECT_THAT(Sequences(ReadAll(*log, 3)), ElementsAre(4, 5));
+  EXPECT_EQ(log->released().through, 3u);
+  EXPECT_EQ(log->released().bookmark, 777u);
+
+  // Released beyond what is held: everything goes, and the sequence goes on.
+  log->Release(9, 778);
+  ASSERT_TRUE(log->EnforceRetention().ok());
+  EXPECT_EQ(log->Range().oldest, 6u);
+  EXPECT_EQ(log->Range().last, 5u);
+  log.reset();
+
+  log = Open(options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->released().through, 9u);
+  EXPECT_EQ(log->released().bookmark, 778u);
+  absl::StatusOr<EventPtr> next = AppendAndWait(*log, MakeEvent("y"));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ((*next)->sequence(), 6u);
+}
+
 }  // namespace
 }  // namespace paradym::webhooks
