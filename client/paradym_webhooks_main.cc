@@ -29,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -639,12 +640,15 @@ int Send(const CommandLine& line) {
     }
     std::string detail(absl::StripAsciiWhitespace(answer->body));
     if (answer->status == 200) {
-      // {"sequence":N}
+      // {"sequence":N}, or {"sequence":0,"pending_replication":true} from a
+      // replica whose stream had not answered yet.
       const std::size_t colon = detail.find(':');
-      const std::size_t close = detail.find('}');
-      if (colon != std::string::npos && close != std::string::npos) {
+      const std::size_t end = detail.find_first_of(",}");
+      if (absl::StrContains(detail, "\"pending_replication\":true")) {
+        detail = "pending_replication";
+      } else if (colon != std::string::npos && end != std::string::npos) {
         detail = absl::StrCat("sequence=",
-                              detail.substr(colon + 1, close - colon - 1));
+                              detail.substr(colon + 1, end - colon - 1));
       }
     } else {
       detail = ReasonIn(answer->body);

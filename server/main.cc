@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,8 +20,11 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -35,6 +39,7 @@
 #include "server/grpc/webhook_service_adapter.h"
 #include "server/http/http_server.h"
 #include "server/http/webhook_http_adapter.h"
+#include "server/store/jetstream_event_log.h"
 #include "server/store/sqlite_event_log.h"
 
 ABSL_FLAG(
@@ -61,12 +66,50 @@ ABSL_FLAG(std::string, data_dir, "./data",
           "the generated secret. Created if missing.");
 ABSL_FLAG(std::string, store, "sqlite",
           "sqlite: every accepted event is committed to <data_dir>/events.db "
-          "before the 200 (durable; the default). memory: a bounded window "
-          "of recent events in memory, lost on exit (tests, throwaway runs).");
+          "before the 200 (durable; the default). jetstream: replicas share "
+          "one NATS JetStream stream (--nats_*); each commits to its outbox "
+          "in <data_dir> first. memory: a bounded window of recent events in "
+          "memory, lost on exit (tests, throwaway runs).");
 ABSL_FLAG(std::string, sync, "full",
-          "What a 200 waits for with --store=sqlite. full: the commit is "
-          "fsynced (survives power loss). normal: the commit is written but "
-          "not fsynced (survives a crash of the process, not of the machine).");
+          "What a 200 waits for with --store=sqlite (and the outbox of "
+          "--store=jetstream). full: the commit is fsynced (survives power "
+          "loss). normal: the commit is written but not fsynced (survives a "
+          "crash of the process, not of the machine).");
+ABSL_FLAG(std::string, nats_url, "nats://127.0.0.1:4222",
+          "With --store=jetstream: the NATS servers, comma-separated "
+          "(nats://h1:4222,nats://h2:4222; tls:// for TLS).");
+ABSL_FLAG(std::string, nats_stream, "PARADYM_WEBHOOKS",
+          "With --store=jetstream: the stream the replicas share (created "
+          "if missing, checked if it exists).");
+ABSL_FLAG(int, nats_replicas, 3,
+          "With --store=jetstream: how many NATS servers keep each event "
+          "(1 for a single server; 3 or 5 in a cluster).");
+ABSL_FLAG(absl::Duration, nats_duplicate_window, absl::Minutes(2),
+          "With --store=jetstream: how long the stream drops a repeated "
+          "publish of the same event.");
+ABSL_FLAG(absl::Duration, replication_wait, absl::Seconds(1),
+          "With --store=jetstream: how long a webhook waits for the stream; "
+          "after it, the 200 says the event is pending replication (durable "
+          "in this replica's outbox, forwarded later).");
+ABSL_FLAG(std::uint64_t, outbox_ready_limit, 1000,
+          "With --store=jetstream: /readyz turns 503 when the stream cannot "
+          "be reached and more events than this wait in the outbox.");
+ABSL_FLAG(std::string, nats_creds, "",
+          "With --store=jetstream: a NATS credentials file (user JWT and "
+          "NKey seed).");
+ABSL_FLAG(std::string, nats_user, "",
+          "With --store=jetstream: the NATS user; its password is read from "
+          "--nats_password_file.");
+ABSL_FLAG(std::string, nats_password_file, "",
+          "With --store=jetstream: a file holding the NATS user's password.");
+ABSL_FLAG(std::string, nats_tls_ca, "",
+          "With --store=jetstream: the CA certificates (PEM) that signed the "
+          "NATS servers' certificates; turns TLS on.");
+ABSL_FLAG(std::string, nats_tls_cert, "",
+          "With --store=jetstream: a client certificate (PEM) for NATS "
+          "servers that verify clients; with --nats_tls_key.");
+ABSL_FLAG(std::string, nats_tls_key, "",
+          "With --store=jetstream: the client certificate's private key.");
 ABSL_FLAG(absl::Duration, retention, absl::Hours(7 * 24),
           "Events received longer ago than this are deleted in the background "
           "(--store=sqlite); inf keeps them.");
@@ -152,39 +195,109 @@ absl::StatusOr<std::vector<EndpointSecrets>> LoadSecrets() {
   return endpoints;
 }
 
-// The event log --store asks for. `durable` is set to the SQLite store so
-// that it can be closed after the last request.
-absl::StatusOr<std::unique_ptr<EventLog>> OpenEventLog(
-    const Clock& clock, SqliteEventLog*& durable) {
-  const std::string store = absl::GetFlag(FLAGS_store);
-  if (store == "memory") {
-    return std::make_unique<MemoryEventLog>(MemoryEventLog::Options{
-        absl::GetFlag(FLAGS_memory_events), absl::GetFlag(FLAGS_memory_bytes)});
-  }
-  if (store != "sqlite") {
-    return absl::InvalidArgumentError("--store must be sqlite or memory");
-  }
-  SqliteEventLog::Options options;
-  options.directory = absl::GetFlag(FLAGS_data_dir);
+// The event log --store asks for, and how to close it after the last
+// request.
+struct OpenedLog {
+  std::unique_ptr<EventLog> log;
+  std::function<void()> close = [] {};
+  std::string path;
+};
+
+absl::StatusOr<SqliteEventLog::Sync> SyncFlag() {
   const std::string sync = absl::GetFlag(FLAGS_sync);
-  if (sync == "full") {
-    options.sync = SqliteEventLog::Sync::kFull;
-  } else if (sync == "normal") {
-    options.sync = SqliteEventLog::Sync::kNormal;
-  } else {
-    return absl::InvalidArgumentError("--sync must be full or normal");
-  }
-  options.retention = absl::GetFlag(FLAGS_retention);
-  if (options.retention <= absl::ZeroDuration()) {
+  if (sync == "full") return SqliteEventLog::Sync::kFull;
+  if (sync == "normal") return SqliteEventLog::Sync::kNormal;
+  return absl::InvalidArgumentError("--sync must be full or normal");
+}
+
+absl::StatusOr<absl::Duration> RetentionFlag() {
+  const absl::Duration retention = absl::GetFlag(FLAGS_retention);
+  if (retention <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "--retention must be positive (inf keeps events)");
   }
+  return retention;
+}
+
+absl::StatusOr<OpenedLog> OpenSqlite(const Clock& clock) {
+  SqliteEventLog::Options options;
+  options.directory = absl::GetFlag(FLAGS_data_dir);
+  absl::StatusOr<SqliteEventLog::Sync> sync = SyncFlag();
+  if (!sync.ok()) return sync.status();
+  options.sync = *sync;
+  absl::StatusOr<absl::Duration> retention = RetentionFlag();
+  if (!retention.ok()) return retention.status();
+  options.retention = *retention;
   options.max_events = absl::GetFlag(FLAGS_max_events);
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
       SqliteEventLog::Open(std::move(options), clock);
   if (!log.ok()) return log.status();
-  durable = log->get();
-  return std::unique_ptr<EventLog>(std::move(log).value());
+  SqliteEventLog* raw = log->get();
+  return OpenedLog{*std::move(log), [raw] { raw->Close(); }, raw->path()};
+}
+
+absl::StatusOr<OpenedLog> OpenJetStream(const Clock& clock) {
+  JetStreamEventLog::Options options;
+  options.directory = absl::GetFlag(FLAGS_data_dir);
+  absl::StatusOr<SqliteEventLog::Sync> sync = SyncFlag();
+  if (!sync.ok()) return sync.status();
+  options.sync = *sync;
+  absl::StatusOr<absl::Duration> retention = RetentionFlag();
+  if (!retention.ok()) return retention.status();
+  options.stream.max_age = *retention;
+  options.stream.max_msgs = absl::GetFlag(FLAGS_max_events);
+  options.stream.name = absl::GetFlag(FLAGS_nats_stream);
+  options.stream.replicas = absl::GetFlag(FLAGS_nats_replicas);
+  options.stream.duplicate_window = absl::GetFlag(FLAGS_nats_duplicate_window);
+  if (options.stream.name.empty() ||
+      options.stream.name.find_first_of(". *>\t") != std::string::npos) {
+    return absl::InvalidArgumentError(
+        "--nats_stream must be a name without '.', '*', '>' or spaces");
+  }
+  if (options.stream.replicas < 1 || options.stream.replicas > 5) {
+    return absl::InvalidArgumentError("--nats_replicas must be 1 to 5");
+  }
+  if (options.stream.duplicate_window <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--nats_duplicate_window must be positive");
+  }
+  options.replication_wait = absl::GetFlag(FLAGS_replication_wait);
+  if (options.replication_wait < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--replication_wait must not be negative");
+  }
+  options.ready_outbox_limit = absl::GetFlag(FLAGS_outbox_ready_limit);
+  for (absl::string_view url :
+       absl::StrSplit(absl::GetFlag(FLAGS_nats_url), ',', absl::SkipEmpty())) {
+    options.nats.servers.emplace_back(absl::StripAsciiWhitespace(url));
+  }
+  options.nats.creds_file = absl::GetFlag(FLAGS_nats_creds);
+  options.nats.user = absl::GetFlag(FLAGS_nats_user);
+  options.nats.password_file = absl::GetFlag(FLAGS_nats_password_file);
+  options.nats.tls_ca_file = absl::GetFlag(FLAGS_nats_tls_ca);
+  options.nats.tls_cert_file = absl::GetFlag(FLAGS_nats_tls_cert);
+  options.nats.tls_key_file = absl::GetFlag(FLAGS_nats_tls_key);
+  absl::StatusOr<std::unique_ptr<JetStreamEventLog>> log =
+      JetStreamEventLog::Open(std::move(options), clock);
+  if (!log.ok()) return log.status();
+  JetStreamEventLog* raw = log->get();
+  return OpenedLog{
+      *std::move(log), [raw] { raw->Close(); },
+      absl::StrCat(absl::GetFlag(FLAGS_data_dir), " replica ", raw->replica())};
+}
+
+absl::StatusOr<OpenedLog> OpenEventLog(const Clock& clock) {
+  const std::string store = absl::GetFlag(FLAGS_store);
+  if (store == "memory") {
+    return OpenedLog{std::make_unique<MemoryEventLog>(MemoryEventLog::Options{
+                         absl::GetFlag(FLAGS_memory_events),
+                         absl::GetFlag(FLAGS_memory_bytes)}),
+                     [] {}, ""};
+  }
+  if (store == "sqlite") return OpenSqlite(clock);
+  if (store == "jetstream") return OpenJetStream(clock);
+  return absl::InvalidArgumentError(
+      "--store must be sqlite, jetstream or memory");
 }
 
 void ReportReady(int fd, int grpc_port, int http_port) {
@@ -231,16 +344,14 @@ int Run() {
   for (const auto& endpoint : *secrets) endpoint_names.push_back(endpoint.name);
 
   RealClock clock;
-  SqliteEventLog* durable = nullptr;
-  absl::StatusOr<std::unique_ptr<EventLog>> opened =
-      OpenEventLog(clock, durable);
+  absl::StatusOr<OpenedLog> opened = OpenEventLog(clock);
   if (!opened.ok()) {
     Log(LogLevel::kError, "cannot open the event store",
         {{"store", absl::GetFlag(FLAGS_store)},
          {"error", opened.status().message()}});
     return opened.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  EventLog& log = **opened;
+  EventLog& log = *opened->log;
   const SequenceRange range = log.Range();
   SubscriptionHub hub(log, {absl::GetFlag(FLAGS_subscriber_queue)});
   WebhookIngestor::Options ingest_options;
@@ -302,7 +413,7 @@ int Run() {
        {"http_port", *http_port},
        {"endpoints", absl::StrJoin(endpoint_names, ",")},
        {"store", absl::GetFlag(FLAGS_store)},
-       {"store_path", durable != nullptr ? durable->path() : ""},
+       {"store_path", opened->path},
        {"oldest_sequence", range.oldest},
        {"last_sequence", range.last}});
   ReportReady(absl::GetFlag(FLAGS_ready_fd), grpc_port, *http_port);
@@ -324,7 +435,7 @@ int Run() {
   server->Shutdown(absl::ToChronoTime(deadline));
   http.Stop();
   // Every request has been answered: commit what is left and stop writing.
-  if (durable != nullptr) durable->Close();
+  opened->close();
   Log(LogLevel::kInfo, "stopped");
   return 0;
 }

@@ -68,6 +68,10 @@ inline constexpr absl::string_view kShuttingDown = "SHUTTING_DOWN";
 inline constexpr absl::string_view kStoreFull = "STORE_FULL";
 inline constexpr absl::string_view kStoreFailed = "STORE_FAILED";
 
+// UNAVAILABLE (readiness): a replica cannot forward its outbox to the shared
+// stream, and too many accepted events wait in it.
+inline constexpr absl::string_view kReplicationStalled = "REPLICATION_STALLED";
+
 // INVALID_ARGUMENT: a ListEvents page token that this server did not issue.
 inline constexpr absl::string_view kInvalidPageToken = "INVALID_PAGE_TOKEN";
 

@@ -270,6 +270,9 @@ grpc::ServerUnaryReactor* WebhookServiceAdapter::Ingest(
         if (stored.ok() && !(*stored)->Decode(*response->mutable_event())) {
           stored = absl::InternalError("a stored event does not decode");
         }
+        if (stored.ok()) {
+          response->set_pending_replication((*stored)->sequence() == 0);
+        }
         reactor->Finish(ToGrpcStatus(stored.status()));
       });
   return reactor;

@@ -172,8 +172,11 @@ void WebhookHttpAdapter::OnBody(
           return;
         }
         HttpResponse response;
+        // Sequence 0: durable on this replica, in the shared stream later.
         response.body =
-            absl::StrCat("{\"sequence\":", (*stored)->sequence(), "}\n");
+            (*stored)->sequence() == 0
+                ? "{\"sequence\":0,\"pending_replication\":true}\n"
+                : absl::StrCat("{\"sequence\":", (*stored)->sequence(), "}\n");
         std::move(done)(Respond(std::move(response)));
       });
 }
@@ -192,6 +195,9 @@ HttpResponse WebhookHttpAdapter::Get(absl::string_view path) {
     if (!ready_.load()) {
       return ErrorResponse(
           MakeError(absl::StatusCode::kUnavailable, kNotReady, "starting"));
+    }
+    if (absl::Status status = log_.CheckReady(); !status.ok()) {
+      return ErrorResponse(status);
     }
     response.body = "{\"status\":\"ready\"}\n";
     return Respond(std::move(response));

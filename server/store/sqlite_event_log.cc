@@ -596,10 +596,22 @@ void SqliteEventLog::CommitBatch(std::vector<Pending> batch) {
           absl::StrCat("sequence ", first, " is not after the last stored, ",
                        last_written_));
     } else if (first > last_written_ + 1) {
-      drop_before = first;
-      // Readers asking for what is dropped get SEQUENCE_TOO_OLD from now.
-      absl::MutexLock lock(&range_mu_);
-      range_.oldest = std::max(range_.oldest, drop_before);
+      bool announced = false;
+      {
+        absl::MutexLock lock(&mu_);
+        announced = skip_to_ == first;
+      }
+      if (announced) {
+        drop_before = first;
+        // Readers asking for what is dropped get SEQUENCE_TOO_OLD from now.
+        absl::MutexLock lock(&range_mu_);
+        range_.oldest = std::max(range_.oldest, drop_before);
+      } else {
+        written.status =
+            MakeError(absl::StatusCode::kFailedPrecondition, kStoreFailed,
+                      absl::StrCat("sequence ", first, " leaves a gap after ",
+                                   last_written_));
+      }
     }
   }
   if (written.status.ok()) {
@@ -862,6 +874,11 @@ absl::Status SqliteEventLog::EnforceRetention() {
       },
       &waiting));
   return retention_status_;
+}
+
+void SqliteEventLog::SkipTo(std::uint64_t sequence) {
+  absl::MutexLock lock(&mu_);
+  skip_to_ = sequence;
 }
 
 void SqliteEventLog::Release(std::uint64_t through, std::uint64_t bookmark) {

@@ -80,8 +80,8 @@ class SqliteEventLog final : public EventLog {
     // any number.
     std::uint64_t max_events = 0;
     // True: Append gives events the next sequences. False: events come with
-    // their sequences set, increasing (a copy of another log); one beyond the
-    // next sequence drops every event before it, as the source has.
+    // their sequences set (a copy of another log), each the next one, but
+    // for a jump announced with SkipTo.
     bool assign_sequences = true;
     // The most events, and bytes of them, committed in one transaction.
     std::size_t max_batch_events = 1024;
@@ -125,6 +125,12 @@ class SqliteEventLog final : public EventLog {
 
   // Deletes what retention allows now, and returns when that is done.
   absl::Status EnforceRetention();
+
+  // For a copy: the next event may have `sequence` although that leaves a
+  // gap, because the source no longer has what is before it; every event
+  // before it is dropped here too, in the transaction that stores it. A jump
+  // that was not announced is refused (FAILED_PRECONDITION).
+  void SkipTo(std::uint64_t sequence);
 
   // What the owner released, and the number it keeps with that.
   struct Released {
@@ -213,6 +219,8 @@ class SqliteEventLog final : public EventLog {
   std::uint64_t retention_requested_ ABSL_GUARDED_BY(mu_) = 0;
   std::uint64_t retention_done_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status retention_status_ ABSL_GUARDED_BY(mu_);
+  // The jump SkipTo allows, 0 for none.
+  std::uint64_t skip_to_ ABSL_GUARDED_BY(mu_) = 0;
   // The release asked for, and whether the writer has yet to write it.
   Released released_ ABSL_GUARDED_BY(mu_);
   bool release_unwritten_ ABSL_GUARDED_BY(mu_) = false;

@@ -1,0 +1,283 @@
+#include "server/store/jetstream_event_log.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <random>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "server/core/errors.h"
+#include "server/core/structured_log.h"
+
+namespace paradym::webhooks {
+namespace {
+
+// Room for the message's subject and headers beside the event, within the
+// servers' max_payload.
+constexpr std::int64_t kMessageOverhead = 512;
+// max_payload before the first connection tells: the servers' default.
+constexpr std::int64_t kDefaultMaxPayload = 1 << 20;
+
+bool IsReplicaId(absl::string_view id) {
+  if (id.empty() || id.size() > 32) return false;
+  for (char c : id) {
+    if (!absl::ascii_isdigit(c) && !(c >= 'a' && c <= 'f')) return false;
+  }
+  return true;
+}
+
+// The replica's id: made once, with its outbox, and kept in `replica-id`.
+// Message ids are `<replica>:<outbox sequence>`, so an id must never name
+// two outboxes: a missing id file beside an existing outbox is refused
+// rather than made again.
+absl::StatusOr<std::string> LoadOrCreateReplicaId(const std::string& dir) {
+  const std::string path = absl::StrCat(dir, "/replica-id");
+  if (std::ifstream in(path); in) {
+    std::string id((std::istreambuf_iterator<char>(in)),
+                   std::istreambuf_iterator<char>());
+    id = std::string(absl::StripAsciiWhitespace(id));
+    if (!IsReplicaId(id)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(path, " does not hold a replica id"));
+    }
+    return id;
+  }
+  if (std::filesystem::exists(absl::StrCat(dir, "/outbox/events.db"))) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path,
+        " is missing beside an existing outbox; restore it, or start "
+        "with an empty data directory"));
+  }
+  std::random_device random;
+  const std::uint64_t value =
+      (static_cast<std::uint64_t>(random()) << 32) | random();
+  const std::string id = absl::StrFormat("%016x", value);
+  const std::string temporary = absl::StrCat(path, ".tmp");
+  const int fd =
+      ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const std::string line = absl::StrCat(id, "\n");
+  const bool written = fd >= 0 &&
+                       ::write(fd, line.data(), line.size()) ==
+                           static_cast<ssize_t>(line.size()) &&
+                       ::fsync(fd) == 0;
+  const int error = errno;
+  if (fd >= 0) ::close(fd);
+  if (!written || std::rename(temporary.c_str(), path.c_str()) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot write ", path, ": ", std::strerror(written ? errno : error)));
+  }
+  return id;
+}
+
+// Opens the read copy in `dir`; a corrupt one is removed and made anew (the
+// stream has everything it held).
+absl::StatusOr<std::unique_ptr<SqliteEventLog>> OpenCopy(const std::string& dir,
+                                                         const Clock& clock) {
+  SqliteEventLog::Options options;
+  options.directory = dir;
+  options.sync = SqliteEventLog::Sync::kNormal;
+  options.assign_sequences = false;
+  options.retention = absl::InfiniteDuration();
+  absl::StatusOr<std::unique_ptr<SqliteEventLog>> copy =
+      SqliteEventLog::Open(options, clock);
+  if (copy.status().code() != absl::StatusCode::kDataLoss) return copy;
+  Log(LogLevel::kWarning, "rebuilding this replica's copy of the stream",
+      {{"error", copy.status().message()}});
+  std::error_code error;
+  std::filesystem::remove_all(dir, error);
+  return SqliteEventLog::Open(options, clock);
+}
+
+}  // namespace
+
+JetStreamEventLog::JetStreamEventLog(Options options, std::string replica)
+    : options_(std::move(options)), replica_(std::move(replica)) {}
+
+absl::StatusOr<std::unique_ptr<JetStreamEventLog>> JetStreamEventLog::Open(
+    Options options, const Clock& clock) {
+  std::error_code error;
+  if (std::filesystem::create_directories(options.directory, error)) {
+    // Events carry personal data (credential claims): owner only.
+    std::filesystem::permissions(options.directory,
+                                 std::filesystem::perms::owner_all, error);
+  }
+  if (error) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create the data directory ", options.directory,
+                     ": ", error.message()));
+  }
+  absl::StatusOr<std::string> replica =
+      LoadOrCreateReplicaId(options.directory);
+  if (!replica.ok()) return replica.status();
+  std::unique_ptr<JetStreamEventLog> log(
+      new JetStreamEventLog(std::move(options), *std::move(replica)));
+  const Options& o = log->options_;
+
+  SqliteEventLog::Options outbox;
+  outbox.directory = absl::StrCat(o.directory, "/outbox");
+  outbox.sync = o.sync;
+  outbox.retention = absl::InfiniteDuration();
+  absl::StatusOr<std::unique_ptr<SqliteEventLog>> opened =
+      SqliteEventLog::Open(outbox, clock);
+  if (!opened.ok()) return opened.status();
+  log->outbox_ = *std::move(opened);
+
+  NatsClient::Options nats = o.nats;
+  nats.name = absl::StrCat("paradym-webhooksd ", log->replica_);
+  absl::StatusOr<std::unique_ptr<NatsClient>> client =
+      NatsClient::Connect(nats);
+  if (!client.ok()) return client.status();
+  log->client_ = *std::move(client);
+
+  const std::string copy_dir = absl::StrCat(o.directory, "/stream-copy");
+  opened = OpenCopy(copy_dir, clock);
+  if (!opened.ok()) return opened.status();
+  log->copy_ = *std::move(opened);
+  log->follower_ = std::make_unique<StreamFollower>(
+      StreamFollower::Options{o.stream}, *log->client_, *log->copy_);
+
+  if (log->client_->connected()) {
+    // A stream that cannot hold our events is a configuration error:
+    // refuse to start. An unreachable one is not (webhooks wait).
+    absl::Status status = EnsureStream(*log->client_, o.stream);
+    if (!status.ok() && status.code() != absl::StatusCode::kUnavailable) {
+      return status;
+    }
+    if (status.ok() && log->follower_->CheckCopy().code() ==
+                           absl::StatusCode::kFailedPrecondition) {
+      Log(LogLevel::kWarning,
+          "this replica's copy does not match the stream; rebuilding it",
+          {{"error", log->follower_->CheckCopy().message()}});
+      log->follower_.reset();
+      log->copy_.reset();
+      std::filesystem::remove_all(copy_dir, error);
+      opened = OpenCopy(copy_dir, clock);
+      if (!opened.ok()) return opened.status();
+      log->copy_ = *std::move(opened);
+      log->follower_ = std::make_unique<StreamFollower>(
+          StreamFollower::Options{o.stream}, *log->client_, *log->copy_);
+    }
+  }
+  JetStreamEventLog* raw = log.get();
+  log->copy_->SetListener([raw](EventPtr event) { raw->Announce(event); });
+
+  OutboxForwarder::Options forwarding;
+  forwarding.stream = o.stream;
+  forwarding.replica = log->replica_;
+  forwarding.replication_wait = o.replication_wait;
+  forwarding.ready_outbox_limit = o.ready_outbox_limit;
+  log->forwarder_ = std::make_unique<OutboxForwarder>(
+      std::move(forwarding), *log->client_, *log->outbox_);
+  if (absl::Status status = log->forwarder_->Start(); !status.ok()) {
+    return status;
+  }
+  log->follower_->Start();
+  return log;
+}
+
+JetStreamEventLog::~JetStreamEventLog() { Close(); }
+
+void JetStreamEventLog::Append(std::shared_ptr<StoredEvent> event,
+                               AppendCallback done) {
+  const std::int64_t max_payload =
+      client_->max_payload() > 0 ? client_->max_payload() : kDefaultMaxPayload;
+  const std::size_t size = event->encoding_without_sequence().size();
+  if (static_cast<std::int64_t>(size) + kMessageOverhead > max_payload) {
+    std::move(done)(MakeError(
+        absl::StatusCode::kInvalidArgument, kBodyTooLarge,
+        absl::StrCat("the event takes ", size,
+                     " bytes encoded, more than the NATS servers take in one "
+                     "message (max_payload ",
+                     max_payload,
+                     "); raise max_payload or lower "
+                     "--max_body_bytes")));
+    return;
+  }
+  bool closing = false;
+  {
+    absl::MutexLock lock(&mu_);
+    closing = closing_;
+    if (!closing) ++appending_;
+  }
+  if (closing) {
+    std::move(done)(MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
+                              "the event store is closed; the event was not "
+                              "stored"));
+    return;
+  }
+  outbox_->Append(std::move(event),
+                  [this, done = std::move(done)](
+                      absl::StatusOr<EventPtr> outboxed) mutable {
+                    // The outbox answers in its order: the forwarder tracks in
+                    // that order.
+                    if (outboxed.ok()) {
+                      forwarder_->Track(*std::move(outboxed), std::move(done));
+                    } else {
+                      std::move(done)(outboxed.status());
+                    }
+                    absl::MutexLock lock(&mu_);
+                    --appending_;
+                  });
+}
+
+absl::Status JetStreamEventLog::ReadAfter(std::uint64_t after,
+                                          std::uint64_t up_to,
+                                          std::size_t max_events,
+                                          std::vector<EventPtr>& out) const {
+  return copy_->ReadAfter(after, up_to, max_events, out);
+}
+
+SequenceRange JetStreamEventLog::Range() const { return copy_->Range(); }
+
+std::uint64_t JetStreamEventLog::Horizon() const {
+  return std::max(
+      {copy_->Range().last, follower_->horizon(), forwarder_->horizon()});
+}
+
+absl::Status JetStreamEventLog::CheckReady() const {
+  if (absl::Status status = forwarder_->CheckReady(); !status.ok()) {
+    return status;
+  }
+  return follower_->CheckReady();
+}
+
+void JetStreamEventLog::AddMetrics(PrometheusText& text) const {
+  forwarder_->AddMetrics(text);
+  const std::uint64_t held = copy_->Range().last;
+  text.AddGauge("paradym_webhooks_replication_lag_events",
+                "Stream events this replica's copy does not hold yet.",
+                static_cast<double>(Horizon() - held));
+  text.AddGauge("paradym_webhooks_nats_connected",
+                "1 while connected to a NATS server.",
+                client_->connected() ? 1 : 0);
+}
+
+void JetStreamEventLog::Close() {
+  absl::MutexLock close_lock(&close_mu_);
+  if (closed_) return;
+  closed_ = true;
+  {
+    absl::MutexLock lock(&mu_);
+    closing_ = true;
+    // Every accepted append reaches the forwarder before it stops.
+    mu_.Await(absl::Condition(
+        +[](JetStreamEventLog* log)
+             ABSL_NO_THREAD_SAFETY_ANALYSIS { return log->appending_ == 0; },
+        this));
+  }
+  forwarder_->Stop(options_.close_grace);
+  // Writes the forwarder's last release.
+  outbox_->Close();
+  follower_->Stop();
+  copy_->Close();
+}
+
+}  // namespace paradym::webhooks
