@@ -273,11 +273,12 @@ void JetStreamEventLog::Close() {
              ABSL_NO_THREAD_SAFETY_ANALYSIS { return log->appending_ == 0; },
         this));
   }
-  forwarder_->Stop(options_.close_grace);
+  // Open may have failed part of the way.
+  if (forwarder_ != nullptr) forwarder_->Stop(options_.close_grace);
   // Writes the forwarder's last release.
-  outbox_->Close();
-  follower_->Stop();
-  copy_->Close();
+  if (outbox_ != nullptr) outbox_->Close();
+  if (follower_ != nullptr) follower_->Stop();
+  if (copy_ != nullptr) copy_->Close();
 }
 
 }  // namespace paradym::webhooks

@@ -36,8 +36,13 @@ void OnConnected(natsConnection* nc, void* /*closure*/) {
 
 void OnAsyncError(natsConnection* /*nc*/, natsSubscription* /*sub*/,
                   natsStatus error, void* /*closure*/) {
-  Log(LogLevel::kWarning, "NATS reported an error",
-      {{"error", natsStatus_GetText(error)}});
+  // An ordered consumer reports every missed heartbeat and failed reset
+  // while its server is gone, once a second: the disconnect is logged
+  // already.
+  const bool expected_while_down =
+      error == NATS_MISSED_HEARTBEAT || error == NATS_TIMEOUT;
+  Log(expected_while_down ? LogLevel::kDebug : LogLevel::kWarning,
+      "NATS reported an error", {{"error", natsStatus_GetText(error)}});
 }
 
 absl::StatusOr<std::string> ReadPasswordFile(const std::string& path) {

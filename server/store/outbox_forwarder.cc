@@ -105,6 +105,7 @@ absl::Status OutboxForwarder::Start() {
   }
   if (s != NATS_OK) return NatsError(s, "subscribe for acknowledgements");
   thread_ = std::thread([this] { Loop(); });
+  answer_thread_ = std::thread([this] { AnswerLoop(); });
   return absl::OkStatus();
 }
 
@@ -126,8 +127,20 @@ void OutboxForwarder::OnAck(natsConnection* /*nc*/, natsSubscription* /*sub*/,
     return;
   }
   ParsePubAck(msg, ack.sequence, ack.error);
-  absl::MutexLock lock(&forwarder->mu_);
-  forwarder->acks_.push_back(std::move(ack));
+  std::vector<Answer> answers;
+  {
+    absl::MutexLock lock(&forwarder->mu_);
+    forwarder->HandleAck(ack, answers);
+  }
+  Run(answers);
+}
+
+void OutboxForwarder::Run(std::vector<Answer>& answers) {
+  for (Answer& answer : answers) {
+    std::move(answer.waiter.done)(
+        answer.waiter.event->WithSequence(answer.sequence));
+  }
+  answers.clear();
 }
 
 void OutboxForwarder::OnAckSubscriptionDone(void* self) {
@@ -153,37 +166,55 @@ void OutboxForwarder::Track(EventPtr outboxed, EventLog::AppendCallback done) {
                               absl::Now() + options_.replication_wait});
 }
 
-bool OutboxForwarder::HasWork() const {
-  if (!acks_.empty()) return true;
-  if (stopping_ && DepthLocked() == 0 && in_flight_.empty()) return true;
+bool OutboxForwarder::CanSend() const {
   return broken_.ok() && stream_ready_ && !failing_ && !need_reconcile_ &&
          next_ <= sendable_through_ &&
          in_flight_.size() < options_.max_in_flight && client_.connected();
 }
 
-absl::Time OutboxForwarder::NextDeadline() const {
-  absl::Time deadline = std::min(absl::Now() + kTick, stop_deadline_);
-  if (!waiters_.empty()) {
-    deadline = std::min(deadline, waiters_.begin()->second.deadline);
+void OutboxForwarder::AnswerLoop() {
+  std::vector<Answer> answers;
+  for (bool stop = false; !stop;) {
+    {
+      absl::MutexLock lock(&mu_);
+      struct Wait {
+        const OutboxForwarder* forwarder;
+        absl::Time until;  // the first deadline, when the wait began
+      } wait{this, waiters_.empty() ? absl::InfiniteFuture()
+                                    : waiters_.begin()->second.deadline};
+      mu_.AwaitWithDeadline(
+          absl::Condition(
+              +[](Wait* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                const OutboxForwarder& f = *w->forwarder;
+                return f.answering_done_ ||
+                       (!f.waiters_.empty() &&
+                        f.waiters_.begin()->second.deadline < w->until);
+              },
+              &wait),
+          wait.until);
+      stop = answering_done_;
+      ExpireLocked(stop ? absl::InfiniteFuture() : absl::Now(), answers);
+    }
+    Run(answers);
   }
-  return deadline;
 }
 
 void OutboxForwarder::Loop() {
   for (;;) {
-    std::vector<Ack> acks;
-    std::vector<Answer> answers;
     bool ensure = false;
     bool reconcile = false;
     bool send = false;
-    bool stop = false;
     {
       absl::MutexLock lock(&mu_);
-      mu_.AwaitWithDeadline(absl::Condition(this, &OutboxForwarder::HasWork),
-                            NextDeadline());
+      mu_.AwaitWithDeadline(
+          absl::Condition(
+              +[](OutboxForwarder* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                return f->CanSend() || (f->stopping_ && f->DepthLocked() == 0 &&
+                                        f->in_flight_.empty());
+              },
+              this),
+          std::min(absl::Now() + kTick, stop_deadline_));
       const absl::Time now = absl::Now();
-      acks.swap(acks_);
-      HandleAcks(acks, answers);
       for (auto& [id, in_flight] : in_flight_) {
         if (!in_flight.failed &&
             now - in_flight.sent >= options_.publish_timeout) {
@@ -198,32 +229,21 @@ void OutboxForwarder::Loop() {
           failing_ = true;
         }
       }
-      ExpireLocked(now, answers);
-      stop = stopping_ && (now >= stop_deadline_ ||
-                           (DepthLocked() == 0 && in_flight_.empty()));
-      if (stop) {
-        for (auto& [id, waiter] : waiters_) {
-          answers.push_back({std::move(waiter), 0});
-        }
-        waiters_.clear();
-        pending_answers_.fetch_add(answers.size(), std::memory_order_relaxed);
-      }
+      const bool stop =
+          stopping_ &&
+          (now >= stop_deadline_ || (DepthLocked() == 0 && in_flight_.empty()));
       if (stop || now >= release_at_) ReleaseConfirmed();
-      if (!stop && broken_.ok() && now >= retry_at_) {
+      if (stop) return;
+      if (broken_.ok() && now >= retry_at_ && client_.connected()) {
         if (!stream_ready_) {
           ensure = true;
         } else if (failing_ || need_reconcile_) {
-          reconcile = !UnresolvedLocked() && client_.connected();
+          reconcile = !UnresolvedLocked();
         } else {
           send = true;
         }
       }
     }
-    for (Answer& answer : answers) {
-      std::move(answer.waiter.done)(
-          answer.waiter.event->WithSequence(answer.sequence));
-    }
-    if (stop) return;
     if (ensure || reconcile) {
       const absl::Status status =
           ensure ? EnsureStream(client_, options_.stream) : Reconcile();
@@ -250,31 +270,26 @@ void OutboxForwarder::Loop() {
   }
 }
 
-void OutboxForwarder::HandleAcks(std::vector<Ack>& acks,
-                                 std::vector<Answer>& answers) {
-  const absl::Time now = absl::Now();
-  for (Ack& ack : acks) {
-    auto it = in_flight_.find(ack.id);
-    const bool current =
-        it != in_flight_.end() && it->second.attempt == ack.attempt;
-    if (ack.sequence != 0) {
-      // Whichever attempt it answers, the event is in the stream there.
-      if (current) publish_latency_.Observe(now - it->second.sent);
-      horizon_ = std::max(horizon_, ack.sequence);
-      Confirm(ack.id, ack.sequence, answers);
-      continue;
-    }
-    if (!current || it->second.failed) continue;
-    it->second.failed = true;
-    failed_publishes_.fetch_add(1, std::memory_order_relaxed);
-    if (!failing_) {
-      Log(LogLevel::kWarning,
-          "the stream refused a publish; reading it back before sending "
-          "again",
-          {{"outbox_sequence", ack.id}, {"error", ack.error}});
-    }
-    failing_ = true;
+void OutboxForwarder::HandleAck(const Ack& ack, std::vector<Answer>& answers) {
+  auto it = in_flight_.find(ack.id);
+  const bool current =
+      it != in_flight_.end() && it->second.attempt == ack.attempt;
+  if (ack.sequence != 0) {
+    // Whichever attempt it answers, the event is in the stream there.
+    if (current) publish_latency_.Observe(absl::Now() - it->second.sent);
+    horizon_ = std::max(horizon_, ack.sequence);
+    Confirm(ack.id, ack.sequence, answers);
+    return;
   }
+  if (!current || it->second.failed) return;
+  it->second.failed = true;
+  failed_publishes_.fetch_add(1, std::memory_order_relaxed);
+  if (!failing_) {
+    Log(LogLevel::kWarning,
+        "the stream refused a publish; reading it back before sending again",
+        {{"outbox_sequence", ack.id}, {"error", ack.error}});
+  }
+  failing_ = true;
 }
 
 void OutboxForwarder::Confirm(std::uint64_t id, std::uint64_t sequence,
@@ -487,10 +502,7 @@ absl::Status OutboxForwarder::Reconcile() {
            {"from_sequence", from + 1}});
     }
   }
-  for (Answer& answer : answers) {
-    std::move(answer.waiter.done)(
-        answer.waiter.event->WithSequence(answer.sequence));
-  }
+  Run(answers);
   return absl::OkStatus();
 }
 
@@ -529,6 +541,12 @@ void OutboxForwarder::Stop(absl::Duration grace) {
     }
   }
   if (thread_.joinable()) thread_.join();
+  // What still waits is answered: in the stream later.
+  {
+    absl::MutexLock lock(&mu_);
+    answering_done_ = true;
+  }
+  if (answer_thread_.joinable()) answer_thread_.join();
   if (ack_subscription_ != nullptr) {
     // cnats 3.4 may crash destroying a subscription that messages still
     // arrive on: unsubscribe, wait for its delivery to end, then destroy.

@@ -29,7 +29,10 @@
 //   });
 //   forwarder.Stop(absl::Seconds(2));
 //
-// Thread-safe. One thread of its own publishes, and cnats's delivers acks.
+// Thread-safe. A thread of its own publishes and reads the stream back;
+// another answers webhooks whose wait is over, so that neither a slow stream
+// nor a blocked read delays an answer; acknowledgements are handled on the
+// thread cnats delivers them on.
 
 #ifndef PARADYM_WEBHOOKS_SERVER_STORE_OUTBOX_FORWARDER_H_
 #define PARADYM_WEBHOOKS_SERVER_STORE_OUTBOX_FORWARDER_H_
@@ -135,11 +138,13 @@ class OutboxForwarder {
                     void* self);
   static void OnAckSubscriptionDone(void* self);
   void Loop();
-  // Work the loop has now, or the time it next has some.
-  bool HasWork() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  absl::Time NextDeadline() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Answers the waiters whose wait is over, until Stop.
+  void AnswerLoop();
+  // Whether the loop can send now.
+  bool CanSend() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  static void Run(std::vector<Answer>& answers);
 
-  void HandleAcks(std::vector<Ack>& acks, std::vector<Answer>& answers)
+  void HandleAck(const Ack& ack, std::vector<Answer>& answers)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Confirm(std::uint64_t id, std::uint64_t sequence,
                std::vector<Answer>& answers) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -167,9 +172,9 @@ class OutboxForwarder {
   std::string reply_prefix_;  // set by Start
   natsSubscription* ack_subscription_ = nullptr;
   std::thread thread_;
+  std::thread answer_thread_;
 
   mutable absl::Mutex mu_;
-  std::vector<Ack> acks_ ABSL_GUARDED_BY(mu_);
   std::map<std::uint64_t, InFlight> in_flight_ ABSL_GUARDED_BY(mu_);
   std::map<std::uint64_t, Waiter> waiters_ ABSL_GUARDED_BY(mu_);
   // Recently tracked events, by outbox sequence from cache_first_, so that
@@ -202,6 +207,8 @@ class OutboxForwarder {
   std::uint64_t released_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Time release_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  // Set once forwarding stopped: the answer thread answers what is left.
+  bool answering_done_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time stop_deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();
   bool ack_subscription_done_ ABSL_GUARDED_BY(mu_) = false;
   absl::Mutex stop_mu_;  // serializes Stop
