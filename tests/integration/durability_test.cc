@@ -48,7 +48,9 @@ using ::paradym::webhooks::testing::PostRequest;
 using ::paradym::webhooks::testing::RawHttpConnection;
 using ::paradym::webhooks::testing::ReadTestData;
 using ::paradym::webhooks::testing::ServerOptions;
+using ::paradym::webhooks::testing::SequenceOf;
 using ::paradym::webhooks::testing::StartServer;
+using ::paradym::webhooks::testing::UniqueBody;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -59,31 +61,8 @@ std::chrono::system_clock::time_point Deadline(int seconds = 30) {
   return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
 }
 
-// A distinct, validly signed webhook body: the fixture with its webhookId
-// made unique.
-std::string UniqueBody(int n) {
-  static const std::string kTemplate =
-      ReadTestData("events/workflowExecution.started.json");
-  return absl::StrReplaceAll(
-      kTemplate, {{"5b0c9b64-2f0e-4a4c-9d7e-0a1b2c3d4e00",
-                   absl::StrFormat("5b0c9b64-2f0e-4a4c-9d7e-%012d", n)}});
-}
-
 std::string SignedPost(const std::string& body) {
   return PostRequest("/webhook", body, SignBody(kSecret, body));
-}
-
-// The sequence in a 200's body {"sequence":N}, 0 if there is none.
-std::uint64_t SequenceOf(const HttpReply& reply) {
-  const std::string key = "{\"sequence\":";
-  std::uint64_t sequence = 0;
-  if (reply.body.rfind(key, 0) != 0) return 0;
-  const std::size_t end = reply.body.find('}');
-  if (!absl::SimpleAtoi(reply.body.substr(key.size(), end - key.size()),
-                        &sequence)) {
-    return 0;
-  }
-  return sequence;
 }
 
 class DurabilityTest : public ::testing::Test {

@@ -423,9 +423,16 @@ TEST_F(SqliteEventLogTest, ACopyKeepsTheSequencesItIsGiven) {
     ASSERT_TRUE(stored.ok()) << stored.status();
     EXPECT_EQ((*stored)->sequence(), sequence);
   }
-  // The source no longer has 4..9: everything before 10 goes, as there.
+  // A gap nobody announced is refused: it would lose events.
   std::shared_ptr<StoredEvent> event = MakeEvent("ten");
   event->set_sequence(10);
+  absl::StatusOr<EventPtr> gap = AppendAndWait(*log, event);
+  EXPECT_EQ(gap.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ErrorReason(gap.status()), kStoreFailed);
+  EXPECT_EQ(log->Range().last, 3u);
+
+  // The source no longer has 4..9: everything before 10 goes, as there.
+  log->SkipTo(10);
   ASSERT_TRUE(AppendAndWait(*log, std::move(event)).ok());
   EXPECT_EQ(log->Range().oldest, 10u);
   EXPECT_EQ(log->Range().last, 10u);

@@ -10,6 +10,7 @@
 #include <cerrno>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -153,6 +154,23 @@ absl::StatusOr<HttpReply> HttpExchange(int port, absl::string_view request,
   if (!connection.connected()) return absl::UnavailableError("cannot connect");
   if (!connection.Send(request)) return absl::UnavailableError("cannot send");
   return connection.Read(timeout);
+}
+
+std::uint64_t SequenceOf(const HttpReply& reply) {
+  const std::string key = "{\"sequence\":";
+  if (reply.body.rfind(key, 0) != 0) return 0;
+  const std::size_t end = reply.body.find_first_of(",}", key.size());
+  std::uint64_t sequence = 0;
+  if (end == std::string::npos ||
+      !absl::SimpleAtoi(reply.body.substr(key.size(), end - key.size()),
+                        &sequence)) {
+    return 0;
+  }
+  return sequence;
+}
+
+bool PendingReplication(const HttpReply& reply) {
+  return absl::StrContains(reply.body, "\"pending_replication\":true");
 }
 
 }  // namespace paradym::webhooks::testing

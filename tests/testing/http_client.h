@@ -10,6 +10,7 @@
 #ifndef PARADYM_WEBHOOKS_TESTS_TESTING_HTTP_CLIENT_H_
 #define PARADYM_WEBHOOKS_TESTS_TESTING_HTTP_CLIENT_H_
 
+#include <cstdint>
 #include <map>
 #include <string>
 
@@ -61,6 +62,13 @@ std::string PostRequest(absl::string_view path, absl::string_view body,
 
 // The reason named in an error body {"error":{"reason":"..."}}, or "".
 std::string ErrorReasonOf(const HttpReply& reply);
+
+// The sequence in a 200's body {"sequence":N...}, 0 if there is none (also
+// for {"sequence":0,"pending_replication":true}).
+std::uint64_t SequenceOf(const HttpReply& reply);
+
+// Whether a 200's body says the event is pending replication.
+bool PendingReplication(const HttpReply& reply);
 
 // One request on a fresh connection.
 absl::StatusOr<HttpReply> HttpExchange(

@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "gtest/gtest.h"
 
 namespace paradym::webhooks::testing {
@@ -51,6 +53,14 @@ std::vector<std::string> ListTestData(absl::string_view dir) {
   ::closedir(handle);
   std::sort(names.begin(), names.end());
   return names;
+}
+
+std::string UniqueBody(int n) {
+  static const std::string kTemplate =
+      ReadTestData("events/workflowExecution.started.json");
+  return absl::StrReplaceAll(
+      kTemplate, {{"5b0c9b64-2f0e-4a4c-9d7e-0a1b2c3d4e00",
+                   absl::StrFormat("5b0c9b64-2f0e-4a4c-9d7e-%012d", n)}});
 }
 
 }  // namespace paradym::webhooks::testing

@@ -25,6 +25,10 @@ std::vector<std::string> ListTestData(absl::string_view dir);
 // A path from the environment variable `name`, e.g. PARADYM_WEBHOOKSD.
 std::string PathFromEnv(const char* name);
 
+// A distinct, validly shaped webhook body: the workflowExecution.started
+// fixture with its webhookId made unique by `n`.
+std::string UniqueBody(int n);
+
 }  // namespace paradym::webhooks::testing
 
 #endif  // PARADYM_WEBHOOKS_TESTS_TESTING_TEST_DATA_H_

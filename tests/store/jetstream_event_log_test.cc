@@ -1,0 +1,240 @@
+// JetStreamEventLog against a real nats-server: replicas in one process,
+// each with its own data directory, sharing one stream.
+
+#include "server/store/jetstream_event_log.h"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "server/core/errors.h"
+#include "tests/testing/event_log_testing.h"
+#include "tests/testing/fake_clock.h"
+#include "tests/testing/nats_cluster.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/wait_for.h"
+
+namespace paradym::webhooks {
+namespace {
+
+namespace v1 = ::paradym::webhooks::v1;
+using ::paradym::webhooks::testing::AppendAndWait;
+using ::paradym::webhooks::testing::FakeClock;
+using ::paradym::webhooks::testing::MakeTempDir;
+using ::paradym::webhooks::testing::NatsCluster;
+using ::paradym::webhooks::testing::WaitFor;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+constexpr absl::Duration kTimeout = absl::Seconds(20);
+constexpr char kStream[] = "LOG_TEST";
+
+std::shared_ptr<StoredEvent> MakeEvent(const std::string& body) {
+  v1::Event event;
+  event.set_event_type("openid4vc.issuance.offered");
+  event.set_project_id("p1");
+  event.set_body(body);
+  event.mutable_receive_time()->set_seconds(1718184600);
+  return StoredEvent::Create(event);
+}
+
+std::vector<std::string> Bodies(const EventLog& log) {
+  std::vector<EventPtr> events;
+  EXPECT_TRUE(log.ReadAfter(0, ~0ull, 1000, events).ok());
+  std::vector<std::string> bodies;
+  for (const EventPtr& event : events) {
+    v1::Event decoded;
+    EXPECT_TRUE(event->Decode(decoded));
+    EXPECT_EQ(decoded.sequence(), bodies.size() + 1);
+    bodies.push_back(decoded.body());
+  }
+  return bodies;
+}
+
+// Every sequence a log announced, in order.
+struct Heard {
+  absl::Mutex mu;
+  std::vector<std::uint64_t> sequences;
+  EventLog::Listener Listener() {
+    return [this](EventPtr event) {
+      absl::MutexLock lock(&mu);
+      sequences.push_back(event->sequence());
+    };
+  }
+  std::vector<std::uint64_t> Get() {
+    absl::MutexLock lock(&mu);
+    return sequences;
+  }
+};
+
+class JetStreamEventLogTest : public ::testing::Test {
+ protected:
+  void StartCluster(std::string extra_config = "") {
+    NatsCluster::Options options;
+    options.nodes = 1;
+    options.extra_config = std::move(extra_config);
+    auto cluster = NatsCluster::Start(options);
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = *std::move(cluster);
+  }
+  void SetUp() override { StartCluster(); }
+
+  JetStreamEventLog::Options Options(const std::string& dir) {
+    JetStreamEventLog::Options options;
+    options.directory = dir;
+    options.sync = SqliteEventLog::Sync::kNormal;
+    options.nats.servers = {cluster_->url(0)};
+    options.stream.name = kStream;
+    options.stream.replicas = 1;
+    return options;
+  }
+
+  std::unique_ptr<JetStreamEventLog> Open(const std::string& dir) {
+    auto log = JetStreamEventLog::Open(Options(dir), clock_);
+    EXPECT_TRUE(log.ok()) << log.status();
+    return log.ok() ? *std::move(log) : nullptr;
+  }
+
+  static std::uint64_t Append(EventLog& log, const std::string& body) {
+    absl::StatusOr<EventPtr> stored = AppendAndWait(log, MakeEvent(body));
+    EXPECT_TRUE(stored.ok()) << stored.status();
+    return stored.ok() ? (*stored)->sequence() : 0;
+  }
+
+  FakeClock clock_{absl::FromUnixSeconds(1718184600)};
+  std::unique_ptr<NatsCluster> cluster_;
+  const std::string dir_a_ = MakeTempDir() + "/a";
+  const std::string dir_b_ = MakeTempDir() + "/b";
+};
+
+TEST_F(JetStreamEventLogTest, TwoReplicasServeOneStreamInOneOrder) {
+  auto a = Open(dir_a_);
+  auto b = Open(dir_b_);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_NE(a->replica(), b->replica());
+  Heard heard_a, heard_b;
+  a->SetListener(heard_a.Listener());
+  b->SetListener(heard_b.Listener());
+
+  EXPECT_EQ(Append(*a, "a1"), 1u);
+  EXPECT_EQ(Append(*b, "b1"), 2u);
+  EXPECT_EQ(Append(*a, "a2"), 3u);
+  EXPECT_EQ(Append(*b, "b2"), 4u);
+  ASSERT_TRUE(WaitFor(
+      [&] { return a->Range().last == 4 && b->Range().last == 4; }, kTimeout));
+  EXPECT_THAT(Bodies(*a), ElementsAre("a1", "b1", "a2", "b2"));
+  EXPECT_THAT(Bodies(*b), ElementsAre("a1", "b1", "a2", "b2"));
+  // Each replica announced every replica's events, in the stream's order.
+  ASSERT_TRUE(WaitFor([&] { return heard_b.Get().size() == 4; }, kTimeout));
+  EXPECT_THAT(heard_a.Get(), ElementsAre(1, 2, 3, 4));
+  EXPECT_THAT(heard_b.Get(), ElementsAre(1, 2, 3, 4));
+  EXPECT_EQ(a->Horizon(), 4u);
+  EXPECT_TRUE(a->CheckReady().ok());
+  PrometheusText text;
+  a->AddMetrics(text);
+  EXPECT_THAT(text.str(), HasSubstr("paradym_webhooks_outbox_events 0\n"));
+  EXPECT_THAT(text.str(),
+              HasSubstr("paradym_webhooks_replication_lag_events 0\n"));
+  EXPECT_THAT(text.str(), HasSubstr("paradym_webhooks_nats_connected 1\n"));
+  a->SetListener(nullptr);
+  b->SetListener(nullptr);
+}
+
+TEST_F(JetStreamEventLogTest, ALostCopyIsRebuiltFromTheStream) {
+  auto a = Open(dir_a_);
+  ASSERT_NE(a, nullptr);
+  for (const char* body : {"x1", "x2", "x3"}) Append(*a, body);
+  const std::string replica = a->replica();
+  a.reset();
+  std::filesystem::remove_all(dir_a_ + "/stream-copy");
+
+  a = Open(dir_a_);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a->replica(), replica);  // kept in replica-id
+  ASSERT_TRUE(WaitFor([&] { return a->Range().last == 3; }, kTimeout));
+  EXPECT_THAT(Bodies(*a), ElementsAre("x1", "x2", "x3"));
+  EXPECT_EQ(Append(*a, "x4"), 4u);
+}
+
+TEST_F(JetStreamEventLogTest, ACopyOfARecreatedStreamIsRebuilt) {
+  auto a = Open(dir_a_);
+  ASSERT_NE(a, nullptr);
+  for (const char* body : {"old1", "old2", "old3"}) Append(*a, body);
+  a.reset();
+  {
+    auto connection = cluster_->Connect(cluster_->url(0));
+    ASSERT_TRUE(connection.ok()) << connection.status();
+    jsCtx* js = nullptr;
+    ASSERT_EQ(natsConnection_JetStream(&js, connection->get(), nullptr),
+              NATS_OK);
+    EXPECT_EQ(js_DeleteStream(js, kStream, nullptr, nullptr), NATS_OK);
+    jsCtx_Destroy(js);
+  }
+  auto b = Open(dir_b_);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(Append(*b, "new1"), 1u);
+
+  a = Open(dir_a_);
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return a->Range().last == 1; }, kTimeout));
+  EXPECT_THAT(Bodies(*a), ElementsAre("new1"));
+}
+
+TEST_F(JetStreamEventLogTest, AnEventLargerThanTheServersTakeIsRefused) {
+  cluster_.reset();
+  StartCluster("max_payload: 4096\n");
+  auto a = Open(dir_a_);
+  ASSERT_NE(a, nullptr);
+  ASSERT_TRUE(WaitFor([&] { return Append(*a, "small") == 1; }, kTimeout));
+  absl::StatusOr<EventPtr> large =
+      AppendAndWait(*a, MakeEvent(std::string(8000, 'x')));
+  EXPECT_EQ(large.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorReason(large.status()), kBodyTooLarge);
+  EXPECT_THAT(large.status().message(), HasSubstr("max_payload 4096"));
+  EXPECT_EQ(Append(*a, "small again"), 2u);
+}
+
+TEST_F(JetStreamEventLogTest, AClosedLogRefusesAppends) {
+  auto a = Open(dir_a_);
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(Append(*a, "before"), 1u);
+  a->Close();
+  absl::StatusOr<EventPtr> refused = AppendAndWait(*a, MakeEvent("after"));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ErrorReason(refused.status()), kShuttingDown);
+}
+
+TEST_F(JetStreamEventLogTest, AStreamThatCouldLoseEventsIsRefusedAtStart) {
+  {
+    auto connection = cluster_->Connect(cluster_->url(0));
+    ASSERT_TRUE(connection.ok()) << connection.status();
+    jsCtx* js = nullptr;
+    ASSERT_EQ(natsConnection_JetStream(&js, connection->get(), nullptr),
+              NATS_OK);
+    jsStreamConfig config;
+    jsStreamConfig_Init(&config);
+    config.Name = kStream;
+    const std::string subjects = absl::StrCat(kStream, ".events.*");
+    const char* subject_list[] = {subjects.c_str()};
+    config.Subjects = subject_list;
+    config.SubjectsLen = 1;
+    config.Storage = js_MemoryStorage;  // lost when the servers restart
+    jsStreamInfo* info = nullptr;
+    ASSERT_EQ(js_AddStream(&info, js, &config, nullptr, nullptr), NATS_OK);
+    jsStreamInfo_Destroy(info);
+    jsCtx_Destroy(js);
+  }
+  auto log = JetStreamEventLog::Open(Options(dir_a_), clock_);
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log.status().message(), HasSubstr("memory storage"));
+  EXPECT_THAT(log.status().message(), HasSubstr("deletes allowed"));
+}
+
+}  // namespace
+}  // namespace paradym::webhooks
