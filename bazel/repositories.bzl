@@ -4,7 +4,7 @@ upstream (the default): pinned archives. gRPC 1.51.1 (the last line that
 builds with Bazel 4) and, through its own grpc_deps(), the protobuf, Abseil,
 BoringSSL, GoogleTest and Google Benchmark versions that release was tested
 with, pinned by sha256 in gRPC's bazel/grpc_deps.bzl; RapidJSON, Boost (for
-Beast) and SQLite pinned here.
+Beast), SQLite and cnats (for the JetStream store) pinned here.
 
 system (`--config=system`, which sets --repo_env=PARADYM_DEPS=system):
 Debian 12's packages wrapped in repositories with the upstream names and
@@ -116,4 +116,18 @@ def paradym_webhooks_repositories():
         strip_prefix = "sqlite-amalgamation-3400100",
         upstream_build_file = "//bazel:system/sqlite.upstream.BUILD",
         system_files = {"//bazel:system/sqlite.BUILD": "BUILD.bazel"},
+    )
+
+    # cnats, for the JetStream store (//server/store:jetstream_store). The
+    # sha256 is the one Homebrew's cnats 3.4.1 formula gives for this URL
+    # (homebrew-core pull request 113001); it is also what
+    # `git archive --prefix=nats.c-3.4.1/ v3.4.1 | gzip -n` of nats-io/nats.c
+    # gives, GitHub's recipe for its tag archives.
+    paradym_repository(
+        name = "com_github_nats_io_nats_c",
+        urls = ["https://github.com/nats-io/nats.c/archive/refs/tags/v3.4.1.tar.gz"],
+        sha256 = "a9b8a1509cbd5f4de27a0709fb61091e9118ee86ed76a69d983007bf62b13ccd",
+        strip_prefix = "nats.c-3.4.1",
+        upstream_build_file = "//bazel:system/nats.upstream.BUILD",
+        system_files = {"//bazel:system/nats.BUILD": "BUILD.bazel"},
     )
