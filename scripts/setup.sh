@@ -15,6 +15,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libabsl-dev rapidjson-dev libssl-dev libsqlite3-dev sqlite3 libboost1.81-dev android-libboringssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # --store=jetstream: cnats, and NATS servers for its tests and benchmark.
+  libnats-dev nats-server
   bazel-bootstrap bazel-rules-java
   ca-certificates curl openssl
   # The Python example (client/examples/python): Debian's grpcio and protobuf,
