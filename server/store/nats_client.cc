@@ -89,9 +89,6 @@ absl::Status Configure(const NatsClient::Options& options, natsOptions* opts) {
   if (s == NATS_OK) s = natsOptions_SetMaxPingsOut(opts, kMaxPingsOut);
   if (s == NATS_OK) s = natsOptions_SetFailRequestsOnDisconnect(opts, true);
   if (s == NATS_OK) {
-    s = natsOptions_SetRetryOnFailedConnect(opts, true, OnConnected, nullptr);
-  }
-  if (s == NATS_OK) {
     s = natsOptions_SetDisconnectedCB(opts, OnDisconnected, nullptr);
   }
   if (s == NATS_OK) {
@@ -196,15 +193,19 @@ absl::StatusOr<std::unique_ptr<NatsClient>> NatsClient::Connect(
   }
   std::unique_ptr<NatsClient> client(new NatsClient());
   s = natsConnection_Connect(&client->connection_, opts);
-  // With RetryOnFailedConnect, NOT_YET_CONNECTED means "no server now; the
-  // connection keeps trying".
-  if (s == NATS_NOT_YET_CONNECTED) {
-    Log(LogLevel::kWarning,
-        "no NATS server reachable yet; webhooks are kept in the outbox until "
-        "one is");
-  } else if (s != NATS_OK) {
-    return NatsError(s, "connect to NATS (--nats_url)");
+  if (s == NATS_NO_SERVER) {
+    // No server reachable now: keep trying in the background. Any other
+    // failure (credentials, TLS) is the configuration's, and said now.
+    s = natsOptions_SetRetryOnFailedConnect(opts, true, OnConnected, nullptr);
+    if (s == NATS_OK) s = natsConnection_Connect(&client->connection_, opts);
+    if (s == NATS_NOT_YET_CONNECTED) {
+      s = NATS_OK;
+      Log(LogLevel::kWarning,
+          "no NATS server reachable yet; webhooks are kept in the outbox "
+          "until one is");
+    }
   }
+  if (s != NATS_OK) return NatsError(s, "connect to NATS (--nats_url)");
   s = natsConnection_JetStream(&client->jetstream_, client->connection_,
                                nullptr);
   if (s != NATS_OK) return NatsError(s, "open a JetStream context");

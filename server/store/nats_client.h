@@ -9,8 +9,9 @@
 //
 // Connect succeeds while no server is reachable (the connection keeps
 // trying in the background), so that a replica can take webhooks into its
-// outbox while the cluster is down; it fails only on options that cannot
-// work (a missing CA file, a malformed URL).
+// outbox while the cluster is down; it fails on options that cannot work (a
+// missing CA file, a malformed URL) and on a server that refuses them (a
+// wrong password, a certificate it does not trust).
 //
 // Safe for concurrent use by multiple threads (cnats connections are).
 

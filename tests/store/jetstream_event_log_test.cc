@@ -30,6 +30,7 @@ using ::paradym::webhooks::testing::NatsCluster;
 using ::paradym::webhooks::testing::WaitFor;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr absl::Duration kTimeout = absl::Seconds(20);
 constexpr char kStream[] = "LOG_TEST";
@@ -236,5 +237,113 @@ TEST_F(JetStreamEventLogTest, AStreamThatCouldLoseEventsIsRefusedAtStart) {
   EXPECT_THAT(log.status().message(), HasSubstr("deletes allowed"));
 }
 
+// A cluster that takes only TLS clients with a certificate of its CA, and a
+// user with a password.
+class JetStreamEventLogSecureTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // A CA, and a server and a client certificate it signs.
+    const std::string script = absl::StrCat(R"(set -e
+cd ")",
+                                            dir_, R"("
+key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
+key ca.key; key server.key; key client.key
+openssl req -x509 -new -key ca.key -out ca.pem -days 2 -subj /CN=test-ca
+openssl req -new -key server.key -out server.csr -subj /CN=127.0.0.1
+printf 'subjectAltName=IP:127.0.0.1\n' > san.ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+  -out server.pem -days 2 -extfile san.ext 2>/dev/null
+openssl req -new -key client.key -out client.csr -subj /CN=replica
+openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+  -out client.pem -days 2 2>/dev/null
+printf 'pw-0f1e2d\n' > password
+printf 'wrong\n' > wrong-password
+)");
+    absl::StatusOr<testing::CommandResult> made =
+        testing::RunCommand("/bin/sh", {"-c", script});
+    ASSERT_TRUE(made.ok()) << made.status();
+    ASSERT_EQ(made->exit_code, 0) << made->err;
+
+    NatsCluster::Options options;
+    options.nodes = 1;
+    options.extra_config = absl::StrCat(
+        "tls {\n  cert_file: \"", dir_, "/server.pem\"\n  key_file: \"", dir_,
+        "/server.key\"\n  ca_file: \"", dir_,
+        "/ca.pem\"\n  verify: true\n}\n"
+        "authorization {\n  user: replica\n  password: pw-0f1e2d\n}\n");
+    const std::string dir = dir_;
+    options.configure_client = [dir](natsOptions* opts) {
+      natsStatus s = natsOptions_SetSecure(opts, true);
+      if (s == NATS_OK) {
+        s = natsOptions_LoadCATrustedCertificates(opts,
+                                                  (dir + "/ca.pem").c_str());
+      }
+      if (s == NATS_OK) {
+        s = natsOptions_LoadCertificatesChain(
+            opts, (dir + "/client.pem").c_str(), (dir + "/client.key").c_str());
+      }
+      if (s == NATS_OK)
+        s = natsOptions_SetUserInfo(opts, "replica", "pw-0f1e2d");
+      return s;
+    };
+    auto cluster = NatsCluster::Start(options);
+    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    cluster_ = *std::move(cluster);
+  }
+
+  JetStreamEventLog::Options Options() {
+    JetStreamEventLog::Options options;
+    options.directory = dir_ + "/data";
+    options.nats.servers = {cluster_->url(0)};
+    options.nats.tls_ca_file = dir_ + "/ca.pem";
+    options.nats.tls_cert_file = dir_ + "/client.pem";
+    options.nats.tls_key_file = dir_ + "/client.key";
+    options.nats.user = "replica";
+    options.nats.password_file = dir_ + "/password";
+    options.stream.name = kStream;
+    options.stream.replicas = 1;
+    return options;
+  }
+
+  FakeClock clock_{absl::FromUnixSeconds(1718184600)};
+  const std::string dir_ = MakeTempDir();
+  std::unique_ptr<NatsCluster> cluster_;
+};
+
+TEST_F(JetStreamEventLogSecureTest,
+       ConnectsWithTlsAClientCertificateAndAPassword) {
+  auto log = JetStreamEventLog::Open(Options(), clock_);
+  ASSERT_TRUE(log.ok()) << log.status();
+  absl::StatusOr<EventPtr> stored = AppendAndWait(**log, MakeEvent("secure"));
+  ASSERT_TRUE(stored.ok()) << stored.status();
+  EXPECT_EQ((*stored)->sequence(), 1u);
+  ASSERT_TRUE(WaitFor([&] { return (*log)->Range().last == 1; }, kTimeout));
+}
+
+TEST_F(JetStreamEventLogSecureTest, AWrongPasswordIsAClearErrorAtStart) {
+  JetStreamEventLog::Options options = Options();
+  options.nats.password_file = dir_ + "/wrong-password";
+  auto log = JetStreamEventLog::Open(options, clock_);
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log.status().message(), HasSubstr("connect to NATS"));
+  EXPECT_THAT(log.status().message(), Not(HasSubstr("wrong")));
+}
+
+TEST_F(JetStreamEventLogSecureTest, AnUntrustedServerIsAClearErrorAtStart) {
+  JetStreamEventLog::Options options = Options();
+  // The client's own certificate is no CA of the server's.
+  options.nats.tls_ca_file = dir_ + "/client.pem";
+  auto log = JetStreamEventLog::Open(options, clock_);
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log.status().message(), HasSubstr("connect to NATS"));
+}
+
+TEST_F(JetStreamEventLogSecureTest, AMissingCaFileIsAClearErrorAtStart) {
+  JetStreamEventLog::Options options = Options();
+  options.nats.tls_ca_file = dir_ + "/nowhere.pem";
+  auto log = JetStreamEventLog::Open(options, clock_);
+  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log.status().message(), HasSubstr("--nats_tls_ca"));
+}
 }  // namespace
 }  // namespace paradym::webhooks
