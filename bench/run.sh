@@ -9,9 +9,13 @@
 #       sqlite-full    --store=sqlite --sync=full    (fsync per group commit)
 #       sqlite-normal  --store=sqlite --sync=normal  (written, not fsynced)
 #       memory         --store=memory                (nothing on disk)
+#       jetstream-r1   --store=jetstream, one nats-server, the stream R1
+#       jetstream-r3   --store=jetstream, three nats-servers, the stream R3
+#                      (the outbox of both with --sync=full, as by default)
 # in alternating rounds, and prints the medians: requests/s, p50/p99
-# latency, server CPU per request, the ratios to nginx and the cost of
-# durability (sqlite-full against memory).
+# latency, server CPU per request (for jetstream: paradym-webhooksd plus its
+# nats-servers), the ratios to nginx and the cost of durability (sqlite-full
+# against memory).
 #
 #   bench/run.sh                       # 3 rounds of 10 s at 50 connections
 #   ROUNDS=5 DURATION=20 CONNECTIONS=100 bench/run.sh
@@ -102,7 +106,7 @@ pids+=($!)
 # does, instead of each round starting from an empty file. Between their
 # turns they sit idle (their subscribers wait on an idle stream), so they
 # cost the one being measured next to nothing.
-servers=(sqlite-full sqlite-normal memory)
+servers=(sqlite-full sqlite-normal memory jetstream-r1 jetstream-r3)
 declare -A label server_pid http_port subscriber_pid
 
 # metric PORT NAME: the value of one unlabeled metric of a server, or "".
@@ -138,23 +142,85 @@ start_server() {
   pids+=("$!")
   # The subscriber must be streaming before the first request, or it would
   # miss events without noticing: it only sees gaps after its first event.
+  local connected=""
   for _ in $(seq 100); do
-    [[ "$(metric "${http_port[$name]}" paradym_webhooks_subscribers)" == 1 ]] && return
+    if [[ "$(metric "${http_port[$name]}" paradym_webhooks_subscribers)" == 1 ]]; then
+      connected=1; break
+    fi
     sleep 0.1
   done
-  echo "bench: the subscriber of $name did not connect" >&2
+  if [[ -z "$connected" ]]; then
+    echo "bench: the subscriber of $name did not connect" >&2
+    exit 1
+  fi
+  # A replica measures only once its stream answers (a new cluster elects its
+  # leaders first): one webhook must come back with a sequence.
+  [[ "$name" == jetstream-* ]] || return 0
+  for _ in $(seq 60); do
+    curl -sf -X POST -H 'Content-Type: application/json' \
+      -H "X-Paradym-HMAC-SHA-256: $signature" --data-binary "@$body" \
+      "http://127.0.0.1:${http_port[$name]}/webhook" | grep -q '"sequence":[1-9]' && return
+    sleep 0.5
+  done
+  echo "bench: the stream of $name did not answer; its log:" >&2
+  cat "$dir/server.log" >&2
   exit 1
 }
+
+# start_nats NAME NODES: a JetStream cluster of NODES nats-servers on
+# 127.0.0.1 in $work/NAME-nats (one without a cluster block for 1); sets
+# nats_urls[NAME] and nats_pids[NAME].
+declare -A nats_urls nats_pids
+start_nats() {
+  local name="$1" nodes="$2" dir="$work/$1-nats" i j
+  local client_ports=() cluster_ports=() urls=()
+  for i in $(seq "$nodes"); do
+    client_ports+=("$(free_port)")
+    cluster_ports+=("$(free_port)")
+  done
+  for i in $(seq 0 $((nodes - 1))); do
+    mkdir -p "$dir/n$i"
+    {
+      echo "server_name: n$i"
+      echo "listen: 127.0.0.1:${client_ports[$i]}"
+      echo "jetstream { store_dir: \"$dir/n$i\" }"
+      if ((nodes > 1)); then
+        echo "cluster { name: bench, listen: 127.0.0.1:${cluster_ports[$i]}, routes: ["
+        for j in $(seq 0 $((nodes - 1))); do
+          ((j != i)) && echo "  nats-route://127.0.0.1:${cluster_ports[$j]}"
+        done
+        echo "] }"
+      fi
+    } >"$dir/n$i.conf"
+    "$NATS_SERVER" -c "$dir/n$i.conf" >"$dir/n$i.log" 2>&1 &
+    nats_pids[$name]+="$! "
+    pids+=("$!")
+    urls+=("nats://127.0.0.1:${client_ports[$i]}")
+  done
+  nats_urls[$name]="$(IFS=,; echo "${urls[*]}")"
+}
+
+NATS_SERVER="$(command -v nats-server || echo /usr/sbin/nats-server)"
+start_nats jetstream-r1 1
+start_nats jetstream-r3 3
 
 start_server sqlite-full "SQLite, \`--sync=full\` (fsync per group commit)" --store=sqlite --sync=full
 start_server sqlite-normal "SQLite, \`--sync=normal\` (no fsync)" --store=sqlite --sync=normal
 start_server memory "in-memory window, \`--store=memory\`" --store=memory
+start_server jetstream-r1 "JetStream, 1 nats-server, R1 (CPU: with nats-server)" \
+  --store=jetstream --nats_url="${nats_urls[jetstream-r1]}" --nats_replicas=1
+start_server jetstream-r3 "JetStream, 3 nats-servers, R3 (CPU: with nats-servers)" \
+  --store=jetstream --nats_url="${nats_urls[jetstream-r3]}" --nats_replicas=3
 for _ in $(seq 100); do [[ -s "$work/nginx/nginx.pid" ]] && break; sleep 0.1; done
 nginx_worker="$(pgrep -P "$(cat "$work/nginx/nginx.pid")" | head -1)"
 sleep 1
 
 ticks_per_second="$(getconf CLK_TCK)"
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_ticks() {  # PID...: their user + system ticks, summed
+  local pid total=0
+  for pid in "$@"; do total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+  echo "$total"
+}
 to_ms() {  # wrk latency like 812.00us, 1.23ms, 1.01s
   awk -v v="$1" 'BEGIN {
     if (v ~ /us$/) { sub(/us$/, "", v); print v / 1000 }
@@ -162,18 +228,24 @@ to_ms() {  # wrk latency like 812.00us, 1.23ms, 1.01s
     else if (v ~ /s$/) { sub(/s$/, "", v); print v * 1000 }
     else print v }'
 }
-# run NAME PID PORT: one warm-up and one measured wrk run; appends
+# run NAME "PID..." PORT: one warm-up and one measured wrk run; appends
 # "rps p50_ms p99_ms cpu_us_per_request" to $work/results-NAME. The CPU is
-# that of process PID alone (all its threads, user and system): not wrk's,
-# not the subscriber's, not the kernel's journal threads flushing the disk.
+# that of the processes PID... (all their threads, user and system): the
+# server and, for jetstream, its nats-servers; not wrk's, not the
+# subscriber's, not the kernel's journal threads flushing the disk.
 run() {
   local name="$1" pid="$2" port="$3"
   wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -s "$work/post.lua" "http://127.0.0.1:$port/webhook" >/dev/null
   local before after
-  before="$(cpu_ticks "$pid")"
+  local first="${pid%% *}" first_before first_after
+  first_before="$(cpu_ticks "$first")"
+  # shellcheck disable=SC2086  # PIDs, one word each
+  before="$(cpu_ticks $pid)"
   wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$work/post.lua" \
     "http://127.0.0.1:$port/webhook" >"$work/wrk.out"
-  after="$(cpu_ticks "$pid")"
+  # shellcheck disable=SC2086
+  after="$(cpu_ticks $pid)"
+  first_after="$(cpu_ticks "$first")"
   local requests rps p50 p99 non2xx
   requests="$(awk '/requests in/ {print $1}' "$work/wrk.out")"
   rps="$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")"
@@ -183,10 +255,12 @@ run() {
   if [[ -n "$non2xx" ]]; then
     echo "bench: $name answered $non2xx non-2xx responses" >&2; exit 1
   fi
-  local cpu_us
+  local cpu_us first_us
   cpu_us="$(awk -v t="$((after - before))" -v hz="$ticks_per_second" -v n="$requests" \
     'BEGIN { printf "%.2f", t / hz * 1e6 / n }')"
-  echo "$rps $p50 $p99 $cpu_us" >>"$work/results-$name"
+  first_us="$(awk -v t="$((first_after - first_before))" -v hz="$ticks_per_second" -v n="$requests" \
+    'BEGIN { printf "%.2f", t / hz * 1e6 / n }')"
+  echo "$rps $p50 $p99 $cpu_us $first_us" >>"$work/results-$name"
   printf '  round %s %-18s %10.0f req/s  p50 %6.3f ms  p99 %6.3f ms  %6.2f us CPU/req\n' \
     "$round" "$name" "$rps" "$p50" "$p99" "$cpu_us" >&2
 }
@@ -194,19 +268,22 @@ run() {
 echo "bench: $ROUNDS rounds of ${DURATION}s, $CONNECTIONS connections, 352-byte event" >&2
 for round in $(seq "$ROUNDS"); do
   run nginx "$nginx_worker" "$nginx_port"
-  for name in "${servers[@]}"; do run "$name" "${server_pid[$name]}" "${http_port[$name]}"; done
+  for name in "${servers[@]}"; do
+    run "$name" "${server_pid[$name]} ${nats_pids[$name]:-}" "${http_port[$name]}"
+  done
 done
 
 median() {  # column N of file
   awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-declare -A rps p50 p99 cpu
+declare -A rps p50 p99 cpu own_cpu
 for name in nginx "${servers[@]}"; do
   rps[$name]="$(median "$work/results-$name" 1)"
   p50[$name]="$(median "$work/results-$name" 2)"
   p99[$name]="$(median "$work/results-$name" 3)"
   cpu[$name]="$(median "$work/results-$name" 4)"
+  own_cpu[$name]="$(median "$work/results-$name" 5)"
 done
 row() {  # row NAME LABEL
   printf '| %s | %.0f | %s ms | %s ms | %s µs | %s |\n' "$2" "${rps[$1]}" "${p50[$1]}" \
@@ -222,6 +299,10 @@ for name in "${servers[@]}"; do
   rss_mb="$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/${server_pid[$name]}/status")"
   events="$(metric "$port" paradym_webhooks_log_events)"
   report[$name]="resident memory ${rss_mb} MB, ${events:-?} events in the log"
+  if [[ "$name" == jetstream-* ]]; then
+    pending="$(metric "$port" paradym_webhooks_replication_pending_answers_total)"
+    report[$name]+=", ${pending:-?} answers pending replication, paradym-webhooksd alone ${own_cpu[$name]} µs CPU per request"
+  fi
   if [[ "$name" == sqlite-* ]]; then
     commits="$(metric "$port" paradym_webhooks_store_commits_total)"
     committed="$(metric "$port" paradym_webhooks_store_committed_events_total)"
