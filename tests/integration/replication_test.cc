@@ -39,6 +39,7 @@ using ::paradym::webhooks::testing::HttpExchange;
 using ::paradym::webhooks::testing::HttpReply;
 using ::paradym::webhooks::testing::MakeTempDir;
 using ::paradym::webhooks::testing::NatsCluster;
+using ::paradym::webhooks::testing::PathFromEnv;
 using ::paradym::webhooks::testing::PendingReplication;
 using ::paradym::webhooks::testing::PostRequest;
 using ::paradym::webhooks::testing::RawHttpConnection;
@@ -465,6 +466,28 @@ TEST_F(ReplicationTest, TheWholeClusterDownLongerThanTheDuplicateWindow) {
     post(i % 2);
     EXPECT_EQ(outcomes[UniqueBody(n)].sequence, 0u);
   }
+  // The Ingest RPC and the command-line client say so too.
+  v1::IngestRequest ingest;
+  ingest.set_body(UniqueBody(++n));
+  ingest.set_signature(SignBody(kSecret, ingest.body()));
+  grpc::ClientContext ingest_context;
+  ingest_context.set_deadline(Deadline());
+  v1::IngestResponse ingested;
+  const absl::Time ingest_start = absl::Now();
+  ASSERT_TRUE(Stub(0)->Ingest(&ingest_context, ingest, &ingested).ok());
+  EXPECT_TRUE(ingested.pending_replication());
+  EXPECT_EQ(ingested.event().sequence(), 0u);
+  EXPECT_EQ(ingested.event().body(), ingest.body());
+  outcomes[ingest.body()] = {0, absl::Now() - ingest_start};
+  absl::StatusOr<testing::CommandResult> sent = testing::RunCommand(
+      PathFromEnv("PARADYM_WEBHOOKS_CLI"),
+      {"send", "workflowExecution.completed",
+       absl::StrCat("--url=http://127.0.0.1:", HttpPort(0), "/webhook")},
+      {{"PARADYM_WEBHOOK_SECRET", kSecret}});
+  ASSERT_TRUE(sent.ok()) << sent.status();
+  EXPECT_EQ(sent->exit_code, 0) << sent->err;
+  EXPECT_EQ(sent->out, "200 pending_replication workflowExecution.completed\n");
+
   // A replica restarted meanwhile keeps its outbox.
   KillReplica(1);
   StartReplica(1, flags);
@@ -485,7 +508,8 @@ TEST_F(ReplicationTest, TheWholeClusterDownLongerThanTheDuplicateWindow) {
                     .ok());
   }
   const std::vector<v1::Event> stream = Converged();
-  EXPECT_EQ(stream.size(), outcomes.size());
+  // ... and the command-line client's sample.
+  EXPECT_EQ(stream.size(), outcomes.size() + 1);
   ExpectEveryAcceptedOnce(outcomes, stream);
   ASSERT_TRUE(WaitFor(
       [&] {
