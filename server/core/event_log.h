@@ -27,9 +27,11 @@
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "server/core/metrics.h"
 #include "server/core/stored_event.h"
 
@@ -70,9 +72,14 @@ class EventLog {
   // Sets the one listener of stored events, or none. The log calls it for
   // every stored event in sequence order, one call at a time, as soon as
   // ReadAfter can return the event (for an event appended here, before its
-  // `done` runs). Set it before the first Append and clear it only when no
-  // Append is under way: it is not synchronized with the log's threads.
-  void SetListener(Listener listener) { listener_ = std::move(listener); }
+  // `done` runs). A replicated log announces events of other replicas at any
+  // time, so this is thread-safe: once it returns, the previous listener is
+  // not running and is never called again. The listener must not call
+  // SetListener.
+  void SetListener(Listener listener) {
+    absl::MutexLock lock(&listener_mu_);
+    listener_ = std::move(listener);
+  }
 
   // Appends to `out` the events with sequence in (after, up_to], oldest
   // first, at most `max_events` of them. OUT_OF_RANGE (SEQUENCE_TOO_OLD,
@@ -102,11 +109,13 @@ class EventLog {
   // Hands `event` to the listener, if there is one. Callers keep the order
   // and the one-at-a-time promise of SetListener.
   void Announce(const EventPtr& event) {
+    absl::MutexLock lock(&listener_mu_);
     if (listener_) listener_(event);
   }
 
  private:
-  Listener listener_;
+  absl::Mutex listener_mu_;
+  Listener listener_ ABSL_GUARDED_BY(listener_mu_);
 };
 
 // The OUT_OF_RANGE error for a start before `range.oldest`, shared by every
