@@ -26,6 +26,10 @@ _ABSL = {
         "flat_hash_map": ["absl_flat_hash_map"],
         "flat_hash_set": ["absl_flat_hash_set"],
     },
+    "absl/debugging": {
+        "failure_signal_handler": ["absl_failure_signal_handler"],
+        "symbolize": ["absl_symbolize"],
+    },
     "absl/flags": {
         "flag": ["absl_flags"],
         "parse": ["absl_flags_parse"],

@@ -17,6 +17,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/debugging/failure_signal_handler.h"
+#include "absl/debugging/symbolize.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
@@ -452,5 +454,9 @@ int main(int argc, char** argv) {
       "Secrets come from env PARADYM_WEBHOOK_SECRET or --secrets_file, never "
       "from a flag value.");
   absl::ParseCommandLine(argc, argv);
+  // A crash prints its stack to stderr. SIGTERM and SIGINT never reach the
+  // handler: Run blocks them in every thread and takes them with sigwait.
+  absl::InitializeSymbolizer(argv[0]);
+  absl::InstallFailureSignalHandler(absl::FailureSignalHandlerOptions());
   return paradym::webhooks::Run();
 }
