@@ -30,6 +30,7 @@
 #include "server/core/signature_verifier.h"
 #include "tests/testing/grpc_status.h"
 #include "tests/testing/http_client.h"
+#include "tests/testing/list_all_events.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_data.h"
 
@@ -47,8 +48,8 @@ using ::paradym::webhooks::testing::MakeTempDir;
 using ::paradym::webhooks::testing::PostRequest;
 using ::paradym::webhooks::testing::RawHttpConnection;
 using ::paradym::webhooks::testing::ReadTestData;
-using ::paradym::webhooks::testing::ServerOptions;
 using ::paradym::webhooks::testing::SequenceOf;
+using ::paradym::webhooks::testing::ServerOptions;
 using ::paradym::webhooks::testing::StartServer;
 using ::paradym::webhooks::testing::UniqueBody;
 using ::testing::HasSubstr;
@@ -94,23 +95,7 @@ class DurabilityTest : public ::testing::Test {
 
   // Every stored event, through ListEvents pages.
   std::vector<v1::Event> ListAll(std::uint64_t* oldest = nullptr) {
-    std::vector<v1::Event> events;
-    v1::ListEventsRequest request;
-    request.set_page_size(1000);
-    for (int pages = 0; pages < 1000; ++pages) {
-      grpc::ClientContext context;
-      context.set_deadline(Deadline());
-      v1::ListEventsResponse response;
-      const grpc::Status status =
-          stub_->ListEvents(&context, request, &response);
-      EXPECT_TRUE(status.ok()) << status.error_message();
-      if (!status.ok()) break;
-      if (oldest != nullptr) *oldest = response.oldest_sequence();
-      for (const auto& event : response.events()) events.push_back(event);
-      if (response.next_page_token().empty()) break;
-      request.set_page_token(response.next_page_token());
-    }
-    return events;
+    return testing::ListAllEvents(*stub_, oldest);
   }
 
   // Runs the server binary to its exit with `args`; returns the exit code.

@@ -24,6 +24,7 @@
 #include "paradym/webhooks/v1/webhook_service.grpc.pb.h"
 #include "server/core/signature_verifier.h"
 #include "tests/testing/http_client.h"
+#include "tests/testing/list_all_events.h"
 #include "tests/testing/nats_cluster.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_data.h"
@@ -130,23 +131,7 @@ class ReplicationTest : public ::testing::Test {
 
   // Every event replica `i` serves, through ListEvents pages.
   std::vector<v1::Event> ListAll(int i) {
-    auto stub = Stub(i);
-    std::vector<v1::Event> events;
-    v1::ListEventsRequest request;
-    request.set_page_size(1000);
-    for (int pages = 0; pages < 1000; ++pages) {
-      grpc::ClientContext context;
-      context.set_deadline(Deadline());
-      v1::ListEventsResponse response;
-      const grpc::Status status =
-          stub->ListEvents(&context, request, &response);
-      EXPECT_TRUE(status.ok()) << status.error_message();
-      if (!status.ok()) break;
-      for (const auto& event : response.events()) events.push_back(event);
-      if (response.next_page_token().empty()) break;
-      request.set_page_token(response.next_page_token());
-    }
-    return events;
+    return testing::ListAllEvents(*Stub(i));
   }
 
   // The stream's last sequence, from the cluster.

@@ -289,6 +289,12 @@ absl::Status NatsCluster::Restart(int node, Await await,
 
 absl::StatusOr<CnatsPtr<natsConnection>> NatsCluster::Connect(
     const std::string& urls) const {
+  // About a minute of reconnecting, fast enough to follow a failover.
+  return ConnectTo(urls, /*max_reconnects=*/600);
+}
+
+absl::StatusOr<CnatsPtr<natsConnection>> NatsCluster::ConnectTo(
+    const std::string& urls, int max_reconnects) const {
   natsOptions* raw = nullptr;
   natsStatus status = natsOptions_Create(&raw);
   CnatsPtr<natsOptions> options(raw);
@@ -303,9 +309,14 @@ absl::StatusOr<CnatsPtr<natsConnection>> NatsCluster::Connect(
   if (status == NATS_OK) {
     status = natsOptions_SetTimeout(raw, kConnectTimeoutMillis);
   }
-  // About a minute of reconnecting, fast enough to follow a failover.
-  if (status == NATS_OK) status = natsOptions_SetReconnectWait(raw, 100);
-  if (status == NATS_OK) status = natsOptions_SetMaxReconnect(raw, 600);
+  if (status == NATS_OK && max_reconnects > 0) {
+    status = natsOptions_SetReconnectWait(raw, 100);
+  }
+  if (status == NATS_OK) {
+    status = max_reconnects > 0
+                 ? natsOptions_SetMaxReconnect(raw, max_reconnects)
+                 : natsOptions_SetAllowReconnect(raw, false);
+  }
   if (status == NATS_OK && options_.configure_client) {
     status = options_.configure_client(raw);
   }
@@ -459,27 +470,14 @@ absl::StatusOr<int> NatsCluster::Reap(int node, int signal,
 
 absl::StatusOr<CnatsPtr<natsConnection>> NatsCluster::ConnectOnce(
     int node) const {
-  natsOptions* raw = nullptr;
-  natsStatus status = natsOptions_Create(&raw);
-  CnatsPtr<natsOptions> options(raw);
-  const std::string address = url(node);
-  if (status == NATS_OK) status = natsOptions_SetURL(raw, address.c_str());
-  if (status == NATS_OK) {
-    status = natsOptions_SetTimeout(raw, kConnectTimeoutMillis);
+  absl::StatusOr<CnatsPtr<natsConnection>> connection =
+      ConnectTo(url(node), /*max_reconnects=*/0);
+  if (!connection.ok()) {
+    return absl::Status(
+        connection.status().code(),
+        absl::StrCat(name(node), ": ", connection.status().message()));
   }
-  if (status == NATS_OK) status = natsOptions_SetAllowReconnect(raw, false);
-  if (status == NATS_OK && options_.configure_client) {
-    status = options_.configure_client(raw);
-  }
-  if (status != NATS_OK) return CnatsStatus(status, "client options");
-  natsConnection* connection = nullptr;
-  status = natsConnection_Connect(&connection, raw);
-  CnatsPtr<natsConnection> owned(connection);
-  if (status != NATS_OK) {
-    return CnatsStatus(
-        status, absl::StrCat("connect to ", name(node), " at ", address));
-  }
-  return owned;
+  return connection;
 }
 
 absl::Status NatsCluster::JetStreamAnswers(int node) const {

@@ -160,6 +160,10 @@ class NatsCluster {
   absl::StatusOr<int> Reap(int node, int signal, absl::Duration timeout);
   // A connection without reconnects, for one question to one node.
   absl::StatusOr<CnatsPtr<natsConnection>> ConnectOnce(int node) const;
+  // A connection to `urls` that reconnects up to `max_reconnects` times
+  // (0: never), with configure_client applied.
+  absl::StatusOr<CnatsPtr<natsConnection>> ConnectTo(const std::string& urls,
+                                                     int max_reconnects) const;
   absl::Status JetStreamAnswers(int node) const;
   // UNAVAILABLE with the node's log when it exits or the deadline passes.
   absl::Status WaitUntil(int node, Await await, absl::Time deadline);
