@@ -74,6 +74,13 @@ std::string Unsafe(const jsStreamConfig& config, const std::string& subjects) {
   return absl::StrJoin(problems, ", ");
 }
 
+// A JetStream API call that failed: the cluster may still be electing its
+// leaders, or lack the servers a placement needs until they come back, so
+// it is worth trying again (UNAVAILABLE), whatever cnats calls it.
+absl::Status ApiError(natsStatus status, absl::string_view doing) {
+  return absl::UnavailableError(NatsError(status, doing).message());
+}
+
 bool TunablesDiffer(const jsStreamConfig& have, const jsStreamConfig& want) {
   return have.Replicas != want.Replicas || have.MaxAge != want.MaxAge ||
          have.MaxMsgs != want.MaxMsgs || have.Duplicates != want.Duplicates;
@@ -127,15 +134,15 @@ absl::Status EnsureStream(const NatsClient& client, const StreamSpec& spec) {
                      &error_code);
     StreamInfoPtr owned(created);
     if (s != NATS_OK) {
-      return NatsError(s, absl::StrCat("create the stream ", spec.name,
-                                       " with ", spec.replicas, " replicas"));
+      return ApiError(s, absl::StrCat("create the stream ", spec.name, " with ",
+                                      spec.replicas, " replicas"));
     }
     Log(LogLevel::kInfo, "created the JetStream stream",
         {{"stream", spec.name}, {"replicas", spec.replicas}});
     return absl::OkStatus();
   }
   if (s != NATS_OK) {
-    return NatsError(s, absl::StrCat("read the stream ", spec.name));
+    return ApiError(s, absl::StrCat("read the stream ", spec.name));
   }
   const jsStreamConfig& have = *info->Config;
   if (const std::string unsafe = Unsafe(have, subjects); !unsafe.empty()) {
@@ -154,7 +161,7 @@ absl::Status EnsureStream(const NatsClient& client, const StreamSpec& spec) {
                       &error_code);
   StreamInfoPtr owned(updated);
   if (s != NATS_OK) {
-    return NatsError(s, absl::StrCat("update the stream ", spec.name));
+    return ApiError(s, absl::StrCat("update the stream ", spec.name));
   }
   Log(LogLevel::kWarning, "updated the JetStream stream's limits to the flags",
       {{"stream", spec.name},
@@ -173,7 +180,7 @@ absl::StatusOr<StreamState> ReadStreamState(const NatsClient& client,
                                         stream.c_str(), &options, &error_code);
   StreamInfoPtr info(found);
   if (s != NATS_OK) {
-    return NatsError(s, absl::StrCat("read the stream ", stream));
+    return ApiError(s, absl::StrCat("read the stream ", stream));
   }
   return StreamState{info->State.FirstSeq, info->State.LastSeq};
 }

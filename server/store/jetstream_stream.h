@@ -44,8 +44,9 @@ std::string ReplicaSubject(const StreamSpec& spec, absl::string_view replica);
 // the setting when it could lose or reorder events (memory storage, another
 // retention or discard policy, deletes or purges allowed, rollups, sealed,
 // subjects that leave ours out); replicas, age and count limits and the
-// duplicate window are updated to `spec`. UNAVAILABLE while the cluster
-// cannot answer.
+// duplicate window are updated to `spec`. UNAVAILABLE for anything a retry
+// may mend: no answer, leaders still being elected, too few servers up for
+// the replicas asked (the error names the cause).
 absl::Status EnsureStream(const NatsClient& client, const StreamSpec& spec);
 
 struct StreamState {

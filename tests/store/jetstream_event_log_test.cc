@@ -211,6 +211,24 @@ TEST_F(JetStreamEventLogTest, AClosedLogRefusesAppends) {
   EXPECT_EQ(ErrorReason(refused.status()), kShuttingDown);
 }
 
+// Three replicas asked of one server: the stream cannot be placed until
+// servers join, which is no reason to refuse webhooks; they wait in the
+// outbox, and the replica says it is not ready.
+TEST_F(JetStreamEventLogTest, MoreReplicasThanServersWaitsInTheOutbox) {
+  JetStreamEventLog::Options options = Options(dir_a_);
+  options.stream.replicas = 3;
+  options.replication_wait = absl::Milliseconds(100);
+  options.ready_outbox_limit = 0;
+  auto log = JetStreamEventLog::Open(options, clock_);
+  ASSERT_TRUE(log.ok()) << log.status();
+  absl::StatusOr<EventPtr> pending = AppendAndWait(**log, MakeEvent("kept"));
+  ASSERT_TRUE(pending.ok()) << pending.status();
+  EXPECT_EQ((*pending)->sequence(), 0u);
+  const absl::Status ready = (*log)->CheckReady();
+  EXPECT_EQ(ready.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(ErrorReason(ready), kReplicationStalled);
+}
+
 TEST_F(JetStreamEventLogTest, AStreamThatCouldLoseEventsIsRefusedAtStart) {
   {
     auto connection = cluster_->Connect(cluster_->url(0));
