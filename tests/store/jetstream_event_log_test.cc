@@ -3,9 +3,11 @@
 
 #include "server/store/jetstream_event_log.h"
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -185,6 +187,59 @@ TEST_F(JetStreamEventLogTest, ACopyOfARecreatedStreamIsRebuilt) {
   ASSERT_NE(a, nullptr);
   ASSERT_TRUE(WaitFor([&] { return a->Range().last == 1; }, kTimeout));
   EXPECT_THAT(Bodies(*a), ElementsAre("new1"));
+}
+
+// cnats 3.4 could crash when a subscription is destroyed while messages
+// arrive on it: replica B's ordered consumer is torn down again and again
+// while A floods the stream, and A's own acknowledgement subscription while
+// its publishes are answered.
+TEST_F(JetStreamEventLogTest, ClosingWhileEventsArriveIsSafe) {
+  auto a = Open(dir_a_);
+  ASSERT_NE(a, nullptr);
+  std::atomic<bool> stop{false};
+  std::atomic<int> appended{0};
+  std::thread flood([&] {
+    for (int i = 0; i < 20000 && !stop; ++i) {
+      a->Append(MakeEvent(absl::StrCat("f", i)),
+                [&](absl::StatusOr<EventPtr> stored) {
+                  if (stored.ok()) ++appended;
+                });
+      if (i % 64 == 63) absl::SleepFor(absl::Milliseconds(1));
+    }
+  });
+  for (int round = 0; round < 5; ++round) {
+    auto b = Open(dir_b_);
+    ASSERT_NE(b, nullptr);
+    ASSERT_TRUE(WaitFor([&] { return b->Range().last > 0; }, kTimeout));
+    b.reset();  // closes while the stream keeps delivering
+  }
+  stop = true;
+  flood.join();
+  a.reset();  // closes while acknowledgements may still arrive
+  EXPECT_GT(appended.load(), 0);
+
+  a = Open(dir_a_);
+  auto b = Open(dir_b_);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  absl::StatusOr<StreamState> state = [&] {
+    auto client = NatsClient::Connect({.servers = {cluster_->url(0)}});
+    EXPECT_TRUE(client.ok()) << client.status();
+    return ReadStreamState(**client, kStream);
+  }();
+  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return a->Range().last == state->last_sequence &&
+               b->Range().last == state->last_sequence;
+      },
+      kTimeout));
+  std::vector<EventPtr> events;
+  ASSERT_TRUE(b->ReadAfter(0, ~0ull, 1 << 20, events).ok());
+  ASSERT_EQ(events.size(), state->last_sequence);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    ASSERT_EQ(events[i]->sequence(), i + 1);
+  }
 }
 
 TEST_F(JetStreamEventLogTest, AnEventLargerThanTheServersTakeIsRefused) {
