@@ -79,8 +79,8 @@ absl::StatusOr<std::string> LoadOrCreateReplicaId(const std::string& dir) {
 
 // Opens the read copy in `dir`; a corrupt one is removed and made anew (the
 // stream has everything it held).
-absl::StatusOr<std::unique_ptr<SqliteEventLog>> OpenCopy(const std::string& dir,
-                                                         const Clock& clock) {
+absl::StatusOr<std::unique_ptr<SqliteEventLog>> OpenReadCopy(
+    const std::string& dir, const Clock& clock) {
   SqliteEventLog::Options options;
   options.directory = dir;
   options.sync = SqliteEventLog::Sync::kNormal;
@@ -119,68 +119,79 @@ absl::StatusOr<std::unique_ptr<JetStreamEventLog>> JetStreamEventLog::Open(
   if (!replica.ok()) return replica.status();
   std::unique_ptr<JetStreamEventLog> log(
       new JetStreamEventLog(std::move(options), *std::move(replica)));
-  const Options& o = log->options_;
+  if (absl::Status status = log->OpenStores(clock); !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = log->Start(); !status.ok()) return status;
+  return log;
+}
 
+absl::Status JetStreamEventLog::OpenStores(const Clock& clock) {
   SqliteEventLog::Options outbox;
-  outbox.directory = absl::StrCat(o.directory, "/outbox");
-  outbox.sync = o.sync;
+  outbox.directory = absl::StrCat(options_.directory, "/outbox");
+  outbox.sync = options_.sync;
   outbox.retention = absl::InfiniteDuration();
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> opened =
       SqliteEventLog::Open(outbox, clock);
   if (!opened.ok()) return opened.status();
-  log->outbox_ = *std::move(opened);
+  outbox_ = *std::move(opened);
 
-  NatsClient::Options nats = o.nats;
-  nats.name = absl::StrCat("paradym-webhooksd ", log->replica_);
+  NatsClient::Options nats = options_.nats;
+  nats.name = absl::StrCat("paradym-webhooksd ", replica_);
   absl::StatusOr<std::unique_ptr<NatsClient>> client =
       NatsClient::Connect(nats);
   if (!client.ok()) return client.status();
-  log->client_ = *std::move(client);
+  client_ = *std::move(client);
 
-  const std::string copy_dir = absl::StrCat(o.directory, "/stream-copy");
-  opened = OpenCopy(copy_dir, clock);
+  if (absl::Status status = OpenCopy(clock); !status.ok()) return status;
+  if (!client_->connected()) return absl::OkStatus();
+  // A stream that cannot hold our events is a configuration error: refuse
+  // to start. An unreachable one is not (webhooks wait).
+  absl::Status status = EnsureStream(*client_, options_.stream);
+  if (!status.ok()) {
+    return status.code() == absl::StatusCode::kUnavailable ? absl::OkStatus()
+                                                           : status;
+  }
+  const absl::Status copy = follower_->CheckCopy();
+  if (copy.code() != absl::StatusCode::kFailedPrecondition) {
+    return absl::OkStatus();
+  }
+  Log(LogLevel::kWarning,
+      "this replica's copy does not match the stream; rebuilding it",
+      {{"error", copy.message()}});
+  follower_.reset();
+  copy_.reset();
+  std::error_code error;
+  std::filesystem::remove_all(CopyDirectory(), error);
+  return OpenCopy(clock);
+}
+
+std::string JetStreamEventLog::CopyDirectory() const {
+  return absl::StrCat(options_.directory, "/stream-copy");
+}
+
+absl::Status JetStreamEventLog::OpenCopy(const Clock& clock) {
+  absl::StatusOr<std::unique_ptr<SqliteEventLog>> opened =
+      OpenReadCopy(CopyDirectory(), clock);
   if (!opened.ok()) return opened.status();
-  log->copy_ = *std::move(opened);
-  log->follower_ = std::make_unique<StreamFollower>(
-      StreamFollower::Options{o.stream}, *log->client_, *log->copy_);
+  copy_ = *std::move(opened);
+  follower_ = std::make_unique<StreamFollower>(
+      StreamFollower::Options{options_.stream}, *client_, *copy_);
+  return absl::OkStatus();
+}
 
-  if (log->client_->connected()) {
-    // A stream that cannot hold our events is a configuration error:
-    // refuse to start. An unreachable one is not (webhooks wait).
-    absl::Status status = EnsureStream(*log->client_, o.stream);
-    if (!status.ok() && status.code() != absl::StatusCode::kUnavailable) {
-      return status;
-    }
-    if (status.ok() && log->follower_->CheckCopy().code() ==
-                           absl::StatusCode::kFailedPrecondition) {
-      Log(LogLevel::kWarning,
-          "this replica's copy does not match the stream; rebuilding it",
-          {{"error", log->follower_->CheckCopy().message()}});
-      log->follower_.reset();
-      log->copy_.reset();
-      std::filesystem::remove_all(copy_dir, error);
-      opened = OpenCopy(copy_dir, clock);
-      if (!opened.ok()) return opened.status();
-      log->copy_ = *std::move(opened);
-      log->follower_ = std::make_unique<StreamFollower>(
-          StreamFollower::Options{o.stream}, *log->client_, *log->copy_);
-    }
-  }
-  JetStreamEventLog* raw = log.get();
-  log->copy_->SetListener([raw](EventPtr event) { raw->Announce(event); });
-
+absl::Status JetStreamEventLog::Start() {
+  copy_->SetListener([this](EventPtr event) { Announce(event); });
   OutboxForwarder::Options forwarding;
-  forwarding.stream = o.stream;
-  forwarding.replica = log->replica_;
-  forwarding.replication_wait = o.replication_wait;
-  forwarding.ready_outbox_limit = o.ready_outbox_limit;
-  log->forwarder_ = std::make_unique<OutboxForwarder>(
-      std::move(forwarding), *log->client_, *log->outbox_);
-  if (absl::Status status = log->forwarder_->Start(); !status.ok()) {
-    return status;
-  }
-  log->follower_->Start();
-  return log;
+  forwarding.stream = options_.stream;
+  forwarding.replica = replica_;
+  forwarding.replication_wait = options_.replication_wait;
+  forwarding.ready_outbox_limit = options_.ready_outbox_limit;
+  forwarder_ = std::make_unique<OutboxForwarder>(std::move(forwarding),
+                                                 *client_, *outbox_);
+  if (absl::Status status = forwarder_->Start(); !status.ok()) return status;
+  follower_->Start();
+  return absl::OkStatus();
 }
 
 JetStreamEventLog::~JetStreamEventLog() { Close(); }

@@ -94,6 +94,15 @@ class JetStreamEventLog final : public EventLog {
  private:
   JetStreamEventLog(Options options, std::string replica);
 
+  // The outbox, the connection and the read copy, rebuilt when it does not
+  // match the stream; the stream is created or checked if it answers.
+  absl::Status OpenStores(const Clock& clock);
+  // (Re)opens the read copy and its follower.
+  absl::Status OpenCopy(const Clock& clock);
+  std::string CopyDirectory() const;
+  // Starts forwarding the outbox and following the stream.
+  absl::Status Start();
+
   const Options options_;
   const std::string replica_;
   // Declared in the order they are opened; destroyed in reverse.
