@@ -63,7 +63,7 @@ absl::StatusOr<EventPage> ListEvents(const EventLog& log,
   std::uint64_t cursor = *after;
   if (cursor == 0) {
     cursor = page.range.oldest - 1;
-  } else if (cursor + 1 < page.range.oldest) {
+  } else if (page.range.TooOld(cursor)) {
     return SequenceTooOldError(cursor, page.range);
   }
   std::size_t scanned = 0;

@@ -42,6 +42,10 @@ namespace paradym::webhooks {
 struct SequenceRange {
   std::uint64_t oldest = 1;
   std::uint64_t last = 0;
+
+  // Whether a read after `after` needs events older than the oldest held
+  // (`after + 1 < oldest`, without overflowing for the largest `after`).
+  bool TooOld(std::uint64_t after) const { return after < oldest - 1; }
 };
 
 class EventLog {

@@ -34,8 +34,9 @@ absl::Status MemoryEventLog::ReadAfter(std::uint64_t after, std::uint64_t up_to,
                                        std::vector<EventPtr>& out) const {
   absl::MutexLock lock(&mu_);
   const SequenceRange range{oldest_, oldest_ + entries_.size() - 1};
-  if (after + 1 < range.oldest) return SequenceTooOldError(after, range);
+  if (range.TooOld(after)) return SequenceTooOldError(after, range);
   const std::uint64_t last = std::min(up_to, range.last);
+  if (after >= last) return absl::OkStatus();
   for (std::uint64_t seq = after + 1; seq <= last && max_events > 0;
        ++seq, --max_events) {
     out.push_back(entries_[seq - oldest_].event);

@@ -131,7 +131,7 @@ absl::StatusOr<std::shared_ptr<Subscription>> SubscriptionHub::Subscribe(
     }
     if (after == 0) {
       cursor = std::min(range.oldest - 1, last_published_);
-    } else if (after + 1 < range.oldest) {
+    } else if (range.TooOld(after)) {
       return SequenceTooOldError(after, range);
     } else {
       cursor = after;

@@ -954,7 +954,7 @@ absl::Status SqliteEventLog::ReadAfter(std::uint64_t after, std::uint64_t up_to,
                                        std::size_t max_events,
                                        std::vector<EventPtr>& out) const {
   const SequenceRange range = Range();
-  if (after + 1 < range.oldest) return SequenceTooOldError(after, range);
+  if (range.TooOld(after)) return SequenceTooOldError(after, range);
   const std::uint64_t last = std::min(up_to, range.last);
   if (after >= last || max_events == 0) return absl::OkStatus();
   absl::StatusOr<std::unique_ptr<Connection>> reader = AcquireReader();

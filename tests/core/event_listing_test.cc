@@ -162,6 +162,26 @@ class ShortEventListingTest : public EventListingTest {
   ShortEventListingTest() : EventListingTest(3) {}
 };
 
+// The largest start (by field or page token) must not wrap around to "before
+// the oldest".
+TEST_F(ShortEventListingTest, TheLargestStartIsBeyondTheLastNotTooOld) {
+  Append({"a", "a", "a", "a", "a", "a"});  // holds 4..6
+  EventQuery query;
+  query.start_after_sequence = ~std::uint64_t{0};
+  absl::StatusOr<EventPage> page = ListEvents(log_, query);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(page->events, IsEmpty());
+  EXPECT_EQ(page->next_page_token, "");
+  query.start_after_sequence = 0;
+  query.page_token = "after-18446744073709551615";
+  page = ListEvents(log_, query);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_THAT(page->events, IsEmpty());
+  std::vector<EventPtr> out;
+  EXPECT_TRUE(log_.ReadAfter(~std::uint64_t{0}, ~std::uint64_t{0}, 10, out).ok());
+  EXPECT_THAT(out, IsEmpty());
+}
+
 TEST_F(ShortEventListingTest, AStartBeforeTheOldestIsOutOfRange) {
   Append({"a", "a", "a", "a", "a", "a"});  // holds 4..6
   EventQuery query;

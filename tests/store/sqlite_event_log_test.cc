@@ -390,6 +390,15 @@ TEST_F(SqliteEventLogTest, MetricsCountCommits) {
               HasSubstr("paradym_webhooks_store_failed_commits_total 0\n"));
 }
 
+TEST_F(SqliteEventLogTest, TheLargestStartReadsNothingRatherThanTooOld) {
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+  std::vector<EventPtr> out;
+  EXPECT_TRUE(log->ReadAfter(~0ull, ~0ull, 10, out).ok());
+  EXPECT_TRUE(out.empty());
+}
+
 TEST_F(SqliteEventLogTest, AnnouncesEachEventInOrderBeforeItsCallback) {
   auto log = Open();
   ASSERT_NE(log, nullptr);
