@@ -5,22 +5,36 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "server/core/json_text.h"
 
 namespace paradym::webhooks {
 namespace {
 
+constexpr absl::string_view kSeparator("\0", 1);
+// NUL separates the labels of a key, so a label never holds one: it becomes
+// U+FFFD (a raw NUL would also end the label for many Prometheus parsers).
+constexpr absl::string_view kNulReplacement = "\xEF\xBF\xBD";
+
 std::string Key(std::initializer_list<absl::string_view> labels) {
-  return absl::StrJoin(labels, absl::string_view("\0", 1));
+  std::string key;
+  bool first = true;
+  for (absl::string_view label : labels) {
+    if (!first) key.append(kSeparator.data(), kSeparator.size());
+    first = false;
+    key += absl::StrReplaceAll(label, {{kSeparator, kNulReplacement}});
+  }
+  return key;
 }
 
-// Joins `labels` like Key() into `buffer` when they fit, so that counting an
-// existing series allocates nothing; empty when they do not fit.
+// Joins `labels` like Key() into `buffer` when they fit and hold no NUL, so
+// that counting an existing series allocates nothing; empty otherwise.
 absl::string_view StackKey(std::initializer_list<absl::string_view> labels,
                            char (&buffer)[256]) {
   std::size_t size = 0;
   for (absl::string_view label : labels) {
+    if (label.find('\0') != absl::string_view::npos) return {};
     if (size != 0) {
       if (size == sizeof buffer) return {};
       buffer[size++] = '\0';
@@ -68,7 +82,7 @@ void LabeledCounter::Increment(std::initializer_list<absl::string_view> labels,
   if (it == series_.end()) {
     if (series_.size() >= max_series_) {
       std::vector<absl::string_view> other(labels.size(), "other");
-      key = absl::StrJoin(other, absl::string_view("\0", 1));
+      key = absl::StrJoin(other, kSeparator);
     }
     it = series_.try_emplace(std::move(key), 0).first;
   }
@@ -81,7 +95,7 @@ LabeledCounter::Snapshot() const {
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [key, value] : series_) {
-      out.emplace_back(absl::StrSplit(key, absl::string_view("\0", 1)), value);
+      out.emplace_back(absl::StrSplit(key, kSeparator), value);
     }
   }
   std::sort(out.begin(), out.end());

@@ -25,6 +25,29 @@ TEST(Metrics, CounterAndLabeledCounter) {
   EXPECT_EQ(labeled.Value({"404", "X"}), 0u);
 }
 
+// An eventType with a NUL byte must not split into two labels, nor render a
+// second series under the same label values.
+TEST(Metrics, ALabelWithANulByteStaysOneLabel) {
+  LabeledCounter labeled(8);
+  const std::string with_nul("a\0b", 3);
+  labeled.Increment({"a"});
+  labeled.Increment({with_nul});
+  labeled.Increment({with_nul});
+  const auto snapshot = labeled.Snapshot();
+  ASSERT_EQ(snapshot.size(), 2u);
+  for (const auto& [labels, value] : snapshot) {
+    ASSERT_EQ(labels.size(), 1u);
+    EXPECT_EQ(labels[0].find('\0'), std::string::npos);
+  }
+  EXPECT_EQ(labeled.Value({with_nul}), 2u);
+  EXPECT_EQ(labeled.Value({"a"}), 1u);
+  PrometheusText text;
+  text.AddLabeledCounter("m", "help", {"event_type"}, labeled);
+  EXPECT_THAT(text.str(), HasSubstr("m{event_type=\"a\"} 1\n"));
+  EXPECT_THAT(text.str(), HasSubstr("m{event_type=\"a\xEF\xBF\xBD"
+                                    "b\"} 2\n"));
+}
+
 TEST(Metrics, LabeledCounterCapsItsSeriesUnderOther) {
   LabeledCounter labeled(2);
   labeled.Increment({"a"});
