@@ -158,6 +158,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   // A request has begun: all of it must arrive within the read timeout.
   void ReadHeader() {
     stream_.expires_after(ToChrono(server_.options.read_timeout));
+    head_request_ = false;
     parser_.emplace();
     parser_->header_limit(
         static_cast<std::uint32_t>(server_.options.max_header_bytes));
@@ -181,6 +182,16 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     request_started_ = true;
     server_.RequestStarted();
     const auto& request = parser_->get();
+    // A response to HEAD has no body (RFC 9110 9.3.2): a pipelined request
+    // after it would otherwise be read from that body's bytes.
+    head_request_ = request.method() == http::verb::head;
+    if (!OnlyChunked(request)) {
+      // RFC 9112 6.3: the body's length cannot be known; a request hidden in
+      // it must never be served.
+      return Refuse(MakeError(absl::StatusCode::kInvalidArgument,
+                              kMalformedHttp,
+                              "Transfer-Encoding other than chunked"));
+    }
     HttpRequestHead head;
     head.method = View(request.method_string());
     head.target = View(request.target());
@@ -199,7 +210,9 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     }
     endpoint_ = std::move(decision.endpoint);
     parser_->body_limit(server_.adapter.max_body_bytes());
-    if (absl::EqualsIgnoreCase(View(request[http::field::expect]),
+    // HTTP/1.0 clients do not know 100 Continue (RFC 9110 10.1.1).
+    if (request.version() >= 11 &&
+        absl::EqualsIgnoreCase(View(request[http::field::expect]),
                                "100-continue")) {
       static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
       net::async_write(
@@ -260,6 +273,21 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // Whether the request has no Transfer-Encoding, or exactly one: chunked.
+  template <typename Request>
+  static bool OnlyChunked(const Request& request) {
+    int codings = 0;
+    bool chunked = true;
+    for (const auto& field : request) {
+      if (field.name() != http::field::transfer_encoding) continue;
+      ++codings;
+      chunked = chunked &&
+                absl::EqualsIgnoreCase(
+                    absl::StripAsciiWhitespace(View(field.value())), "chunked");
+    }
+    return codings == 0 || (codings == 1 && chunked);
+  }
+
   // A read of the request failed for a reason common to head and body: the
   // deadline passed, the client went away, or the bytes are not HTTP.
   void OnReadError(beast::error_code ec, absl::string_view malformed) {
@@ -301,7 +329,8 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       close = true;
       out_ += "Connection: close\r\n";
     }
-    absl::StrAppend(&out_, "\r\n", response.body);
+    out_ += "\r\n";
+    if (!head_request_) out_ += response.body;
     stream_.expires_after(ToChrono(server_.options.read_timeout));
     net::async_write(
         stream_, net::buffer(out_),
@@ -347,6 +376,8 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   std::string endpoint_;
   std::string out_;
   bool request_started_ = false;
+  // The request being answered is a HEAD: the answer carries no body.
+  bool head_request_ = false;
   std::size_t lingered_ = 0;
   std::atomic<bool> in_handler_{false};
   std::thread::id handler_thread_;

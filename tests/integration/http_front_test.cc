@@ -287,6 +287,65 @@ TEST_F(HttpFrontTest, ExpectContinueGets100ThenTheAnswer) {
   EXPECT_EQ(reply->status, 200);
 }
 
+// RFC 9110 10.1.1: a server ignores 100-continue from an HTTP/1.0 client.
+TEST_F(HttpFrontTest, Http10ExpectContinueGetsNo100) {
+  Start();
+  const std::string body =
+      ReadTestData("events/workflowExecution.started.json");
+  RawHttpConnection connection(port());
+  ASSERT_TRUE(connection.Send(absl::StrCat(
+      "POST /webhook HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Expect: 100-continue\r\nContent-Length: ",
+      body.size(), "\r\nX-Paradym-HMAC-SHA-256: ", SignBody(kSecret, body),
+      "\r\n\r\n", body)));
+  absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->status, 200) << reply->body;
+}
+
+// RFC 9112 6.3: with a Transfer-Encoding whose last coding is not chunked
+// (or any coding besides chunked, which we do not decode) the body's length
+// is unknown: 400 and close, so that a request hidden in it is never served.
+TEST_F(HttpFrontTest, TransferEncodingOtherThanChunkedIs400AndCloses) {
+  Start();
+  for (const char* coding :
+       {"chunked, identity", "gzip", "identity", "gzip, chunked",
+        "chunked\r\nTransfer-Encoding: chunked"}) {
+    SCOPED_TRACE(coding);
+    RawHttpConnection connection(port());
+    ASSERT_TRUE(connection.Send(absl::StrCat(
+        "POST /webhook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: ", coding,
+        "\r\nX-Paradym-HMAC-SHA-256: ", std::string(64, 'a'),
+        "\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")));
+    absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(reply->status, 400);
+    EXPECT_EQ(ErrorReasonOf(*reply), "MALFORMED_HTTP");
+    EXPECT_EQ(reply->headers["connection"], "close");
+    absl::StatusOr<std::string> rest = connection.ReadUntilClosed(kTimeout);
+    ASSERT_TRUE(rest.ok()) << rest.status();
+    EXPECT_EQ(*rest, "") << "the smuggled request was served";
+  }
+}
+
+// A response to HEAD has no body: the next pipelined request's answer follows
+// its head directly.
+TEST_F(HttpFrontTest, HeadIsAnsweredWithoutABody) {
+  Start();
+  RawHttpConnection connection(port());
+  ASSERT_TRUE(connection.Send(
+      "HEAD /webhook HTTP/1.1\r\nHost: x\r\n\r\n"
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+  absl::StatusOr<std::string> bytes = connection.ReadUntilClosed(kTimeout);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  ASSERT_THAT(*bytes, ::testing::StartsWith("HTTP/1.1 405 "));
+  EXPECT_THAT(*bytes, HasSubstr("Allow: POST\r\n"));
+  const std::size_t end_of_head = bytes->find("\r\n\r\n");
+  ASSERT_NE(end_of_head, std::string::npos);
+  EXPECT_THAT(bytes->substr(end_of_head + 4),
+              ::testing::StartsWith("HTTP/1.1 200 "));
+}
+
 TEST_F(HttpFrontTest, SlowClientIsCutOffWhileOthersAreServed) {
   Start({"--http_read_timeout=1s"});
   const std::string body =

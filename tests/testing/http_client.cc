@@ -107,18 +107,26 @@ absl::StatusOr<HttpReply> RawHttpConnection::Read(absl::Duration timeout) {
 }
 
 bool RawHttpConnection::ClosedWithin(absl::Duration timeout) {
+  return ReadUntilClosed(timeout).ok();
+}
+
+absl::StatusOr<std::string> RawHttpConnection::ReadUntilClosed(
+    absl::Duration timeout) {
+  std::string bytes = std::move(buffer_);
+  buffer_.clear();
   const absl::Time deadline = absl::Now() + timeout;
   for (;;) {
     const absl::Duration left = deadline - absl::Now();
-    if (left <= absl::ZeroDuration()) return false;
     pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) <=
-        0) {
-      return false;
+    if (left <= absl::ZeroDuration() ||
+        ::poll(&p, 1, static_cast<int>(absl::ToInt64Milliseconds(left)) + 1) <=
+            0) {
+      return absl::DeadlineExceededError("the server did not close");
     }
     char chunk[4096];
     const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (n <= 0) return true;
+    if (n <= 0) return bytes;
+    bytes.append(chunk, static_cast<std::size_t>(n));
   }
 }
 

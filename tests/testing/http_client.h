@@ -45,6 +45,10 @@ class RawHttpConnection {
   // and dropping anything it still sends).
   bool ClosedWithin(absl::Duration timeout);
 
+  // Every byte the server sends (after what Read consumed) until it closes
+  // the connection; DEADLINE_EXCEEDED if it does not within `timeout`.
+  absl::StatusOr<std::string> ReadUntilClosed(absl::Duration timeout);
+
  private:
   // Reads more bytes into buffer_; false on close, error or timeout.
   bool Fill(absl::Time deadline);
