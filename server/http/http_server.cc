@@ -353,12 +353,14 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   void Close() {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    // One deadline for all of it: a client trickling bytes must not keep
+    // the connection open by re-arming it.
+    stream_.expires_after(kLingerTime);
     Linger();
   }
 
   void Linger() {
     if (lingered_ >= kLingerBytes) return stream_.close();
-    stream_.expires_after(kLingerTime);
     buffer_.consume(buffer_.size());
     stream_.async_read_some(
         buffer_.prepare(kReadChunk),

@@ -346,6 +346,31 @@ TEST_F(HttpFrontTest, HeadIsAnsweredWithoutABody) {
               ::testing::StartsWith("HTTP/1.1 200 "));
 }
 
+// After an answer with Connection: close, the server drains what the client
+// still sends for a moment (so the answer is not lost to a reset), but a
+// client trickling bytes cannot keep the socket open beyond that.
+TEST_F(HttpFrontTest, ATricklingClientCannotHoldAClosingConnection) {
+  Start();
+  RawHttpConnection connection(port());
+  ASSERT_TRUE(
+      connection.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n"
+                      "Connection: close\r\n\r\n"));
+  absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->status, 200);
+  // The server's half-close shows as an end of stream at once; only a write
+  // that fails shows that it closed the socket for good.
+  const absl::Time start = absl::Now();
+  bool closed = false;
+  while (!closed && absl::Now() - start < absl::Seconds(10)) {
+    closed = !connection.Send("x");
+    absl::SleepFor(absl::Milliseconds(300));  // the trickle
+  }
+  EXPECT_TRUE(closed);
+  // The linger lasts 2 s, however many bytes arrive.
+  EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+}
+
 TEST_F(HttpFrontTest, SlowClientIsCutOffWhileOthersAreServed) {
   Start({"--http_read_timeout=1s"});
   const std::string body =
