@@ -67,8 +67,10 @@ absl::StatusOr<EventPage> ListEvents(const EventLog& log,
     return SequenceTooOldError(cursor, page.range);
   }
   std::size_t scanned = 0;
+  std::size_t bytes = 0;
+  bool full = false;
   std::vector<EventPtr> chunk;
-  while (cursor < page.range.last && page.events.size() < page_size &&
+  while (!full && cursor < page.range.last && page.events.size() < page_size &&
          scanned < query.max_scanned) {
     chunk.clear();
     const std::size_t want = std::min(kScanChunk, query.max_scanned - scanned);
@@ -79,12 +81,20 @@ absl::StatusOr<EventPage> ListEvents(const EventLog& log,
     }
     if (chunk.empty()) break;
     for (EventPtr& event : chunk) {
-      cursor = event->sequence();
-      ++scanned;
       if (query.filter.Matches(*event)) {
+        const std::size_t size = event->EncodedSize();
+        if (!page.events.empty() && bytes + size > query.max_page_bytes) {
+          full = true;  // the next page starts with this event
+          break;
+        }
+        bytes += size;
+        cursor = event->sequence();
         page.events.push_back(std::move(event));
         if (page.events.size() == page_size) break;
+      } else {
+        cursor = event->sequence();
       }
+      ++scanned;
     }
   }
   if (cursor < page.range.last) {

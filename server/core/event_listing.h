@@ -34,6 +34,10 @@ struct EventQuery {
   std::string page_token;
   // The most events one page examines.
   std::size_t max_scanned = 10000;
+  // The most bytes of encoded events on one page (a single larger event
+  // still comes alone), so that a page stays under gRPC's default 4 MiB
+  // message limit of clients.
+  std::size_t max_page_bytes = std::size_t{3} << 20;
 
   static constexpr std::int64_t kDefaultPageSize = 100;
   static constexpr std::int64_t kMaxPageSize = 1000;

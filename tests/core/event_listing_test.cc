@@ -71,6 +71,32 @@ TEST_F(EventListingTest, PagesThroughEverythingOldestFirst) {
   EXPECT_EQ(page->next_page_token, "") << "the last page has no token";
 }
 
+// A default page of large events must stay under gRPC's default 4 MiB
+// message limit of clients; an event larger than the cap comes alone.
+TEST_F(EventListingTest, APageStaysUnderTheByteCap) {
+  for (int i = 0; i < 12; ++i) {
+    v1::Event event;
+    event.set_event_type("workflowExecution.started");
+    event.set_body(std::string(i == 5 ? (4 << 20) : 500000, 'x'));
+    ASSERT_TRUE(AppendAndWait(log_, StoredEvent::Create(event)).ok());
+  }
+  EventQuery query;
+  std::vector<std::uint64_t> seen;
+  for (int pages = 0; pages < 20; ++pages) {
+    absl::StatusOr<EventPage> page = ListEvents(log_, query);
+    ASSERT_TRUE(page.ok()) << page.status();
+    std::size_t bytes = 0;
+    for (const EventPtr& event : page->events) bytes += event->EncodedSize();
+    if (page->events.size() > 1) {
+      EXPECT_LE(bytes, query.max_page_bytes);
+    }
+    for (std::uint64_t sequence : Sequences(*page)) seen.push_back(sequence);
+    if (page->next_page_token.empty()) break;
+    query.page_token = page->next_page_token;
+  }
+  EXPECT_THAT(seen, ElementsAre(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12));
+}
+
 TEST_F(EventListingTest, FiltersLikeSubscribe) {
   Append({"a", "b", "a", "c", "b", "a"});
   EventQuery query;
@@ -178,7 +204,8 @@ TEST_F(ShortEventListingTest, TheLargestStartIsBeyondTheLastNotTooOld) {
   ASSERT_TRUE(page.ok()) << page.status();
   EXPECT_THAT(page->events, IsEmpty());
   std::vector<EventPtr> out;
-  EXPECT_TRUE(log_.ReadAfter(~std::uint64_t{0}, ~std::uint64_t{0}, 10, out).ok());
+  EXPECT_TRUE(
+      log_.ReadAfter(~std::uint64_t{0}, ~std::uint64_t{0}, 10, out).ok());
   EXPECT_THAT(out, IsEmpty());
 }
 
