@@ -35,8 +35,11 @@ class EventNormalizer {
  public:
   struct Options {
     // The deepest nesting of objects and arrays accepted; the envelope itself
-    // is level 1.
-    int max_depth = 64;
+    // is level 1. Bounded by the stored form, not the JSON: protobuf decoders
+    // stop at 100 nested messages by default (C++, Java, Python), and each
+    // JSON object level is three of them (Struct, map entry, Value), each
+    // array level two. 34 object levels still decode; 32 leaves a margin.
+    int max_depth = 32;
   };
 
   EventNormalizer() : EventNormalizer(Options()) {}
