@@ -1,5 +1,7 @@
 #include "server/http/http_server.h"
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
@@ -17,6 +19,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "server/core/errors.h"
 #include "server/core/structured_log.h"
 
@@ -35,6 +39,31 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 // the unread bytes with a reset that would destroy our response.
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr std::size_t kLingerBytes = 4 << 20;
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+// File descriptors kept for everything but HTTP connections: the stores'
+// files, gRPC, NATS, accepting and refusing one more connection.
+constexpr std::size_t kReservedFiles = 128;
+
+// Raises the soft limit on open files to the hard one and returns the
+// connections that fit under it, at most `wanted`.
+std::size_t ConnectionsThatFit(std::size_t wanted) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return wanted;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return wanted;
+  const std::size_t files = static_cast<std::size_t>(limit.rlim_cur);
+  const std::size_t fit =
+      files > 2 * kReservedFiles ? files - kReservedFiles : files / 2;
+  if (fit >= wanted) return wanted;
+  Log(LogLevel::kWarning,
+      "--http_max_connections is lowered to what the open-file limit allows",
+      {{"http_max_connections", fit}, {"open_file_limit", files}});
+  return fit;
+}
 
 absl::string_view View(beast::string_view s) { return {s.data(), s.size()}; }
 
@@ -94,6 +123,7 @@ struct HttpServer::Impl {
       work.push_back(net::make_work_guard(*contexts.back()));
     }
     acceptor = std::make_unique<tcp::acceptor>(*contexts[0]);
+    accept_retry = std::make_unique<net::steady_timer>(*contexts[0]);
   }
 
   class Session;
@@ -118,6 +148,10 @@ struct HttpServer::Impl {
   std::vector<std::unique_ptr<net::io_context>> contexts;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
   std::unique_ptr<tcp::acceptor> acceptor;
+  // Accepting again after a failed accept (no file descriptor left), on the
+  // acceptor's thread: retrying at once would spin.
+  std::unique_ptr<net::steady_timer> accept_retry;
+  absl::Time last_accept_warning = absl::InfinitePast();
   std::size_t next_context = 0;  // round-robin, on the acceptor's thread
   std::vector<std::thread> threads;
 };
@@ -391,20 +425,32 @@ void HttpServer::Impl::Accept() {
   acceptor->async_accept(
       context, [this](beast::error_code ec, tcp::socket socket) {
         if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
-        if (!ec) {
-          HttpConnectionStats& stats = adapter.connection_stats();
-          if (stats.open.load() >=
-              static_cast<std::int64_t>(options.max_connections)) {
-            stats.refused.Increment();
-            beast::error_code ignored;
-            socket.close(ignored);
-          } else {
-            stats.open.fetch_add(1);
-            stats.accepted.Increment();
-            beast::error_code ignored;
-            socket.set_option(tcp::no_delay(true), ignored);
-            std::make_shared<Session>(std::move(socket), *this)->Run();
+        if (ec) {
+          // EMFILE and the like: the pending connections wait in the
+          // kernel's backlog while file descriptors are freed.
+          if (absl::Now() - last_accept_warning > absl::Seconds(10)) {
+            last_accept_warning = absl::Now();
+            Log(LogLevel::kWarning, "cannot accept HTTP connections; retrying",
+                {{"error", ec.message()}});
           }
+          accept_retry->expires_after(kAcceptRetry);
+          accept_retry->async_wait([this](beast::error_code ec) {
+            if (!ec) Accept();
+          });
+          return;
+        }
+        HttpConnectionStats& stats = adapter.connection_stats();
+        if (stats.open.load() >=
+            static_cast<std::int64_t>(options.max_connections)) {
+          stats.refused.Increment();
+          beast::error_code ignored;
+          socket.close(ignored);
+        } else {
+          stats.open.fetch_add(1);
+          stats.accepted.Increment();
+          beast::error_code ignored;
+          socket.set_option(tcp::no_delay(true), ignored);
+          std::make_shared<Session>(std::move(socket), *this)->Run();
         }
         Accept();
       });
@@ -415,6 +461,7 @@ HttpServer::HttpServer(Options options, WebhookHttpAdapter& adapter) {
     options.threads =
         static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
+  options.max_connections = ConnectionsThatFit(options.max_connections);
   impl_ = std::make_unique<Impl>(std::move(options), adapter);
 }
 

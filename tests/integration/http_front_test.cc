@@ -2,7 +2,9 @@
 
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -369,6 +371,54 @@ TEST_F(HttpFrontTest, ATricklingClientCannotHoldAClosingConnection) {
   EXPECT_TRUE(closed);
   // The linger lasts 2 s, however many bytes arrive.
   EXPECT_LT(absl::Now() - start, absl::Seconds(4));
+}
+
+// With few file descriptors (a common soft limit is 1024), a flood of idle
+// connections must neither make the accept loop spin nor keep webhooks on
+// open connections from being answered.
+TEST_F(HttpFrontTest, RunningOutOfFileDescriptorsNeitherSpinsNorStalls) {
+  ChildProcess::Options limits;
+  limits.max_open_files = 256;
+  auto server =
+      testing::StartServer({"--store=memory", "--http_threads=1"},
+                           {{"PARADYM_WEBHOOK_SECRET", kSecret}}, limits);
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  RawHttpConnection first(port());
+  ASSERT_TRUE(first.connected());
+  std::vector<std::unique_ptr<RawHttpConnection>> flood;
+  for (int i = 0; i < 400; ++i) {
+    flood.push_back(std::make_unique<RawHttpConnection>(port()));
+  }
+  auto cpu_ticks = [&] {
+    std::ifstream stat(absl::StrCat("/proc/", server_->pid(), "/stat"));
+    std::string line;
+    std::getline(stat, line);
+    // utime and stime, fields 14 and 15, after the ")" that ends the name.
+    std::vector<std::string> fields =
+        absl::StrSplit(line.substr(line.rfind(')') + 2), ' ');
+    return std::stoll(fields[11]) + std::stoll(fields[12]);
+  };
+  const long long before = cpu_ticks();
+  const absl::Time start = absl::Now();
+  const std::string body =
+      ReadTestData("events/workflowExecution.started.json");
+  ASSERT_TRUE(first.Send(SignedPost(body)));
+  absl::StatusOr<HttpReply> reply = first.Read(kTimeout);
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->status, 200) << reply->body;
+  absl::SleepFor(absl::Seconds(2) - (absl::Now() - start));
+  const double cpu_seconds =
+      static_cast<double>(cpu_ticks() - before) / ::sysconf(_SC_CLK_TCK);
+  EXPECT_LT(cpu_seconds, 0.5) << "the server spun";
+  // Past what fits, connections were refused rather than left to exhaust
+  // the descriptors.
+  ASSERT_TRUE(first.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+  absl::StatusOr<HttpReply> metrics = first.Read(kTimeout);
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  EXPECT_THAT(
+      metrics->body,
+      Not(HasSubstr("paradym_webhooks_http_connections_refused_total 0\n")));
 }
 
 TEST_F(HttpFrontTest, SlowClientIsCutOffWhileOthersAreServed) {

@@ -115,6 +115,10 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(
       limit.rlim_cur = options.max_file_bytes;
       if (::setrlimit(RLIMIT_FSIZE, &limit) != 0) ::_exit(126);
     }
+    if (options.max_open_files > 0) {
+      rlimit limit{options.max_open_files, options.max_open_files};
+      if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) ::_exit(126);
+    }
     if (options.honor_file_permissions && ::geteuid() == 0) {
       // Root keeps only what it gets through exec from the bounding set.
       for (int capability :

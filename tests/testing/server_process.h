@@ -47,6 +47,9 @@ class ChildProcess {
     // The largest file the child may write (RLIMIT_FSIZE), like a full
     // disk; 0: no limit.
     std::uint64_t max_file_bytes = 0;
+    // The most files the child may open (RLIMIT_NOFILE, soft and hard); 0:
+    // as ours.
+    std::uint64_t max_open_files = 0;
     // Run the child without the capabilities that let root ignore file
     // permissions, so that a read-only directory is read-only to it too.
     bool honor_file_permissions = false;
