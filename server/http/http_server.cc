@@ -40,6 +40,8 @@ constexpr std::size_t kReadChunk = 16 * 1024;
 constexpr auto kLingerTime = std::chrono::seconds(2);
 constexpr std::size_t kLingerBytes = 4 << 20;
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+// The most bytes of a request held at once before they are parsed.
+constexpr std::size_t kMaxBufferedBytes = 64 * 1024;
 // File descriptors kept for everything but HTTP connections: the stores'
 // files, gRPC, NATS, accepting and refusing one more connection.
 constexpr std::size_t kReservedFiles = 128;
@@ -275,6 +277,11 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
                     absl::StrCat("the body is larger than the limit of ",
                                  server_.adapter.max_body_bytes(), " bytes")));
     }
+    if (ec == http::error::buffer_overflow || ec == http::error::header_limit) {
+      return Refuse(MakeError(absl::StatusCode::kInvalidArgument,
+                              kHeadersTooLarge,
+                              "a chunk header or the trailers are too large"));
+    }
     if (ec) return OnReadError(ec, "malformed HTTP request body: ");
     const auto& request = parser_->get();
     const bool close = !request.keep_alive();
@@ -407,7 +414,10 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   Impl& server_;
-  beast::flat_buffer buffer_;
+  // Bounded: the body is moved out of it as it arrives, so only a header,
+  // a chunk header with its extensions or the trailers must fit, and a
+  // client that sends an endless one is refused, not buffered.
+  beast::flat_buffer buffer_{kMaxBufferedBytes};
   std::optional<http::request_parser<http::string_body>> parser_;
   std::string endpoint_;
   std::string out_;

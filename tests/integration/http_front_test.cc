@@ -421,6 +421,29 @@ TEST_F(HttpFrontTest, RunningOutOfFileDescriptorsNeitherSpinsNorStalls) {
       Not(HasSubstr("paradym_webhooks_http_connections_refused_total 0\n")));
 }
 
+// Chunk extensions and trailers are not body: they must not be buffered
+// without limit while an attacker sends them for the whole read timeout.
+TEST_F(HttpFrontTest, EndlessChunkExtensionsAndTrailersAreRefused) {
+  Start();
+  const std::string head = absl::StrCat(
+      "POST /webhook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+      "X-Paradym-HMAC-SHA-256: ",
+      std::string(64, 'a'), "\r\n\r\n");
+  const std::string endless(200 * 1024, 'e');
+  for (const std::string& start :
+       {absl::StrCat("1;ext=", endless),                         // extension
+        absl::StrCat("1\r\nx\r\n0\r\nX-Trailer: ", endless)}) {  // trailer
+    RawHttpConnection connection(port());
+    // Never finished: the server must answer before the line ends.
+    ASSERT_TRUE(connection.Send(head + start));
+    absl::StatusOr<HttpReply> reply = connection.Read(absl::Seconds(5));
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(reply->status, 431);
+    EXPECT_EQ(ErrorReasonOf(*reply), "HEADERS_TOO_LARGE");
+    EXPECT_TRUE(connection.ClosedWithin(kTimeout));
+  }
+}
+
 TEST_F(HttpFrontTest, SlowClientIsCutOffWhileOthersAreServed) {
   Start({"--http_read_timeout=1s"});
   const std::string body =
