@@ -125,6 +125,10 @@ ABSL_FLAG(std::size_t, memory_events, 100000,
 ABSL_FLAG(std::size_t, memory_bytes, std::size_t{512} << 20,
           "With --store=memory, how many bytes of encoded events are kept at "
           "most.");
+ABSL_FLAG(std::size_t, max_subscribers, 1000,
+          "Subscribe streams open at once, at most; more get "
+          "RESOURCE_EXHAUSTED (TOO_MANY_SUBSCRIBERS). Each may pin about "
+          "half a MiB of buffers while its client does not read.");
 ABSL_FLAG(std::size_t, subscriber_queue, 8192,
           "Live events a subscriber may lag behind before its stream ends with "
           "RESOURCE_EXHAUSTED (it then resumes after its last sequence).");
@@ -355,7 +359,8 @@ int Run() {
   }
   EventLog& log = *opened->log;
   const SequenceRange range = log.Range();
-  SubscriptionHub hub(log, {absl::GetFlag(FLAGS_subscriber_queue)});
+  SubscriptionHub hub(log, {absl::GetFlag(FLAGS_subscriber_queue),
+                            absl::GetFlag(FLAGS_max_subscribers)});
   WebhookIngestor::Options ingest_options;
   ingest_options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
   WebhookIngestor ingestor(ingest_options,

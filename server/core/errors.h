@@ -59,6 +59,8 @@ inline constexpr absl::string_view kSequenceTooNew = "SEQUENCE_TOO_NEW";
 
 // RESOURCE_EXHAUSTED: a subscriber fell too far behind.
 inline constexpr absl::string_view kSubscriberTooSlow = "SUBSCRIBER_TOO_SLOW";
+// RESOURCE_EXHAUSTED: as many Subscribe streams are open as allowed.
+inline constexpr absl::string_view kTooManySubscribers = "TOO_MANY_SUBSCRIBERS";
 
 // UNAVAILABLE: the service is stopping.
 inline constexpr absl::string_view kShuttingDown = "SHUTTING_DOWN";

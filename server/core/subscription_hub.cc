@@ -114,6 +114,14 @@ absl::StatusOr<std::shared_ptr<Subscription>> SubscriptionHub::Subscribe(
     std::function<void()> on_ready) {
   absl::MutexLock lock(&mu_);
   if (shutting_down_) return ShuttingDown();
+  if (subscriptions_.size() >= options_.max_subscriptions) {
+    return MakeError(
+        absl::StatusCode::kResourceExhausted, kTooManySubscribers,
+        absl::StrCat(subscriptions_.size(),
+                     " Subscribe streams are open, the most this server "
+                     "takes (--max_subscribers); retry later"),
+        {{"max_subscribers", std::to_string(options_.max_subscriptions)}});
+  }
   std::uint64_t cursor = last_published_;
   if (start_after.has_value()) {
     const std::uint64_t after = *start_after;

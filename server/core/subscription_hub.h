@@ -96,6 +96,9 @@ class SubscriptionHub {
     // Live events a subscriber may have waiting before it is ended with
     // RESOURCE_EXHAUSTED.
     std::size_t queue_capacity = 8192;
+    // Open subscriptions at most; more are refused with RESOURCE_EXHAUSTED
+    // (TOO_MANY_SUBSCRIBERS). Each pins a batch in its transport's buffers.
+    std::size_t max_subscriptions = 1000;
   };
 
   // Subscriptions that must be woken, returned by Publish and Shutdown.
@@ -115,7 +118,8 @@ class SubscriptionHub {
   // what the log holds yet but within its Horizon() (a replica catching up:
   // the events come once it has them). OUT_OF_RANGE (SEQUENCE_TOO_OLD /
   // SEQUENCE_TOO_NEW) when N is outside the log, UNAVAILABLE (SHUTTING_DOWN)
-  // after Shutdown.
+  // after Shutdown, RESOURCE_EXHAUSTED (TOO_MANY_SUBSCRIBERS) when
+  // max_subscriptions are open.
   absl::StatusOr<std::shared_ptr<Subscription>> Subscribe(
       EventFilter filter, std::optional<std::uint64_t> start_after,
       std::function<void()> on_ready);

@@ -30,7 +30,9 @@ class WebhookServiceAdapter final
   struct Options {
     // The most events, and about the most bytes, in one SubscribeResponse.
     std::size_t max_batch_events = 256;
-    std::size_t max_batch_bytes = std::size_t{1} << 20;
+    // A client that stops reading pins the batch being written in the
+    // transport: kept small, as many streams may do so at once.
+    std::size_t max_batch_bytes = std::size_t{256} << 10;
     // A subscriber's writes start at least this far apart; events that come
     // sooner wait and go out together. Zero: write as soon as possible.
     absl::Duration min_write_interval = absl::Milliseconds(1);

@@ -311,6 +311,26 @@ class CatchingUpLog final : public EventLog {
   MemoryEventLog copy_{{1000, std::size_t{1} << 30}};
 };
 
+TEST(SubscriptionHubLimits, SubscriptionsBeyondTheMostAreRefused) {
+  MemoryEventLog log({100, std::size_t{1} << 30});
+  SubscriptionHub::Options options;
+  options.max_subscriptions = 2;
+  SubscriptionHub hub(log, options);
+  auto first = hub.Subscribe({}, std::nullopt, [] {});
+  auto second = hub.Subscribe({}, std::nullopt, [] {});
+  ASSERT_TRUE(first.ok() && second.ok());
+  auto third = hub.Subscribe({}, std::nullopt, [] {});
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ErrorReason(third.status()), kTooManySubscribers);
+  EXPECT_EQ(ErrorMetadata(third.status(), "max_subscribers"), "2");
+  // A place frees up when a subscription ends.
+  hub.Unsubscribe(**first);
+  auto again = hub.Subscribe({}, std::nullopt, [] {});
+  ASSERT_TRUE(again.ok()) << again.status();
+  hub.Unsubscribe(**second);
+  hub.Unsubscribe(**again);
+}
+
 TEST(SubscriptionHubHorizon, AStartTheCopyHasNotReachedWaitsForIt) {
   CatchingUpLog log;
   SubscriptionHub hub(log, {100});

@@ -307,6 +307,21 @@ TEST_F(ServerBinaryTest, SubscribeRefusalsHaveTheirReasons) {
   EXPECT_THAT(status.error_message(), HasSubstr("oldest available is 3"));
 }
 
+TEST_F(ServerBinaryTest, SubscribeStreamsBeyondTheMostAreRefused) {
+  Start({"--store=memory", "--max_subscribers=1"});
+  grpc::ClientContext open_context;
+  open_context.set_deadline(Deadline());
+  auto open = stub_->Subscribe(&open_context, v1::SubscribeRequest());
+  open->WaitForInitialMetadata();  // the subscription is in place
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  const grpc::Status status =
+      EndOf(*stub_->Subscribe(&context, v1::SubscribeRequest()));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(GrpcErrorReason(status), "TOO_MANY_SUBSCRIBERS");
+  open_context.TryCancel();
+}
+
 TEST_F(ServerBinaryTest, ResumeAfterASequenceGetsExactlyTheMissedThenLive) {
   Start();
   const std::string body =
