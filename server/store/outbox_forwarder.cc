@@ -218,15 +218,7 @@ void OutboxForwarder::Loop() {
       for (auto& [id, in_flight] : in_flight_) {
         if (!in_flight.failed &&
             now - in_flight.sent >= options_.publish_timeout) {
-          in_flight.failed = true;
-          failed_publishes_.fetch_add(1, std::memory_order_relaxed);
-          if (!failing_) {
-            Log(LogLevel::kWarning,
-                "the stream did not acknowledge in time; reading it back "
-                "before sending again",
-                {{"outbox_sequence", id}});
-          }
-          failing_ = true;
+          FailLocked(id, in_flight, "no acknowledgement in time");
         }
       }
       const bool stop =
@@ -282,12 +274,18 @@ void OutboxForwarder::HandleAck(const Ack& ack, std::vector<Answer>& answers) {
     return;
   }
   if (!current || it->second.failed) return;
-  it->second.failed = true;
+  FailLocked(ack.id, it->second, ack.error);
+}
+
+void OutboxForwarder::FailLocked(std::uint64_t id, InFlight& in_flight,
+                                 absl::string_view error) {
+  in_flight.failed = true;
   failed_publishes_.fetch_add(1, std::memory_order_relaxed);
   if (!failing_) {
     Log(LogLevel::kWarning,
-        "the stream refused a publish; reading it back before sending again",
-        {{"outbox_sequence", ack.id}, {"error", ack.error}});
+        "a publish to the stream failed; reading the stream back before "
+        "sending again",
+        {{"outbox_sequence", id}, {"error", error}});
   }
   failing_ = true;
 }
@@ -385,16 +383,10 @@ void OutboxForwarder::SendMore() {
   } else if (status.ok()) {
     status = absl::InternalError("the outbox lacks an event it tracked");
   }
-  if (!failing_) {
-    Log(LogLevel::kWarning, "publishing to the stream failed",
-        {{"outbox_sequence", sends[sent].id}, {"error", status.message()}});
-  }
-  in_flight_[sends[sent].id].failed = true;
+  FailLocked(sends[sent].id, in_flight_[sends[sent].id], status.message());
   for (std::size_t i = sent + 1; i < sends.size(); ++i) {
     in_flight_.erase(sends[i].id);
   }
-  failed_publishes_.fetch_add(1, std::memory_order_relaxed);
-  failing_ = true;
 }
 
 absl::Status OutboxForwarder::ReadOutbox(std::uint64_t after,

@@ -146,6 +146,10 @@ class OutboxForwarder {
 
   void HandleAck(const Ack& ack, std::vector<Answer>& answers)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The publish of `id` failed or timed out: it may or may not be in the
+  // stream, and nothing more is sent until a read-back.
+  void FailLocked(std::uint64_t id, InFlight& in_flight,
+                  absl::string_view error) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void Confirm(std::uint64_t id, std::uint64_t sequence,
                std::vector<Answer>& answers) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExpireLocked(absl::Time now, std::vector<Answer>& answers)
