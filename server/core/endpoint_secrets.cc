@@ -130,17 +130,12 @@ absl::StatusOr<std::vector<EndpointSecrets>> ReadSecretsFile(
   return endpoints;
 }
 
-absl::StatusOr<std::string> LoadOrCreateSecretFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (in) {
-    std::string secret;
-    std::getline(in, secret);
-    secret = std::string(absl::StripAsciiWhitespace(secret));
-    if (absl::Status status = ValidateSecret(secret, 1); !status.ok()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(path, ": ", status.message()));
-    }
-    return secret;
+absl::StatusOr<std::string> LoadOrCreateRandomFile(const std::string& path,
+                                                   std::size_t random_bytes) {
+  if (std::ifstream in(path, std::ios::binary); in) {
+    std::string line;
+    std::getline(in, line);
+    return std::string(absl::StripAsciiWhitespace(line));
   }
   if (const std::size_t slash = path.rfind('/'); slash != std::string::npos) {
     if (absl::Status status = MakeDirectories(path.substr(0, slash));
@@ -148,24 +143,36 @@ absl::StatusOr<std::string> LoadOrCreateSecretFile(const std::string& path) {
       return status;
     }
   }
-  unsigned char random[32];
-  if (RAND_bytes(random, sizeof random) != 1) {
+  std::string random(random_bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(random.data()),
+                 static_cast<int>(random.size())) != 1) {
     return absl::InternalError("the crypto library gave no random bytes");
   }
-  const std::string secret = absl::BytesToHexString(
-      absl::string_view(reinterpret_cast<const char*>(random), sizeof random));
+  const std::string value = absl::BytesToHexString(random);
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot create ", path, ": ", ErrnoText(errno)));
   }
-  const std::string line = secret + "\n";
+  const std::string line = value + "\n";
   const bool written = ::write(fd, line.data(), line.size()) ==
-                       static_cast<ssize_t>(line.size());
+                           static_cast<ssize_t>(line.size()) &&
+                       ::fsync(fd) == 0;
+  const int error = errno;
   ::close(fd);
   if (!written) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot write ", path, ": ", ErrnoText(errno)));
+        absl::StrCat("cannot write ", path, ": ", ErrnoText(error)));
+  }
+  return value;
+}
+
+absl::StatusOr<std::string> LoadOrCreateSecretFile(const std::string& path) {
+  absl::StatusOr<std::string> secret = LoadOrCreateRandomFile(path, 32);
+  if (!secret.ok()) return secret.status();
+  if (absl::Status status = ValidateSecret(*secret, 1); !status.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": ", status.message()));
   }
   return secret;
 }

@@ -59,6 +59,13 @@ absl::StatusOr<std::vector<EndpointSecrets>> ReadSecretsFile(
 // exist. For running without configuration; the caller logs the path.
 absl::StatusOr<std::string> LoadOrCreateSecretFile(const std::string& path);
 
+// Returns the first line of `path` (whitespace stripped), first creating the
+// file, once, with `random_bytes` random bytes as lowercase hex (the
+// directory 0700, the file 0600, fsynced) when it does not exist. Shared by
+// the generated secret and a replica's id.
+absl::StatusOr<std::string> LoadOrCreateRandomFile(const std::string& path,
+                                                   std::size_t random_bytes);
+
 }  // namespace paradym::webhooks
 
 #endif  // PARADYM_WEBHOOKS_SERVER_CORE_ENDPOINT_SECRETS_H_

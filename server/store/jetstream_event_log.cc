@@ -1,19 +1,11 @@
 #include "server/store/jetstream_event_log.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
-#include <random>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "server/core/endpoint_secrets.h"
 #include "server/core/errors.h"
 #include "server/core/structured_log.h"
 
@@ -40,39 +32,17 @@ bool IsReplicaId(absl::string_view id) {
 // rather than made again.
 absl::StatusOr<std::string> LoadOrCreateReplicaId(const std::string& dir) {
   const std::string path = absl::StrCat(dir, "/replica-id");
-  if (std::ifstream in(path); in) {
-    std::string id((std::istreambuf_iterator<char>(in)),
-                   std::istreambuf_iterator<char>());
-    id = std::string(absl::StripAsciiWhitespace(id));
-    if (!IsReplicaId(id)) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(path, " does not hold a replica id"));
-    }
-    return id;
-  }
-  if (std::filesystem::exists(absl::StrCat(dir, "/outbox/events.db"))) {
+  if (!std::filesystem::exists(path) &&
+      std::filesystem::exists(absl::StrCat(dir, "/outbox/events.db"))) {
     return absl::FailedPreconditionError(absl::StrCat(
         path,
         " is missing beside an existing outbox; restore it, or start "
         "with an empty data directory"));
   }
-  std::random_device random;
-  const std::uint64_t value =
-      (static_cast<std::uint64_t>(random()) << 32) | random();
-  const std::string id = absl::StrFormat("%016x", value);
-  const std::string temporary = absl::StrCat(path, ".tmp");
-  const int fd =
-      ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  const std::string line = absl::StrCat(id, "\n");
-  const bool written = fd >= 0 &&
-                       ::write(fd, line.data(), line.size()) ==
-                           static_cast<ssize_t>(line.size()) &&
-                       ::fsync(fd) == 0;
-  const int error = errno;
-  if (fd >= 0) ::close(fd);
-  if (!written || std::rename(temporary.c_str(), path.c_str()) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot write ", path, ": ", std::strerror(written ? errno : error)));
+  absl::StatusOr<std::string> id = LoadOrCreateRandomFile(path, 8);
+  if (id.ok() && !IsReplicaId(*id)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " does not hold a replica id"));
   }
   return id;
 }

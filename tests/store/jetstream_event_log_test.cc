@@ -165,6 +165,19 @@ TEST_F(JetStreamEventLogTest, ALostCopyIsRebuiltFromTheStream) {
   EXPECT_EQ(Append(*a, "x4"), 4u);
 }
 
+// Message ids name the replica: an outbox must never be forwarded under a
+// new id, which could collide with another replica's.
+TEST_F(JetStreamEventLogTest, AnOutboxWithoutItsReplicaIdIsRefused) {
+  auto a = Open(dir_a_);
+  ASSERT_NE(a, nullptr);
+  a.reset();
+  std::filesystem::remove(dir_a_ + "/replica-id");
+  auto reopened = JetStreamEventLog::Open(Options(dir_a_), clock_);
+  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(reopened.status().message(),
+              HasSubstr("is missing beside an existing outbox"));
+}
+
 TEST_F(JetStreamEventLogTest, ACopyOfARecreatedStreamIsRebuilt) {
   auto a = Open(dir_a_);
   ASSERT_NE(a, nullptr);
