@@ -49,6 +49,9 @@ inline constexpr absl::string_view kInvalidTimestamp = "INVALID_TIMESTAMP";
 
 // INVALID_ARGUMENT: a request field (not the webhook body) is invalid.
 inline constexpr absl::string_view kInvalidRequest = "INVALID_REQUEST";
+// INVALID_ARGUMENT: the request bytes are not an encoding of the request
+// message. (A request `string` field that is not UTF-8: INVALID_UTF8.)
+inline constexpr absl::string_view kMalformedRequest = "MALFORMED_REQUEST";
 
 // NOT_FOUND: the named endpoint is not configured.
 inline constexpr absl::string_view kUnknownEndpoint = "UNKNOWN_ENDPOINT";

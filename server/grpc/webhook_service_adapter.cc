@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "server/core/event_listing.h"
+#include "server/grpc/message_codec.h"
 #include "server/grpc/status_conversion.h"
 
 namespace paradym::webhooks {
@@ -66,11 +67,17 @@ void AddEncodedEvents(const std::vector<EventPtr>& events, Response& response) {
 // subscription from the hub (so no wake can reach it) and no alarm callback
 // is pending or running (reference counted).
 class SubscribeReactor final
-    : public grpc::ServerWriteReactor<v1::SubscribeResponse> {
+    : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
-  SubscribeReactor(SubscriptionHub& hub, const v1::SubscribeRequest& request,
+  // Finishes at once with `admission` unless it is OK.
+  SubscribeReactor(SubscriptionHub& hub, const absl::Status& admission,
+                   const v1::SubscribeRequest& request,
                    const WebhookServiceAdapter::Options& options)
       : hub_(hub), options_(options) {
+    if (!admission.ok()) {
+      FinishOnce(admission);
+      return;
+    }
     absl::StatusOr<EventFilter> filter =
         EventFilter::Create(ToFilterSpec(request));
     if (!filter.ok()) {
@@ -195,7 +202,8 @@ class SubscribeReactor final
           absl::MutexLock lock(&mu_);
           next_write_ = absl::Now() + options_.min_write_interval;
         }
-        StartWrite(&response_);
+        EncodeMessage(response_, encoded_);
+        StartWrite(&encoded_);
         return;
       }
       {
@@ -216,6 +224,7 @@ class SubscribeReactor final
 
   void ReleaseBatch() {
     response_.GetReflection()->MutableUnknownFields(&response_)->Clear();
+    encoded_.Clear();
     batch_.clear();
   }
 
@@ -233,6 +242,7 @@ class SubscribeReactor final
   std::shared_ptr<Subscription> subscription_;
   std::vector<EventPtr> batch_;     // owned by the writer
   v1::SubscribeResponse response_;  // owned by the writer; events encoded
+  grpc::ByteBuffer encoded_;        // owned by the writer: response_'s bytes
   absl::Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
@@ -248,63 +258,85 @@ class SubscribeReactor final
 }  // namespace
 
 grpc::ServerUnaryReactor* WebhookServiceAdapter::VerifyAndParse(
-    grpc::CallbackServerContext* context,
-    const v1::VerifyAndParseRequest* request,
-    v1::VerifyAndParseResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<v1::Event> event = ingestor_.VerifyAndParse(ToWebhookRequest(
-      request->body(), request->signature(), request->endpoint()));
-  if (event.ok()) *response->mutable_event() = std::move(event).value();
-  reactor->Finish(ToGrpcStatus(event.status()));
+  v1::VerifyAndParseRequest request;
+  absl::Status status = DecodeMessage(*request_bytes, request);
+  if (status.ok()) {
+    absl::StatusOr<v1::Event> event = ingestor_.VerifyAndParse(ToWebhookRequest(
+        request.body(), request.signature(), request.endpoint()));
+    status = event.status();
+    if (event.ok()) {
+      v1::VerifyAndParseResponse response;
+      *response.mutable_event() = std::move(event).value();
+      EncodeMessage(response, *response_bytes);
+    }
+  }
+  reactor->Finish(ToGrpcStatus(status));
   return reactor;
 }
 
 grpc::ServerUnaryReactor* WebhookServiceAdapter::Ingest(
-    grpc::CallbackServerContext* context, const v1::IngestRequest* request,
-    v1::IngestResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  v1::IngestRequest request;
+  absl::Status status = DecodeMessage(*request_bytes, request);
+  if (!status.ok()) {
+    reactor->Finish(ToGrpcStatus(status));
+    return reactor;
+  }
   ingestor_.Ingest(
-      ToWebhookRequest(request->body(), request->signature(),
-                       request->endpoint()),
-      [reactor, response](absl::StatusOr<EventPtr> stored) {
-        if (stored.ok() && !(*stored)->Decode(*response->mutable_event())) {
+      ToWebhookRequest(request.body(), request.signature(), request.endpoint()),
+      [reactor, response_bytes](absl::StatusOr<EventPtr> stored) {
+        v1::IngestResponse response;
+        if (stored.ok() && !(*stored)->Decode(*response.mutable_event())) {
           stored = absl::InternalError("a stored event does not decode");
         }
         if (stored.ok()) {
-          response->set_pending_replication((*stored)->sequence() == 0);
+          response.set_pending_replication((*stored)->sequence() == 0);
+          EncodeMessage(response, *response_bytes);
         }
         reactor->Finish(ToGrpcStatus(stored.status()));
       });
   return reactor;
 }
 
-grpc::ServerWriteReactor<v1::SubscribeResponse>*
-WebhookServiceAdapter::Subscribe(grpc::CallbackServerContext* /*context*/,
-                                 const v1::SubscribeRequest* request) {
-  return new SubscribeReactor(hub_, *request, options_);
+grpc::ServerWriteReactor<grpc::ByteBuffer>* WebhookServiceAdapter::Subscribe(
+    grpc::CallbackServerContext* /*context*/,
+    const grpc::ByteBuffer* request_bytes) {
+  v1::SubscribeRequest request;
+  const absl::Status status = DecodeMessage(*request_bytes, request);
+  return new SubscribeReactor(hub_, status, request, options_);
 }
 
 grpc::ServerUnaryReactor* WebhookServiceAdapter::ListEvents(
-    grpc::CallbackServerContext* context, const v1::ListEventsRequest* request,
-    v1::ListEventsResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
+    grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  v1::ListEventsRequest request;
+  absl::Status status = DecodeMessage(*request_bytes, request);
   absl::StatusOr<EventFilter> filter =
-      EventFilter::Create(ToFilterSpec(*request));
+      status.ok() ? EventFilter::Create(ToFilterSpec(request))
+                  : absl::StatusOr<EventFilter>(status);
   if (!filter.ok()) {
     reactor->Finish(ToGrpcStatus(filter.status()));
     return reactor;
   }
   EventQuery query;
   query.filter = std::move(filter).value();
-  query.start_after_sequence = request->start_after_sequence();
-  query.page_size = request->page_size();
-  query.page_token = request->page_token();
+  query.start_after_sequence = request.start_after_sequence();
+  query.page_size = request.page_size();
+  query.page_token = request.page_token();
   absl::StatusOr<EventPage> page = paradym::webhooks::ListEvents(log_, query);
   if (page.ok()) {
-    AddEncodedEvents(page->events, *response);
-    response->set_next_page_token(std::move(page->next_page_token));
-    response->set_oldest_sequence(page->range.oldest);
-    response->set_last_sequence(page->range.last);
+    v1::ListEventsResponse response;
+    AddEncodedEvents(page->events, response);
+    response.set_next_page_token(std::move(page->next_page_token));
+    response.set_oldest_sequence(page->range.oldest);
+    response.set_last_sequence(page->range.last);
+    EncodeMessage(response, *response_bytes);
   }
   reactor->Finish(ToGrpcStatus(page.status()));
   return reactor;

@@ -14,6 +14,8 @@
 #ifndef PARADYM_WEBHOOKS_SERVER_GRPC_WEBHOOK_SERVICE_ADAPTER_H_
 #define PARADYM_WEBHOOKS_SERVER_GRPC_WEBHOOK_SERVICE_ADAPTER_H_
 
+#include <grpcpp/support/byte_buffer.h>
+
 #include <cstddef>
 
 #include "absl/time/time.h"
@@ -24,8 +26,21 @@
 
 namespace paradym::webhooks {
 
-class WebhookServiceAdapter final
-    : public ::paradym::webhooks::v1::WebhookService::CallbackService {
+// The service's methods take and give bytes (gRPC's raw callback methods) so
+// that the adapter decodes each request itself: a request gRPC could not
+// decode gets INVALID_ARGUMENT with a reason, not UNIMPLEMENTED (see
+// message_codec.h). The wire contract is the generated service's.
+using WebhookServiceBase = ::paradym::webhooks::v1::WebhookService::
+    WithRawCallbackMethod_VerifyAndParse<
+        ::paradym::webhooks::v1::WebhookService::WithRawCallbackMethod_Ingest<
+            ::paradym::webhooks::v1::WebhookService::
+                WithRawCallbackMethod_Subscribe<
+                    ::paradym::webhooks::v1::WebhookService::
+                        WithRawCallbackMethod_ListEvents<
+                            ::paradym::webhooks::v1::WebhookService::
+                                Service>>>>;
+
+class WebhookServiceAdapter final : public WebhookServiceBase {
  public:
   struct Options {
     // The most events, and about the most bytes, in one SubscribeResponse.
@@ -46,24 +61,25 @@ class WebhookServiceAdapter final
                         const EventLog& log, Options options)
       : ingestor_(ingestor), hub_(hub), log_(log), options_(options) {}
 
-  grpc::ServerUnaryReactor* VerifyAndParse(
-      grpc::CallbackServerContext* context,
-      const ::paradym::webhooks::v1::VerifyAndParseRequest* request,
-      ::paradym::webhooks::v1::VerifyAndParseResponse* response) override;
+  // VerifyAndParseRequest in, VerifyAndParseResponse out.
+  grpc::ServerUnaryReactor* VerifyAndParse(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
 
-  grpc::ServerUnaryReactor* Ingest(
-      grpc::CallbackServerContext* context,
-      const ::paradym::webhooks::v1::IngestRequest* request,
-      ::paradym::webhooks::v1::IngestResponse* response) override;
+  // IngestRequest in, IngestResponse out.
+  grpc::ServerUnaryReactor* Ingest(grpc::CallbackServerContext* context,
+                                   const grpc::ByteBuffer* request,
+                                   grpc::ByteBuffer* response) override;
 
-  grpc::ServerWriteReactor<::paradym::webhooks::v1::SubscribeResponse>*
-  Subscribe(grpc::CallbackServerContext* context,
-            const ::paradym::webhooks::v1::SubscribeRequest* request) override;
-
-  grpc::ServerUnaryReactor* ListEvents(
+  // SubscribeRequest in, a stream of SubscribeResponse out.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(
       grpc::CallbackServerContext* context,
-      const ::paradym::webhooks::v1::ListEventsRequest* request,
-      ::paradym::webhooks::v1::ListEventsResponse* response) override;
+      const grpc::ByteBuffer* request) override;
+
+  // ListEventsRequest in, ListEventsResponse out.
+  grpc::ServerUnaryReactor* ListEvents(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
 
  private:
   WebhookIngestor& ingestor_;

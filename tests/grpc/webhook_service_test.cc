@@ -1,6 +1,7 @@
 // The gRPC adapter in-process: a real server on a free port, driven through
 // the generated stub.
 
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
@@ -9,6 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -302,6 +304,77 @@ TEST_F(WebhookServiceTest, ListEventsErrorsNameTheProblem) {
     EXPECT_EQ(GrpcErrorReason(status), reason);
     EXPECT_THAT(GrpcBadFields(status), ::testing::ElementsAre(field));
   }
+}
+
+// Sends `bytes` as the request of `method` and returns the status, as a
+// client with its own (or a broken) encoder would.
+grpc::Status CallWithBytes(int port, const std::string& method,
+                           const std::string& bytes) {
+  grpc::GenericStub stub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, absl::StrCat("/paradym.webhooks.v1.WebhookService/",
+                                        method),
+                 grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  return status;
+}
+
+// A request gRPC could not decode is a bad request, not an unknown method.
+TEST_F(WebhookServiceTest, UndecodableRequestsAreInvalidArgument) {
+  struct Case {
+    std::string method;
+    std::string bytes;
+    std::string reason;
+    std::vector<std::string> fields;
+  };
+  const std::string not_utf8 = "\xff\xfe";
+  const std::vector<Case> cases = {
+      // `signature` (field 2) holds bytes that are not UTF-8.
+      {"Ingest", "\x0a\x02{}\x12\x02" + not_utf8, "INVALID_UTF8", {"signature"}},
+      {"VerifyAndParse", "\x1a\x02" + not_utf8, "INVALID_UTF8", {"endpoint"}},
+      {"ListEvents", std::string("\x0a\x01x\x0a\x02", 5) + not_utf8,
+       "INVALID_UTF8", {"event_types"}},
+      {"ListEvents", "\x3a\x02" + not_utf8, "INVALID_UTF8", {"page_token"}},
+      {"Subscribe", "\x12\x02" + not_utf8, "INVALID_UTF8", {"project_ids"}},
+      // A length past the end, a truncated varint, a tag of zero, an
+      // end-group that never started.
+      {"Ingest", "\x0a\x7f{}", "MALFORMED_REQUEST", {}},
+      {"VerifyAndParse", "\x28\xff", "MALFORMED_REQUEST", {}},
+      {"ListEvents", std::string("\x00\x00", 2), "MALFORMED_REQUEST", {}},
+      {"Subscribe", "\x0c", "MALFORMED_REQUEST", {}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.method + " " + c.reason);
+    const grpc::Status status = CallWithBytes(port_, c.method, c.bytes);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+        << status.error_message();
+    EXPECT_EQ(GrpcErrorReason(status), c.reason);
+    EXPECT_EQ(GrpcBadFields(status), c.fields);
+    EXPECT_FALSE(status.error_message().empty());
+  }
+  EXPECT_EQ(log_.Range().last, 0u);
+}
+
+// Unknown fields and a well-formed request still work through the byte path.
+TEST_F(WebhookServiceTest, WellFormedBytesWithUnknownFieldsAreServed) {
+  v1::ListEventsRequest request;
+  request.set_page_size(5);
+  std::string bytes = request.SerializeAsString();
+  bytes += "\xa0\x06\x01";  // field 100, varint 1: not in the message
+  const grpc::Status status = CallWithBytes(port_, "ListEvents", bytes);
+  EXPECT_TRUE(status.ok()) << status.error_message();
 }
 
 TEST_F(WebhookServiceTest, ShutdownEndsOpenStreamsWithUnavailable) {
