@@ -31,13 +31,16 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpc/health/v1/health.pb.h"
+#include "server/core/access_control.h"
 #include "server/core/clock.h"
 #include "server/core/endpoint_secrets.h"
 #include "server/core/memory_event_log.h"
 #include "server/core/structured_log.h"
 #include "server/core/subscription_hub.h"
+#include "server/core/tls_files.h"
 #include "server/core/webhook_ingestor.h"
 #include "server/grpc/reflection_v1_service.h"
+#include "server/grpc/server_credentials.h"
 #include "server/grpc/webhook_service_adapter.h"
 #include "server/http/http_server.h"
 #include "server/http/webhook_http_adapter.h"
@@ -58,6 +61,31 @@ ABSL_FLAG(absl::Duration, http_idle_timeout, absl::Seconds(60),
           "Idle keep-alive HTTP connections are closed after this time.");
 ABSL_FLAG(std::size_t, http_max_connections, 10000,
           "HTTP connections beyond this many are closed at once.");
+ABSL_FLAG(std::string, grpc_tokens_file, "",
+          "A file of `NAME SCOPES TOKEN` lines (scopes: read, ingest, verify, "
+          "comma-separated, or *; mode 0600). gRPC callers then send "
+          "`authorization: Bearer TOKEN`. With neither this nor "
+          "--grpc_client_ca, only callers on loopback are served. Reread on "
+          "SIGHUP.");
+ABSL_FLAG(std::string, grpc_tls_cert, "",
+          "The gRPC server's certificate chain (PEM); with --grpc_tls_key "
+          "turns TLS on. Reread when it changes.");
+ABSL_FLAG(std::string, grpc_tls_key, "",
+          "The private key (PEM, mode 0600) of --grpc_tls_cert.");
+ABSL_FLAG(std::string, grpc_client_ca, "",
+          "CA certificates (PEM): gRPC clients must present a certificate one "
+          "of them signed (mutual TLS). Needs --grpc_tls_cert.");
+ABSL_FLAG(bool, reflection, true,
+          "Serve gRPC server reflection (grpcurl, buf curl list and describe "
+          "the service without its .proto files).");
+ABSL_FLAG(std::string, http_tls_cert, "",
+          "The HTTP front's certificate chain (PEM); with --http_tls_key the "
+          "front speaks HTTPS only. Reread on SIGHUP.");
+ABSL_FLAG(std::string, http_tls_key, "",
+          "The private key (PEM, mode 0600) of --http_tls_cert.");
+ABSL_FLAG(std::string, metrics_address, "",
+          "Serve /metrics on this HOST:PORT (plain HTTP) instead of on the "
+          "HTTP front, where it is served to callers on loopback only.");
 ABSL_FLAG(std::string, secrets_file, "",
           "A file of `name=secret` lines, one per webhook endpoint (a name may "
           "appear twice during a secret rotation). Env PARADYM_WEBHOOK_SECRET "
@@ -162,20 +190,27 @@ std::optional<LogLevel> ParseLogLevel(const std::string& name) {
   return std::nullopt;
 }
 
+// The secret in the environment, if any, taken out of it: child processes
+// have no business with it.
+absl::StatusOr<std::optional<std::string>> TakeEnvSecret() {
+  std::optional<std::string> secret;
+  if (const char* env = std::getenv(kSecretEnv); env != nullptr && *env) {
+    secret = env;
+  }
+  ::unsetenv(kSecretEnv);
+  if (secret && secret->size() > kMaxSecretBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        kSecretEnv, " is longer than ", kMaxSecretBytes, " bytes"));
+  }
+  return secret;
+}
+
 // Secrets from the environment and the secrets file; a generated one when
 // neither configures any.
-absl::StatusOr<std::vector<EndpointSecrets>> LoadSecrets() {
+absl::StatusOr<std::vector<EndpointSecrets>> LoadSecrets(
+    const std::optional<std::string>& env_secret) {
   std::vector<EndpointSecrets> endpoints;
-  if (const char* env = std::getenv(kSecretEnv); env != nullptr && *env) {
-    std::string secret(env);
-    if (secret.size() > kMaxSecretBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          kSecretEnv, " is longer than ", kMaxSecretBytes, " bytes"));
-    }
-    AddSecret(endpoints, kDefaultEndpoint, std::move(secret));
-  }
-  // Child processes have no business with the secret.
-  ::unsetenv(kSecretEnv);
+  if (env_secret) AddSecret(endpoints, kDefaultEndpoint, *env_secret);
   if (const std::string path = absl::GetFlag(FLAGS_secrets_file);
       !path.empty()) {
     absl::StatusOr<std::vector<EndpointSecrets>> from_file =
@@ -306,6 +341,62 @@ absl::StatusOr<OpenedLog> OpenEventLog(const Clock& clock) {
       "--store must be sqlite, jetstream or memory");
 }
 
+// Removes gRPC's reflection plugin (v1alpha), which linking its library
+// registers for every server, whether wanted or not.
+class WithoutReflection final : public grpc::ServerBuilderOption {
+ public:
+  void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
+  void UpdatePlugins(
+      std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins)
+      override {
+    plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
+                                  [](const auto& plugin) {
+                                    return plugin->name() ==
+                                           "proto_server_reflection";
+                                  }),
+                   plugins->end());
+  }
+};
+
+// SIGHUP: rereads the secrets, the tokens and the certificates. What fails
+// to load keeps its previous configuration, and the log says why.
+void Reload(const std::optional<std::string>& env_secret,
+            const TlsFiles& grpc_tls, WebhookIngestor& ingestor,
+            AccessControl& access) {
+  if (absl::StatusOr<std::vector<EndpointSecrets>> secrets =
+          LoadSecrets(env_secret);
+      secrets.ok()) {
+    std::vector<std::string> names;
+    for (const auto& endpoint : *secrets) names.push_back(endpoint.name);
+    ingestor.SetVerifier(SignatureVerifier(*std::move(secrets)));
+    Log(LogLevel::kInfo, "reloaded the webhook secrets",
+        {{"endpoints", absl::StrJoin(names, ",")}});
+  } else {
+    Log(LogLevel::kError, "cannot reload the webhook secrets; keeping the old",
+        {{"error", secrets.status().message()}});
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_grpc_tokens_file);
+      !path.empty()) {
+    if (absl::StatusOr<TokenTable> tokens = ReadTokensFile(path); tokens.ok()) {
+      const std::size_t count = tokens->tokens().size();
+      access.SetTokens(*std::move(tokens));
+      Log(LogLevel::kInfo, "reloaded the gRPC tokens", {{"tokens", count}});
+    } else {
+      Log(LogLevel::kError, "cannot reload the gRPC tokens; keeping the old",
+          {{"error", tokens.status().message()}});
+    }
+  }
+  // gRPC rereads its certificate files by itself; say whether they are good.
+  if (!grpc_tls.cert_file.empty()) {
+    if (absl::Status status = LoadTlsMaterial(grpc_tls).status();
+        !status.ok()) {
+      Log(LogLevel::kError,
+          "the gRPC certificate files do not load; gRPC keeps the old",
+          {{"error", status.message()}});
+    }
+  }
+}
+
 void ReportReady(int fd, int grpc_port, int http_port) {
   if (fd < 0) return;
   const std::string line = absl::StrCat("{\"grpc_port\":", grpc_port,
@@ -326,6 +417,7 @@ int Run() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
   // Under a file size limit, a write past it must fail (the store then
@@ -340,7 +432,11 @@ int Run() {
   }
   gpr_set_log_function(LogFromGrpc);
 
-  absl::StatusOr<std::vector<EndpointSecrets>> secrets = LoadSecrets();
+  absl::StatusOr<std::optional<std::string>> env_secret = TakeEnvSecret();
+  absl::StatusOr<std::vector<EndpointSecrets>> secrets =
+      env_secret.ok()
+          ? LoadSecrets(*env_secret)
+          : absl::StatusOr<std::vector<EndpointSecrets>>(env_secret.status());
   if (!secrets.ok()) {
     Log(LogLevel::kError, "cannot load the webhook secrets",
         {{"error", secrets.status().message()}});
@@ -366,19 +462,50 @@ int Run() {
   WebhookIngestor ingestor(ingest_options,
                            SignatureVerifier(std::move(secrets).value()), log,
                            hub, clock);
-  WebhookServiceAdapter service(ingestor, hub, log);
+  std::optional<TokenTable> tokens;
+  if (const std::string path = absl::GetFlag(FLAGS_grpc_tokens_file);
+      !path.empty()) {
+    absl::StatusOr<TokenTable> read = ReadTokensFile(path);
+    if (!read.ok()) {
+      Log(LogLevel::kError, "cannot load the gRPC tokens",
+          {{"error", read.status().message()}});
+      return 1;
+    }
+    tokens = *std::move(read);
+  }
+  const TlsFiles grpc_tls{absl::GetFlag(FLAGS_grpc_tls_cert),
+                          absl::GetFlag(FLAGS_grpc_tls_key),
+                          absl::GetFlag(FLAGS_grpc_client_ca)};
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(grpc_tls);
+  if (!credentials.ok()) {
+    Log(LogLevel::kError, "cannot set up gRPC TLS",
+        {{"error", credentials.status().message()}});
+    return credentials.status().code() == absl::StatusCode::kInvalidArgument
+               ? 2
+               : 1;
+  }
+  AccessControl access({!grpc_tls.ca_file.empty()}, std::move(tokens));
+  if (access.protected_mode()) {
+    Log(LogLevel::kInfo,
+        "no gRPC credentials configured: only callers on loopback are served "
+        "(see --grpc_tokens_file and --grpc_client_ca)");
+  }
+  WebhookServiceAdapter service(ingestor, hub, log, access);
   ReflectionV1Service reflection_v1;
+  const bool reflection = absl::GetFlag(FLAGS_reflection);
 
   grpc::EnableDefaultHealthCheckService(true);
-  // Reflection describes the health service from these descriptors; naming
-  // one keeps the linker from dropping them.
-  (void)grpc::health::v1::HealthCheckResponse::descriptor();
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  if (reflection) {
+    // Reflection describes the health service from these descriptors;
+    // naming one keeps the linker from dropping them.
+    (void)grpc::health::v1::HealthCheckResponse::descriptor();
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  }
   grpc::ServerBuilder builder;
   const std::string address = absl::GetFlag(FLAGS_grpc_address);
   int grpc_port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(),
-                           &grpc_port);
+  builder.AddListeningPort(address, *credentials, &grpc_port);
   // Let bodies up to the limit arrive, so that larger ones get our own clear
   // BODY_TOO_LARGE rather than gRPC's generic message-size error.
   builder.SetMaxReceiveMessageSize(static_cast<int>(
@@ -386,7 +513,11 @@ int Run() {
   builder.RegisterService(&service);
   // gRPC 1.51's plugin above serves reflection v1alpha only; buf curl and
   // grpcurl ask for v1 first.
-  reflection_v1.AddTo(builder);
+  if (reflection) {
+    reflection_v1.AddTo(builder);
+  } else {
+    builder.SetOption(std::make_unique<WithoutReflection>());
+  }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || grpc_port == 0) {
     Log(LogLevel::kError, "cannot listen for gRPC",
@@ -426,7 +557,9 @@ int Run() {
   ReportReady(absl::GetFlag(FLAGS_ready_fd), grpc_port, *http_port);
 
   int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
+    Reload(*env_secret, grpc_tls, ingestor, access);
+  }
   const absl::Time deadline =
       absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
   Log(LogLevel::kInfo, "shutting down",

@@ -9,13 +9,13 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/core/private_file.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -114,15 +114,10 @@ absl::StatusOr<std::vector<EndpointSecrets>> ParseSecretsFile(
 
 absl::StatusOr<std::vector<EndpointSecrets>> ReadSecretsFile(
     const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot read secrets file ", path, ": ", ErrnoText(errno)));
-  }
-  std::ostringstream contents;
-  contents << in.rdbuf();
+  absl::StatusOr<std::string> contents = ReadPrivateFile(path);
+  if (!contents.ok()) return contents.status();
   absl::StatusOr<std::vector<EndpointSecrets>> endpoints =
-      ParseSecretsFile(contents.str());
+      ParseSecretsFile(*contents);
   if (!endpoints.ok()) {
     return absl::Status(endpoints.status().code(),
                         absl::StrCat(path, ": ", endpoints.status().message()));

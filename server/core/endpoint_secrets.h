@@ -49,8 +49,8 @@ absl::StatusOr<std::vector<EndpointSecrets>> ParseSecretsFile(
 void AddSecret(std::vector<EndpointSecrets>& endpoints, absl::string_view name,
                std::string secret);
 
-// Reads and parses the secrets file at `path`. The file should not be
-// readable by others; a warning is the caller's business.
+// Reads and parses the secrets file at `path`, which group and others must
+// not be able to access (see ReadPrivateFile).
 absl::StatusOr<std::vector<EndpointSecrets>> ReadSecretsFile(
     const std::string& path);
 

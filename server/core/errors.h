@@ -37,6 +37,15 @@ inline constexpr absl::string_view kSignatureMissing = "SIGNATURE_MISSING";
 inline constexpr absl::string_view kSignatureMalformed = "SIGNATURE_MALFORMED";
 inline constexpr absl::string_view kSignatureMismatch = "SIGNATURE_MISMATCH";
 
+// UNAUTHENTICATED: a gRPC caller did not prove who it is (see
+// access_control.h).
+inline constexpr absl::string_view kTokenMissing = "TOKEN_MISSING";
+inline constexpr absl::string_view kTokenInvalid = "TOKEN_INVALID";
+// No credentials are configured: only loopback callers are served.
+inline constexpr absl::string_view kLoopbackOnly = "LOOPBACK_ONLY";
+// PERMISSION_DENIED: the caller's token does not grant the call's scope.
+inline constexpr absl::string_view kScopeMissing = "SCOPE_MISSING";
+
 // INVALID_ARGUMENT: the body cannot be read as a Paradym event.
 inline constexpr absl::string_view kBodyTooLarge = "BODY_TOO_LARGE";
 inline constexpr absl::string_view kMalformedJson = "MALFORMED_JSON";

@@ -17,7 +17,7 @@ WebhookIngestor::WebhookIngestor(Options options, SignatureVerifier verifier,
                                  EventLog& log, SubscriptionHub& hub,
                                  const Clock& clock)
     : options_(options),
-      verifier_(std::move(verifier)),
+      verifier_(std::make_shared<const SignatureVerifier>(std::move(verifier))),
       normalizer_(options.normalizer),
       log_(log),
       hub_(hub),
@@ -32,8 +32,10 @@ absl::Status WebhookIngestor::VerifyAndParseInto(const WebhookRequest& request,
                      " bytes; the limit is ", options_.max_body_bytes),
         {{"max_body_bytes", std::to_string(options_.max_body_bytes)}});
   }
+  // Held until the endpoint name, which points into it, has been copied.
+  const std::shared_ptr<const SignatureVerifier> verifier = this->verifier();
   absl::StatusOr<absl::string_view> endpoint =
-      verifier_.Verify(request.body, request.signature, request.endpoint);
+      verifier->Verify(request.body, request.signature, request.endpoint);
   if (!endpoint.ok()) return endpoint.status();
   if (absl::Status status = normalizer_.Normalize(request.body, event);
       !status.ok()) {
@@ -90,6 +92,13 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
 void WebhookIngestor::Refuse(absl::Status status, IngestCallback done) {
   refused_by_reason_.Increment({ErrorReason(status)});
   std::move(done)(std::move(status));
+}
+
+void WebhookIngestor::SetVerifier(SignatureVerifier verifier) {
+  auto replacement =
+      std::make_shared<const SignatureVerifier>(std::move(verifier));
+  absl::MutexLock lock(&verifier_mu_);
+  verifier_ = std::move(replacement);
 }
 
 void WebhookIngestor::Shutdown() {

@@ -16,10 +16,13 @@
 
 #include <atomic>
 #include <cstddef>
+#include <memory>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "server/core/clock.h"
 #include "server/core/event_log.h"
 #include "server/core/event_normalizer.h"
@@ -70,8 +73,12 @@ class WebhookIngestor {
   // NOT_FOUND (UNKNOWN_ENDPOINT) unless `endpoint` is empty or configured,
   // so that a transport can refuse early, before reading a body.
   absl::Status CheckEndpoint(absl::string_view endpoint) const {
-    return verifier_.CheckEndpoint(endpoint);
+    return verifier()->CheckEndpoint(endpoint);
   }
+
+  // Replaces the endpoints and their secrets (a reload); webhooks from then
+  // on are verified with `verifier`. Thread-safe.
+  void SetVerifier(SignatureVerifier verifier);
 
   const Options& options() const { return options_; }
 
@@ -89,7 +96,14 @@ class WebhookIngestor {
   void Refuse(absl::Status status, IngestCallback done);
 
   const Options options_;
-  const SignatureVerifier verifier_;
+  std::shared_ptr<const SignatureVerifier> verifier() const {
+    absl::ReaderMutexLock lock(&verifier_mu_);
+    return verifier_;
+  }
+
+  mutable absl::Mutex verifier_mu_;
+  std::shared_ptr<const SignatureVerifier> verifier_
+      ABSL_GUARDED_BY(verifier_mu_);
   const EventNormalizer normalizer_;
   EventLog& log_;
   SubscriptionHub& hub_;

@@ -9,11 +9,14 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "google/protobuf/unknown_field_set.h"
 #include "server/core/event_listing.h"
+#include "server/core/structured_log.h"
 #include "server/grpc/message_codec.h"
 #include "server/grpc/status_conversion.h"
 
@@ -257,12 +260,39 @@ class SubscribeReactor final
 
 }  // namespace
 
+bool IsLoopbackPeer(absl::string_view peer) {
+  if (absl::ConsumePrefix(&peer, "ipv4:")) {
+    return absl::StartsWith(peer, "127.");
+  }
+  if (absl::ConsumePrefix(&peer, "ipv6:")) {
+    return absl::StartsWith(peer, "[::1]:") ||
+           absl::StartsWith(peer, "[::ffff:127.");
+  }
+  return false;
+}
+
+absl::StatusOr<std::string> WebhookServiceAdapter::Authorize(
+    grpc::CallbackServerContext& context, Scope scope) const {
+  Caller caller;
+  const auto& metadata = context.client_metadata();
+  if (auto it = metadata.find("authorization"); it != metadata.end()) {
+    caller.authorization =
+        absl::string_view(it->second.data(), it->second.size());
+  }
+  caller.loopback = IsLoopbackPeer(context.peer());
+  const std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  caller.verified_client_certificate =
+      auth != nullptr && auth->IsPeerAuthenticated();
+  return access_.Authorize(caller, scope);
+}
+
 grpc::ServerUnaryReactor* WebhookServiceAdapter::VerifyAndParse(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* request_bytes,
     grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   v1::VerifyAndParseRequest request;
-  absl::Status status = DecodeMessage(*request_bytes, request);
+  absl::Status status = Authorize(*context, Scope::kVerify).status();
+  if (status.ok()) status = DecodeMessage(*request_bytes, request);
   if (status.ok()) {
     absl::StatusOr<v1::Event> event = ingestor_.VerifyAndParse(ToWebhookRequest(
         request.body(), request.signature(), request.endpoint()));
@@ -282,7 +312,8 @@ grpc::ServerUnaryReactor* WebhookServiceAdapter::Ingest(
     grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   v1::IngestRequest request;
-  absl::Status status = DecodeMessage(*request_bytes, request);
+  absl::Status status = Authorize(*context, Scope::kIngest).status();
+  if (status.ok()) status = DecodeMessage(*request_bytes, request);
   if (!status.ok()) {
     reactor->Finish(ToGrpcStatus(status));
     return reactor;
@@ -304,10 +335,16 @@ grpc::ServerUnaryReactor* WebhookServiceAdapter::Ingest(
 }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* WebhookServiceAdapter::Subscribe(
-    grpc::CallbackServerContext* /*context*/,
+    grpc::CallbackServerContext* context,
     const grpc::ByteBuffer* request_bytes) {
   v1::SubscribeRequest request;
-  const absl::Status status = DecodeMessage(*request_bytes, request);
+  absl::StatusOr<std::string> caller = Authorize(*context, Scope::kRead);
+  absl::Status status = caller.status();
+  if (status.ok()) status = DecodeMessage(*request_bytes, request);
+  if (status.ok()) {
+    Log(LogLevel::kInfo, "subscriber connected",
+        {{"caller", *caller}, {"peer", context->peer()}});
+  }
   return new SubscribeReactor(hub_, status, request, options_);
 }
 
@@ -316,7 +353,8 @@ grpc::ServerUnaryReactor* WebhookServiceAdapter::ListEvents(
     grpc::ByteBuffer* response_bytes) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   v1::ListEventsRequest request;
-  absl::Status status = DecodeMessage(*request_bytes, request);
+  absl::Status status = Authorize(*context, Scope::kRead).status();
+  if (status.ok()) status = DecodeMessage(*request_bytes, request);
   absl::StatusOr<EventFilter> filter =
       status.ok() ? EventFilter::Create(ToFilterSpec(request))
                   : absl::StatusOr<EventFilter>(status);

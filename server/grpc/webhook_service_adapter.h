@@ -1,13 +1,14 @@
 // The gRPC face of the core: paradym.webhooks.v1.WebhookService on the
 // callback API.
 //
-// Thin by design: each RPC turns its request into a core call and the core's
-// absl::Status into a grpc::Status (ToGrpcStatus, nowhere else). Subscribe
+// Thin by design: each RPC asks AccessControl whether its caller may make
+// it, turns its request into a core call and the core's absl::Status into a
+// grpc::Status (ToGrpcStatus, nowhere else). Subscribe
 // runs one ServerWriteReactor per call with at most one write in flight; it
 // pulls batches from its core Subscription and never holds a lock across a
 // gRPC call.
 //
-//   WebhookServiceAdapter service(ingestor, hub, log);
+//   WebhookServiceAdapter service(ingestor, hub, log, access);
 //   grpc::ServerBuilder builder;
 //   builder.RegisterService(&service);
 
@@ -18,8 +19,10 @@
 
 #include <cstddef>
 
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "paradym/webhooks/v1/webhook_service.grpc.pb.h"
+#include "server/core/access_control.h"
 #include "server/core/event_log.h"
 #include "server/core/subscription_hub.h"
 #include "server/core/webhook_ingestor.h"
@@ -40,6 +43,10 @@ using WebhookServiceBase = ::paradym::webhooks::v1::WebhookService::
                             ::paradym::webhooks::v1::WebhookService::
                                 Service>>>>;
 
+// Whether a gRPC peer string ("ipv4:127.0.0.1:5000", "ipv6:[::1]:5000") is
+// on loopback. IPv4-mapped IPv6 loopback counts; a Unix socket does not.
+bool IsLoopbackPeer(absl::string_view peer);
+
 class WebhookServiceAdapter final : public WebhookServiceBase {
  public:
   struct Options {
@@ -53,13 +60,18 @@ class WebhookServiceAdapter final : public WebhookServiceBase {
     absl::Duration min_write_interval = absl::Milliseconds(1);
   };
 
-  // `ingestor`, `hub` and `log` must outlive the service.
+  // `ingestor`, `hub`, `log` and `access` must outlive the service.
   WebhookServiceAdapter(WebhookIngestor& ingestor, SubscriptionHub& hub,
-                        const EventLog& log)
-      : WebhookServiceAdapter(ingestor, hub, log, Options()) {}
+                        const EventLog& log, const AccessControl& access)
+      : WebhookServiceAdapter(ingestor, hub, log, access, Options()) {}
   WebhookServiceAdapter(WebhookIngestor& ingestor, SubscriptionHub& hub,
-                        const EventLog& log, Options options)
-      : ingestor_(ingestor), hub_(hub), log_(log), options_(options) {}
+                        const EventLog& log, const AccessControl& access,
+                        Options options)
+      : ingestor_(ingestor),
+        hub_(hub),
+        log_(log),
+        access_(access),
+        options_(options) {}
 
   // VerifyAndParseRequest in, VerifyAndParseResponse out.
   grpc::ServerUnaryReactor* VerifyAndParse(grpc::CallbackServerContext* context,
@@ -82,9 +94,14 @@ class WebhookServiceAdapter final : public WebhookServiceBase {
                                        grpc::ByteBuffer* response) override;
 
  private:
+  // Who calls, if `context`'s credentials grant `scope`; else why not.
+  absl::StatusOr<std::string> Authorize(grpc::CallbackServerContext& context,
+                                        Scope scope) const;
+
   WebhookIngestor& ingestor_;
   SubscriptionHub& hub_;
   const EventLog& log_;
+  const AccessControl& access_;
   const Options options_;
 };
 

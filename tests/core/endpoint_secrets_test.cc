@@ -43,9 +43,7 @@ class TempDir {
 };
 
 void WriteFile(const std::string& path, absl::string_view contents) {
-  std::ofstream out(path, std::ios::binary);
-  out << contents;
-  ASSERT_TRUE(out.good()) << "cannot write " << path;
+  testing::WriteFileWithMode(path, contents, 0600);
 }
 
 std::string ReadFile(const std::string& path) {
@@ -269,6 +267,26 @@ TEST(EndpointSecrets, ReadSecretsFileNamesPathAndLineButNotSecret) {
   EXPECT_THAT(message, HasSubstr(path));
   EXPECT_THAT(message, HasSubstr("line 2:"));
   EXPECT_THAT(message, Not(HasSubstr("TOPSECRET")));
+}
+
+// A secrets file others may read has leaked: it is refused, and the
+// message says how to fix it.
+TEST(EndpointSecrets, ReadSecretsFileRefusesAFileGroupOrOthersMayRead) {
+  TempDir dir;
+  for (int mode : {0640, 0604, 0620, 0644}) {
+    SCOPED_TRACE(mode);
+    const std::string path = absl::StrCat(dir.path(), "/secrets", mode);
+    testing::WriteFileWithMode(path, "default=TOPSECRET\n", mode);
+    absl::StatusOr<std::vector<EndpointSecrets>> endpoints =
+        ReadSecretsFile(path);
+    EXPECT_EQ(endpoints.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(endpoints.status().message(),
+                HasSubstr(absl::StrCat("chmod 600 ", path)));
+    EXPECT_THAT(endpoints.status().message(), Not(HasSubstr("TOPSECRET")));
+  }
+  const std::string path = dir.path() + "/owner-only";
+  testing::WriteFileWithMode(path, "default=s3cret\n", 0400);
+  EXPECT_TRUE(ReadSecretsFile(path).ok());
 }
 
 TEST(EndpointSecrets, ReadSecretsFileMissingFileIsFailedPrecondition) {

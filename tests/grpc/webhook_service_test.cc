@@ -4,6 +4,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -47,7 +48,7 @@ class WebhookServiceTest : public ::testing::Test {
                   SignatureVerifier(
                       std::vector<EndpointSecrets>{{"default", {kSecret}}}),
                   log_, hub_, clock_),
-        service_(ingestor_, hub_, log_) {
+        service_(ingestor_, hub_, log_, access_) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                              &port_);
@@ -97,6 +98,8 @@ class WebhookServiceTest : public ::testing::Test {
   MemoryEventLog log_;
   SubscriptionHub hub_;
   WebhookIngestor ingestor_;
+  // Protected mode: the tests call from loopback.
+  AccessControl access_{{}, std::nullopt};
   WebhookServiceAdapter service_;
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
@@ -320,10 +323,9 @@ grpc::Status CallWithBytes(int port, const std::string& method,
                        std::chrono::seconds(10));
   absl::Notification done;
   grpc::Status status;
-  stub.UnaryCall(&context, absl::StrCat("/paradym.webhooks.v1.WebhookService/",
-                                        method),
-                 grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status s) {
+  stub.UnaryCall(&context,
+                 absl::StrCat("/paradym.webhooks.v1.WebhookService/", method),
+                 grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
                    status = std::move(s);
                    done.Notify();
                  });
@@ -342,10 +344,15 @@ TEST_F(WebhookServiceTest, UndecodableRequestsAreInvalidArgument) {
   const std::string not_utf8 = "\xff\xfe";
   const std::vector<Case> cases = {
       // `signature` (field 2) holds bytes that are not UTF-8.
-      {"Ingest", "\x0a\x02{}\x12\x02" + not_utf8, "INVALID_UTF8", {"signature"}},
+      {"Ingest",
+       "\x0a\x02{}\x12\x02" + not_utf8,
+       "INVALID_UTF8",
+       {"signature"}},
       {"VerifyAndParse", "\x1a\x02" + not_utf8, "INVALID_UTF8", {"endpoint"}},
-      {"ListEvents", std::string("\x0a\x01x\x0a\x02", 5) + not_utf8,
-       "INVALID_UTF8", {"event_types"}},
+      {"ListEvents",
+       std::string("\x0a\x01x\x0a\x02", 5) + not_utf8,
+       "INVALID_UTF8",
+       {"event_types"}},
       {"ListEvents", "\x3a\x02" + not_utf8, "INVALID_UTF8", {"page_token"}},
       {"Subscribe", "\x12\x02" + not_utf8, "INVALID_UTF8", {"project_ids"}},
       // A length past the end, a truncated varint, a tag of zero, an
@@ -445,6 +452,168 @@ TEST_F(SlowSubscriberTest, StreamEndsWithResourceExhaustedAndLastSequence) {
   EXPECT_EQ(GrpcErrorMetadata(status, "last_sequence"),
             std::to_string(expected - 1));
   EXPECT_LT(expected - 1, static_cast<std::uint64_t>(ingested_count));
+}
+
+TEST(IsLoopbackPeer, KnowsLoopbackAddresses) {
+  EXPECT_TRUE(IsLoopbackPeer("ipv4:127.0.0.1:41234"));
+  EXPECT_TRUE(IsLoopbackPeer("ipv4:127.8.9.10:1"));
+  EXPECT_TRUE(IsLoopbackPeer("ipv6:[::1]:41234"));
+  EXPECT_TRUE(IsLoopbackPeer("ipv6:[::ffff:127.0.0.1]:41234"));
+  EXPECT_FALSE(IsLoopbackPeer("ipv4:10.0.0.1:41234"));
+  EXPECT_FALSE(IsLoopbackPeer("ipv4:1.127.0.0:41234"));
+  EXPECT_FALSE(IsLoopbackPeer("ipv6:[::2]:41234"));
+  EXPECT_FALSE(IsLoopbackPeer("ipv6:[::ffff:10.0.0.1]:41234"));
+  EXPECT_FALSE(IsLoopbackPeer("unix:/tmp/socket"));
+  EXPECT_FALSE(IsLoopbackPeer(""));
+}
+
+constexpr char kReaderToken[] = "reader-token-0123456789abcdef";
+constexpr char kIngesterToken[] = "ingester-token-0123456789abcdef";
+
+// Tokens configured: every RPC needs one with its scope, loopback or not.
+class WebhookServiceTokenTest : public WebhookServiceTest {
+ protected:
+  WebhookServiceTokenTest() {
+    access_.SetTokens(*TokenTable::Parse(
+        absl::StrCat("reader read ", kReaderToken, "\ningester ingest,verify ",
+                     kIngesterToken, "\n")));
+  }
+
+  // Calls every RPC with `authorization` (none when empty).
+  std::map<std::string, grpc::Status> CallAll(
+      const std::string& authorization) {
+    std::map<std::string, grpc::Status> statuses;
+    const std::string body =
+        ReadTestData("events/workflowExecution.started.json");
+    auto with = [&](grpc::ClientContext& context) {
+      if (!authorization.empty()) {
+        context.AddMetadata("authorization", authorization);
+      }
+    };
+    {
+      grpc::ClientContext context;
+      with(context);
+      v1::IngestRequest request;
+      request.set_body(body);
+      request.set_signature(SignBody(kSecret, body));
+      v1::IngestResponse response;
+      statuses["Ingest"] = stub_->Ingest(&context, request, &response);
+    }
+    {
+      grpc::ClientContext context;
+      with(context);
+      v1::VerifyAndParseRequest request;
+      request.set_body(body);
+      request.set_signature(SignBody(kSecret, body));
+      v1::VerifyAndParseResponse response;
+      statuses["VerifyAndParse"] =
+          stub_->VerifyAndParse(&context, request, &response);
+    }
+    {
+      grpc::ClientContext context;
+      with(context);
+      v1::ListEventsResponse response;
+      statuses["ListEvents"] = stub_->ListEvents(&context, {}, &response);
+    }
+    {
+      grpc::ClientContext context;
+      with(context);
+      // An admitted stream stays open until its deadline: DEADLINE_EXCEEDED.
+      context.set_deadline(std::chrono::system_clock::now() +
+                           std::chrono::milliseconds(500));
+      v1::SubscribeRequest request;
+      request.set_start_after_sequence(0);
+      auto reader = stub_->Subscribe(&context, request);
+      v1::SubscribeResponse response;
+      while (reader->Read(&response)) {
+      }
+      statuses["Subscribe"] = reader->Finish();
+    }
+    return statuses;
+  }
+};
+
+TEST_F(WebhookServiceTokenTest, NoOrUnknownTokenIsUnauthenticated) {
+  struct Case {
+    std::string authorization;
+    std::string reason;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"", "TOKEN_MISSING"},
+           {"Bearer not-a-configured-token-at-all", "TOKEN_INVALID"},
+           {absl::StrCat("Basic ", kReaderToken), "TOKEN_INVALID"},
+           {absl::StrCat("Bearer ", kReaderToken, "x"), "TOKEN_INVALID"}}) {
+    for (const auto& [method, status] : CallAll(c.authorization)) {
+      SCOPED_TRACE(method + " with '" + c.authorization + "'");
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+      EXPECT_EQ(GrpcErrorReason(status), c.reason);
+      EXPECT_THAT(status.error_message(),
+                  ::testing::Not(::testing::HasSubstr(kReaderToken)));
+    }
+  }
+  EXPECT_EQ(log_.Range().last, 0u);
+}
+
+TEST_F(WebhookServiceTokenTest, ATokenGrantsItsScopesOnly) {
+  const std::map<std::string, grpc::Status> reader =
+      CallAll(absl::StrCat("Bearer ", kReaderToken));
+  EXPECT_EQ(reader.at("ListEvents").error_code(), grpc::StatusCode::OK);
+  EXPECT_EQ(reader.at("Subscribe").error_code(),
+            grpc::StatusCode::DEADLINE_EXCEEDED);
+  for (const std::string method : {"Ingest", "VerifyAndParse"}) {
+    SCOPED_TRACE(method);
+    EXPECT_EQ(reader.at(method).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(GrpcErrorReason(reader.at(method)), "SCOPE_MISSING");
+    EXPECT_EQ(GrpcErrorMetadata(reader.at(method), "token_name"), "reader");
+  }
+  EXPECT_EQ(log_.Range().last, 0u);
+
+  // The scheme is case-insensitive.
+  const std::map<std::string, grpc::Status> ingester =
+      CallAll(absl::StrCat("bearer ", kIngesterToken));
+  EXPECT_EQ(ingester.at("Ingest").error_code(), grpc::StatusCode::OK);
+  EXPECT_EQ(ingester.at("VerifyAndParse").error_code(), grpc::StatusCode::OK);
+  for (const std::string method : {"ListEvents", "Subscribe"}) {
+    SCOPED_TRACE(method);
+    EXPECT_EQ(ingester.at(method).error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(GrpcErrorMetadata(ingester.at(method), "scope"), "read");
+  }
+  EXPECT_EQ(log_.Range().last, 1u);
+}
+
+// A reload replaces the tokens for new calls; an open stream keeps going.
+TEST_F(WebhookServiceTokenTest, NewTokensApplyToNewCallsAndStreamsStayOpen) {
+  grpc::ClientContext context;
+  context.AddMetadata("authorization", absl::StrCat("Bearer ", kReaderToken));
+  auto reader = Subscribe(context, {});
+
+  constexpr char kNewToken[] = "rotated-token-0123456789abcdef";
+  access_.SetTokens(
+      *TokenTable::Parse(absl::StrCat("reader * ", kNewToken, "\n")));
+  v1::IngestResponse ingested;
+  {
+    const std::string body =
+        ReadTestData("events/workflowExecution.failed.json");
+    v1::IngestRequest request;
+    request.set_body(body);
+    request.set_signature(SignBody(kSecret, body));
+    grpc::ClientContext old_context;
+    old_context.AddMetadata("authorization",
+                            absl::StrCat("Bearer ", kIngesterToken));
+    const grpc::Status old_status =
+        stub_->Ingest(&old_context, request, &ingested);
+    EXPECT_EQ(GrpcErrorReason(old_status), "TOKEN_INVALID");
+    grpc::ClientContext new_context;
+    new_context.AddMetadata("authorization",
+                            absl::StrCat("Bearer ", kNewToken));
+    ASSERT_TRUE(stub_->Ingest(&new_context, request, &ingested).ok());
+  }
+  const std::vector<v1::Event> events = ReadEvents(*reader, 1);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].sequence(), ingested.event().sequence());
+  context.TryCancel();
 }
 
 }  // namespace

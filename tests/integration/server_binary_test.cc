@@ -370,8 +370,9 @@ TEST_F(ServerBinaryTest, SigtermEndsOpenStreamsWithUnavailableAndExitsCleanly) {
 TEST_F(ServerBinaryTest, SecretsFileConfiguresEndpointsAndRotation) {
   const std::string dir = MakeTempDir();
   const std::string path = dir + "/secrets";
-  std::ofstream(path) << "# endpoints\nshop = shop-old\nshop=shop-new\n"
-                         "crm=crm-secret\n";
+  testing::WriteFileWithMode(path,
+                             "# endpoints\nshop = shop-old\nshop=shop-new\n"
+                             "crm=crm-secret\n");
   Start({"--secrets_file=" + path}, {});
   const std::string body =
       ReadTestData("events/workflowExecution.started.json");
@@ -416,7 +417,7 @@ TEST_F(ServerBinaryTest, BadConfigurationFailsAtStartupWithExitCode1) {
       {});
   ASSERT_FALSE(server.ok());
   EXPECT_THAT(std::string(server.status().message()),
-              HasSubstr("cannot read secrets file /nonexistent/secrets"));
+              HasSubstr("cannot read /nonexistent/secrets"));
 }
 
 // The protobuf wire form of a message whose only field is string #number.

@@ -18,6 +18,7 @@
 #include "tests/testing/event_log_testing.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/nats_cluster.h"
+#include "tests/testing/test_certificates.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/wait_for.h"
 
@@ -329,24 +330,11 @@ class JetStreamEventLogSecureTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // A CA, and a server and a client certificate it signs.
-    const std::string script = absl::StrCat(R"(set -e
-cd ")",
-                                            dir_, R"("
-key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
-key ca.key; key server.key; key client.key
-openssl req -x509 -new -key ca.key -out ca.pem -days 2 -subj /CN=test-ca
-openssl req -new -key server.key -out server.csr -subj /CN=127.0.0.1
-printf 'subjectAltName=IP:127.0.0.1\n' > san.ext
-openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-  -out server.pem -days 2 -extfile san.ext 2>/dev/null
-openssl req -new -key client.key -out client.csr -subj /CN=replica
-openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-  -out client.pem -days 2 2>/dev/null
-printf 'pw-0f1e2d\n' > password
-printf 'wrong\n' > wrong-password
-)");
-    absl::StatusOr<testing::CommandResult> made =
-        testing::RunCommand("/bin/sh", {"-c", script});
+    ASSERT_TRUE(testing::MakeTestCertificates(dir_).ok());
+    absl::StatusOr<testing::CommandResult> made = testing::RunCommand(
+        "/bin/sh", {"-c", absl::StrCat("cd '", dir_,
+                                       "' && printf 'pw-0f1e2d\\n' > password"
+                                       " && printf 'wrong\\n' > wrong-password")});
     ASSERT_TRUE(made.ok()) << made.status();
     ASSERT_EQ(made->exit_code, 0) << made->err;
 

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,6 +66,18 @@ std::string MakeTempDir() {
     ADD_FAILURE() << "mkdtemp failed: " << std::strerror(errno);
   }
   return pattern;
+}
+
+void WriteFileWithMode(const std::string& path, absl::string_view contents,
+                       int mode) {
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  ASSERT_GE(fd, 0) << "cannot create " << path << ": " << std::strerror(errno);
+  const bool written = ::write(fd, contents.data(), contents.size()) ==
+                           static_cast<ssize_t>(contents.size()) &&
+                       ::fchmod(fd, static_cast<mode_t>(mode)) == 0;
+  ::close(fd);
+  ASSERT_TRUE(written) << "cannot write " << path;
 }
 
 absl::StatusOr<std::unique_ptr<ChildProcess>> ChildProcess::Start(

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace paradym::webhooks::testing {
@@ -136,6 +137,11 @@ absl::StatusOr<CommandResult> RunCommand(
 
 // A fresh directory under $TEST_TMPDIR or /tmp.
 std::string MakeTempDir();
+
+// Writes `contents` to a new file at `path` with `mode` (0600: as the server
+// wants files that hold secrets). Fails the test when it cannot.
+void WriteFileWithMode(const std::string& path, absl::string_view contents,
+                       int mode = 0600);
 
 }  // namespace paradym::webhooks::testing
 

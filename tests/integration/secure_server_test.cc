@@ -1,0 +1,301 @@
+// paradym-webhooksd exposed safely, as an operator runs it: bearer tokens,
+// TLS and mutual TLS on the gRPC port, files with secrets, reloads on
+// SIGHUP, and reflection that can be turned off. Real binary, real TLS.
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <signal.h>
+
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "paradym/webhooks/v1/webhook_service.grpc.pb.h"
+#include "server/core/signature_verifier.h"
+#include "tests/testing/grpc_status.h"
+#include "tests/testing/server_process.h"
+#include "tests/testing/test_certificates.h"
+#include "tests/testing/test_data.h"
+#include "tests/testing/wait_for.h"
+
+namespace paradym::webhooks {
+namespace {
+
+namespace v1 = ::paradym::webhooks::v1;
+using ::paradym::webhooks::testing::ChildProcess;
+using ::paradym::webhooks::testing::GrpcErrorReason;
+using ::paradym::webhooks::testing::MakeTempDir;
+using ::paradym::webhooks::testing::ReadTestData;
+using ::paradym::webhooks::testing::WriteFileWithMode;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kSecret[] = "secure-test-secret-5d1c";
+constexpr char kReaderToken[] = "reader-token-4b1f0a9e77c2d3e1";
+constexpr char kIngestToken[] = "ingest-token-8e2a6c0b13f9d4a7";
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
+}
+
+std::chrono::system_clock::time_point Deadline(int seconds = 10) {
+  return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
+}
+
+// Calls `method` with `request` bytes and returns the status.
+grpc::Status CallGeneric(const std::shared_ptr<grpc::Channel>& channel,
+                         const std::string& method, const std::string& bytes) {
+  grpc::GenericStub stub(channel);
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  grpc::ByteBuffer response;
+  grpc::ClientContext context;
+  context.set_deadline(Deadline());
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
+                 [&](grpc::Status s) {
+                   status = std::move(s);
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  return status;
+}
+
+class SecureServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(testing::MakeTestCertificates(dir_).ok());
+    WriteFileWithMode(
+        Path("tokens"),
+        absl::StrCat("# who may call\nreader read ", kReaderToken,
+                     "\nsender ingest,verify ", kIngestToken, "\n"));
+    WriteFileWithMode(Path("secrets"), absl::StrCat("default=", kSecret, "\n"));
+  }
+
+  void TearDown() override {
+    if (server_ == nullptr) return;
+    const std::string log = server_->Stderr();
+    for (const char* secret : {kSecret, kReaderToken, kIngestToken}) {
+      EXPECT_THAT(log, Not(HasSubstr(secret)));
+    }
+  }
+
+  std::string Path(const char* name) const { return dir_ + "/" + name; }
+
+  void Start(std::vector<std::string> args) {
+    args.push_back("--secrets_file=" + Path("secrets"));
+    auto server = testing::StartServer(std::move(args), {});
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(server).value();
+  }
+
+  // A TLS channel that trusts the test CA, with `client` ("client",
+  // "stranger") as the client certificate, or none.
+  std::shared_ptr<grpc::Channel> TlsChannel(const std::string& client = "") {
+    grpc::SslCredentialsOptions options;
+    options.pem_root_certs = ReadFile(Path("ca.pem"));
+    if (!client.empty()) {
+      options.pem_cert_chain = ReadFile(Path((client + ".pem").c_str()));
+      options.pem_private_key = ReadFile(Path((client + ".key").c_str()));
+    }
+    return grpc::CreateChannel(server_->grpc_address(),
+                               grpc::SslCredentials(options));
+  }
+
+  static grpc::Status ListEvents(const std::shared_ptr<grpc::Channel>& channel,
+                                 const std::string& token = "") {
+    auto stub = v1::WebhookService::NewStub(channel);
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    if (!token.empty()) {
+      context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    }
+    v1::ListEventsResponse response;
+    return stub->ListEvents(&context, {}, &response);
+  }
+
+  static grpc::Status Ingest(const std::shared_ptr<grpc::Channel>& channel,
+                             const std::string& token, const std::string& body,
+                             const std::string& secret,
+                             v1::IngestResponse* response) {
+    auto stub = v1::WebhookService::NewStub(channel);
+    grpc::ClientContext context;
+    context.set_deadline(Deadline());
+    context.AddMetadata("authorization", absl::StrCat("Bearer ", token));
+    v1::IngestRequest request;
+    request.set_body(body);
+    request.set_signature(SignBody(secret, body));
+    return stub->Ingest(&context, request, response);
+  }
+
+  const std::string dir_ = MakeTempDir();
+  std::unique_ptr<ChildProcess> server_;
+};
+
+TEST_F(SecureServerTest, TokensOverTlsGuardTheServiceButNotHealth) {
+  Start({"--grpc_tokens_file=" + Path("tokens"),
+         "--grpc_tls_cert=" + Path("server.pem"),
+         "--grpc_tls_key=" + Path("server.key")});
+  // Plaintext does not get through the TLS port.
+  const grpc::Status plaintext =
+      ListEvents(grpc::CreateChannel(server_->grpc_address(),
+                                     grpc::InsecureChannelCredentials()),
+                 kReaderToken);
+  EXPECT_EQ(plaintext.error_code(), grpc::StatusCode::UNAVAILABLE);
+
+  const std::shared_ptr<grpc::Channel> channel = TlsChannel();
+  grpc::Status status = ListEvents(channel);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(GrpcErrorReason(status), "TOKEN_MISSING");
+  status = ListEvents(channel, kReaderToken);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+
+  const std::string body =
+      ReadTestData("events/workflowExecution.started.json");
+  v1::IngestResponse response;
+  status = Ingest(channel, kReaderToken, body, kSecret, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(GrpcErrorReason(status), "SCOPE_MISSING");
+  status = Ingest(channel, kIngestToken, body, kSecret, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.event().sequence(), 1u);
+
+  // Probes need no token; reflection neither (it is on by default).
+  EXPECT_TRUE(CallGeneric(channel, "/grpc.health.v1.Health/Check", "").ok());
+  EXPECT_TRUE(CallGeneric(channel,
+                          "/grpc.reflection.v1.ServerReflection/"
+                          "ServerReflectionInfo",
+                          "\x3a\x01*")
+                  .ok());
+}
+
+TEST_F(SecureServerTest, MutualTlsAdmitsOnlyClientsOfTheCa) {
+  Start({"--grpc_tls_cert=" + Path("server.pem"),
+         "--grpc_tls_key=" + Path("server.key"),
+         "--grpc_client_ca=" + Path("ca.pem")});
+  const grpc::Status with_certificate = ListEvents(TlsChannel("client"));
+  EXPECT_TRUE(with_certificate.ok()) << with_certificate.error_message();
+  EXPECT_EQ(ListEvents(TlsChannel("stranger")).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(ListEvents(TlsChannel()).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+}
+
+TEST_F(SecureServerTest, ReflectionCanBeTurnedOff) {
+  Start({"--reflection=false"});
+  const std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
+      server_->grpc_address(), grpc::InsecureChannelCredentials());
+  for (const char* version : {"v1", "v1alpha"}) {
+    SCOPED_TRACE(version);
+    EXPECT_EQ(
+        CallGeneric(channel,
+                    absl::StrCat("/grpc.reflection.", version,
+                                 ".ServerReflection/ServerReflectionInfo"),
+                    "\x3a\x01*")
+            .error_code(),
+        grpc::StatusCode::UNIMPLEMENTED);
+  }
+  // Loopback callers are served without credentials (protected mode).
+  EXPECT_TRUE(ListEvents(channel).ok());
+  EXPECT_TRUE(CallGeneric(channel, "/grpc.health.v1.Health/Check", "").ok());
+}
+
+TEST_F(SecureServerTest, FilesWithSecretsOthersMayReadAreRefused) {
+  for (const char* flag :
+       {"--secrets_file=", "--grpc_tokens_file=", "--grpc_tls_key="}) {
+    SCOPED_TRACE(flag);
+    const std::string file = Path("open-file");
+    const std::string contents = std::string(flag) == "--grpc_tls_key="
+                                     ? ReadFile(Path("server.key"))
+                                     : ReadFile(Path("tokens"));
+    WriteFileWithMode(file, contents, 0644);
+    std::vector<std::string> args = {
+        "--grpc_address=127.0.0.1:0", "--http_address=127.0.0.1:0",
+        "--data_dir=" + Path("data"), std::string(flag) + file};
+    if (std::string(flag) == "--grpc_tls_key=") {
+      args.push_back("--grpc_tls_cert=" + Path("server.pem"));
+    }
+    auto child = ChildProcess::Start(
+        testing::ServerOptions(args, {{"PARADYM_WEBHOOK_SECRET", kSecret}}));
+    ASSERT_TRUE(child.ok()) << child.status();
+    absl::StatusOr<int> exit_code = (*child)->Wait(absl::Seconds(20));
+    ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+    EXPECT_EQ(*exit_code, 1);
+    EXPECT_THAT((*child)->Stderr(), HasSubstr("chmod 600 " + file));
+    EXPECT_THAT((*child)->Stderr(), Not(HasSubstr(kReaderToken)));
+  }
+}
+
+// SIGHUP: new secrets and tokens for new requests; open streams stay; a bad
+// file keeps the old configuration.
+TEST_F(SecureServerTest, SighupReloadsSecretsAndTokensWithoutDroppingStreams) {
+  Start({"--grpc_tokens_file=" + Path("tokens")});
+  const std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(
+      server_->grpc_address(), grpc::InsecureChannelCredentials());
+  auto stub = v1::WebhookService::NewStub(channel);
+  grpc::ClientContext stream_context;
+  stream_context.set_deadline(Deadline(30));
+  stream_context.AddMetadata("authorization",
+                             absl::StrCat("Bearer ", kReaderToken));
+  auto stream = stub->Subscribe(&stream_context, {});
+  stream->WaitForInitialMetadata();
+
+  constexpr char kNewSecret[] = "rotated-secret-a77c";
+  constexpr char kNewToken[] = "rotated-token-19f0e2c4b5a6d7e8";
+  WriteFileWithMode(Path("tokens"),
+                    absl::StrCat("sender ingest ", kNewToken, "\n"));
+  WriteFileWithMode(Path("secrets"),
+                    absl::StrCat("default=", kNewSecret, "\n"));
+  ASSERT_EQ(::kill(server_->pid(), SIGHUP), 0);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return absl::StrContains(server_->Stderr(), "reloaded the gRPC tokens");
+      },
+      absl::Seconds(10)));
+
+  const std::string body = ReadTestData("events/workflowExecution.failed.json");
+  v1::IngestResponse response;
+  grpc::Status status =
+      Ingest(channel, kIngestToken, body, kNewSecret, &response);
+  EXPECT_EQ(GrpcErrorReason(status), "TOKEN_INVALID");
+  status = Ingest(channel, kNewToken, body, kSecret, &response);
+  EXPECT_EQ(GrpcErrorReason(status), "SIGNATURE_MISMATCH");
+  status = Ingest(channel, kNewToken, body, kNewSecret, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  // The stream opened with the old token still gets the new event.
+  v1::SubscribeResponse event;
+  ASSERT_TRUE(stream->Read(&event));
+  ASSERT_EQ(event.events_size(), 1);
+  EXPECT_EQ(event.events(0).sequence(), response.event().sequence());
+
+  // A tokens file that became readable by others is refused at reload: the
+  // tokens loaded before stay in force.
+  ::chmod(Path("tokens").c_str(), 0644);
+  ASSERT_EQ(::kill(server_->pid(), SIGHUP), 0);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return absl::StrContains(server_->Stderr(),
+                                 "cannot reload the gRPC tokens");
+      },
+      absl::Seconds(10)));
+  status = Ingest(channel, kNewToken,
+                  ReadTestData("events/workflowExecution.started.json"),
+                  kNewSecret, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  stream_context.TryCancel();
+}
+
+}  // namespace
+}  // namespace paradym::webhooks
