@@ -346,9 +346,8 @@ absl::StatusOr<OpenedLog> OpenEventLog(const Clock& clock) {
 class WithoutReflection final : public grpc::ServerBuilderOption {
  public:
   void UpdateArguments(grpc::ChannelArguments* /*args*/) override {}
-  void UpdatePlugins(
-      std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>* plugins)
-      override {
+  void UpdatePlugins(std::vector<std::unique_ptr<grpc::ServerBuilderPlugin>>*
+                         plugins) override {
     plugins->erase(std::remove_if(plugins->begin(), plugins->end(),
                                   [](const auto& plugin) {
                                     return plugin->name() ==
@@ -362,7 +361,7 @@ class WithoutReflection final : public grpc::ServerBuilderOption {
 // to load keeps its previous configuration, and the log says why.
 void Reload(const std::optional<std::string>& env_secret,
             const TlsFiles& grpc_tls, WebhookIngestor& ingestor,
-            AccessControl& access) {
+            AccessControl& access, HttpServer& http) {
   if (absl::StatusOr<std::vector<EndpointSecrets>> secrets =
           LoadSecrets(env_secret);
       secrets.ok()) {
@@ -386,6 +385,13 @@ void Reload(const std::optional<std::string>& env_secret,
           {{"error", tokens.status().message()}});
     }
   }
+  if (absl::Status status = http.ReloadTls(); !status.ok()) {
+    Log(LogLevel::kError,
+        "cannot reload the HTTP certificate files; keeping the old",
+        {{"error", status.message()}});
+  } else if (!absl::GetFlag(FLAGS_http_tls_cert).empty()) {
+    Log(LogLevel::kInfo, "reloaded the HTTP certificate files");
+  }
   // gRPC rereads its certificate files by itself; say whether they are good.
   if (!grpc_tls.cert_file.empty()) {
     if (absl::Status status = LoadTlsMaterial(grpc_tls).status();
@@ -397,10 +403,12 @@ void Reload(const std::optional<std::string>& env_secret,
   }
 }
 
-void ReportReady(int fd, int grpc_port, int http_port) {
+void ReportReady(int fd, int grpc_port, int http_port, int metrics_port) {
   if (fd < 0) return;
-  const std::string line = absl::StrCat("{\"grpc_port\":", grpc_port,
-                                        ",\"http_port\":", http_port, "}\n");
+  const std::string line = absl::StrCat(
+      "{\"grpc_port\":", grpc_port, ",\"http_port\":", http_port,
+      metrics_port > 0 ? absl::StrCat(",\"metrics_port\":", metrics_port) : "",
+      "}\n");
   if (::write(fd, line.data(), line.size()) < 0) {
     Log(LogLevel::kWarning, "cannot write to --ready_fd", {{"fd", fd}});
   }
@@ -534,7 +542,36 @@ int Run() {
   http_options.read_timeout = absl::GetFlag(FLAGS_http_read_timeout);
   http_options.idle_timeout = absl::GetFlag(FLAGS_http_idle_timeout);
   http_options.max_connections = absl::GetFlag(FLAGS_http_max_connections);
+  http_options.tls = {absl::GetFlag(FLAGS_http_tls_cert),
+                      absl::GetFlag(FLAGS_http_tls_key), ""};
+  if (http_options.tls.cert_file.empty() != http_options.tls.key_file.empty()) {
+    Log(LogLevel::kError, "--http_tls_cert and --http_tls_key go together");
+    server->Shutdown();
+    return 2;
+  }
   HttpServer http(http_options, http_adapter);
+  // /metrics on a listener of its own, when asked for.
+  std::optional<HttpServer> metrics_http;
+  int metrics_port = 0;
+  if (const std::string metrics_address = absl::GetFlag(FLAGS_metrics_address);
+      !metrics_address.empty()) {
+    HttpServer::Options metrics_options;
+    metrics_options.address = metrics_address;
+    metrics_options.threads = 1;
+    metrics_options.max_connections = 64;
+    metrics_options.metrics_only = true;
+    metrics_http.emplace(metrics_options, http_adapter);
+    absl::StatusOr<int> port = metrics_http->Start();
+    if (!port.ok()) {
+      Log(LogLevel::kError, "cannot listen for /metrics",
+          {{"metrics_address", metrics_address},
+           {"error", port.status().message()}});
+      server->Shutdown();
+      return 1;
+    }
+    metrics_port = *port;
+    http_adapter.ServeMetricsElsewhere();
+  }
   absl::StatusOr<int> http_port = http.Start();
   if (!http_port.ok()) {
     Log(LogLevel::kError, "cannot listen for HTTP",
@@ -554,11 +591,12 @@ int Run() {
        {"store_path", opened->path},
        {"oldest_sequence", range.oldest},
        {"last_sequence", range.last}});
-  ReportReady(absl::GetFlag(FLAGS_ready_fd), grpc_port, *http_port);
+  ReportReady(absl::GetFlag(FLAGS_ready_fd), grpc_port, *http_port,
+              metrics_port);
 
   int signal_number = 0;
   while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
-    Reload(*env_secret, grpc_tls, ingestor, access);
+    Reload(*env_secret, grpc_tls, ingestor, access, http);
   }
   const absl::Time deadline =
       absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
@@ -574,6 +612,7 @@ int Run() {
   ingestor.Shutdown();
   server->Shutdown(absl::ToChronoTime(deadline));
   http.Stop();
+  if (metrics_http) metrics_http->Stop();
   // Every request has been answered: commit what is left and stop writing.
   opened->close();
   Log(LogLevel::kInfo, "stopped");

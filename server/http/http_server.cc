@@ -7,6 +7,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <optional>
 #include <thread>
@@ -23,6 +24,7 @@
 #include "absl/time/time.h"
 #include "server/core/errors.h"
 #include "server/core/structured_log.h"
+#include "server/core/tls_files.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -31,6 +33,8 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 // How much is read at once while waiting for a request to start.
 constexpr std::size_t kReadChunk = 16 * 1024;
@@ -128,9 +132,15 @@ struct HttpServer::Impl {
     accept_retry = std::make_unique<net::steady_timer>(*contexts[0]);
   }
 
+  template <typename Stream>
   class Session;
 
   void Accept();
+  // The TLS context for new connections; null for plaintext.
+  std::shared_ptr<net::ssl::context> tls_context() {
+    absl::MutexLock lock(&tls_mu);
+    return tls;
+  }
   void RequestStarted() {
     absl::MutexLock lock(&mu);
     ++in_flight;
@@ -143,6 +153,8 @@ struct HttpServer::Impl {
   Options options;
   WebhookHttpAdapter& adapter;
   std::atomic<bool> draining{false};
+  absl::Mutex tls_mu;
+  std::shared_ptr<net::ssl::context> tls ABSL_GUARDED_BY(tls_mu);
   absl::Mutex mu;
   int in_flight ABSL_GUARDED_BY(mu) = 0;
   // Declared last, destroyed first: destroying an io_context destroys the
@@ -158,12 +170,20 @@ struct HttpServer::Impl {
   std::vector<std::thread> threads;
 };
 
-// One connection. Owned by the shared_ptrs its pending handlers hold; all
-// its handlers run on its io_context's one thread.
-class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
+// One connection, over `Stream` (PlainStream or TlsStream). Owned by the
+// shared_ptrs its pending handlers hold; all its handlers run on its
+// io_context's one thread.
+template <typename Stream>
+class HttpServer::Impl::Session
+    : public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket&& socket, Impl& server)
-      : stream_(std::move(socket)), server_(server) {}
+  // `tls` is null for a PlainStream; it must outlive the stream.
+  Session(tcp::socket&& socket, Impl& server, bool loopback,
+          std::shared_ptr<net::ssl::context> tls)
+      : tls_(std::move(tls)),
+        stream_(MakeStream(std::move(socket), tls_.get())),
+        server_(server),
+        loopback_(loopback) {}
 
   ~Session() {
     if (request_started_) server_.RequestFinished();
@@ -171,20 +191,46 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   void Run() {
-    net::dispatch(stream_.get_executor(),
-                  [self = shared_from_this()] { self->WaitForRequest(); });
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (std::is_same_v<Stream, TlsStream>) {
+        self->Handshake();
+      } else {
+        self->WaitForRequest();
+      }
+    });
   }
 
  private:
+  static Stream MakeStream(tcp::socket&& socket, net::ssl::context* tls) {
+    if constexpr (std::is_same_v<Stream, TlsStream>) {
+      return Stream(std::move(socket), *tls);
+    } else {
+      return Stream(std::move(socket));
+    }
+  }
+
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+
+  // TLS: the handshake must finish within the read timeout.
+  void Handshake() {
+    Tcp().expires_after(ToChrono(server_.options.read_timeout));
+    stream_.async_handshake(
+        net::ssl::stream_base::server,
+        [self = this->shared_from_this()](beast::error_code ec) {
+          if (ec) return self->Tcp().close();
+          self->WaitForRequest();
+        });
+  }
+
   // Between requests: wait (at most the idle timeout) for the next one.
   // While draining, a request that still comes is answered (503, and the
   // connection closed) rather than dropped unanswered.
   void WaitForRequest() {
     if (buffer_.size() > 0) return ReadHeader();
-    stream_.expires_after(ToChrono(server_.options.idle_timeout));
+    Tcp().expires_after(ToChrono(server_.options.idle_timeout));
     stream_.async_read_some(
         buffer_.prepare(kReadChunk),
-        [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+        [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
           self->buffer_.commit(n);
           if (ec) return self->Close();
           self->ReadHeader();
@@ -193,7 +239,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
 
   // A request has begun: all of it must arrive within the read timeout.
   void ReadHeader() {
-    stream_.expires_after(ToChrono(server_.options.read_timeout));
+    Tcp().expires_after(ToChrono(server_.options.read_timeout));
     head_request_ = false;
     parser_.emplace();
     parser_->header_limit(
@@ -203,7 +249,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     parser_->body_limit(boost::none);
     http::async_read_header(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
           self->OnHeader(ec);
         });
   }
@@ -235,6 +281,8 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     head.has_content_length = parser_->content_length().has_value();
     head.content_length = parser_->content_length().value_or(0);
     head.chunked = parser_->chunked();
+    head.loopback_peer = loopback_;
+    head.metrics_listener = server_.options.metrics_only;
     const bool body_pending =
         head.chunked || (head.has_content_length && head.content_length > 0);
 
@@ -253,7 +301,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
       static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
       net::async_write(
           stream_, net::buffer(kContinue, sizeof kContinue - 1),
-          [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
             if (ec) return self->Close();
             self->ReadBody();
           });
@@ -265,7 +313,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   void ReadBody() {
     http::async_read(
         stream_, buffer_, *parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+        [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
           self->OnBody(ec);
         });
   }
@@ -293,7 +341,8 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
         endpoint_, request.body(),
         View(request[beast::string_view(kSignatureHeader.data(),
                                         kSignatureHeader.size())]),
-        [self = shared_from_this(), close](HttpResponse response) mutable {
+        [self = this->shared_from_this(),
+         close](HttpResponse response) mutable {
           if (self->in_handler_.load() &&
               std::this_thread::get_id() == self->handler_thread_) {
             self->inline_response_ = std::move(response);
@@ -348,7 +397,7 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     server_.adapter.ErrorResponse(
         MakeError(absl::StatusCode::kDeadlineExceeded, kRequestTimeout,
                   "the request did not arrive within the read timeout"));
-    stream_.close();
+    Tcp().close();
   }
 
   // An error before or while reading: answer it and close.
@@ -372,12 +421,11 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
     }
     out_ += "\r\n";
     if (!head_request_) out_ += response.body;
-    stream_.expires_after(ToChrono(server_.options.read_timeout));
+    Tcp().expires_after(ToChrono(server_.options.read_timeout));
     net::async_write(
         stream_, net::buffer(out_),
-        [self = shared_from_this(), close](beast::error_code ec, std::size_t) {
-          self->OnWritten(ec, close);
-        });
+        [self = this->shared_from_this(), close](
+            beast::error_code ec, std::size_t) { self->OnWritten(ec, close); });
   }
 
   void OnWritten(beast::error_code ec, bool close) {
@@ -390,30 +438,34 @@ class HttpServer::Impl::Session : public std::enable_shared_from_this<Session> {
   }
 
   // Half-closes, then reads and drops what the client still sends for a
-  // moment, so that our last response is not lost to a reset.
+  // moment, so that our last response is not lost to a reset. (With TLS the
+  // TCP connection is closed without a close_notify: every response is
+  // delimited by its Content-Length, so a client loses nothing.)
   void Close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
     // One deadline for all of it: a client trickling bytes must not keep
     // the connection open by re-arming it.
-    stream_.expires_after(kLingerTime);
+    Tcp().expires_after(kLingerTime);
     Linger();
   }
 
   void Linger() {
-    if (lingered_ >= kLingerBytes) return stream_.close();
+    if (lingered_ >= kLingerBytes) return Tcp().close();
     buffer_.consume(buffer_.size());
-    stream_.async_read_some(
+    Tcp().async_read_some(
         buffer_.prepare(kReadChunk),
-        [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+        [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
           self->lingered_ += n;
-          if (ec) return self->stream_.close();
+          if (ec) return self->Tcp().close();
           self->Linger();
         });
   }
 
-  beast::tcp_stream stream_;
+  const std::shared_ptr<net::ssl::context> tls_;
+  Stream stream_;
   Impl& server_;
+  const bool loopback_;  // the peer's address is a loopback one
   // Bounded: the body is moved out of it as it arrives, so only a header,
   // a chunk header with its extensions or the trailers must fit, and a
   // client that sends an endless one is refused, not buffered.
@@ -460,7 +512,23 @@ void HttpServer::Impl::Accept() {
           stats.accepted.Increment();
           beast::error_code ignored;
           socket.set_option(tcp::no_delay(true), ignored);
-          std::make_shared<Session>(std::move(socket), *this)->Run();
+          const tcp::endpoint peer = socket.remote_endpoint(ignored);
+          const net::ip::address address = peer.address();
+          const bool loopback =
+              !ignored &&
+              (address.is_loopback() ||
+               (address.is_v6() && address.to_v6().is_v4_mapped() &&
+                net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6())
+                    .is_loopback()));
+          if (std::shared_ptr<net::ssl::context> tls = tls_context()) {
+            std::make_shared<Session<TlsStream>>(std::move(socket), *this,
+                                                 loopback, std::move(tls))
+                ->Run();
+          } else {
+            std::make_shared<Session<PlainStream>>(std::move(socket), *this,
+                                                   loopback, nullptr)
+                ->Run();
+          }
         }
         Accept();
       });
@@ -477,7 +545,49 @@ HttpServer::HttpServer(Options options, WebhookHttpAdapter& adapter) {
 
 HttpServer::~HttpServer() { Stop(); }
 
+namespace {
+
+// A server context for `material`: TLS 1.2 and later.
+absl::StatusOr<std::shared_ptr<net::ssl::context>> MakeTlsContext(
+    const TlsMaterial& material) {
+  auto context =
+      std::make_shared<net::ssl::context>(net::ssl::context::tls_server);
+  context->set_options(
+      net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+      net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+      net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+  beast::error_code ec;
+  context->use_certificate_chain(net::buffer(material.cert_chain_pem), ec);
+  if (!ec) {
+    context->use_private_key(net::buffer(material.private_key_pem),
+                             net::ssl::context::pem, ec);
+  }
+  if (ec) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot use the HTTP TLS certificate: ", ec.message()));
+  }
+  return context;
+}
+
+}  // namespace
+
+absl::Status HttpServer::ReloadTls() {
+  const TlsFiles& files = impl_->options.tls;
+  if (files.cert_file.empty() && files.key_file.empty()) {
+    return absl::OkStatus();
+  }
+  absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(files);
+  if (!material.ok()) return material.status();
+  absl::StatusOr<std::shared_ptr<net::ssl::context>> context =
+      MakeTlsContext(*material);
+  if (!context.ok()) return context.status();
+  absl::MutexLock lock(&impl_->tls_mu);
+  impl_->tls = *std::move(context);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int> HttpServer::Start() {
+  if (absl::Status status = ReloadTls(); !status.ok()) return status;
   const std::string& address = impl_->options.address;
   const std::size_t colon = address.rfind(':');
   int port = 0;

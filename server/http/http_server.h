@@ -5,8 +5,9 @@
 // 100-continue. A hostile client cannot hold resources: the header is
 // limited in size, a whole request must arrive within `read_timeout` of its
 // first byte, an idle keep-alive connection is closed after `idle_timeout`,
-// and connections over `max_connections` are closed at once. The server only
-// moves bytes; what to answer is the adapter's business.
+// and connections over `max_connections` are closed at once. With TLS files
+// it speaks HTTPS (reloadable). The server only moves bytes; what to answer
+// is the adapter's business.
 //
 //   HttpServer server(options, adapter);
 //   absl::StatusOr<int> port = server.Start();
@@ -24,6 +25,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "server/core/tls_files.h"
 #include "server/http/webhook_http_adapter.h"
 
 namespace paradym::webhooks {
@@ -37,14 +39,23 @@ class HttpServer {
     absl::Duration read_timeout = absl::Seconds(10);
     absl::Duration idle_timeout = absl::Seconds(60);
     std::size_t max_connections = 10000;
+    // With a certificate and key: HTTPS only (TLS 1.2 and later).
+    TlsFiles tls;
+    // Serve /metrics only (a --metrics_address listener).
+    bool metrics_only = false;
   };
 
   // `adapter` must outlive the server.
   HttpServer(Options options, WebhookHttpAdapter& adapter);
   ~HttpServer();  // Stop()s
 
-  // Binds, listens and starts the threads; returns the bound port.
+  // Binds, listens and starts the threads; returns the bound port. Loads
+  // the TLS files first, if any (FAILED_PRECONDITION when they do not load).
   absl::StatusOr<int> Start();
+
+  // Rereads the TLS files: new connections use them, open ones keep theirs.
+  // On an error the previous files stay in use. OK without TLS.
+  absl::Status ReloadTls();
 
   // Stops accepting connections; requests from now on get 503.
   void BeginDrain();

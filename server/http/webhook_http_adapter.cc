@@ -98,6 +98,27 @@ WebhookHttpAdapter::HeadDecision WebhookHttpAdapter::OnHead(
       absl::StartsWith(path, kEndpointPrefix) &&
       path.size() > kEndpointPrefix.size() &&
       path.find('/', kEndpointPrefix.size()) == absl::string_view::npos;
+  if (head.metrics_listener && path != "/metrics") {
+    decision.response =
+        ErrorResponse(MakeError(absl::StatusCode::kNotFound, kUnknownPath,
+                                "this port serves GET /metrics only"));
+    return decision;
+  }
+  if (path == "/metrics" && !head.metrics_listener) {
+    if (metrics_elsewhere_.load()) {
+      decision.response = ErrorResponse(
+          MakeError(absl::StatusCode::kNotFound, kUnknownPath,
+                    "/metrics is served on the --metrics_address listener"));
+      return decision;
+    }
+    if (!head.loopback_peer) {
+      decision.response = ErrorResponse(MakeError(
+          absl::StatusCode::kPermissionDenied, kMetricsLoopbackOnly,
+          "/metrics is served to clients on loopback only; start the server "
+          "with --metrics_address to serve it on an address of its own"));
+      return decision;
+    }
+  }
   if (!webhook_path && !endpoint_path) {
     if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
       if (head.method != "GET") {

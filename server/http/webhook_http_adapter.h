@@ -6,7 +6,8 @@
 //   POST /webhooks/{endpoint}  only that endpoint's secrets
 //   GET  /healthz              alive
 //   GET  /readyz               ready to accept webhooks (503 starting/draining)
-//   GET  /metrics              Prometheus text format
+//   GET  /metrics              Prometheus text format (loopback only, or on
+//                              a listener of its own)
 // A webhook is judged first on its head alone (method, endpoint, content
 // type, length), so that a request that will be refused is refused before
 // its body is read; then its body goes to WebhookIngestor::Ingest, the same
@@ -47,6 +48,8 @@ inline constexpr absl::string_view kRequestTimeout = "REQUEST_TIMEOUT";
 inline constexpr absl::string_view kHeadersTooLarge = "HEADERS_TOO_LARGE";
 inline constexpr absl::string_view kMalformedHttp = "MALFORMED_HTTP";
 inline constexpr absl::string_view kNotReady = "NOT_READY";
+inline constexpr absl::string_view kMetricsLoopbackOnly =
+    "METRICS_LOOPBACK_ONLY";
 
 // The signature header Paradym sends (HTTP header names are case-insensitive).
 inline constexpr absl::string_view kSignatureHeader = "X-Paradym-HMAC-SHA-256";
@@ -59,6 +62,8 @@ struct HttpRequestHead {
   bool has_content_length = false;
   std::uint64_t content_length = 0;
   bool chunked = false;
+  bool loopback_peer = false;     // the client's address is a loopback one
+  bool metrics_listener = false;  // read on the --metrics_address listener
 };
 
 struct HttpResponse {
@@ -99,6 +104,11 @@ class WebhookHttpAdapter {
   // The one conversion from a status to an HTTP response; counts it.
   HttpResponse ErrorResponse(const absl::Status& status);
 
+  // /metrics is served on a listener of its own (--metrics_address); the
+  // webhook port then answers it 404. Otherwise the webhook port serves it
+  // to clients on loopback only (403 METRICS_LOOPBACK_ONLY to others).
+  void ServeMetricsElsewhere() { metrics_elsewhere_.store(true); }
+
   // /readyz answers 200 only between SetReady(true) and BeginDrain().
   void SetReady(bool ready) { ready_.store(ready); }
   // From now on webhooks get 503 (SHUTTING_DOWN) and /readyz 503.
@@ -125,6 +135,7 @@ class WebhookHttpAdapter {
   const EventLog& log_;
   std::atomic<bool> ready_{false};
   std::atomic<bool> draining_{false};
+  std::atomic<bool> metrics_elsewhere_{false};
   LabeledCounter requests_{256};  // by code and reason
   HttpConnectionStats connection_stats_;
 };

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -290,6 +291,18 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
         absl::StrCat("the data directory ", log->options_.directory,
                      " is in use by another paradym-webhooksd process (",
                      lock_path, " is locked)"));
+  }
+  // Events are sensitive: the database is the owner's alone, and SQLite
+  // gives its WAL and shared-memory files the database file's mode. An
+  // older, looser file is tightened.
+  if (const int fd =
+          ::open(log->path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      fd >= 0) {
+    struct stat st;
+    if (::fstat(fd, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+      ::fchmod(fd, 0600);
+    }
+    ::close(fd);
   }
   if (absl::Status status = log->OpenWriter(); !status.ok()) return status;
   absl::StatusOr<SequenceRange> range = log->ReadRange();

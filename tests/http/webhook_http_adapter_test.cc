@@ -40,13 +40,16 @@ class WebhookHttpAdapterTest : public ::testing::Test {
   WebhookHttpAdapter::HeadDecision Head(
       absl::string_view method, absl::string_view target,
       absl::string_view content_type = "application/json",
-      std::uint64_t length = 10) {
+      std::uint64_t length = 10, bool loopback_peer = true,
+      bool metrics_listener = false) {
     HttpRequestHead head;
     head.method = method;
     head.target = target;
     head.content_type = content_type;
     head.has_content_length = true;
     head.content_length = length;
+    head.loopback_peer = loopback_peer;
+    head.metrics_listener = metrics_listener;
     return adapter_.OnHead(head);
   }
 
@@ -178,6 +181,37 @@ TEST_F(WebhookHttpAdapterTest, ReadinessFollowsStartAndDrain) {
   ASSERT_TRUE(refused.response.has_value());
   EXPECT_EQ(refused.response->status, 503);
   EXPECT_EQ(refused.response->reason, "SHUTTING_DOWN");
+}
+
+// /metrics tells how much traffic the service sees: loopback only on the
+// webhook port, or only on a listener of its own.
+TEST_F(WebhookHttpAdapterTest, MetricsAreServedToLoopbackOrOnTheirOwnListener) {
+  auto metrics = [&](bool loopback, bool listener,
+                     absl::string_view path = "/metrics") {
+    return *Head("GET", path, "", 0, loopback, listener).response;
+  };
+  EXPECT_EQ(metrics(true, false).status, 200);
+  const HttpResponse remote = metrics(false, false);
+  EXPECT_EQ(remote.status, 403);
+  EXPECT_EQ(remote.reason, "METRICS_LOOPBACK_ONLY");
+  EXPECT_THAT(remote.body, HasSubstr("--metrics_address"));
+  // Webhooks and probes are for everyone.
+  EXPECT_EQ(Head("GET", "/healthz", "", 0, false).response->status, 200);
+  EXPECT_FALSE(Head("POST", "/webhook", "application/json", 10, false)
+                   .response.has_value());
+
+  EXPECT_EQ(metrics(false, true).status, 200);
+  const HttpResponse webhook_on_metrics_port =
+      *Head("POST", "/webhook", "application/json", 10, false, true).response;
+  EXPECT_EQ(webhook_on_metrics_port.status, 404);
+  EXPECT_EQ(webhook_on_metrics_port.reason, "UNKNOWN_PATH");
+  EXPECT_EQ(metrics(true, true, "/healthz").status, 404);
+
+  adapter_.ServeMetricsElsewhere();
+  const HttpResponse elsewhere = metrics(true, false);
+  EXPECT_EQ(elsewhere.status, 404);
+  EXPECT_EQ(elsewhere.reason, "UNKNOWN_PATH");
+  EXPECT_EQ(metrics(false, true).status, 200);
 }
 
 TEST_F(WebhookHttpAdapterTest, MetricsPageCountsRequestsAndEvents) {

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -295,6 +296,92 @@ TEST_F(SecureServerTest, SighupReloadsSecretsAndTokensWithoutDroppingStreams) {
                   kNewSecret, &response);
   EXPECT_TRUE(status.ok()) << status.error_message();
   stream_context.TryCancel();
+}
+
+// curl, as an operator would use it: the body, then a line with the HTTP
+// status (000 when there was no HTTP answer).
+testing::CommandResult Curl(std::vector<std::string> args) {
+  args.insert(args.begin(),
+              {"-sS", "--max-time", "10", "-w", "\n%{http_code}"});
+  absl::StatusOr<testing::CommandResult> result =
+      testing::RunCommand("/usr/bin/curl", args);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? *result : testing::CommandResult{};
+}
+
+std::string StatusLine(const testing::CommandResult& result) {
+  const absl::string_view out = absl::StripTrailingAsciiWhitespace(result.out);
+  return std::string(out.substr(out.rfind('\n') + 1));
+}
+
+TEST_F(SecureServerTest, HttpsFrontAndAMetricsListenerOfItsOwn) {
+  Start({"--http_tls_cert=" + Path("server.pem"),
+         "--http_tls_key=" + Path("server.key"),
+         "--metrics_address=127.0.0.1:0"});
+  ASSERT_GT(server_->metrics_port(), 0);
+  const std::string https =
+      absl::StrCat("https://127.0.0.1:", server_->http_port());
+  const std::string body =
+      ReadTestData("events/workflowExecution.started.json");
+  WriteFileWithMode(Path("body.json"), body);
+  testing::CommandResult posted =
+      Curl({"--cacert", Path("ca.pem"), "-H", "Content-Type: application/json",
+            "-H", "X-Paradym-HMAC-SHA-256: " + SignBody(kSecret, body),
+            "--data-binary", "@" + Path("body.json"), https + "/webhook"});
+  EXPECT_EQ(StatusLine(posted), "200") << posted.err;
+  EXPECT_THAT(posted.out, HasSubstr("\"sequence\":1"));
+
+  // Plain HTTP gets no answer from the HTTPS port.
+  testing::CommandResult plain = Curl(
+      {absl::StrCat("http://127.0.0.1:", server_->http_port(), "/healthz")});
+  EXPECT_NE(plain.exit_code, 0);
+  EXPECT_EQ(StatusLine(plain), "000");
+
+  const testing::CommandResult metrics = Curl(
+      {absl::StrCat("http://127.0.0.1:", server_->metrics_port(), "/metrics")});
+  EXPECT_EQ(StatusLine(metrics), "200");
+  EXPECT_THAT(metrics.out,
+              HasSubstr("paradym_webhooks_http_requests_total{code=\"200\""));
+  const testing::CommandResult on_webhook_port =
+      Curl({"--cacert", Path("ca.pem"), https + "/metrics"});
+  EXPECT_EQ(StatusLine(on_webhook_port), "404");
+  EXPECT_THAT(on_webhook_port.out, HasSubstr("--metrics_address"));
+}
+
+TEST_F(SecureServerTest, SighupReloadsTheHttpsCertificate) {
+  Start({"--http_tls_cert=" + Path("server.pem"),
+         "--http_tls_key=" + Path("server.key")});
+  const std::string healthz =
+      absl::StrCat("https://127.0.0.1:", server_->http_port(), "/healthz");
+  const std::string renewed = MakeTempDir();
+  ASSERT_TRUE(testing::MakeTestCertificates(renewed).ok());
+  const std::string renewed_ca = renewed + "/ca.pem";
+  EXPECT_EQ(StatusLine(Curl({"--cacert", Path("ca.pem"), healthz})), "200");
+  EXPECT_EQ(StatusLine(Curl({"--cacert", renewed_ca, healthz})), "000");
+
+  WriteFileWithMode(Path("server.pem"), ReadFile(renewed + "/server.pem"),
+                    0644);
+  WriteFileWithMode(Path("server.key"), ReadFile(renewed + "/server.key"));
+  ASSERT_EQ(::kill(server_->pid(), SIGHUP), 0);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return absl::StrContains(server_->Stderr(),
+                                 "reloaded the HTTP certificate files");
+      },
+      absl::Seconds(10)));
+  EXPECT_EQ(StatusLine(Curl({"--cacert", renewed_ca, healthz})), "200");
+
+  // A key that no longer matches the certificate: the reload is refused and
+  // the certificate in use stays.
+  WriteFileWithMode(Path("server.key"), ReadFile(Path("client.key")));
+  ASSERT_EQ(::kill(server_->pid(), SIGHUP), 0);
+  ASSERT_TRUE(testing::WaitFor(
+      [&] {
+        return absl::StrContains(server_->Stderr(),
+                                 "cannot reload the HTTP certificate files");
+      },
+      absl::Seconds(10)));
+  EXPECT_EQ(StatusLine(Curl({"--cacert", renewed_ca, healthz})), "200");
 }
 
 }  // namespace

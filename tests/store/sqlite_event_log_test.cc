@@ -1,6 +1,9 @@
 #include "server/store/sqlite_event_log.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -102,6 +105,28 @@ TEST_F(SqliteEventLogTest, AnEmptyStoreStartsAtSequenceOne) {
   }
   EXPECT_EQ(log->Range().oldest, 1u);
   EXPECT_EQ(log->Range().last, 3u);
+}
+
+// The database and the files SQLite makes beside it are the owner's alone,
+// whatever the umask, and a looser file from before is tightened.
+TEST_F(SqliteEventLogTest, StoreFilesAreTheOwnersOnly) {
+  const mode_t old_umask = ::umask(0);
+  std::filesystem::create_directories(dir_);
+  ::close(::open(path().c_str(), O_WRONLY | O_CREAT, 0666));
+  {
+    auto log = Open();
+    ASSERT_NE(log, nullptr);
+    ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      SCOPED_TRACE(suffix);
+      const std::string file = path() + suffix;
+      ASSERT_TRUE(std::filesystem::exists(file));
+      EXPECT_EQ(std::filesystem::status(file).permissions(),
+                std::filesystem::perms::owner_read |
+                    std::filesystem::perms::owner_write);
+    }
+  }
+  ::umask(old_umask);
 }
 
 TEST_F(SqliteEventLogTest, ReadsBackExactlyWhatWasStored) {

@@ -307,7 +307,7 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
         "the server did not become ready (", line.status().message(),
         "); its stderr:\n", (*child)->Stderr()));
   }
-  // The line is {"grpc_port":N,"http_port":M}.
+  // The line is {"grpc_port":N,"http_port":M[,"metrics_port":K]}.
   auto port_after = [&](absl::string_view key, int* port) {
     const std::size_t at = line->find(absl::StrCat("\"", key, "\":"));
     if (at == std::string::npos) return false;
@@ -320,6 +320,8 @@ absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
       !port_after("http_port", &(*child)->http_port_)) {
     return absl::InternalError(absl::StrCat("bad ready line: ", *line));
   }
+  // Only with --metrics_address.
+  port_after("metrics_port", &(*child)->metrics_port_);
   return child;
 }
 

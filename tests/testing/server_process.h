@@ -86,6 +86,7 @@ class ChildProcess {
   int grpc_port() const { return grpc_port_; }
   std::string grpc_address() const;
   int http_port() const { return http_port_; }
+  int metrics_port() const { return metrics_port_; }  // 0: none
 
  private:
   friend absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
@@ -106,6 +107,7 @@ class ChildProcess {
   std::string stderr_path_;
   int grpc_port_ = 0;
   int http_port_ = 0;
+  int metrics_port_ = 0;
 };
 
 // Starts paradym-webhooksd (env PARADYM_WEBHOOKSD) with `args` and waits for
