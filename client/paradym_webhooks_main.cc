@@ -78,6 +78,9 @@ constexpr char kConnectionFlags[] =
     "  --tls                         connect with TLS (system roots)\n"
     "  --ca-file=PATH                connect with TLS, trusting this CA "
     "(PEM)\n"
+    "  --cert-file=PATH              a client certificate (PEM) for mutual "
+    "TLS,\n"
+    "  --key-file=PATH               with its private key; implies --tls\n"
     "  --token-file=PATH             send its first line as `authorization: "
     "Bearer ...`\n";
 
@@ -212,12 +215,12 @@ std::optional<std::string> ReadBody(const CommandLine& line) {
 }
 
 // How the gRPC commands reach the server: --address, --tls, --ca-file,
-// --token-file.
+// --cert-file, --key-file, --token-file.
 class Connection {
  public:
   static const std::vector<std::string>& Flags() {
-    static const auto* flags =
-        new std::vector<std::string>{"address", "tls", "ca-file", "token-file"};
+    static const auto* flags = new std::vector<std::string>{
+        "address", "tls", "ca-file", "cert-file", "key-file", "token-file"};
     return *flags;
   }
 
@@ -226,18 +229,32 @@ class Connection {
     Connection connection;
     connection.address_ = line.Value("address").value_or("127.0.0.1:50051");
     std::shared_ptr<grpc::ChannelCredentials> credentials;
-    if (auto ca_file = line.Value("ca-file")) {
-      std::ifstream in(*ca_file);
-      if (!in) {
+    grpc::SslCredentialsOptions tls;
+    // Reads the file a flag names into `out`; false when it cannot.
+    auto read = [&](const char* flag, std::string& out) {
+      std::optional<std::string> path = line.Value(flag);
+      if (!path) return true;
+      std::ifstream in(*path);
+      if (!in) return false;
+      out.assign(std::istreambuf_iterator<char>(in),
+                 std::istreambuf_iterator<char>());
+      return true;
+    };
+    for (const auto& [flag, out] :
+         {std::pair<const char*, std::string*>{"ca-file", &tls.pem_root_certs},
+          {"cert-file", &tls.pem_cert_chain},
+          {"key-file", &tls.pem_private_key}}) {
+      if (!read(flag, *out)) {
         return absl::InvalidArgumentError(
-            absl::StrCat("cannot read --ca-file ", *ca_file));
+            absl::StrCat("cannot read --", flag, " ", *line.Value(flag)));
       }
-      grpc::SslCredentialsOptions options;
-      options.pem_root_certs.assign(std::istreambuf_iterator<char>(in),
-                                    std::istreambuf_iterator<char>());
-      credentials = grpc::SslCredentials(options);
-    } else if (line.Has("tls")) {
-      credentials = grpc::SslCredentials(grpc::SslCredentialsOptions());
+    }
+    if (line.Has("cert-file") != line.Has("key-file")) {
+      return absl::InvalidArgumentError(
+          "--cert-file and --key-file go together");
+    }
+    if (line.Has("tls") || line.Has("ca-file") || line.Has("cert-file")) {
+      credentials = grpc::SslCredentials(tls);
     } else {
       credentials = grpc::InsecureChannelCredentials();
     }

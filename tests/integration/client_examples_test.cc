@@ -25,6 +25,7 @@
 #include "server/core/signature_verifier.h"
 #include "tests/testing/http_client.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/test_certificates.h"
 #include "tests/testing/test_data.h"
 
 namespace paradym::webhooks {
@@ -93,12 +94,13 @@ struct Example {
 };
 
 Example PythonExample() {
-  return {"python",
-          PathFromEnv("PARADYM_PYTHON"),
-          {PathFromEnv("PARADYM_PYTHON_EXAMPLE_DIR") + "/subscriber.py",
-           "--proto-dir=" + PathFromEnv("PARADYM_PROTO_DIR"),
-           "--protoc=" + PathFromEnv("PARADYM_PROTOC"),
-           "--grpc-python-plugin=" + PathFromEnv("PARADYM_GRPC_PYTHON_PLUGIN")}};
+  return {
+      "python",
+      PathFromEnv("PARADYM_PYTHON"),
+      {PathFromEnv("PARADYM_PYTHON_EXAMPLE_DIR") + "/subscriber.py",
+       "--proto-dir=" + PathFromEnv("PARADYM_PROTO_DIR"),
+       "--protoc=" + PathFromEnv("PARADYM_PROTOC"),
+       "--grpc-python-plugin=" + PathFromEnv("PARADYM_GRPC_PYTHON_PLUGIN")}};
 }
 
 Example NodeExample() {
@@ -123,8 +125,8 @@ class ClientExampleTest : public ::testing::TestWithParam<Example (*)()> {
   }
 
   // Starts the server on data_dir_; on `grpc_port` when it is not 0.
-  void StartOnDataDir(int grpc_port = 0) {
-    std::vector<std::string> args = {"--data_dir=" + data_dir_};
+  void StartOnDataDir(int grpc_port = 0, std::vector<std::string> args = {}) {
+    args.push_back("--data_dir=" + data_dir_);
     if (grpc_port != 0) {
       args.push_back(absl::StrCat("--grpc_address=127.0.0.1:", grpc_port));
     }
@@ -151,8 +153,8 @@ class ClientExampleTest : public ::testing::TestWithParam<Example (*)()> {
   // Waits (bounded) until the server counts `n` open Subscribe streams
   // (gauge paradym_webhooks_subscribers on GET /metrics).
   void WaitForSubscribers(int n) {
-    const std::string line = absl::StrCat("\nparadym_webhooks_subscribers ", n,
-                                          "\n");
+    const std::string line =
+        absl::StrCat("\nparadym_webhooks_subscribers ", n, "\n");
     const absl::Time give_up = absl::Now() + kTimeout;
     while (absl::Now() < give_up) {
       absl::StatusOr<HttpReply> page = testing::HttpExchange(
@@ -209,8 +211,8 @@ TEST_P(ClientExampleTest, PrintsEveryEventWithItsTypedField) {
     ASSERT_NO_FATAL_FAILURE(Send(i, i + 1));
     expected.push_back(Line(i + 1, i));
   }
-  auto example = StartExample(
-      {"--after=0", absl::StrCat("--count=", Fixtures().size())});
+  auto example =
+      StartExample({"--after=0", absl::StrCat("--count=", Fixtures().size())});
   ASSERT_NE(example, nullptr);
   int exit_code = -1;
   EXPECT_THAT(RunToExit(*example, exit_code), ElementsAreArray(expected));
@@ -242,6 +244,47 @@ TEST_P(ClientExampleTest, StopsWithExit1WhenTheServerRefusesTheStart) {
   EXPECT_EQ(exit_code, 1) << example->Stderr();
 }
 
+// A server that wants a client certificate of its CA and a bearer token.
+TEST_P(ClientExampleTest, ConnectsWithMutualTlsAndABearerToken) {
+  const std::string dir = MakeTempDir();
+  ASSERT_TRUE(testing::MakeTestCertificates(dir).ok());
+  constexpr char kToken[] = "example-token-0c9d8e7f6a5b4c3d";
+  testing::WriteFileWithMode(dir + "/tokens",
+                             absl::StrCat("example read ", kToken, "\n"));
+  testing::WriteFileWithMode(dir + "/token", absl::StrCat(kToken, "\n"));
+  ASSERT_TRUE(server_->Stop(SIGTERM, kTimeout).ok());
+  ASSERT_NO_FATAL_FAILURE(
+      StartOnDataDir(0, {"--grpc_tls_cert=" + dir + "/server.pem",
+                         "--grpc_tls_key=" + dir + "/server.key",
+                         "--grpc_client_ca=" + dir + "/ca.pem",
+                         "--grpc_tokens_file=" + dir + "/tokens"}));
+  ASSERT_NO_FATAL_FAILURE(Send(0, 1));
+  const std::vector<std::string> tls = {"--ca-file=" + dir + "/ca.pem",
+                                        "--cert-file=" + dir + "/client.pem",
+                                        "--key-file=" + dir + "/client.key"};
+
+  std::vector<std::string> flags = tls;
+  flags.push_back("--token-file=" + dir + "/token");
+  flags.push_back("--after=0");
+  flags.push_back("--count=1");
+  auto example = StartExample(flags);
+  ASSERT_NE(example, nullptr);
+  int exit_code = -1;
+  EXPECT_THAT(RunToExit(*example, exit_code), ElementsAre(Line(1, 0)));
+  EXPECT_EQ(exit_code, 0) << example->Stderr();
+
+  // Without the token: refused for good, and told how to fix it.
+  flags = tls;
+  flags.push_back("--after=0");
+  example = StartExample(flags);
+  ASSERT_NE(example, nullptr);
+  EXPECT_THAT(RunToExit(*example, exit_code), IsEmpty());
+  EXPECT_EQ(exit_code, 1);
+  EXPECT_THAT(example->Stderr(), ::testing::HasSubstr("UNAUTHENTICATED"));
+  EXPECT_THAT(example->Stderr(),
+              ::testing::HasSubstr("authorization: Bearer TOKEN"));
+}
+
 TEST_P(ClientExampleTest, ResumesAfterAServerRestartWithoutGapOrRepeat) {
   ASSERT_NO_FATAL_FAILURE(Send(11, 1));  // workflowExecution.failed
   ASSERT_NO_FATAL_FAILURE(Send(3, 2));   // openid4vc.issuance.offered
@@ -252,7 +295,8 @@ TEST_P(ClientExampleTest, ResumesAfterAServerRestartWithoutGapOrRepeat) {
     ASSERT_TRUE(line.ok()) << line.status() << "\n" << example->Stderr();
     EXPECT_EQ(*line, expected);
   }
-  ASSERT_NO_FATAL_FAILURE(Send(8, 3));  // live: workflowExecution.actionExecuted
+  ASSERT_NO_FATAL_FAILURE(
+      Send(8, 3));  // live: workflowExecution.actionExecuted
   absl::StatusOr<std::string> line = example->ReadStdoutLine(kTimeout);
   ASSERT_TRUE(line.ok()) << line.status() << "\n" << example->Stderr();
   EXPECT_EQ(*line, Line(3, 8));

@@ -193,6 +193,39 @@ TEST_F(SecureServerTest, MutualTlsAdmitsOnlyClientsOfTheCa) {
             grpc::StatusCode::UNAVAILABLE);
 }
 
+// The bundled CLI reaches a server with mutual TLS and tokens.
+TEST_F(SecureServerTest, TheCliUsesClientCertificatesAndTokens) {
+  Start({"--grpc_tokens_file=" + Path("tokens"),
+         "--grpc_tls_cert=" + Path("server.pem"),
+         "--grpc_tls_key=" + Path("server.key"),
+         "--grpc_client_ca=" + Path("ca.pem")});
+  WriteFileWithMode(Path("reader-token"), absl::StrCat(kReaderToken, "\n"));
+  const std::vector<std::string> tls = {
+      "--address=" + server_->grpc_address(), "--ca-file=" + Path("ca.pem"),
+      "--cert-file=" + Path("client.pem"), "--key-file=" + Path("client.key")};
+  auto cli = [&](std::vector<std::string> args) {
+    absl::StatusOr<testing::CommandResult> result =
+        testing::RunCommand(testing::PathFromEnv("PARADYM_WEBHOOKS_CLI"), args);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *result : testing::CommandResult{};
+  };
+  std::vector<std::string> args = {"list"};
+  args.insert(args.end(), tls.begin(), tls.end());
+  testing::CommandResult refused = cli(args);
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_THAT(refused.err, HasSubstr("TOKEN_MISSING"));
+
+  args.push_back("--token-file=" + Path("reader-token"));
+  testing::CommandResult listed = cli(args);
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+
+  // No client certificate: the handshake fails; the CLI says unreachable.
+  args = {"list", "--address=" + server_->grpc_address(),
+          "--ca-file=" + Path("ca.pem"),
+          "--token-file=" + Path("reader-token")};
+  EXPECT_EQ(cli(args).exit_code, 3);
+}
+
 TEST_F(SecureServerTest, ReflectionCanBeTurnedOff) {
   Start({"--reflection=false"});
   const std::shared_ptr<grpc::Channel> channel = grpc::CreateChannel(

@@ -21,6 +21,7 @@
 
 'use strict';
 
+const fs = require('node:fs');
 const path = require('node:path');
 const { parseArgs } = require('node:util');
 const grpc = require('@grpc/grpc-js');
@@ -54,6 +55,12 @@ without gap or repeat.
   --count=N                exit after printing N events
   --max-backoff=SECONDS    the longest wait between reconnects (default 5)
   --proto-dir=DIR          the proto root (default: this repository's proto/)
+  --tls                    connect with TLS, trusting the system's CAs
+  --ca-file=PATH           trust these CA certificates (PEM); implies --tls
+  --cert-file=PATH         a client certificate (PEM) for mutual TLS, with
+  --key-file=PATH          its private key; implies --tls
+  --token-file=PATH        send the bearer token in this file
+                           (authorization: Bearer TOKEN)
 `;
 
 function log(message) {
@@ -77,6 +84,11 @@ function parseFlags(argv) {
         count: { type: 'string' },
         'max-backoff': { type: 'string', default: '5' },
         'proto-dir': { type: 'string', default: DEFAULT_PROTO_DIR },
+        tls: { type: 'boolean', default: false },
+        'ca-file': { type: 'string' },
+        'cert-file': { type: 'string' },
+        'key-file': { type: 'string' },
+        'token-file': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     }));
@@ -94,7 +106,16 @@ function parseFlags(argv) {
     count: null,
     maxBackoffMs: Number(values['max-backoff']) * 1000,
     protoDir: values['proto-dir'],
+    tls: values.tls || values['ca-file'] !== undefined ||
+        values['cert-file'] !== undefined,
+    caFile: values['ca-file'],
+    certFile: values['cert-file'],
+    keyFile: values['key-file'],
+    tokenFile: values['token-file'],
   };
+  if ((flags.certFile === undefined) !== (flags.keyFile === undefined)) {
+    usageError('--cert-file and --key-file go together');
+  }
   if (values.after !== undefined) {
     if (!/^\d+$/.test(values.after)) {
       usageError('--after must be a sequence number (0 or more)');
@@ -167,8 +188,32 @@ class Backoff {
 
 // While the server is down, calls wait for the channel to connect instead of
 // failing at once.
+// The channel's credentials and the metadata every call sends, from the
+// TLS and token flags. Files are read once, at start.
+function credentialsFrom(flags) {
+  const read = (path) => (path === undefined ? null : fs.readFileSync(path));
+  let token = null;
+  if (flags.tokenFile !== undefined) {
+    token = fs.readFileSync(flags.tokenFile, 'utf8').trim();
+    if (token === '') throw new Error(`${flags.tokenFile} is empty`);
+  }
+  return {
+    channel: flags.tls ?
+        grpc.credentials.createSsl(read(flags.caFile), read(flags.keyFile),
+            read(flags.certFile)) :
+        grpc.credentials.createInsecure(),
+    token,
+  };
+}
+
+let bearerToken = null;
+
 function waitForReady() {
-  return new grpc.Metadata({ waitForReady: true });
+  const metadata = new grpc.Metadata({ waitForReady: true });
+  if (bearerToken !== null) {
+    metadata.add('authorization', `Bearer ${bearerToken}`);
+  }
+  return metadata;
 }
 
 function lastSequence(client) {
@@ -205,8 +250,16 @@ function subscribeOnce(client, request, onSubscribed, onEvent) {
 }
 
 async function run(flags, WebhookService) {
+  let credentials;
+  try {
+    credentials = credentialsFrom(flags);
+  } catch (error) {
+    log(`cannot read the credentials: ${error.message}`);
+    return 2;
+  }
+  bearerToken = credentials.token;
   const client = new WebhookService(
-      flags.address, grpc.credentials.createInsecure(), {
+      flags.address, credentials.channel, {
         // gRPC's own reconnect backoff grows to 120 s by default; keep it
         // within ours, so that a restarted server is found promptly.
         'grpc.initial_reconnect_backoff_ms': 100,

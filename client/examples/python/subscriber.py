@@ -139,6 +139,18 @@ def parse_args(argv):
                         "(default %(default)s)")
     parser.add_argument("--proto-dir", default=DEFAULT_PROTO_DIR,
                         help="the proto root (default: this repository's proto/)")
+    parser.add_argument("--tls", action="store_true",
+                        help="connect with TLS, trusting the system's CAs")
+    parser.add_argument("--ca-file", metavar="PATH",
+                        help="trust these CA certificates (PEM); implies --tls")
+    parser.add_argument("--cert-file", metavar="PATH",
+                        help="a client certificate (PEM) for mutual TLS, with "
+                        "--key-file; implies --tls")
+    parser.add_argument("--key-file", metavar="PATH",
+                        help="the client certificate's private key (PEM)")
+    parser.add_argument("--token-file", metavar="PATH",
+                        help="send the bearer token in this file "
+                        "(authorization: Bearer TOKEN)")
     parser.add_argument("--protoc", default="protoc")
     parser.add_argument("--grpc-python-plugin", default="grpc_python_plugin")
     args = parser.parse_args(argv)
@@ -148,18 +160,53 @@ def parse_args(argv):
         parser.error("--count must be at least 1")
     if not args.max_backoff > 0:
         parser.error("--max-backoff must be positive")
+    if (args.cert_file is None) != (args.key_file is None):
+        parser.error("--cert-file and --key-file go together")
     return args
 
 
+def read_file(path):
+    if path is None:
+        return None
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def make_channel(args, options):
+    """A channel with the TLS the flags ask for, else a plaintext one."""
+    if not (args.tls or args.ca_file or args.cert_file):
+        return grpc.insecure_channel(args.address, options=options)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read_file(args.ca_file),
+        private_key=read_file(args.key_file),
+        certificate_chain=read_file(args.cert_file))
+    return grpc.secure_channel(args.address, credentials, options=options)
+
+
+def call_metadata(args):
+    """The bearer token from --token-file, as gRPC metadata."""
+    if args.token_file is None:
+        return ()
+    token = read_file(args.token_file).decode().strip()
+    if not token:
+        raise ValueError(f"{args.token_file} is empty")
+    return (("authorization", f"Bearer {token}"),)
+
+
 def run(args, messages, services):
-    channel = grpc.insecure_channel(args.address, options=[
-        # While the server is down, calls wait for the channel to connect
-        # (wait_for_ready below), and the channel retries with gRPC's own
-        # backoff, which grows to 120 s by default: keep it within ours, so
-        # that a restarted server is found promptly.
-        ("grpc.initial_reconnect_backoff_ms", 100),
-        ("grpc.max_reconnect_backoff_ms", int(args.max_backoff * 1000)),
-    ])
+    try:
+        metadata = call_metadata(args)
+        channel = make_channel(args, options=[
+            # While the server is down, calls wait for the channel to connect
+            # (wait_for_ready below), and the channel retries with gRPC's own
+            # backoff, which grows to 120 s by default: keep it within ours,
+            # so that a restarted server is found promptly.
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", int(args.max_backoff * 1000)),
+        ])
+    except (OSError, ValueError) as error:
+        log(f"cannot read the credentials: {error}")
+        return 2
     stub = services.WebhookServiceStub(channel)
     backoff = Backoff(0.1, args.max_backoff)
     # The last sequence printed; None until we know where we stand.
@@ -172,11 +219,12 @@ def run(args, messages, services):
                 # without one, a drop before the first event would lose
                 # whatever arrived while we were away.
                 page = stub.ListEvents(messages.ListEventsRequest(page_size=1),
-                                       wait_for_ready=True)
+                                       metadata=metadata, wait_for_ready=True)
                 last = page.last_sequence
             request = messages.SubscribeRequest(event_types=args.event_type,
                                                 start_after_sequence=last)
-            call = stub.Subscribe(request, wait_for_ready=True)
+            call = stub.Subscribe(request, metadata=metadata,
+                                  wait_for_ready=True)
             # The server sends its headers once the subscription is in place:
             # from then on a drop is news, and the next retry comes quickly.
             call.initial_metadata()
