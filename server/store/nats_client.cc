@@ -6,6 +6,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "server/core/private_file.h"
 #include "server/core/structured_log.h"
 
 namespace paradym::webhooks {
@@ -46,13 +47,12 @@ void OnAsyncError(natsConnection* /*nc*/, natsSubscription* /*sub*/,
 }
 
 absl::StatusOr<std::string> ReadPasswordFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
+  absl::StatusOr<std::string> contents = ReadPrivateFile(path);
+  if (!contents.ok()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot read the NATS password file ", path));
+        absl::StrCat("the NATS password file: ", contents.status().message()));
   }
-  std::string password((std::istreambuf_iterator<char>(in)),
-                       std::istreambuf_iterator<char>());
+  std::string password = *std::move(contents);
   // One line; a trailing newline from an editor or `echo` is not part of it.
   while (!password.empty() &&
          (password.back() == '\n' || password.back() == '\r')) {
@@ -113,6 +113,16 @@ absl::Status Configure(const NatsClient::Options& options, natsOptions* opts) {
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
     return absl::InvalidArgumentError(
         "--nats_tls_cert and --nats_tls_key go together");
+  }
+  // Files with secrets that others may read are refused, as the server's
+  // own are (the check reads them; cnats reads them again).
+  for (const std::string* secret_file :
+       {&options.tls_key_file, &options.creds_file}) {
+    if (secret_file->empty()) continue;
+    if (absl::Status status = ReadPrivateFile(*secret_file).status();
+        !status.ok()) {
+      return status;
+    }
   }
   if (!options.tls_cert_file.empty() &&
       (s = natsOptions_LoadCertificatesChain(

@@ -3,6 +3,8 @@
 
 #include "server/store/jetstream_event_log.h"
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -18,8 +20,8 @@
 #include "tests/testing/event_log_testing.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/nats_cluster.h"
-#include "tests/testing/test_certificates.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/test_certificates.h"
 #include "tests/testing/wait_for.h"
 
 namespace paradym::webhooks {
@@ -331,12 +333,8 @@ class JetStreamEventLogSecureTest : public ::testing::Test {
   void SetUp() override {
     // A CA, and a server and a client certificate it signs.
     ASSERT_TRUE(testing::MakeTestCertificates(dir_).ok());
-    absl::StatusOr<testing::CommandResult> made = testing::RunCommand(
-        "/bin/sh", {"-c", absl::StrCat("cd '", dir_,
-                                       "' && printf 'pw-0f1e2d\\n' > password"
-                                       " && printf 'wrong\\n' > wrong-password")});
-    ASSERT_TRUE(made.ok()) << made.status();
-    ASSERT_EQ(made->exit_code, 0) << made->err;
+    testing::WriteFileWithMode(dir_ + "/password", "pw-0f1e2d\n");
+    testing::WriteFileWithMode(dir_ + "/wrong-password", "wrong\n");
 
     NatsCluster::Options options;
     options.nodes = 1;
@@ -401,6 +399,19 @@ TEST_F(JetStreamEventLogSecureTest, AWrongPasswordIsAClearErrorAtStart) {
   EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(log.status().message(), HasSubstr("connect to NATS"));
   EXPECT_THAT(log.status().message(), Not(HasSubstr("wrong")));
+}
+
+TEST_F(JetStreamEventLogSecureTest, SecretFilesOthersMayReadAreRefused) {
+  for (const char* name : {"password", "client.key"}) {
+    SCOPED_TRACE(name);
+    const std::string file = absl::StrCat(dir_, "/", name);
+    ASSERT_EQ(::chmod(file.c_str(), 0640), 0);
+    auto log = JetStreamEventLog::Open(Options(), clock_);
+    EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(log.status().message(), HasSubstr("chmod 600 " + file));
+    EXPECT_THAT(log.status().message(), Not(HasSubstr("pw-0f1e2d")));
+    ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
+  }
 }
 
 TEST_F(JetStreamEventLogSecureTest, AnUntrustedServerIsAClearErrorAtStart) {
