@@ -1,7 +1,6 @@
 // The gRPC adapter in-process: a real server on a free port, driven through
 // the generated stub.
 
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
 #include <map>
@@ -11,7 +10,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -20,6 +18,7 @@
 #include "server/grpc/webhook_service_adapter.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/grpc_status.h"
+#include "tests/testing/raw_grpc_call.h"
 #include "tests/testing/slow_reader_channel.h"
 #include "tests/testing/test_data.h"
 
@@ -309,28 +308,12 @@ TEST_F(WebhookServiceTest, ListEventsErrorsNameTheProblem) {
   }
 }
 
-// Sends `bytes` as the request of `method` and returns the status, as a
-// client with its own (or a broken) encoder would.
 grpc::Status CallWithBytes(int port, const std::string& method,
                            const std::string& bytes) {
-  grpc::GenericStub stub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
-  grpc::Slice slice(bytes);
-  grpc::ByteBuffer request(&slice, 1);
-  grpc::ByteBuffer response;
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::seconds(10));
-  absl::Notification done;
-  grpc::Status status;
-  stub.UnaryCall(&context,
-                 absl::StrCat("/paradym.webhooks.v1.WebhookService/", method),
-                 grpc::StubOptions(), &request, &response, [&](grpc::Status s) {
-                   status = std::move(s);
-                   done.Notify();
-                 });
-  done.WaitForNotification();
-  return status;
+  return testing::CallWithBytes(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                          grpc::InsecureChannelCredentials()),
+      absl::StrCat("/paradym.webhooks.v1.WebhookService/", method), bytes);
 }
 
 // A request gRPC could not decode is a bad request, not an unknown method.

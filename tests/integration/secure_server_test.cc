@@ -2,7 +2,6 @@
 // TLS and mutual TLS on the gRPC port, files with secrets, reloads on
 // SIGHUP, and reflection that can be turned off. Real binary, real TLS.
 
-#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <signal.h>
 
@@ -15,12 +14,12 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "paradym/webhooks/v1/webhook_service.grpc.pb.h"
 #include "server/core/signature_verifier.h"
 #include "tests/testing/grpc_status.h"
+#include "tests/testing/raw_grpc_call.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/test_certificates.h"
 #include "tests/testing/test_data.h"
@@ -30,6 +29,7 @@ namespace paradym::webhooks {
 namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
+using ::paradym::webhooks::testing::CallWithBytes;
 using ::paradym::webhooks::testing::ChildProcess;
 using ::paradym::webhooks::testing::GrpcErrorReason;
 using ::paradym::webhooks::testing::MakeTempDir;
@@ -51,26 +51,6 @@ std::string ReadFile(const std::string& path) {
 
 std::chrono::system_clock::time_point Deadline(int seconds = 10) {
   return std::chrono::system_clock::now() + std::chrono::seconds(seconds);
-}
-
-// Calls `method` with `request` bytes and returns the status.
-grpc::Status CallGeneric(const std::shared_ptr<grpc::Channel>& channel,
-                         const std::string& method, const std::string& bytes) {
-  grpc::GenericStub stub(channel);
-  grpc::Slice slice(bytes);
-  grpc::ByteBuffer request(&slice, 1);
-  grpc::ByteBuffer response;
-  grpc::ClientContext context;
-  context.set_deadline(Deadline());
-  absl::Notification done;
-  grpc::Status status;
-  stub.UnaryCall(&context, method, grpc::StubOptions(), &request, &response,
-                 [&](grpc::Status s) {
-                   status = std::move(s);
-                   done.Notify();
-                 });
-  done.WaitForNotification();
-  return status;
 }
 
 class SecureServerTest : public ::testing::Test {
@@ -173,11 +153,11 @@ TEST_F(SecureServerTest, TokensOverTlsGuardTheServiceButNotHealth) {
   EXPECT_EQ(response.event().sequence(), 1u);
 
   // Probes need no token; reflection neither (it is on by default).
-  EXPECT_TRUE(CallGeneric(channel, "/grpc.health.v1.Health/Check", "").ok());
-  EXPECT_TRUE(CallGeneric(channel,
-                          "/grpc.reflection.v1.ServerReflection/"
-                          "ServerReflectionInfo",
-                          "\x3a\x01*")
+  EXPECT_TRUE(CallWithBytes(channel, "/grpc.health.v1.Health/Check", "").ok());
+  EXPECT_TRUE(CallWithBytes(channel,
+                            "/grpc.reflection.v1.ServerReflection/"
+                            "ServerReflectionInfo",
+                            "\x3a\x01*")
                   .ok());
 }
 
@@ -233,16 +213,16 @@ TEST_F(SecureServerTest, ReflectionCanBeTurnedOff) {
   for (const char* version : {"v1", "v1alpha"}) {
     SCOPED_TRACE(version);
     EXPECT_EQ(
-        CallGeneric(channel,
-                    absl::StrCat("/grpc.reflection.", version,
-                                 ".ServerReflection/ServerReflectionInfo"),
-                    "\x3a\x01*")
+        CallWithBytes(channel,
+                      absl::StrCat("/grpc.reflection.", version,
+                                   ".ServerReflection/ServerReflectionInfo"),
+                      "\x3a\x01*")
             .error_code(),
         grpc::StatusCode::UNIMPLEMENTED);
   }
   // Loopback callers are served without credentials (protected mode).
   EXPECT_TRUE(ListEvents(channel).ok());
-  EXPECT_TRUE(CallGeneric(channel, "/grpc.health.v1.Health/Check", "").ok());
+  EXPECT_TRUE(CallWithBytes(channel, "/grpc.health.v1.Health/Check", "").ok());
 }
 
 TEST_F(SecureServerTest, FilesWithSecretsOthersMayReadAreRefused) {
