@@ -36,6 +36,9 @@ inline constexpr absl::string_view kBadRequestTypeUrl =
 inline constexpr absl::string_view kSignatureMissing = "SIGNATURE_MISSING";
 inline constexpr absl::string_view kSignatureMalformed = "SIGNATURE_MALFORMED";
 inline constexpr absl::string_view kSignatureMismatch = "SIGNATURE_MISMATCH";
+// UNAUTHENTICATED: `webhookPublishedAt` is missing, older than
+// --max_event_age or too far ahead of the clock: possibly a replay.
+inline constexpr absl::string_view kStaleEvent = "STALE_EVENT";
 
 // INVALID_ARGUMENT: the body cannot be read as a Paradym event.
 inline constexpr absl::string_view kBodyTooLarge = "BODY_TOO_LARGE";
