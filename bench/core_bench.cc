@@ -128,8 +128,10 @@ const SignedBodies& DistinctBodies() {
     auto* made = new SignedBodies;
     for (int i = 0; i < kCount; ++i) {
       std::string body = Body();
+      // The id's last 12 characters, as a 12-digit number.
       const std::string unique = std::to_string(i);
-      body.replace(at + id.size() - unique.size(), unique.size(), unique);
+      body.replace(at + id.size() - 12, 12,
+                   std::string(12 - unique.size(), '0') + unique);
       made->signatures.push_back(SignBody(kSecret, body));
       made->bodies.push_back(std::move(body));
     }
