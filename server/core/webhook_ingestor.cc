@@ -116,42 +116,9 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
     }
     encoded = StoredEvent::Create(event);
   }
+  if (AnswerIfReplay(encoded, done)) return;
   // A verified body is never empty, so it has a digest.
   const ReplayDigest digest = encoded->replay_digest();
-  EventPtr original;
-  std::optional<std::uint64_t> held;
-  {
-    absl::MutexLock lock(&replays_mu_);
-    ForgetIndexedAnswersLocked();
-    auto [it, inserted] = in_flight_.try_emplace(digest);
-    if (!inserted) {
-      if (it->second.answered == nullptr) {
-        // The same webhook is being stored: share its outcome.
-        it->second.waiters.push_back(std::move(done));
-        return;
-      }
-      original = it->second.answered;
-    } else {
-      // Checked under the lock: an entry is erased only once the log finds
-      // its digest, so a replay sees either the entry or the log's answer.
-      held = log_.FindReplay(digest);
-    }
-  }
-  if (original != nullptr) {
-    AnswerDuplicate(std::move(original), std::move(done));
-    return;
-  }
-  if (held.has_value()) {
-    // Held by a replica's outbox, without a sequence yet: answered as the
-    // original was, pending replication.
-    original = *held == 0 ? EventPtr(encoded) : ReadStored(*held);
-    if (original != nullptr) {
-      Settle(digest, original);
-      AnswerDuplicate(std::move(original), std::move(done));
-      return;
-    }
-    // Retention deleted the original meanwhile: store this one.
-  }
   // The log announces the event to the hub itself, in sequence order; the
   // answer (an HTTP 200, an Ingest reply) never precedes the commit.
   log_.Append(std::move(encoded), [this, start, digest, done = std::move(done)](
@@ -165,6 +132,41 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
     ingest_latency_.Observe(absl::Now() - start);
     std::move(done)(std::move(stored));
   });
+}
+
+bool WebhookIngestor::AnswerIfReplay(
+    const std::shared_ptr<StoredEvent>& encoded, IngestCallback& done) {
+  const ReplayDigest& digest = encoded->replay_digest();
+  EventPtr original;
+  std::optional<std::uint64_t> held;
+  {
+    absl::MutexLock lock(&replays_mu_);
+    ForgetIndexedAnswersLocked();
+    auto [it, inserted] = in_flight_.try_emplace(digest);
+    if (!inserted) {
+      if (it->second.answered == nullptr) {
+        // The same webhook is being stored: share its outcome.
+        it->second.waiters.push_back(std::move(done));
+        return true;
+      }
+      original = it->second.answered;
+    } else {
+      // Checked under the lock: an entry is erased only once the log finds
+      // its digest, so a replay sees either the entry or the log's answer.
+      held = log_.FindReplay(digest);
+    }
+  }
+  if (original == nullptr && held.has_value()) {
+    // Held by a replica's outbox, without a sequence yet: answered as the
+    // original was, pending replication.
+    original = *held == 0 ? EventPtr(encoded) : ReadStored(*held);
+    // Answered: the entry made above goes. Not found (retention deleted
+    // the original meanwhile): it stays, for this webhook to be stored.
+    if (original != nullptr) Settle(digest, original);
+  }
+  if (original == nullptr) return false;
+  AnswerDuplicate(std::move(original), std::move(done));
+  return true;
 }
 
 EventPtr WebhookIngestor::ReadStored(std::uint64_t sequence) const {

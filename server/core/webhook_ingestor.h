@@ -115,6 +115,12 @@ class WebhookIngestor {
   absl::Status CheckAge(const ::paradym::webhooks::v1::Event& event) const;
   // Counts the refusal by reason and hands `status` to `done`.
   void Refuse(absl::Status status, IngestCallback done);
+  // When `encoded` is a replay, answers it through `done` (now, or once the
+  // copy in flight is settled) and returns true. Otherwise returns false,
+  // `done` untouched, with `encoded` registered as in flight: its append
+  // must Settle it.
+  bool AnswerIfReplay(const std::shared_ptr<StoredEvent>& encoded,
+                      IngestCallback& done);
   // Answers a replay with the stored original.
   void AnswerDuplicate(EventPtr original, IngestCallback done);
   // The stored event at `sequence`, or nullptr when it is gone.
