@@ -112,29 +112,80 @@ void BM_VerifyAndParse(benchmark::State& state) {
 }
 BENCHMARK(BM_VerifyAndParse);
 
-// Ingest into the in-memory log; `state.range(0)` subscribers drain it.
+// Distinct signed webhooks: Body() with its webhookId made unique. More
+// than the memory log holds, so that by the time one comes round again the
+// log has dropped it and it is stored anew rather than answered as a replay.
+struct SignedBodies {
+  std::vector<std::string> bodies;
+  std::vector<std::string> signatures;
+};
+const SignedBodies& DistinctBodies() {
+  static const SignedBodies* pool = [] {
+    constexpr int kCount = 1 << 17;
+    const std::string id = "5b0c9b64-2f0e-4a4c-9d7e-0a1b2c3d4e5f";
+    const std::size_t at = Body().find(id);
+    if (at == std::string::npos) std::abort();
+    auto* made = new SignedBodies;
+    for (int i = 0; i < kCount; ++i) {
+      std::string body = Body();
+      // The id's last 12 characters, as a 12-digit number.
+      const std::string unique = std::to_string(i);
+      body.replace(at + id.size() - 12, 12,
+                   std::string(12 - unique.size(), '0') + unique);
+      made->signatures.push_back(SignBody(kSecret, body));
+      made->bodies.push_back(std::move(body));
+    }
+    return made;
+  }();
+  return *pool;
+}
+
+// Ingest distinct webhooks into the in-memory log; `state.range(0)`
+// subscribers drain it.
 void BM_Ingest(benchmark::State& state) {
   Pipeline pipeline;
-  const std::string signature = SignBody(kSecret, Body());
+  const SignedBodies& pool = DistinctBodies();
   std::vector<std::shared_ptr<Subscription>> subscriptions;
   for (int i = 0; i < state.range(0); ++i) {
     subscriptions.push_back(*pipeline.hub.Subscribe({}, std::nullopt, [] {}));
   }
   std::vector<EventPtr> batch;
+  std::size_t next = 0;
   for (auto _ : state) {
-    pipeline.ingestor.Ingest({Body(), signature, ""},
+    pipeline.ingestor.Ingest({pool.bodies[next], pool.signatures[next], ""},
                              [](absl::StatusOr<EventPtr> stored) {
                                if (!stored.ok()) std::abort();
                              });
+    next = (next + 1) % pool.bodies.size();
     for (auto& subscription : subscriptions) {
       if (!subscription->Next(256, 1 << 20, batch).ok()) std::abort();
     }
+  }
+  if (pipeline.ingestor.duplicates().value() != 0) {
+    state.SkipWithError("a webhook was answered as a replay");
   }
   for (auto& subscription : subscriptions) {
     pipeline.hub.Unsubscribe(*subscription);
   }
 }
 BENCHMARK(BM_Ingest)->Arg(0)->Arg(1)->Arg(8);
+
+// The same signed webhook again and again: every one after the first is a
+// replay, answered with the stored original and not stored.
+void BM_IngestReplay(benchmark::State& state) {
+  Pipeline pipeline;
+  const std::string signature = SignBody(kSecret, Body());
+  for (auto _ : state) {
+    pipeline.ingestor.Ingest({Body(), signature, ""},
+                             [](absl::StatusOr<EventPtr> stored) {
+                               if (!stored.ok()) std::abort();
+                             });
+  }
+  if (pipeline.log.Range().last != 1) {
+    state.SkipWithError("a replay was stored");
+  }
+}
+BENCHMARK(BM_IngestReplay);
 
 }  // namespace
 }  // namespace paradym::webhooks

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The HTTP benchmark: in one run on this machine, with wrk and one fixed
-# signed 352-byte event (bench/event.json), it measures
+# The HTTP benchmark: in one run on this machine, with wrk posting distinct
+# signed 352-byte events (copies of bench/event.json with their own
+# webhookId, published now: the server stores a body it already holds only
+# once, answering the repeat as a replay), it measures
 #   - nginx answering `return 200` with one worker: the ceiling for "an HTTP
 #     server that does nothing";
 #   - paradym-webhooksd verifying, normalizing, storing and fanning out every
@@ -19,6 +21,13 @@
 #
 #   bench/run.sh                       # 3 rounds of 10 s at 50 connections
 #   ROUNDS=5 DURATION=20 CONNECTIONS=100 bench/run.sh
+#
+# The distinct bodies are made and signed before each wrk run
+# (bench/signed_bodies.py, into memory under /dev/shm), sized from the best
+# rate seen so far; wrk reads one a request. Should a run outlast them, they
+# come round again and the server answers those as replays: the report
+# gives each server's paradym_webhooks_duplicates_total (0 when every
+# request was stored).
 #
 # Everything talks to 127.0.0.1 only. Needs root (or sudo) once, to install
 # wrk and nginx. The sqlite numbers depend on the disk under $TMPDIR (where
@@ -44,11 +53,14 @@ NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 scripts/setup.sh >/dev/null
 
 work="$(mktemp -d)"
+# The signed bodies, in memory: writing them to the disk under test would
+# load it while the sqlite variants fsync.
+pool="$(mktemp -d -p /dev/shm 2>/dev/null || mktemp -d)"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  rm -rf "$work" "$pool"
 }
 trap cleanup EXIT
 
@@ -61,17 +73,41 @@ free_port() {
   echo "bench: no free port" >&2; exit 1
 }
 
-# The signed request. The secret lives only in this run's environment.
+# The signed requests. The secret lives only in this run's environment.
 export PARADYM_WEBHOOK_SECRET="bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
-body="$PWD/bench/event.json"
-signature="$(build/client/paradym-webhooks sign "$body")"
-cat >"$work/post.lua" <<EOF
-wrk.method = "POST"
-local f = io.open("$body", "rb")
-wrk.body = f:read("*a")
-f:close()
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["X-Paradym-HMAC-SHA-256"] = "$signature"
+template="$PWD/bench/event.json"
+PYTHON="$(command -v /usr/bin/python3 || command -v python3)"
+next_id=0
+declare -A rate_guess
+# bodies NAME SECONDS: $pool/NAME holds enough distinct signed bodies for
+# SECONDS of NAME at 1.5 times the best rate it reached so far.
+bodies() {
+  # nginx stores nothing: one pool, going round, does.
+  if [[ "$1" == nginx ]]; then
+    [[ -s "$pool/nginx" ]] || "$PYTHON" bench/signed_bodies.py "$template" 0 100000 >"$pool/nginx"
+    return 0
+  fi
+  local count=$(( ${rate_guess[$1]:-80000} * 3 / 2 * ($2 + 1) ))
+  "$PYTHON" bench/signed_bodies.py "$template" "$next_id" "$count" >"$pool/$1"
+  next_id=$((next_id + count))
+}
+# One POST a request, the next line of the file given after `--`.
+cat >"$work/post.lua" <<'EOF'
+local file
+local headers = {["Content-Type"] = "application/json"}
+function init(args)
+  file = assert(io.open(args[1], "rb"))
+end
+function request()
+  local line = file:read("*l")
+  if line == nil then  -- out of distinct bodies: they come round again
+    file:seek("set", 0)
+    line = file:read("*l")
+  end
+  local tab = line:find("\t", 1, true)
+  headers["X-Paradym-HMAC-SHA-256"] = line:sub(1, tab - 1)
+  return wrk.format("POST", "/webhook", headers, line:sub(tab + 1))
+end
 EOF
 
 # nginx, one worker, return 200.
@@ -156,9 +192,12 @@ start_server() {
   # A replica measures only once its stream answers (a new cluster elects its
   # leaders first): one webhook must come back with a sequence.
   [[ "$name" == jetstream-* ]] || return 0
+  local probe
   for _ in $(seq 60); do
+    probe="$("$PYTHON" bench/signed_bodies.py "$template" "$next_id" 1)"
+    next_id=$((next_id + 1))
     curl -sf -X POST -H 'Content-Type: application/json' \
-      -H "X-Paradym-HMAC-SHA-256: $signature" --data-binary "@$body" \
+      -H "X-Paradym-HMAC-SHA-256: ${probe%%$'\t'*}" --data-binary "${probe#*$'\t'}" \
       "http://127.0.0.1:${http_port[$name]}/webhook" | grep -q '"sequence":[1-9]' && return
     sleep 0.5
   done
@@ -235,14 +274,17 @@ to_ms() {  # wrk latency like 812.00us, 1.23ms, 1.01s
 # subscriber's, not the kernel's journal threads flushing the disk.
 run() {
   local name="$1" pid="$2" port="$3"
-  wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -s "$work/post.lua" "http://127.0.0.1:$port/webhook" >/dev/null
+  bodies "$name" "$WARMUP"
+  wrk -t1 -c"$CONNECTIONS" -d"${WARMUP}s" -s "$work/post.lua" "http://127.0.0.1:$port/webhook" \
+    -- "$pool/$name" >/dev/null
+  bodies "$name" "$DURATION"
   local before after
   local first="${pid%% *}" first_before first_after
   first_before="$(cpu_ticks "$first")"
   # shellcheck disable=SC2086  # PIDs, one word each
   before="$(cpu_ticks $pid)"
   wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$work/post.lua" \
-    "http://127.0.0.1:$port/webhook" >"$work/wrk.out"
+    "http://127.0.0.1:$port/webhook" -- "$pool/$name" >"$work/wrk.out"
   # shellcheck disable=SC2086
   after="$(cpu_ticks $pid)"
   first_after="$(cpu_ticks "$first")"
@@ -261,6 +303,8 @@ run() {
   first_us="$(awk -v t="$((first_after - first_before))" -v hz="$ticks_per_second" -v n="$requests" \
     'BEGIN { printf "%.2f", t / hz * 1e6 / n }')"
   echo "$rps $p50 $p99 $cpu_us $first_us" >>"$work/results-$name"
+  local whole="${rps%.*}"
+  if ((whole > ${rate_guess[$name]:-0})); then rate_guess[$name]="$whole"; fi
   printf '  round %s %-18s %10.0f req/s  p50 %6.3f ms  p99 %6.3f ms  %6.2f us CPU/req\n' \
     "$round" "$name" "$rps" "$p50" "$p99" "$cpu_us" >&2
 }
@@ -298,7 +342,8 @@ for name in "${servers[@]}"; do
   port="${http_port[$name]}"
   rss_mb="$(awk '/VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/${server_pid[$name]}/status")"
   events="$(metric "$port" paradym_webhooks_log_events)"
-  report[$name]="resident memory ${rss_mb} MB, ${events:-?} events in the log"
+  duplicates="$(metric "$port" paradym_webhooks_duplicates_total)"
+  report[$name]="resident memory ${rss_mb} MB, ${events:-?} events in the log, ${duplicates:-?} requests answered as replays (0: every request was a distinct webhook)"
   if [[ "$name" == jetstream-* ]]; then
     pending="$(metric "$port" paradym_webhooks_replication_pending_answers_total)"
     report[$name]+=", ${pending:-?} answers pending replication, paradym-webhooksd alone ${own_cpu[$name]} µs CPU per request"

@@ -143,6 +143,11 @@ ABSL_FLAG(std::string, nats_tls_key, "",
 ABSL_FLAG(absl::Duration, retention, absl::Hours(7 * 24),
           "Events received longer ago than this are deleted in the background "
           "(--store=sqlite); inf keeps them.");
+ABSL_FLAG(std::optional<absl::Duration>, max_event_age, std::nullopt,
+          "Webhooks whose webhookPublishedAt is older than this (or missing, "
+          "or more than 5m ahead of this clock) are refused with 401 "
+          "STALE_EVENT, so that a replay is either stale or a duplicate; inf "
+          "turns the check off. Default: --retention (168h).");
 ABSL_FLAG(std::uint64_t, max_events, 0,
           "With --store=sqlite, the oldest events beyond this many are "
           "deleted in the background; 0 keeps any number.");
@@ -258,6 +263,27 @@ absl::StatusOr<absl::Duration> RetentionFlag() {
         "--retention must be positive (inf keeps events)");
   }
   return retention;
+}
+
+// --max_event_age, or --retention when it is not given: a replay older than
+// the retention would find its digest forgotten, so a longer age is refused.
+absl::StatusOr<absl::Duration> MaxEventAgeFlag() {
+  absl::StatusOr<absl::Duration> retention = RetentionFlag();
+  if (!retention.ok()) return retention.status();
+  const std::optional<absl::Duration> flag = absl::GetFlag(FLAGS_max_event_age);
+  if (!flag.has_value()) return *retention;
+  const absl::Duration age = *flag;
+  if (age <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "--max_event_age must be positive (inf turns the check off)");
+  }
+  if (age != absl::InfiniteDuration() && age > *retention) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--max_event_age (", absl::FormatDuration(age),
+        ") must not exceed --retention (", absl::FormatDuration(*retention),
+        "): a replay older than the retention would be stored again"));
+  }
+  return age;
 }
 
 absl::StatusOr<OpenedLog> OpenSqlite(const Clock& clock) {
@@ -467,6 +493,13 @@ int Run() {
                             absl::GetFlag(FLAGS_max_subscribers)});
   WebhookIngestor::Options ingest_options;
   ingest_options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
+  absl::StatusOr<absl::Duration> max_event_age = MaxEventAgeFlag();
+  if (!max_event_age.ok()) {
+    Log(LogLevel::kError, "invalid flag",
+        {{"error", max_event_age.status().message()}});
+    return 2;
+  }
+  ingest_options.max_event_age = *max_event_age;
   WebhookIngestor ingestor(ingest_options,
                            SignatureVerifier(std::move(secrets).value()), log,
                            hub, clock);

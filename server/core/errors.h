@@ -36,6 +36,9 @@ inline constexpr absl::string_view kBadRequestTypeUrl =
 inline constexpr absl::string_view kSignatureMissing = "SIGNATURE_MISSING";
 inline constexpr absl::string_view kSignatureMalformed = "SIGNATURE_MALFORMED";
 inline constexpr absl::string_view kSignatureMismatch = "SIGNATURE_MISMATCH";
+// UNAUTHENTICATED: `webhookPublishedAt` is missing, older than
+// --max_event_age or too far ahead of the clock: possibly a replay.
+inline constexpr absl::string_view kStaleEvent = "STALE_EVENT";
 
 // UNAUTHENTICATED: a gRPC caller did not prove who it is (see
 // access_control.h).

@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -33,6 +34,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "server/core/metrics.h"
+#include "server/core/replay_digest.h"
 #include "server/core/stored_event.h"
 
 namespace paradym::webhooks {
@@ -95,6 +97,17 @@ class EventLog {
 
   // The sequences held now. Thread-safe.
   virtual SequenceRange Range() const = 0;
+
+  // Where the log holds the event whose StoredEvent::replay_digest() is
+  // `digest`: its sequence, as long as retention keeps the event; 0 for an
+  // event a replica holds but the shared log has not given a sequence yet;
+  // nullopt when the log holds no such event (or does not index digests).
+  // An event is found from the moment it is announced (for an event
+  // appended here, before its `done` runs). Thread-safe.
+  virtual std::optional<std::uint64_t> FindReplay(
+      const ReplayDigest& digest) const {
+    return std::nullopt;
+  }
 
   // The highest sequence known to exist. A replica's copy of a shared log may
   // be behind it while it catches up; a reader may wait for sequences up to

@@ -13,6 +13,9 @@ void MemoryEventLog::Append(std::shared_ptr<StoredEvent> event,
     absl::MutexLock lock(&mu_);
     event->set_sequence(oldest_ + entries_.size());
     const std::size_t bytes = event->MemoryBytes();
+    if (event->has_replay_digest()) {
+      replays_.Add(event->sequence(), event->replay_digest());
+    }
     stored = std::move(event);
     entries_.push_back({stored, bytes});
     bytes_ += bytes;
@@ -23,6 +26,7 @@ void MemoryEventLog::Append(std::shared_ptr<StoredEvent> event,
       entries_.pop_front();
       ++oldest_;
     }
+    replays_.ForgetBefore(oldest_);
   }
   // Still under append_mu_: announcements keep the sequence order.
   Announce(stored);
@@ -47,6 +51,11 @@ absl::Status MemoryEventLog::ReadAfter(std::uint64_t after, std::uint64_t up_to,
 SequenceRange MemoryEventLog::Range() const {
   absl::MutexLock lock(&mu_);
   return {oldest_, oldest_ + entries_.size() - 1};
+}
+
+std::optional<std::uint64_t> MemoryEventLog::FindReplay(
+    const ReplayDigest& digest) const {
+  return replays_.Find(digest);
 }
 
 std::size_t MemoryEventLog::bytes() const {

@@ -17,6 +17,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "server/core/event_log.h"
+#include "server/core/replay_index.h"
 
 namespace paradym::webhooks {
 
@@ -34,6 +35,8 @@ class MemoryEventLog final : public EventLog {
                          std::size_t max_events,
                          std::vector<EventPtr>& out) const override;
   SequenceRange Range() const override;
+  std::optional<std::uint64_t> FindReplay(
+      const ReplayDigest& digest) const override;
 
   // About how much memory the events held take, in bytes.
   std::size_t bytes() const;
@@ -51,6 +54,8 @@ class MemoryEventLog final : public EventLog {
   std::deque<Entry> entries_ ABSL_GUARDED_BY(mu_);
   std::uint64_t oldest_ ABSL_GUARDED_BY(mu_) = 1;  // sequence of entries_[0]
   std::size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // The digests of the events held.
+  ReplayIndex replays_;
 };
 
 }  // namespace paradym::webhooks

@@ -46,6 +46,11 @@ std::shared_ptr<StoredEvent> StoredEvent::Create(
                        event.ByteSizeLong());
   stored->receive_time_micros_ =
       absl::ToUnixMicros(ToTime(event.receive_time()));
+  stored->has_replay_digest_ = !event.body().empty();
+  if (stored->has_replay_digest_) {
+    stored->replay_digest_ =
+        ComputeReplayDigest(event.endpoint(), event.body());
+  }
   if (event.sequence() == 0) {
     event.AppendToString(&buffer);
   } else {
@@ -65,53 +70,70 @@ std::shared_ptr<StoredEvent> StoredEvent::FromParts(const Parts& parts) {
                        parts.encoding_without_sequence.size());
   stored->buffer_.append(parts.encoding_without_sequence.data(),
                          parts.encoding_without_sequence.size());
+  if (parts.replay_digest != nullptr) {
+    stored->has_replay_digest_ = true;
+    stored->replay_digest_ = *parts.replay_digest;
+  } else {
+    stored->ComputeReplayDigestFromEncoding();
+  }
   return stored;
 }
 
-absl::StatusOr<std::shared_ptr<StoredEvent>> StoredEvent::FromEncoding(
-    std::uint64_t sequence, absl::string_view encoding_without_sequence) {
+namespace {
+
+// The top-level fields of an Event encoding that the log needs.
+struct Scanned {
+  StoredEvent::Parts parts;
+  absl::string_view endpoint;
+  absl::string_view body;
+};
+
+// Reads the top-level fields of `encoding` (an Event without `sequence`)
+// into `out`. False when the bytes are not such an encoding.
+bool ScanEncoding(absl::string_view encoding, Scanned& out) {
   using ::google::protobuf::internal::WireFormatLite;
-  Parts parts;
-  parts.sequence = sequence;
-  parts.encoding_without_sequence = encoding_without_sequence;
   google::protobuf::io::CodedInputStream input(
-      reinterpret_cast<const std::uint8_t*>(encoding_without_sequence.data()),
-      static_cast<int>(encoding_without_sequence.size()));
+      reinterpret_cast<const std::uint8_t*>(encoding.data()),
+      static_cast<int>(encoding.size()));
   const auto read_string = [&](absl::string_view& field) {
     std::uint32_t size = 0;
     if (!input.ReadVarint32(&size)) return false;
     const std::size_t offset = input.CurrentPosition();
-    if (size > encoding_without_sequence.size() - offset) return false;
-    field = encoding_without_sequence.substr(offset, size);
+    if (size > encoding.size() - offset) return false;
+    field = encoding.substr(offset, size);
     return input.Skip(static_cast<int>(size));
   };
+  constexpr auto kDelimited = WireFormatLite::WIRETYPE_LENGTH_DELIMITED;
   bool ok = true;
   for (std::uint32_t tag = input.ReadTag(); ok && tag != 0;
        tag = input.ReadTag()) {
     switch (tag) {
-      case WireFormatLite::MakeTag(2,
-                                   WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
-        ok = read_string(parts.event_type);
+      case WireFormatLite::MakeTag(2, kDelimited):
+        ok = read_string(out.parts.event_type);
         break;
-      case WireFormatLite::MakeTag(5,
-                                   WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
-        ok = read_string(parts.project_id);
+      case WireFormatLite::MakeTag(5, kDelimited):
+        ok = read_string(out.parts.project_id);
         break;
-      case WireFormatLite::MakeTag(9,
-                                   WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
-        ok = read_string(parts.workflow_id);
+      case WireFormatLite::MakeTag(8, kDelimited):
+        ok = read_string(out.endpoint);
         break;
-      case WireFormatLite::MakeTag(10,
-                                   WireFormatLite::WIRETYPE_LENGTH_DELIMITED):
-        ok = read_string(parts.workflow_execution_id);
+      case WireFormatLite::MakeTag(9, kDelimited):
+        ok = read_string(out.parts.workflow_id);
         break;
-      case WireFormatLite::MakeTag(7,
-                                   WireFormatLite::WIRETYPE_LENGTH_DELIMITED): {
+      case WireFormatLite::MakeTag(10, kDelimited):
+        ok = read_string(out.parts.workflow_execution_id);
+        break;
+      case WireFormatLite::MakeTag(13, kDelimited):
+        ok = read_string(out.body);
+        break;
+      case WireFormatLite::MakeTag(7, kDelimited): {
         absl::string_view bytes;
         google::protobuf::Timestamp time;
         ok = read_string(bytes) &&
              time.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
-        if (ok) parts.receive_time_micros = absl::ToUnixMicros(ToTime(time));
+        if (ok) {
+          out.parts.receive_time_micros = absl::ToUnixMicros(ToTime(time));
+        }
         break;
       }
       case WireFormatLite::MakeTag(1, WireFormatLite::WIRETYPE_VARINT):
@@ -121,12 +143,36 @@ absl::StatusOr<std::shared_ptr<StoredEvent>> StoredEvent::FromEncoding(
         ok = WireFormatLite::SkipField(&input, tag);
     }
   }
-  if (!ok || !input.ConsumedEntireMessage()) {
+  return ok && input.ConsumedEntireMessage();
+}
+
+}  // namespace
+
+void StoredEvent::ComputeReplayDigestFromEncoding() {
+  Scanned scanned;
+  has_replay_digest_ = ScanEncoding(encoding_without_sequence(), scanned) &&
+                       !scanned.body.empty();
+  if (has_replay_digest_) {
+    replay_digest_ = ComputeReplayDigest(scanned.endpoint, scanned.body);
+  }
+}
+
+absl::StatusOr<std::shared_ptr<StoredEvent>> StoredEvent::FromEncoding(
+    std::uint64_t sequence, absl::string_view encoding_without_sequence) {
+  Scanned scanned;
+  if (!ScanEncoding(encoding_without_sequence, scanned)) {
     return absl::InvalidArgumentError(
         "the bytes are not a paradym.webhooks.v1.Event encoding without "
         "sequence");
   }
-  return FromParts(parts);
+  scanned.parts.sequence = sequence;
+  scanned.parts.encoding_without_sequence = encoding_without_sequence;
+  ReplayDigest digest;
+  if (!scanned.body.empty()) {
+    digest = ComputeReplayDigest(scanned.endpoint, scanned.body);
+    scanned.parts.replay_digest = &digest;
+  }
+  return FromParts(scanned.parts);
 }
 
 std::shared_ptr<StoredEvent> StoredEvent::WithSequence(

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "paradym/webhooks/v1/event.pb.h"
+#include "server/core/replay_digest.h"
 
 namespace paradym::webhooks {
 
@@ -46,6 +47,8 @@ class StoredEvent {
     absl::string_view workflow_execution_id;
     std::int64_t receive_time_micros = 0;
     absl::string_view encoding_without_sequence;
+    // The replay digest as stored; nullptr: computed from the encoding.
+    const ReplayDigest* replay_digest = nullptr;
   };
   static std::shared_ptr<StoredEvent> FromParts(const Parts& parts);
 
@@ -70,6 +73,12 @@ class StoredEvent {
   absl::string_view workflow_execution_id() const { return Field(3); }
   // `receive_time` in microseconds since the Unix epoch, for retention.
   std::int64_t receive_time_micros() const { return receive_time_micros_; }
+
+  // ComputeReplayDigest(endpoint, body): what recognizes a replay of this
+  // webhook. Only events with a body have one (a message on the stream that
+  // is not an event has none).
+  bool has_replay_digest() const { return has_replay_digest_; }
+  const ReplayDigest& replay_digest() const { return replay_digest_; }
 
   // The encoding of the event without `sequence`: what a store writes.
   absl::string_view encoding_without_sequence() const {
@@ -99,8 +108,13 @@ class StoredEvent {
                                              offsets_[i + 1] - offsets_[i]);
   }
 
+  // Sets the replay digest from the encoding's `endpoint` and `body`.
+  void ComputeReplayDigestFromEncoding();
+
   std::uint64_t sequence_ = 0;
   std::int64_t receive_time_micros_ = 0;
+  bool has_replay_digest_ = false;
+  ReplayDigest replay_digest_{};
   // The four filter fields, then the encoding without `sequence`.
   std::string buffer_;
   std::uint32_t offsets_[5] = {};

@@ -1,8 +1,10 @@
 #include "server/core/webhook_ingestor.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -55,6 +57,46 @@ absl::StatusOr<v1::Event> WebhookIngestor::VerifyAndParse(
   return event;
 }
 
+absl::Status WebhookIngestor::CheckAge(const v1::Event& event) const {
+  if (options_.max_event_age == absl::InfiniteDuration()) {
+    return absl::OkStatus();
+  }
+  std::vector<std::pair<std::string, std::string>> metadata = {
+      {"max_event_age", absl::FormatDuration(options_.max_event_age)},
+      {"max_clock_lead", absl::FormatDuration(options_.max_clock_lead)}};
+  if (!event.has_publish_time()) {
+    return MakeError(absl::StatusCode::kUnauthenticated, kStaleEvent,
+                     "the event has no webhookPublishedAt, so it cannot be "
+                     "told from a replay; it was not stored",
+                     std::move(metadata));
+  }
+  // receive_time is this server's clock reading for this webhook.
+  const absl::Duration age =
+      ToTime(event.receive_time()) - ToTime(event.publish_time());
+  if (age > options_.max_event_age) {
+    return MakeError(
+        absl::StatusCode::kUnauthenticated, kStaleEvent,
+        absl::StrCat("the event was published ",
+                     absl::FormatDuration(absl::Trunc(age, absl::Seconds(1))),
+                     " ago (webhookPublishedAt); events older than ",
+                     absl::FormatDuration(options_.max_event_age),
+                     " (--max_event_age) are refused as possible replays"),
+        std::move(metadata));
+  }
+  if (-age > options_.max_clock_lead) {
+    return MakeError(
+        absl::StatusCode::kUnauthenticated, kStaleEvent,
+        absl::StrCat("the event was published ",
+                     absl::FormatDuration(absl::Trunc(-age, absl::Seconds(1))),
+                     " ahead of this server's clock (webhookPublishedAt); "
+                     "more than ",
+                     absl::FormatDuration(options_.max_clock_lead),
+                     " ahead is refused: check the server's clock"),
+        std::move(metadata));
+  }
+  return absl::OkStatus();
+}
+
 void WebhookIngestor::Ingest(const WebhookRequest& request,
                              IngestCallback done) {
   const absl::Time start = absl::Now();
@@ -68,17 +110,22 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
   std::shared_ptr<StoredEvent> encoded;
   {
     v1::Event event;
-    if (absl::Status status = VerifyAndParseInto(request, event);
-        !status.ok()) {
+    absl::Status status = VerifyAndParseInto(request, event);
+    if (status.ok()) status = CheckAge(event);
+    if (!status.ok()) {
       Refuse(std::move(status), std::move(done));
       return;
     }
     encoded = StoredEvent::Create(event);
   }
+  if (AnswerIfReplay(encoded, done)) return;
+  // A verified body is never empty, so it has a digest.
+  const ReplayDigest digest = encoded->replay_digest();
   // The log announces the event to the hub itself, in sequence order; the
   // answer (an HTTP 200, an Ingest reply) never precedes the commit.
-  log_.Append(std::move(encoded), [this, start, done = std::move(done)](
+  log_.Append(std::move(encoded), [this, start, digest, done = std::move(done)](
                                       absl::StatusOr<EventPtr> stored) mutable {
+    Settle(digest, stored);
     if (!stored.ok()) {
       Refuse(stored.status(), std::move(done));
       return;
@@ -87,6 +134,93 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
     ingest_latency_.Observe(absl::Now() - start);
     std::move(done)(std::move(stored));
   });
+}
+
+bool WebhookIngestor::AnswerIfReplay(
+    const std::shared_ptr<StoredEvent>& encoded, IngestCallback& done) {
+  const ReplayDigest& digest = encoded->replay_digest();
+  EventPtr original;
+  std::optional<std::uint64_t> held;
+  {
+    absl::MutexLock lock(&replays_mu_);
+    ForgetIndexedAnswersLocked();
+    auto [it, inserted] = in_flight_.try_emplace(digest);
+    if (!inserted) {
+      if (it->second.answered == nullptr) {
+        // The same webhook is being stored: share its outcome.
+        it->second.waiters.push_back(std::move(done));
+        return true;
+      }
+      original = it->second.answered;
+    } else {
+      // Checked under the lock: an entry is erased only once the log finds
+      // its digest, so a replay sees either the entry or the log's answer.
+      held = log_.FindReplay(digest);
+    }
+  }
+  if (original == nullptr && held.has_value()) {
+    // Held by a replica's outbox, without a sequence yet: answered as the
+    // original was, pending replication.
+    original = *held == 0 ? EventPtr(encoded) : ReadStored(*held);
+    // Answered: the entry made above goes. Not found (retention deleted
+    // the original meanwhile): it stays, for this webhook to be stored.
+    if (original != nullptr) Settle(digest, original);
+  }
+  if (original == nullptr) return false;
+  AnswerDuplicate(std::move(original), std::move(done));
+  return true;
+}
+
+EventPtr WebhookIngestor::ReadStored(std::uint64_t sequence) const {
+  std::vector<EventPtr> found;
+  if (!log_.ReadAfter(sequence - 1, sequence, 1, found).ok() || found.empty() ||
+      found.front()->sequence() != sequence) {
+    return nullptr;
+  }
+  return found.front();
+}
+
+bool WebhookIngestor::LogHasSequenced(const ReplayDigest& digest) const {
+  const std::optional<std::uint64_t> held = log_.FindReplay(digest);
+  return held.has_value() && *held != 0;
+}
+
+void WebhookIngestor::Settle(const ReplayDigest& digest,
+                             const absl::StatusOr<EventPtr>& outcome) {
+  std::vector<IngestCallback> waiters;
+  {
+    absl::MutexLock lock(&replays_mu_);
+    auto it = in_flight_.find(digest);
+    if (it == in_flight_.end()) return;
+    waiters = std::move(it->second.waiters);
+    if (outcome.ok() && !LogHasSequenced(digest)) {
+      // A replica's copy of the stream may find it only later: until then
+      // this entry answers replays.
+      it->second.answered = *outcome;
+      answered_.push_back(digest);
+    } else {
+      in_flight_.erase(it);
+    }
+  }
+  for (IngestCallback& waiter : waiters) {
+    if (outcome.ok()) {
+      AnswerDuplicate(*outcome, std::move(waiter));
+    } else {
+      Refuse(outcome.status(), std::move(waiter));
+    }
+  }
+}
+
+void WebhookIngestor::ForgetIndexedAnswersLocked() {
+  while (!answered_.empty()) {
+    const ReplayDigest& oldest = answered_.front();
+    if (answered_.size() <= options_.max_unindexed_answers &&
+        !LogHasSequenced(oldest)) {
+      break;
+    }
+    in_flight_.erase(oldest);
+    answered_.pop_front();
+  }
 }
 
 void WebhookIngestor::Refuse(absl::Status status, IngestCallback done) {
@@ -99,6 +233,11 @@ void WebhookIngestor::SetVerifier(SignatureVerifier verifier) {
       std::make_shared<const SignatureVerifier>(std::move(verifier));
   absl::MutexLock lock(&verifier_mu_);
   verifier_ = std::move(replacement);
+}
+
+void WebhookIngestor::AnswerDuplicate(EventPtr original, IngestCallback done) {
+  duplicates_.Increment();
+  std::move(done)(std::move(original));
 }
 
 void WebhookIngestor::Shutdown() {

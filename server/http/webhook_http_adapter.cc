@@ -240,6 +240,10 @@ std::string WebhookHttpAdapter::RenderMetrics() const {
   text.AddLabeledCounter("paradym_webhooks_webhooks_refused_total",
                          "Webhooks refused (HTTP and gRPC), by reason.",
                          {"reason"}, ingestor_.refused_by_reason());
+  text.AddCounter("paradym_webhooks_duplicates_total",
+                  "Replayed webhooks (HTTP and gRPC) answered with the stored "
+                  "original's sequence and not stored again.",
+                  ingestor_.duplicates().value());
   text.AddHistogram(
       "paradym_webhooks_ingest_duration_seconds",
       "Time to verify, normalize, store and fan out an accepted webhook.",

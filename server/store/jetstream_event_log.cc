@@ -223,6 +223,16 @@ std::uint64_t JetStreamEventLog::Horizon() const {
       {copy_->Range().last, follower_->horizon(), forwarder_->horizon()});
 }
 
+std::optional<std::uint64_t> JetStreamEventLog::FindReplay(
+    const ReplayDigest& digest) const {
+  if (std::optional<std::uint64_t> sequence = copy_->FindReplay(digest)) {
+    return sequence;
+  }
+  // Outbox sequences are this replica's own, not the stream's.
+  if (outbox_->FindReplay(digest).has_value()) return 0;
+  return std::nullopt;
+}
+
 absl::Status JetStreamEventLog::CheckReady() const {
   if (absl::Status status = forwarder_->CheckReady(); !status.ok()) {
     return status;
@@ -236,6 +246,11 @@ void JetStreamEventLog::AddMetrics(PrometheusText& text) const {
   text.AddGauge("paradym_webhooks_replication_lag_events",
                 "Stream events this replica's copy does not hold yet.",
                 static_cast<double>(Horizon() - held));
+  text.AddGauge(
+      "paradym_webhooks_replay_digests",
+      "Retained events whose replay digest is held in memory (this "
+      "replica's copy of the stream and its outbox).",
+      static_cast<double>(copy_->replay_digests() + outbox_->replay_digests()));
   text.AddGauge("paradym_webhooks_nats_connected",
                 "1 while connected to a NATS server.",
                 client_->connected() ? 1 : 0);

@@ -81,6 +81,10 @@ class JetStreamEventLog final : public EventLog {
                          std::vector<EventPtr>& out) const override;
   SequenceRange Range() const override;
   std::uint64_t Horizon() const override;
+  // The stream sequence once this replica's copy holds the event (from any
+  // replica); 0 while only this replica's outbox holds it.
+  std::optional<std::uint64_t> FindReplay(
+      const ReplayDigest& digest) const override;
   absl::Status CheckReady() const override;
   void AddMetrics(PrometheusText& text) const override;
 

@@ -23,7 +23,9 @@ namespace {
 
 // Marks the file as ours ("PWH1"), and the layout of its tables.
 constexpr int kApplicationId = 0x50574831;
-constexpr int kSchemaVersion = 1;
+// 2 added `digest` (the replay digest); a version 1 store is migrated at
+// open, and its rows keep a NULL digest (computed from `event` when read).
+constexpr int kSchemaVersion = 2;
 
 constexpr char kSchema[] = R"sql(
 CREATE TABLE events (
@@ -33,7 +35,8 @@ CREATE TABLE events (
   project_id TEXT NOT NULL,
   workflow_id TEXT NOT NULL,
   workflow_execution_id TEXT NOT NULL,
-  event BLOB NOT NULL
+  event BLOB NOT NULL,
+  digest BLOB
 );
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
@@ -43,12 +46,20 @@ constexpr char kCommit[] = "COMMIT";
 constexpr char kRollback[] = "ROLLBACK";
 constexpr char kInsert[] =
     "INSERT INTO events (sequence, receive_time_us, event_type, project_id, "
-    "workflow_id, workflow_execution_id, event) VALUES (?1, ?2, ?3, ?4, ?5, "
-    "?6, ?7)";
+    "workflow_id, workflow_execution_id, event, digest) VALUES (?1, ?2, ?3, "
+    "?4, ?5, ?6, ?7, ?8)";
 constexpr char kRead[] =
     "SELECT sequence, receive_time_us, event_type, project_id, workflow_id, "
-    "workflow_execution_id, event FROM events WHERE sequence > ?1 AND "
+    "workflow_execution_id, event, digest FROM events WHERE sequence > ?1 AND "
     "sequence <= ?2 ORDER BY sequence LIMIT ?3";
+// Every retained event's replay digest, for the index; the event itself only
+// where the digest was not stored (rows of a version 1 store).
+constexpr char kReadDigests[] =
+    "SELECT sequence, digest, CASE WHEN digest IS NULL THEN event END FROM "
+    "events ORDER BY sequence";
+constexpr char kMigrateFrom1[] =
+    "BEGIN; ALTER TABLE events ADD COLUMN digest BLOB; PRAGMA "
+    "user_version=2; COMMIT;";
 constexpr char kRange[] =
     "SELECT (SELECT min(sequence) FROM events), (SELECT max(sequence) FROM "
     "events), (SELECT value FROM meta WHERE key = 'deleted_through')";
@@ -152,6 +163,15 @@ absl::string_view ColumnBlob(sqlite3_stmt* statement, int column) {
   const int size = sqlite3_column_bytes(statement, column);
   if (blob == nullptr) return absl::string_view();
   return absl::string_view(static_cast<const char*>(blob), size);
+}
+
+// A stored replay digest, or nullptr when the column holds none.
+const ReplayDigest* ColumnDigest(sqlite3_stmt* statement, int column,
+                                 ReplayDigest& storage) {
+  const absl::string_view blob = ColumnBlob(statement, column);
+  if (blob.size() != storage.size()) return nullptr;
+  std::memcpy(storage.data(), blob.data(), storage.size());
+  return &storage;
 }
 
 void BindText(sqlite3_stmt* statement, int index, absl::string_view text) {
@@ -313,6 +333,9 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
     log->range_ = *range;
   }
   log->last_written_ = range->last;
+  if (absl::Status status = log->ReadReplayIndex(); !status.ok()) {
+    return absl::FailedPreconditionError(status.message());
+  }
   absl::StatusOr<Released> released = log->ReadReleased();
   if (!released.ok()) {
     return absl::FailedPreconditionError(released.status().message());
@@ -385,6 +408,16 @@ absl::Status SqliteEventLog::OpenWriter() {
         absl::StrCat(path_,
                      " is not a paradym-webhooks event store; point --data_dir "
                      "elsewhere"));
+  } else if (user_version == "1") {
+    char* message = nullptr;
+    rc = sqlite3_exec(db, kMigrateFrom1, nullptr, nullptr, &message);
+    sqlite3_free(message);
+    if (rc != SQLITE_OK) {
+      if (!sqlite3_get_autocommit(db)) writer_->RunOnce("ROLLBACK");
+      return OpenError(rc, db, "migrate (format 1 to 2)", path_);
+    }
+    Log(LogLevel::kInfo, "migrated the event store to format 2",
+        {{"path", path_}});
   } else if (user_version != std::to_string(kSchemaVersion)) {
     return absl::FailedPreconditionError(
         absl::StrCat("the event store ", path_, " has format ", user_version,
@@ -441,6 +474,35 @@ absl::StatusOr<SequenceRange> SqliteEventLog::ReadRange() {
       empty ? range.last + 1
             : static_cast<std::uint64_t>(sqlite3_column_int64(statement, 0));
   return range;
+}
+
+absl::Status SqliteEventLog::ReadReplayIndex() {
+  int rc = SQLITE_OK;
+  sqlite3_stmt* statement = writer_->Prepare(kReadDigests, rc);
+  if (statement == nullptr) {
+    return StoreError(rc, writer_->db(), "read the replay digests");
+  }
+  ResetOnExit reset(statement);
+  while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
+    const auto sequence =
+        static_cast<std::uint64_t>(sqlite3_column_int64(statement, 0));
+    ReplayDigest storage;
+    if (const ReplayDigest* digest = ColumnDigest(statement, 1, storage)) {
+      replays_.Add(sequence, *digest);
+      continue;
+    }
+    StoredEvent::Parts parts;
+    parts.sequence = sequence;
+    parts.encoding_without_sequence = ColumnBlob(statement, 2);
+    const std::shared_ptr<StoredEvent> event = StoredEvent::FromParts(parts);
+    if (event->has_replay_digest()) {
+      replays_.Add(sequence, event->replay_digest());
+    }
+  }
+  if (rc != SQLITE_DONE) {
+    return StoreError(rc, writer_->db(), "read the replay digests");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<SqliteEventLog::Released> SqliteEventLog::ReadReleased() {
@@ -630,6 +692,9 @@ void SqliteEventLog::CommitBatch(std::vector<Pending> batch) {
   if (written.status.ok()) {
     written.status = InsertBatch(written.events, first, drop_before);
   }
+  if (written.status.ok() && drop_before != 0) {
+    replays_.ForgetBefore(drop_before);
+  }
   if (written.status.ok()) {
     stats_.commit_latency.Observe(absl::Now() - start);
     last_written_ = first + written.events.size() - 1;
@@ -692,6 +757,16 @@ void SqliteEventLog::SyncerLoop() {
       stats_.sync_latency.Observe(absl::Now() - start);
     }
     if (last != 0) {
+      // Replays are recognized from the moment readers see the events.
+      for (const Written& written : work) {
+        if (!written.status.ok()) continue;
+        for (const Pending& pending : written.events) {
+          if (pending.event->has_replay_digest()) {
+            replays_.Add(pending.event->sequence(),
+                         pending.event->replay_digest());
+          }
+        }
+      }
       // Readers see events once they are durable (or, if the fsync failed,
       // as SQLite holds them: they are in the file, with their sequences).
       absl::MutexLock lock(&range_mu_);
@@ -781,6 +856,13 @@ absl::Status SqliteEventLog::InsertBatch(const std::vector<Pending>& batch,
     const absl::string_view encoding = event.encoding_without_sequence();
     sqlite3_bind_blob(insert, 7, encoding.data(),
                       static_cast<int>(encoding.size()), SQLITE_STATIC);
+    if (event.has_replay_digest()) {
+      sqlite3_bind_blob(insert, 8, event.replay_digest().data(),
+                        static_cast<int>(event.replay_digest().size()),
+                        SQLITE_STATIC);
+    } else {
+      sqlite3_bind_null(insert, 8);
+    }
     if ((rc = sqlite3_step(insert)) != SQLITE_DONE) {
       status = StoreError(rc, db, "insert");
     }
@@ -864,6 +946,7 @@ absl::Status SqliteEventLog::RetentionStep(bool& more) {
     if (!sqlite3_get_autocommit(db)) writer_->Run(kRollback);
     return status;
   }
+  replays_.ForgetBefore(end);
   stats_.deleted_events.fetch_add(end - range.oldest,
                                   std::memory_order_relaxed);
   more = end == range.oldest + options_.retention_chunk;
@@ -912,6 +995,11 @@ SequenceRange SqliteEventLog::Range() const {
   return range_;
 }
 
+std::optional<std::uint64_t> SqliteEventLog::FindReplay(
+    const ReplayDigest& digest) const {
+  return replays_.Find(digest);
+}
+
 void SqliteEventLog::AddMetrics(PrometheusText& text) const {
   text.AddCounter("paradym_webhooks_store_commits_total",
                   "Transactions that committed events (group commits).",
@@ -936,6 +1024,9 @@ void SqliteEventLog::AddMetrics(PrometheusText& text) const {
   text.AddCounter("paradym_webhooks_store_checkpoints_total",
                   "Background copies of the WAL into the database file.",
                   stats_.checkpoints.load(std::memory_order_relaxed));
+  text.AddGauge("paradym_webhooks_replay_digests",
+                "Retained events whose replay digest is held in memory.",
+                static_cast<double>(replays_.size()));
 }
 
 absl::StatusOr<std::unique_ptr<SqliteEventLog::Connection>>
@@ -996,6 +1087,8 @@ absl::Status SqliteEventLog::ReadAfter(std::uint64_t after, std::uint64_t up_to,
       parts.workflow_id = ColumnText(read, 4);
       parts.workflow_execution_id = ColumnText(read, 5);
       parts.encoding_without_sequence = ColumnBlob(read, 6);
+      ReplayDigest digest;
+      parts.replay_digest = ColumnDigest(read, 7, digest);
       out.push_back(StoredEvent::FromParts(parts));
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {

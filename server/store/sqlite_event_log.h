@@ -52,6 +52,7 @@
 #include "server/core/clock.h"
 #include "server/core/event_log.h"
 #include "server/core/metrics.h"
+#include "server/core/replay_index.h"
 
 struct sqlite3;
 
@@ -121,7 +122,14 @@ class SqliteEventLog final : public EventLog {
                          std::size_t max_events,
                          std::vector<EventPtr>& out) const override;
   SequenceRange Range() const override;
+  // From an index in memory, rebuilt from the store at open; it forgets the
+  // events retention deletes.
+  std::optional<std::uint64_t> FindReplay(
+      const ReplayDigest& digest) const override;
   void AddMetrics(PrometheusText& text) const override;
+
+  // Retained events whose replay digest the index holds.
+  std::size_t replay_digests() const { return replays_.size(); }
 
   // Deletes what retention allows now, and returns when that is done.
   absl::Status EnforceRetention();
@@ -193,6 +201,8 @@ class SqliteEventLog final : public EventLog {
   // failure).
   absl::StatusOr<SequenceRange> ReadRange();
   absl::StatusOr<Released> ReadReleased();
+  // Fills replays_ from the store (at open).
+  absl::Status ReadReplayIndex();
 
   // A reader connection from the pool, or a new one.
   absl::StatusOr<std::unique_ptr<Connection>> AcquireReader() const;
@@ -244,6 +254,9 @@ class SqliteEventLog final : public EventLog {
   mutable absl::Mutex readers_mu_;
   mutable std::vector<std::unique_ptr<Connection>> idle_readers_
       ABSL_GUARDED_BY(readers_mu_);
+
+  // The replay digests of the events readers can see.
+  ReplayIndex replays_;
 
   Stats stats_;
 };

@@ -2,9 +2,11 @@
 
 #include <string>
 
+#include "absl/strings/escaping.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "paradym/webhooks/v1/webhook_service.pb.h"
+#include "server/core/replay_index.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -170,6 +172,75 @@ TEST(StoredEvent, RefusesBytesThatAreNotAnEventWithoutSequence) {
   }
   // Nothing at all is an event with every field empty.
   EXPECT_TRUE(StoredEvent::FromEncoding(1, "").ok());
+}
+
+TEST(StoredEvent, CarriesTheReplayDigestOfItsEndpointAndBody) {
+  v1::Event event = SampleEvent();
+  event.set_endpoint("shop");
+  const auto original = StoredEvent::Create(event);
+  ASSERT_TRUE(original->has_replay_digest());
+  EXPECT_EQ(original->replay_digest(),
+            ComputeReplayDigest("shop", event.body()));
+  // Every way a store reads an event back finds the same digest.
+  absl::StatusOr<std::shared_ptr<StoredEvent>> read =
+      StoredEvent::FromEncoding(3, original->encoding_without_sequence());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE((*read)->has_replay_digest());
+  EXPECT_EQ((*read)->replay_digest(), original->replay_digest());
+  StoredEvent::Parts parts;
+  parts.sequence = 3;
+  parts.encoding_without_sequence = original->encoding_without_sequence();
+  EXPECT_EQ(StoredEvent::FromParts(parts)->replay_digest(),
+            original->replay_digest());
+  const ReplayDigest given = ComputeReplayDigest("other", "given");
+  parts.replay_digest = &given;
+  EXPECT_EQ(StoredEvent::FromParts(parts)->replay_digest(), given);
+  EXPECT_EQ(original->WithSequence(9)->replay_digest(),
+            original->replay_digest());
+  // Without a body (a message on the stream that is no event) there is none.
+  event.clear_body();
+  EXPECT_FALSE(StoredEvent::Create(event)->has_replay_digest());
+  EXPECT_FALSE(StoredEvent::FromEncoding(1, "")->get()->has_replay_digest());
+}
+
+TEST(ReplayDigest, TellsEndpointAndBodyApart) {
+  const ReplayDigest digest = ComputeReplayDigest("shop", "{}");
+  EXPECT_EQ(digest, ComputeReplayDigest("shop", "{}"));
+  EXPECT_NE(digest, ComputeReplayDigest("shop", "{} "));
+  EXPECT_NE(digest, ComputeReplayDigest("default", "{}"));
+  // The endpoint's length keeps its bytes from passing for the body's.
+  EXPECT_NE(ComputeReplayDigest("ab", "c"), ComputeReplayDigest("a", "bc"));
+  // SHA-256 of 00 00 00 01 'a' 'b' 'c': printf '\0\0\0\1abc' | sha256sum
+  EXPECT_EQ(
+      absl::BytesToHexString(absl::string_view(
+          reinterpret_cast<const char*>(ComputeReplayDigest("a", "bc").data()),
+          kReplayDigestBytes)),
+      "f9c4a2ab4de81ade0bbf55389f4a5002ad85ee56ce51f84f159a1e32a7292411");
+}
+
+TEST(ReplayIndex, FindsRetainedEventsAndForgetsDeletedOnes) {
+  ReplayIndex index;
+  const ReplayDigest a = ComputeReplayDigest("e", "a");
+  const ReplayDigest b = ComputeReplayDigest("e", "b");
+  EXPECT_EQ(index.Find(a), std::nullopt);
+  index.Add(1, a);
+  index.Add(2, b);
+  index.Add(3, a);  // stored twice: the later copy is retained longer
+  EXPECT_EQ(index.Find(a), 3u);
+  EXPECT_EQ(index.Find(b), 2u);
+  EXPECT_EQ(index.size(), 3u);
+  index.ForgetBefore(2);
+  EXPECT_EQ(index.Find(a), 3u);
+  index.ForgetBefore(3);
+  EXPECT_EQ(index.Find(b), std::nullopt);
+  EXPECT_EQ(index.Find(a), 3u);
+  EXPECT_EQ(index.size(), 1u);
+  index.ForgetBefore(4);
+  EXPECT_EQ(index.Find(a), std::nullopt);
+  EXPECT_EQ(index.size(), 0u);
+  index.Add(5, b);
+  index.Clear();
+  EXPECT_EQ(index.Find(b), std::nullopt);
 }
 
 }  // namespace

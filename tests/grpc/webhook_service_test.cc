@@ -33,6 +33,7 @@ using ::paradym::webhooks::testing::GrpcErrorMetadata;
 using ::paradym::webhooks::testing::GrpcErrorReason;
 using ::paradym::webhooks::testing::ListTestData;
 using ::paradym::webhooks::testing::ReadTestData;
+using ::paradym::webhooks::testing::UniqueBody;
 using ::testing::ElementsAre;
 
 constexpr char kSecret[] = "service-test-secret";
@@ -192,18 +193,16 @@ TEST_F(WebhookServiceTest, FilteredSubscribeGetsOnlyMatchingEventsInOrder) {
 }
 
 TEST_F(WebhookServiceTest, SubscribeResumesAfterASequence) {
-  const std::string body =
-      ReadTestData("events/workflowExecution.completed.json");
   for (int i = 0; i < 5; ++i) {
     v1::IngestResponse ingested;
-    ASSERT_TRUE(Ingest(body, &ingested).ok());
+    ASSERT_TRUE(Ingest(UniqueBody(i), &ingested).ok());
   }
   grpc::ClientContext context;
   v1::SubscribeRequest request;
   request.set_start_after_sequence(3);
   auto reader = Subscribe(context, request);
   v1::IngestResponse ingested;
-  ASSERT_TRUE(Ingest(body, &ingested).ok());
+  ASSERT_TRUE(Ingest(UniqueBody(5), &ingested).ok());
   std::vector<v1::Event> events = ReadEvents(*reader, 3);
   std::vector<std::uint64_t> sequences;
   for (const auto& e : events) sequences.push_back(e.sequence());
@@ -412,12 +411,11 @@ TEST_F(SlowSubscriberTest, StreamEndsWithResourceExhaustedAndLastSequence) {
                        std::chrono::seconds(60));
   auto reader = slow_stub->Subscribe(&context, {});
   reader->WaitForInitialMetadata();
-  const std::string body = ReadTestData("events/workflowExecution.failed.json");
   constexpr int kMaxEvents = 20000;
   int ingested_count = 0;
   while (hub_.overflows() == 0 && ingested_count < kMaxEvents) {
     v1::IngestResponse ingested;
-    ASSERT_TRUE(Ingest(body, &ingested).ok());
+    ASSERT_TRUE(Ingest(UniqueBody(ingested_count), &ingested).ok());
     ++ingested_count;
   }
   ASSERT_EQ(hub_.overflows(), 1u);

@@ -32,6 +32,7 @@ using ::paradym::webhooks::testing::PathFromEnv;
 using ::paradym::webhooks::testing::ReadTestData;
 using ::paradym::webhooks::testing::RunCommand;
 using ::paradym::webhooks::testing::StartServer;
+using ::paradym::webhooks::testing::UniqueBody;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -210,11 +211,9 @@ TEST_F(CliSubscribeTest, RefusalIsReportedWithCodeReasonAndExit1) {
 // A fast stream: every event arrives, in order, none twice.
 TEST_F(CliSubscribeTest, KeepsUpWithAFastStream) {
   constexpr int kEvents = 5000;
-  const std::string body =
-      ReadTestData("events/workflowExecution.started.json");
   auto cli = StartCli({"--from-start"});
   ASSERT_NE(cli, nullptr);
-  for (int i = 0; i < kEvents; ++i) Ingest(body);
+  for (int i = 0; i < kEvents; ++i) Ingest(UniqueBody(i));
   for (int expected = 1; expected <= kEvents; ++expected) {
     absl::StatusOr<std::string> line = cli->ReadStdoutLine(absl::Seconds(30));
     ASSERT_TRUE(line.ok()) << line.status() << cli->Stderr();
@@ -234,9 +233,7 @@ TEST_F(CliSubscribeTest, ReconnectsAcrossARestartWithoutGapOrRepeat) {
   // the same store and ports, and events arrive meanwhile and after.
   ASSERT_EQ(server_->Stop(SIGTERM, absl::Seconds(10)).value_or(-1), 0);
   StartTheServer();
-  for (int i = 0; i < 3; ++i) {
-    Ingest(ReadTestData("events/workflowExecution.completed.json"));
-  }
+  for (int i = 0; i < 3; ++i) Ingest(UniqueBody(i));
   for (std::uint64_t expected = 2; expected <= 4; ++expected) {
     line = cli->ReadStdoutLine(absl::Seconds(30));
     ASSERT_TRUE(line.ok()) << line.status() << cli->Stderr();

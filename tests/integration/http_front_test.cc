@@ -38,6 +38,7 @@ using ::paradym::webhooks::testing::PostRequest;
 using ::paradym::webhooks::testing::RawHttpConnection;
 using ::paradym::webhooks::testing::ReadTestData;
 using ::paradym::webhooks::testing::StartServer;
+using ::paradym::webhooks::testing::UniqueBody;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -201,19 +202,18 @@ TEST_F(HttpFrontTest, HealthAndReadiness) {
 
 TEST_F(HttpFrontTest, KeepAliveServesManyRequestsOnOneConnection) {
   Start();
-  const std::string body =
-      ReadTestData("events/workflowExecution.started.json");
   RawHttpConnection connection(port());
   ASSERT_TRUE(connection.connected());
   for (int i = 1; i <= 200; ++i) {
-    ASSERT_TRUE(connection.Send(SignedPost(body)));
+    ASSERT_TRUE(connection.Send(SignedPost(UniqueBody(i))));
     absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
     ASSERT_TRUE(reply.ok()) << reply.status();
     ASSERT_EQ(reply->status, 200);
     ASSERT_EQ(reply->body, absl::StrCat("{\"sequence\":", i, "}\n"));
   }
   // Pipelined: three requests in one write, three answers in order.
-  ASSERT_TRUE(connection.Send(SignedPost(body) + SignedPost(body) +
+  ASSERT_TRUE(connection.Send(SignedPost(UniqueBody(201)) +
+                              SignedPost(UniqueBody(202)) +
                               "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
   for (const char* expected : {"{\"sequence\":201}\n", "{\"sequence\":202}\n",
                                "{\"status\":\"ok\"}\n"}) {
@@ -529,11 +529,10 @@ TEST_F(HttpFrontTest, AStuckSubscriberNeverDelaysThe200) {
   auto stuck = stuck_stub->Subscribe(&context, {});
   stuck->WaitForInitialMetadata();  // subscribed, and never reads
 
-  const std::string body = ReadTestData("events/workflowExecution.failed.json");
   RawHttpConnection connection(port());
   constexpr int kRequests = 2000;
   for (int i = 1; i <= kRequests; ++i) {
-    ASSERT_TRUE(connection.Send(SignedPost(body)));
+    ASSERT_TRUE(connection.Send(SignedPost(UniqueBody(i))));
     absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
     ASSERT_TRUE(reply.ok()) << reply.status();
     ASSERT_EQ(reply->status, 200) << reply->body;
@@ -561,7 +560,10 @@ TEST_F(HttpFrontTest, MetricsCountWhatWasSent) {
   Start();
   const std::string body =
       ReadTestData("events/workflowExecution.started.json");
+  // One webhook and two replays of it.
   for (int i = 0; i < 3; ++i) ASSERT_EQ(Exchange(SignedPost(body)).status, 200);
+  const std::string other = UniqueBody(1);
+  ASSERT_EQ(Exchange(SignedPost(other)).status, 200);
   for (int i = 0; i < 2; ++i) {
     ASSERT_EQ(Exchange(PostRequest("/webhook", body, "")).status, 401);
   }
@@ -573,7 +575,7 @@ TEST_F(HttpFrontTest, MetricsCountWhatWasSent) {
   EXPECT_EQ(MetricValue(text,
                         "paradym_webhooks_http_requests_total{code=\"200\","
                         "reason=\"\"}"),
-            3);
+            4);
   EXPECT_EQ(MetricValue(text,
                         "paradym_webhooks_http_requests_total{code=\"401\","
                         "reason=\"SIGNATURE_MISSING\"}"),
@@ -585,15 +587,116 @@ TEST_F(HttpFrontTest, MetricsCountWhatWasSent) {
   EXPECT_EQ(MetricValue(text,
                         "paradym_webhooks_events_accepted_total{"
                         "event_type=\"workflowExecution.started\"}"),
-            3);
+            2);
+  EXPECT_EQ(MetricValue(text, "paradym_webhooks_duplicates_total"), 2);
+  EXPECT_EQ(MetricValue(text, "paradym_webhooks_replay_digests"), 2);
   EXPECT_EQ(MetricValue(text, "paradym_webhooks_ingest_duration_seconds_count"),
-            3);
-  EXPECT_EQ(MetricValue(text, "paradym_webhooks_log_events"), 3);
+            2);
+  EXPECT_EQ(MetricValue(text, "paradym_webhooks_log_events"), 2);
   EXPECT_EQ(MetricValue(text, "paradym_webhooks_subscribers"), 0);
   EXPECT_EQ(MetricValue(text, "paradym_webhooks_subscriber_overflows_total"),
             0);
   EXPECT_GE(
       MetricValue(text, "paradym_webhooks_http_connections_accepted_total"), 7);
+}
+
+// A body published at `published` (now by default), in Paradym's format.
+std::string FreshBody(int n, absl::Time published = absl::Now()) {
+  return absl::StrCat(
+      R"({"webhookId":"fresh-)", n, R"(","webhookPublishedAt":")",
+      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", published, absl::UTCTimeZone()),
+      R"(","projectId":"p-1","eventType":"workflowExecution.started",)",
+      R"("payload":{"workflowId":"wf-1","workflowExecutionId":"ex-1"}})");
+}
+
+TEST_F(HttpFrontTest, AReplayGetsTheOriginalSequenceAndIsStoredOnce) {
+  const std::string data_dir = MakeTempDir() + "/data";
+  Start({"--data_dir=" + data_dir});
+  const std::string body = UniqueBody(7);
+  const std::string other = UniqueBody(8);
+  EXPECT_EQ(Exchange(SignedPost(body)).body, "{\"sequence\":1}\n");
+  EXPECT_EQ(Exchange(SignedPost(other)).body, "{\"sequence\":2}\n");
+  // The same signed POST again, also to the endpoint's own path.
+  for (const char* path : {"/webhook", "/webhooks/default"}) {
+    SCOPED_TRACE(path);
+    HttpReply replay = Exchange(SignedPost(body, path));
+    EXPECT_EQ(replay.status, 200);
+    EXPECT_EQ(replay.body, "{\"sequence\":1}\n");
+  }
+  // And through gRPC, byte for byte.
+  v1::IngestRequest request;
+  request.set_body(body);
+  request.set_signature(SignBody(kSecret, body));
+  v1::IngestResponse response;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(stub_->Ingest(&context, request, &response).ok());
+  }
+  EXPECT_EQ(response.event().sequence(), 1u);
+  EXPECT_FALSE(response.pending_replication());
+  EXPECT_EQ(response.event().body(), body);
+
+  auto list = [&] {
+    v1::ListEventsRequest list_request;
+    list_request.set_start_after_sequence(0);
+    v1::ListEventsResponse listed;
+    grpc::ClientContext context;
+    EXPECT_TRUE(stub_->ListEvents(&context, list_request, &listed).ok());
+    return listed;
+  };
+  ASSERT_EQ(list().events_size(), 2);
+
+  // The digests are kept with the events: a replay after a restart too.
+  ASSERT_EQ(server_->Stop(SIGTERM, kTimeout).value_or(-1), 0);
+  Start({"--data_dir=" + data_dir});
+  EXPECT_EQ(Exchange(SignedPost(body)).body, "{\"sequence\":1}\n");
+  EXPECT_EQ(Exchange(SignedPost(UniqueBody(9))).body, "{\"sequence\":3}\n");
+  const v1::ListEventsResponse listed = list();
+  ASSERT_EQ(listed.events_size(), 3);
+  EXPECT_EQ(listed.events(0).body(), body);
+  EXPECT_EQ(listed.events(1).body(), other);
+}
+
+TEST_F(HttpFrontTest, AStaleEventIs401AndCounted) {
+  Start({"--max_event_age=168h"});
+  // The fixture was published on 2024-06-12.
+  HttpReply stale = Exchange(
+      SignedPost(ReadTestData("events/workflowExecution.started.json")));
+  EXPECT_EQ(stale.status, 401);
+  EXPECT_EQ(ErrorReasonOf(stale), "STALE_EVENT") << stale.body;
+  EXPECT_THAT(stale.body, HasSubstr("168h"));
+  HttpReply fresh = Exchange(SignedPost(FreshBody(1)));
+  EXPECT_EQ(fresh.status, 200) << fresh.body;
+  EXPECT_EQ(fresh.body, "{\"sequence\":1}\n");
+  const std::string text =
+      Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").body;
+  EXPECT_EQ(MetricValue(text,
+                        "paradym_webhooks_webhooks_refused_total{"
+                        "reason=\"STALE_EVENT\"}"),
+            1);
+}
+
+TEST_F(HttpFrontTest, TheAgeDefaultsToTheRetentionAndCannotExceedIt) {
+  // "--max_event_age=" leaves the flag unset: the retention applies.
+  Start({"--retention=24h", "--max_event_age="});
+  HttpReply stale =
+      Exchange(SignedPost(FreshBody(1, absl::Now() - absl::Hours(48))));
+  EXPECT_EQ(stale.status, 401);
+  EXPECT_EQ(ErrorReasonOf(stale), "STALE_EVENT") << stale.body;
+  EXPECT_THAT(stale.body, HasSubstr("24h"));
+  EXPECT_EQ(
+      Exchange(SignedPost(FreshBody(2, absl::Now() - absl::Hours(1)))).status,
+      200);
+
+  // An age beyond the retention would let a forgotten replay in: refused.
+  auto child = ChildProcess::Start(testing::ServerOptions(
+      {"--retention=24h", "--max_event_age=25h",
+       "--data_dir=" + MakeTempDir() + "/data", "--grpc_address=127.0.0.1:0",
+       "--http_address=127.0.0.1:0"},
+      {{"PARADYM_WEBHOOK_SECRET", kSecret}}));
+  ASSERT_TRUE(child.ok()) << child.status();
+  EXPECT_EQ((*child)->Wait(kTimeout).value_or(-1), 2);
+  EXPECT_THAT((*child)->Stderr(), HasSubstr("must not exceed --retention"));
 }
 
 // SIGTERM: new requests get 503, the one in flight completes, then exit 0.

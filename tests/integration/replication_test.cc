@@ -374,6 +374,40 @@ TEST_F(ReplicationTest, AnEventAcceptedByOneReplicaReachesSubscribersOfAll) {
   EXPECT_EQ(ready->status, 200) << ready->body;
 }
 
+TEST_F(ReplicationTest, AReplayToAnotherReplicaGetsTheOriginalSequence) {
+  StartCluster(1);
+  StartReplica(0);
+  StartReplica(1);
+  const std::string body = UniqueBody(1);
+  ASSERT_EQ(SequenceOf(Post(0, UniqueBody(2))), 1u);
+  const HttpReply original = Post(0, body);
+  ASSERT_EQ(original.status, 200) << original.body;
+  ASSERT_EQ(SequenceOf(original), 2u);
+  // Once replica 1's copy of the stream holds it (see README "Replays" for
+  // a replay that arrives sooner), a replay there is answered with it.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        grpc::ClientContext context;
+        context.set_deadline(Deadline());
+        v1::ListEventsRequest request;
+        request.set_start_after_sequence(1);
+        v1::ListEventsResponse response;
+        return Stub(1)->ListEvents(&context, request, &response).ok() &&
+               response.events_size() == 1;
+      },
+      kTimeout));
+  for (int replica : {1, 0, 1}) {
+    SCOPED_TRACE(replica);
+    const HttpReply replay = Post(replica, body);
+    EXPECT_EQ(replay.status, 200) << replay.body;
+    EXPECT_EQ(replay.body, "{\"sequence\":2}\n");
+  }
+  const std::vector<v1::Event> stream = Converged();
+  ASSERT_EQ(stream.size(), 2u);
+  EXPECT_EQ(StreamLast(), 2u);
+  EXPECT_EQ(stream[1].body(), body);
+}
+
 TEST_F(ReplicationTest, NothingIsLostWhenTheLeaderAndAReplicaAreKilled) {
   StartCluster(3);
   for (int i = 0; i < 3; ++i) StartReplica(i);

@@ -34,6 +34,7 @@ using ::paradym::webhooks::testing::ListTestData;
 using ::paradym::webhooks::testing::MakeTempDir;
 using ::paradym::webhooks::testing::ReadTestData;
 using ::paradym::webhooks::testing::StartServer;
+using ::paradym::webhooks::testing::UniqueBody;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -268,11 +269,7 @@ TEST_F(ServerBinaryTest,
 
 TEST_F(ServerBinaryTest, SubscribeRefusalsHaveTheirReasons) {
   Start({"--store=memory", "--memory_events=2"});
-  for (int i = 0; i < 4; ++i) {
-    ASSERT_TRUE(
-        IngestSigned(ReadTestData("events/workflowExecution.completed.json"))
-            .ok());
-  }
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(IngestSigned(UniqueBody(i)).ok());
   struct Case {
     std::string name;
     v1::SubscribeRequest request;
@@ -324,24 +321,27 @@ TEST_F(ServerBinaryTest, SubscribeStreamsBeyondTheMostAreRefused) {
 
 TEST_F(ServerBinaryTest, ResumeAfterASequenceGetsExactlyTheMissedThenLive) {
   Start();
-  const std::string body =
-      ReadTestData("events/workflowExecution.started.json");
+  int next = 0;
   std::uint64_t last_seen = 0;
   {
     grpc::ClientContext context;
     auto reader = Subscribe(context, {});
-    for (int i = 0; i < 3; ++i) ASSERT_TRUE(IngestSigned(body).ok());
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(IngestSigned(UniqueBody(next++)).ok());
+    }
     std::vector<v1::Event> events = Read(*reader, 3);
     ASSERT_EQ(events.size(), 3u);
     last_seen = events.back().sequence();
     context.TryCancel();
   }
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(IngestSigned(body).ok());  // missed
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_TRUE(IngestSigned(UniqueBody(next++)).ok());  // missed
+  }
   grpc::ClientContext context;
   v1::SubscribeRequest request;
   request.set_start_after_sequence(last_seen);
   auto reader = Subscribe(context, request);
-  ASSERT_TRUE(IngestSigned(body).ok());  // live
+  ASSERT_TRUE(IngestSigned(UniqueBody(next++)).ok());  // live
   std::vector<std::uint64_t> sequences;
   for (const auto& e : Read(*reader, 5)) sequences.push_back(e.sequence());
   EXPECT_THAT(sequences, ElementsAre(4, 5, 6, 7, 8));

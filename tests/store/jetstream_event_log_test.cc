@@ -430,5 +430,30 @@ TEST_F(JetStreamEventLogSecureTest, AMissingCaFileIsAClearErrorAtStart) {
   EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(log.status().message(), HasSubstr("--nats_tls_ca"));
 }
+
+TEST_F(JetStreamEventLogTest, EveryReplicaFindsEveryReplicasEventByDigest) {
+  auto a = Open(dir_a_);
+  auto b = Open(dir_b_);
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  const ReplayDigest r1 = ComputeReplayDigest("", "r1");
+  EXPECT_EQ(b->FindReplay(r1), std::nullopt);
+  ASSERT_EQ(Append(*a, "r1"), 1u);
+  ASSERT_EQ(Append(*b, "r2"), 2u);
+  // Found with its stream sequence once each replica's copy has it.
+  ASSERT_TRUE(WaitFor(
+      [&] { return a->FindReplay(r1) == 1u && b->FindReplay(r1) == 1u; },
+      kTimeout));
+  ASSERT_TRUE(WaitFor(
+      [&] { return a->FindReplay(ComputeReplayDigest("", "r2")) == 2u; },
+      kTimeout));
+  // And after a restart, from the copy on disk.
+  b.reset();
+  b = Open(dir_b_);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->FindReplay(r1), 1u);
+  EXPECT_EQ(b->FindReplay(ComputeReplayDigest("", "r3")), std::nullopt);
+}
+
 }  // namespace
 }  // namespace paradym::webhooks

@@ -523,5 +523,127 @@ TEST_F(SqliteEventLogTest, ReleasedEventsGoAndTheBookmarkSurvivesARestart) {
   EXPECT_EQ((*next)->sequence(), 6u);
 }
 
+std::shared_ptr<StoredEvent> MakeWebhook(const std::string& body,
+                                         absl::Time received = kStart) {
+  v1::Event event;
+  event.set_event_type("workflowExecution.completed");
+  event.set_endpoint("default");
+  event.set_body(body);
+  event.mutable_receive_time()->set_seconds(absl::ToUnixSeconds(received));
+  return StoredEvent::Create(event);
+}
+
+ReplayDigest DigestOf(const std::string& body) {
+  return ComputeReplayDigest("default", body);
+}
+
+TEST_F(SqliteEventLogTest, FindsReplaysAlsoAfterARestart) {
+  {
+    auto log = Open();
+    ASSERT_NE(log, nullptr);
+    EXPECT_EQ(log->FindReplay(DigestOf("a")), std::nullopt);
+    ASSERT_TRUE(AppendAndWait(*log, MakeWebhook("a")).ok());
+    ASSERT_TRUE(AppendAndWait(*log, MakeWebhook("b")).ok());
+    EXPECT_EQ(log->FindReplay(DigestOf("a")), 1u);
+    EXPECT_EQ(log->FindReplay(DigestOf("b")), 2u);
+    EXPECT_EQ(log->replay_digests(), 2u);
+  }
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->FindReplay(DigestOf("a")), 1u);
+  EXPECT_EQ(log->FindReplay(DigestOf("b")), 2u);
+  EXPECT_EQ(log->FindReplay(DigestOf("c")), std::nullopt);
+  // Another endpoint's identical body is another webhook.
+  EXPECT_EQ(log->FindReplay(ComputeReplayDigest("shop", "a")), std::nullopt);
+  // Events read back carry their digest.
+  std::vector<EventPtr> events = ReadAll(*log);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_TRUE(events[0]->has_replay_digest());
+  EXPECT_EQ(events[0]->replay_digest(), DigestOf("a"));
+}
+
+TEST_F(SqliteEventLogTest, RetentionForgetsTheDigestsOfWhatItDeletes) {
+  SqliteEventLog::Options options = Options();
+  options.retention = absl::Hours(24 * 7);
+  {
+    auto log = Open(options);
+    ASSERT_NE(log, nullptr);
+    ASSERT_TRUE(AppendAndWait(*log, MakeWebhook("old", kStart)).ok());
+    ASSERT_TRUE(
+        AppendAndWait(*log, MakeWebhook("new", kStart + absl::Hours(48))).ok());
+    clock_.Advance(absl::Hours(24 * 7 + 1));
+    ASSERT_TRUE(log->EnforceRetention().ok());
+    ASSERT_EQ(log->Range().oldest, 2u);
+    EXPECT_EQ(log->FindReplay(DigestOf("old")), std::nullopt);
+    EXPECT_EQ(log->FindReplay(DigestOf("new")), 2u);
+    EXPECT_EQ(log->replay_digests(), 1u);
+  }
+  auto log = Open(options);
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->FindReplay(DigestOf("old")), std::nullopt);
+  EXPECT_EQ(log->FindReplay(DigestOf("new")), 2u);
+}
+
+TEST_F(SqliteEventLogTest, AVersion1StoreIsMigratedAndItsEventsFound) {
+  // A store as the first format wrote it: no digest column.
+  std::filesystem::create_directories(dir_);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  const std::shared_ptr<StoredEvent> old = MakeWebhook("from v1");
+  const std::string schema = absl::StrCat(
+      "PRAGMA journal_mode=WAL; BEGIN;"
+      "CREATE TABLE events (sequence INTEGER PRIMARY KEY, receive_time_us "
+      "INTEGER NOT NULL, event_type TEXT NOT NULL, project_id TEXT NOT NULL, "
+      "workflow_id TEXT NOT NULL, workflow_execution_id TEXT NOT NULL, event "
+      "BLOB NOT NULL);"
+      "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) "
+      "WITHOUT ROWID;"
+      "PRAGMA application_id=",
+      0x50574831, "; PRAGMA user_version=1; COMMIT;");
+  ASSERT_EQ(sqlite3_exec(db, schema.c_str(), nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_stmt* insert = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db,
+                         "INSERT INTO events VALUES (1, ?1, 'workflowExecution."
+                         "completed', '', '', '', ?2)",
+                         -1, &insert, nullptr),
+      SQLITE_OK);
+  sqlite3_bind_int64(insert, 1, old->receive_time_micros());
+  const absl::string_view encoding = old->encoding_without_sequence();
+  sqlite3_bind_blob(insert, 2, encoding.data(),
+                    static_cast<int>(encoding.size()), SQLITE_TRANSIENT);
+  ASSERT_EQ(sqlite3_step(insert), SQLITE_DONE);
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+
+  for (int open = 0; open < 2; ++open) {
+    SCOPED_TRACE(open == 0 ? "migrating" : "migrated");
+    auto log = Open();
+    ASSERT_NE(log, nullptr);
+    EXPECT_EQ(log->FindReplay(DigestOf("from v1")), 1u);
+    std::vector<EventPtr> events = ReadAll(*log);
+    ASSERT_EQ(events.size(), static_cast<std::size_t>(1 + open));
+    EXPECT_EQ(Encoded(*events[0]), Encoded(*old->WithSequence(1)));
+    EXPECT_EQ(events[0]->replay_digest(), DigestOf("from v1"));
+    if (open == 0) {
+      absl::StatusOr<EventPtr> next = AppendAndWait(*log, MakeWebhook("v2"));
+      ASSERT_TRUE(next.ok()) << next.status();
+      EXPECT_EQ((*next)->sequence(), 2u);
+    }
+    EXPECT_EQ(log->FindReplay(DigestOf("v2")), 2u);
+  }
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* version = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr),
+      SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(version), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(version, 0), 2);
+  sqlite3_finalize(version);
+  sqlite3_close(db);
+}
+
 }  // namespace
 }  // namespace paradym::webhooks

@@ -112,8 +112,8 @@ class ChildProcess {
 
 // Starts paradym-webhooksd (env PARADYM_WEBHOOKSD) with `args` and waits for
 // it to listen. Adds --data_dir in a fresh temporary directory unless `args`
-// has one, and --grpc_address / --http_address on 127.0.0.1 port 0 unless
-// `args` has them.
+// has one, --grpc_address / --http_address on 127.0.0.1 port 0 and
+// --max_event_age=inf (the fixtures are old) unless `args` has them.
 absl::StatusOr<std::unique_ptr<ChildProcess>> StartServer(
     std::vector<std::string> args, Env env);
 // The same, with the limits of `limits` (its binary, args, env and ready_fd
