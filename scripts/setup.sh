@@ -15,6 +15,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc protobuf-compiler libprotobuf-dev
   libabsl-dev rapidjson-dev libssl-dev libsqlite3-dev sqlite3 libboost1.81-dev android-libboringssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # The clang build: -Wthread-safety, ASan + UBSan, libFuzzer (scripts/test.sh).
+  clang-14 libclang-rt-14-dev
   # --store=jetstream: cnats, and NATS servers for its tests and benchmark.
   libnats-dev nats-server
   bazel-bootstrap bazel-rules-java

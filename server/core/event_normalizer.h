@@ -25,8 +25,6 @@
 
 namespace paradym::webhooks {
 
-namespace v1 = ::paradym::webhooks::v1;
-
 // The EventType of a Paradym `eventType` string; EVENT_TYPE_UNSPECIFIED when
 // this version does not know it.
 v1::EventType EventTypeFromString(absl::string_view event_type);

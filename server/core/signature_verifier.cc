@@ -139,7 +139,7 @@ absl::Status SignatureVerifier::CheckEndpoint(
 
 absl::StatusOr<absl::string_view> SignatureVerifier::Verify(
     absl::string_view body, absl::string_view signature,
-    absl::string_view endpoint) const {
+    absl::string_view endpoint) const& {
   if (absl::Status status = CheckEndpoint(endpoint); !status.ok()) {
     return status;
   }

@@ -61,12 +61,16 @@ class SignatureVerifier {
 
   // Checks `signature` against `body`. With an empty `endpoint` every
   // configured secret is tried; otherwise only that endpoint's secrets.
-  // Returns the name of the endpoint whose secret matched. Errors:
+  // Returns the name of the endpoint whose secret matched, which lives as
+  // long as the verifier (so a temporary verifier cannot be asked). Errors:
   // NOT_FOUND (UNKNOWN_ENDPOINT), UNAUTHENTICATED (SIGNATURE_MISSING,
   // SIGNATURE_MALFORMED, SIGNATURE_MISMATCH).
   absl::StatusOr<absl::string_view> Verify(absl::string_view body,
                                            absl::string_view signature,
-                                           absl::string_view endpoint) const;
+                                           absl::string_view endpoint) const&;
+  absl::StatusOr<absl::string_view> Verify(
+      absl::string_view body, absl::string_view signature,
+      absl::string_view endpoint) const&& = delete;
 
   // NOT_FOUND (UNKNOWN_ENDPOINT) unless `endpoint` is empty or configured.
   absl::Status CheckEndpoint(absl::string_view endpoint) const;

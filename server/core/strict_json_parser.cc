@@ -1,9 +1,12 @@
 #include "server/core/strict_json_parser.h"
 
+#include <cmath>
 #include <cstring>
 #include <string>
+#include <system_error>
 #include <vector>
 
+#include "absl/strings/charconv.h"
 #include "absl/strings/str_cat.h"
 #include "rapidjson/error/en.h"
 #include "rapidjson/memorystream.h"
@@ -37,11 +40,26 @@ class StructBuilder
   bool Bool(bool b) {
     return Put([b](Value& v) { v.set_bool_value(b); });
   }
-  bool Int(int i) { return Number(i); }
-  bool Uint(unsigned u) { return Number(u); }
-  bool Int64(int64_t i) { return Number(static_cast<double>(i)); }
-  bool Uint64(uint64_t u) { return Number(static_cast<double>(u)); }
-  bool Double(double d) { return Number(d); }
+  // Numbers arrive as their text (kParseNumbersAsStringsFlag), which
+  // RapidJSON has checked against the JSON grammar, and are converted here,
+  // correctly rounded. RapidJSON 1.1.0's own full-precision conversion turns
+  // a zero with a large exponent ("0e51", "0.0e300") into an arbitrary
+  // number, through undefined behaviour (__builtin_clzll(0)).
+  bool RawNumber(const char* str, rapidjson::SizeType length, bool /*copy*/) {
+    double d = 0;
+    const absl::from_chars_result result =
+        absl::from_chars(str, str + length, d);
+    if (result.ec == std::errc::result_out_of_range && std::fabs(d) > 1) {
+      // Too big for a double: the rest underflows to zero, as in strtod.
+      const std::string path = Path();
+      error_ = MakeError(absl::StatusCode::kInvalidArgument, kMalformedJson,
+                         "the body is not valid JSON: a number is too big "
+                         "to be stored in a double",
+                         {}, {{path, "number too big"}});
+      return false;
+    }
+    return Number(d);
+  }
   bool String(const char* str, rapidjson::SizeType length, bool /*copy*/) {
     if (HasEncodedSurrogate(str, length)) return LoneSurrogate(Path());
     return Put([&](Value& v) { v.set_string_value(str, length); });
@@ -207,7 +225,7 @@ class StructBuilder
 // (checked once over the whole text, much faster); invalid input is read with
 // it, so that the error names the field.
 constexpr unsigned kFastFlags =
-    rapidjson::kParseIterativeFlag | rapidjson::kParseFullPrecisionFlag;
+    rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag;
 constexpr unsigned kValidatingFlags =
     kFastFlags | rapidjson::kParseValidateEncodingFlag;
 

@@ -147,6 +147,7 @@ absl::StatusOr<std::shared_ptr<Subscription>> SubscriptionHub::Subscribe(
   }
   std::shared_ptr<Subscription> subscription(
       new Subscription(*this, std::move(filter), cursor, std::move(on_ready)));
+  subscription->AssertHub(*this);
   // A start beyond what was published (a replica catching up) is live at
   // once: Publish skips what it has seen.
   subscription->live_ = cursor >= last_published_;
@@ -156,6 +157,7 @@ absl::StatusOr<std::shared_ptr<Subscription>> SubscriptionHub::Subscribe(
 
 void SubscriptionHub::Unsubscribe(Subscription& subscription) {
   absl::MutexLock lock(&mu_);
+  subscription.AssertHub(*this);
   subscription.unsubscribed_ = true;
   subscription.queue_.clear();
   if (subscription.end_.ok()) {
@@ -173,7 +175,7 @@ void SubscriptionHub::Unsubscribe(Subscription& subscription) {
     int own_wakes;
   } waiting{&subscription, own_wakes};
   mu_.Await(absl::Condition(
-      +[](Waiting* w) {
+      +[](Waiting* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {  // Await holds mu_
         return w->subscription->wakes_running_ <= w->own_wakes;
       },
       &waiting));
@@ -184,6 +186,7 @@ SubscriptionHub::Wakeups SubscriptionHub::Publish(EventPtr event) {
   absl::MutexLock lock(&mu_);
   last_published_ = event->sequence();
   for (const auto& subscription : subscriptions_) {
+    subscription->AssertHub(*this);
     // A live subscription's cursor changes only under mu_.
     if (!subscription->live_ || !subscription->end_.ok() ||
         event->sequence() <= subscription->cursor_ ||
@@ -219,7 +222,10 @@ void SubscriptionHub::Wake(Wakeups wakeups) {
     waking_now = nullptr;
   }
   absl::MutexLock lock(&mu_);
-  for (const auto& subscription : wakeups) --subscription->wakes_running_;
+  for (const auto& subscription : wakeups) {
+    subscription->AssertHub(*this);
+    --subscription->wakes_running_;
+  }
 }
 
 void SubscriptionHub::Shutdown() {
@@ -228,6 +234,7 @@ void SubscriptionHub::Shutdown() {
     absl::MutexLock lock(&mu_);
     shutting_down_ = true;
     for (const auto& subscription : subscriptions_) {
+      subscription->AssertHub(*this);
       if (subscription->end_.ok()) {
         EndLocked(subscription, ShuttingDown(), wakeups);
       }
@@ -249,6 +256,7 @@ std::uint64_t SubscriptionHub::overflows() const {
 void SubscriptionHub::EndLocked(
     const std::shared_ptr<Subscription>& subscription, absl::Status status,
     Wakeups& wakeups) {
+  subscription->AssertHub(*this);
   subscription->end_ = std::move(status);
   subscription->queue_.clear();
   ArmForWakeLocked(subscription, wakeups);
@@ -256,6 +264,7 @@ void SubscriptionHub::EndLocked(
 
 void SubscriptionHub::ArmForWakeLocked(
     const std::shared_ptr<Subscription>& subscription, Wakeups& wakeups) {
+  subscription->AssertHub(*this);
   if (!subscription->armed_ || subscription->unsubscribed_) return;
   subscription->armed_ = false;
   ++subscription->wakes_running_;

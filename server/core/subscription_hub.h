@@ -27,6 +27,7 @@
 #ifndef PARADYM_WEBHOOKS_SERVER_CORE_SUBSCRIPTION_HUB_H_
 #define PARADYM_WEBHOOKS_SERVER_CORE_SUBSCRIPTION_HUB_H_
 
+#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -44,51 +45,7 @@
 
 namespace paradym::webhooks {
 
-class SubscriptionHub;
-
-class Subscription {
- public:
-  Subscription(const Subscription&) = delete;
-  Subscription& operator=(const Subscription&) = delete;
-
-  // Replaces `out` with the next matching events: at most `max_events`, and
-  // no more than `max_bytes` encoded unless a single event is larger. Empty
-  // `out` with OK: nothing yet, and `on_ready` will run once when there is.
-  // Otherwise the status that ended the subscription: RESOURCE_EXHAUSTED
-  // (SUBSCRIBER_TOO_SLOW), UNAVAILABLE (SHUTTING_DOWN), OUT_OF_RANGE
-  // (SEQUENCE_TOO_OLD, when replay falls behind the log). One consumer at a
-  // time.
-  absl::Status Next(std::size_t max_events, std::size_t max_bytes,
-                    std::vector<EventPtr>& out);
-
- private:
-  friend class SubscriptionHub;
-  Subscription(SubscriptionHub& hub, EventFilter filter, std::uint64_t cursor,
-               std::function<void()> on_ready)
-      : hub_(hub),
-        filter_(std::move(filter)),
-        on_ready_(std::move(on_ready)),
-        cursor_(cursor) {}
-
-  // Reads the next replay batch from the log, outside the hub's lock.
-  absl::Status Replay(std::uint64_t up_to, std::size_t max_events,
-                      std::size_t max_bytes, std::vector<EventPtr>& out);
-
-  SubscriptionHub& hub_;
-  const EventFilter filter_;
-  const std::function<void()> on_ready_;
-
-  // Only the consumer touches these while replaying; the hub's lock guards
-  // the switch to live.
-  std::uint64_t cursor_;  // the last sequence given out (or skipped)
-
-  bool live_ = false;           // guarded by hub_.mu_
-  std::deque<EventPtr> queue_;  // guarded by hub_.mu_
-  bool armed_ = false;          // guarded by hub_.mu_
-  absl::Status end_;            // guarded by hub_.mu_
-  int wakes_running_ = 0;       // guarded by hub_.mu_
-  bool unsubscribed_ = false;   // guarded by hub_.mu_
-};
+class Subscription;
 
 class SubscriptionHub {
  public:
@@ -164,6 +121,60 @@ class SubscriptionHub {
   std::uint64_t last_published_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   std::uint64_t overflows_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Declared after SubscriptionHub, whose lock guards its state.
+class Subscription {
+ public:
+  Subscription(const Subscription&) = delete;
+  Subscription& operator=(const Subscription&) = delete;
+
+  // Replaces `out` with the next matching events: at most `max_events`, and
+  // no more than `max_bytes` encoded unless a single event is larger. Empty
+  // `out` with OK: nothing yet, and `on_ready` will run once when there is.
+  // Otherwise the status that ended the subscription: RESOURCE_EXHAUSTED
+  // (SUBSCRIBER_TOO_SLOW), UNAVAILABLE (SHUTTING_DOWN), OUT_OF_RANGE
+  // (SEQUENCE_TOO_OLD, when replay falls behind the log). One consumer at a
+  // time.
+  absl::Status Next(std::size_t max_events, std::size_t max_bytes,
+                    std::vector<EventPtr>& out);
+
+ private:
+  friend class SubscriptionHub;
+  Subscription(SubscriptionHub& hub, EventFilter filter, std::uint64_t cursor,
+               std::function<void()> on_ready)
+      : hub_(hub),
+        filter_(std::move(filter)),
+        on_ready_(std::move(on_ready)),
+        cursor_(cursor) {}
+
+  // `hub`, whose lock the caller holds, is hub_: every subscription a hub
+  // handles is its own. Tells the thread-safety analysis, which cannot see
+  // it, that the state below is locked.
+  void AssertHub(const SubscriptionHub& hub) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(hub.mu_)
+          ABSL_ASSERT_EXCLUSIVE_LOCK(hub_.mu_) {
+    assert(&hub == &hub_);
+  }
+
+  // Reads the next replay batch from the log, outside the hub's lock.
+  absl::Status Replay(std::uint64_t up_to, std::size_t max_events,
+                      std::size_t max_bytes, std::vector<EventPtr>& out);
+
+  SubscriptionHub& hub_;
+  const EventFilter filter_;
+  const std::function<void()> on_ready_;
+
+  // Only the consumer touches these while replaying; the hub's lock guards
+  // the switch to live.
+  std::uint64_t cursor_;  // the last sequence given out (or skipped)
+
+  bool live_ ABSL_GUARDED_BY(hub_.mu_) = false;
+  std::deque<EventPtr> queue_ ABSL_GUARDED_BY(hub_.mu_);
+  bool armed_ ABSL_GUARDED_BY(hub_.mu_) = false;
+  absl::Status end_ ABSL_GUARDED_BY(hub_.mu_);
+  int wakes_running_ ABSL_GUARDED_BY(hub_.mu_) = 0;
+  bool unsubscribed_ ABSL_GUARDED_BY(hub_.mu_) = false;
 };
 
 }  // namespace paradym::webhooks

@@ -13,8 +13,6 @@
 
 namespace paradym::webhooks {
 
-namespace v1 = ::paradym::webhooks::v1;
-
 WebhookIngestor::WebhookIngestor(Options options, SignatureVerifier verifier,
                                  EventLog& log, SubscriptionHub& hub,
                                  const Clock& clock)

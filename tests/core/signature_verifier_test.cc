@@ -1,6 +1,8 @@
 #include "server/core/signature_verifier.h"
 
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -30,6 +32,20 @@ constexpr absl::string_view kOtherSecretSignature =
 SignatureVerifier DefaultVerifier() {
   return SignatureVerifier({{"default", {std::string(kSecret)}}});
 }
+
+// Whether Verify can be called on a V.
+template <typename V, typename = void>
+struct CanVerify : std::false_type {};
+template <typename V>
+struct CanVerify<V, std::void_t<decltype(std::declval<V>().Verify("", "", ""))>>
+    : std::true_type {};
+
+// Verify returns a name inside the verifier: on a temporary verifier it
+// would dangle by the next statement (as it once did in this test, found by
+// AddressSanitizer), so only a verifier that outlives the call can be asked.
+static_assert(CanVerify<const SignatureVerifier&>::value);
+static_assert(!CanVerify<SignatureVerifier>::value,
+              "Verify on a temporary SignatureVerifier must not compile");
 
 // Asserts that nothing a caller or a log could see of `status` contains a
 // secret or signature text.
@@ -78,8 +94,9 @@ TEST(SignatureVerifier, AcceptsMixedCaseHex) {
   for (std::size_t i = 0; i < mixed.size(); i += 2) {
     mixed[i] = absl::ascii_toupper(static_cast<unsigned char>(mixed[i]));
   }
+  const SignatureVerifier verifier = DefaultVerifier();
   absl::StatusOr<absl::string_view> endpoint =
-      DefaultVerifier().Verify(kBody, mixed, "default");
+      verifier.Verify(kBody, mixed, "default");
   ASSERT_TRUE(endpoint.ok()) << endpoint.status();
   EXPECT_EQ(*endpoint, "default");
 }
@@ -168,8 +185,9 @@ TEST(SignatureVerifier, DecodeSignatureReportsMissingAndMalformed) {
 }
 
 TEST(SignatureVerifier, ErrorsCarryTheErrorDomain) {
+  const SignatureVerifier verifier = DefaultVerifier();
   absl::StatusOr<absl::string_view> result =
-      DefaultVerifier().Verify("tampered", kBodySignature, "");
+      verifier.Verify("tampered", kBodySignature, "");
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_EQ(ErrorReason(result.status()), kSignatureMismatch);
@@ -256,8 +274,9 @@ TEST(SignatureVerifier, UnknownEndpointIsNotFound) {
 }
 
 TEST(SignatureVerifier, EndpointNamesAreCaseSensitive) {
+  const SignatureVerifier verifier = DefaultVerifier();
   absl::StatusOr<absl::string_view> result =
-      DefaultVerifier().Verify(kBody, kBodySignature, "Default");
+      verifier.Verify(kBody, kBodySignature, "Default");
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(ErrorReason(result.status()), kUnknownEndpoint);

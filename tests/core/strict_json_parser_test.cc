@@ -182,6 +182,15 @@ TEST(StrictJsonParser, ParsesNumbers) {
       {"1e308", 1e308},
       {"0.1", 0.1},
       {"3.141592653589793", 3.141592653589793},
+      {"1e-400", 0},
+      {"9007199254740993", 9007199254740992.0},  // rounds to even
+      {"123456789012345678901234567890", 1.2345678901234568e29},
+      // Zero with a large exponent: RapidJSON's own conversion made these
+      // arbitrary numbers (found by fuzz/event_normalizer_fuzzer).
+      {"0e51", 0},
+      {"0.000e100", 0},
+      {"0.0e300", 0},
+      {"-0e100", -0.0},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.json);
@@ -284,6 +293,8 @@ TEST(StrictJsonParser, RejectsMalformedJson) {
       {"leading plus", R"({"a":+1})", kMalformedJson, ""},
       {"bare decimal point", R"({"a":.5})", kMalformedJson, ""},
       {"number too big", R"({"a":1e400})", kMalformedJson, ""},
+      {"number just too big", R"({"a":{"b":[1.8e308]}})", kMalformedJson,
+       "a.b[0]"},
       {"hex number", R"({"a":0x10})", kMalformedJson, ""},
       {"unterminated string", R"({"a":"b)", kMalformedJson, ""},
       {"raw newline in string", "{\"a\":\"b\nc\"}", kMalformedJson, ""},

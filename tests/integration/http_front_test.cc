@@ -182,7 +182,9 @@ TEST_F(HttpFrontTest, EveryStatusHasItsReasonAndNeverEchoesSecrets) {
       EXPECT_THAT(reply.body, HasSubstr("{\"error\":{\"reason\":"));
       EXPECT_THAT(reply.body, HasSubstr("\"message\":"));
     }
-    if (c.status == 405) EXPECT_EQ(reply.headers["allow"], "POST");
+    if (c.status == 405) {
+      EXPECT_EQ(reply.headers["allow"], "POST");
+    }
   }
   // The field path is named like the gRPC BadRequest does.
   const HttpReply missing = Exchange(SignedPost(missing_id));
@@ -730,7 +732,9 @@ TEST_F(HttpFrontTest, SigtermFinishesRequestsInFlightAndRefusesNewOnes) {
     ASSERT_TRUE(reply.ok())
         << reply.status() << "\nserver: " << server_->Stderr();
     draining = reply->status == 503 || reply->headers["connection"] == "close";
-    if (reply->status == 503) EXPECT_EQ(reply->headers["connection"], "close");
+    if (reply->status == 503) {
+      EXPECT_EQ(reply->headers["connection"], "close");
+    }
   }
   ASSERT_TRUE(draining);
   // New webhooks are refused while draining.

@@ -79,6 +79,12 @@ class ReplicationTest : public ::testing::Test {
     return replicas_[i] == nullptr ? 0 : replicas_[i]->http_port();
   }
 
+  // Replicas started so far, running or not.
+  std::size_t ReplicaCount() {
+    absl::MutexLock lock(&mu_);
+    return replicas_.size();
+  }
+
  protected:
   void StartCluster(int nodes) {
     NatsCluster::Options options;
@@ -90,9 +96,13 @@ class ReplicationTest : public ::testing::Test {
 
   // Starts replica `i` on its own data directory (kept across restarts).
   void StartReplica(int i, std::vector<std::string> extra = {}) {
-    while (static_cast<int>(replicas_.size()) <= i) {
-      replicas_.emplace_back();
-      data_dirs_.push_back(MakeTempDir() + "/data");
+    {
+      // Senders may be reading replicas_ meanwhile.
+      absl::MutexLock lock(&mu_);
+      while (static_cast<int>(replicas_.size()) <= i) {
+        replicas_.emplace_back();
+        data_dirs_.push_back(MakeTempDir() + "/data");
+      }
     }
     std::vector<std::string> args = {
         "--store=jetstream", "--nats_url=" + cluster_->urls(),
@@ -148,7 +158,7 @@ class ReplicationTest : public ::testing::Test {
     std::uint64_t last = 0;
     EXPECT_TRUE(WaitFor(
         [&] {
-          for (std::size_t i = 0; i < replicas_.size(); ++i) {
+          for (std::size_t i = 0; i < ReplicaCount(); ++i) {
             absl::StatusOr<HttpReply> metrics = HttpExchange(
                 HttpPort(i), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
             if (!metrics.ok() ||
@@ -158,7 +168,7 @@ class ReplicationTest : public ::testing::Test {
             }
           }
           last = StreamLast();
-          for (std::size_t i = 0; i < replicas_.size(); ++i) {
+          for (std::size_t i = 0; i < ReplicaCount(); ++i) {
             grpc::ClientContext context;
             context.set_deadline(Deadline());
             v1::ListEventsRequest request;
@@ -182,7 +192,7 @@ class ReplicationTest : public ::testing::Test {
       EXPECT_TRUE(inserted)
           << "stored twice: sequences " << it->second << " and " << s + 1;
     }
-    for (std::size_t i = 1; i < replicas_.size(); ++i) {
+    for (std::size_t i = 1; i < ReplicaCount(); ++i) {
       std::vector<v1::Event> other = ListAll(i);
       EXPECT_EQ(other.size(), first.size()) << "replica " << i;
       std::size_t differ = 0;

@@ -239,7 +239,9 @@ TEST_F(JetStreamEventLogTest, ClosingWhileEventsArriveIsSafe) {
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   absl::StatusOr<StreamState> state = [&] {
-    auto client = NatsClient::Connect({.servers = {cluster_->url(0)}});
+    NatsClient::Options client_options;
+    client_options.servers = {cluster_->url(0)};
+    auto client = NatsClient::Connect(client_options);
     EXPECT_TRUE(client.ok()) << client.status();
     return ReadStreamState(**client, kStream);
   }();

@@ -73,7 +73,9 @@ class OutboxForwarderTest : public ::testing::Test {
     auto cluster = NatsCluster::Start(options);
     ASSERT_TRUE(cluster.ok()) << cluster.status();
     cluster_ = *std::move(cluster);
-    auto client = NatsClient::Connect({.servers = {cluster_->url(0)}});
+    NatsClient::Options client_options;
+    client_options.servers = {cluster_->url(0)};
+    auto client = NatsClient::Connect(client_options);
     ASSERT_TRUE(client.ok()) << client.status();
     client_ = *std::move(client);
     spec_.name = "FORWARDER_TEST";
