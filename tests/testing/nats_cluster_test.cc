@@ -45,7 +45,7 @@ absl::StatusOr<CnatsPtr<jsCtx>> JetStream(natsConnection* connection) {
   return owned;
 }
 
-absl::Status AddStream(jsCtx* js, int replicas) {
+absl::Status AddStreamOnce(jsCtx* js, int replicas) {
   jsStreamConfig config;
   jsStreamConfig_Init(&config);
   const char* subjects[] = {kSubject};
@@ -60,6 +60,22 @@ absl::Status AddStream(jsCtx* js, int replicas) {
       js_AddStream(&info, js, &config, nullptr, &js_error);
   CnatsPtr<jsStreamInfo> owned(info);
   return CnatsStatus(status, "add stream", js_error);
+}
+
+// Creates the stream, asking again while the cluster does not answer in
+// time: a cluster that has just started may still be electing its meta
+// leader, which takes seconds on a loaded machine (an identical config is
+// accepted again if a timed-out attempt did create it).
+absl::Status AddStream(jsCtx* js, int replicas) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  for (;;) {
+    absl::Status status = AddStreamOnce(js, replicas);
+    if (status.code() != absl::StatusCode::kDeadlineExceeded ||
+        absl::Now() >= deadline) {
+      return status;
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
 }
 
 // One publish with a Msg-Id, so that a retry is never stored twice (the
