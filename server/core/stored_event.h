@@ -9,12 +9,22 @@
 //
 // The encoding leaves out `sequence`, which the log assigns later; Encoded()
 // puts it first. Protobuf concatenation is merging, so the result decodes as
-// the whole event.
+// the whole event. Maps (the payload's Struct) are encoded in key order, so
+// the same event always has the same bytes.
 //
-//   std::shared_ptr<StoredEvent> stored = StoredEvent::Create(event);
+// Most events follow from three things: the webhook's body, the endpoint
+// that verified it and the receive time. FromBody derives the event from
+// them; derived_from_body() says that it gives back exactly this event, so
+// that a store may keep just those three.
+//
+//   std::shared_ptr<StoredEvent> stored = StoredEvent::CreateNormalized(event);
 //   log.Append(stored);                   // assigns stored->sequence()
 //   std::string bytes;
 //   stored->AppendEncoded(bytes);         // a complete v1::Event encoding
+//   // What a store kept, read back:
+//   absl::StatusOr<std::shared_ptr<StoredEvent>> again = StoredEvent::FromBody(
+//       stored->sequence(), stored->receive_time(), stored->endpoint(),
+//       stored->body());
 
 #ifndef PARADYM_WEBHOOKS_SERVER_CORE_STORED_EVENT_H_
 #define PARADYM_WEBHOOKS_SERVER_CORE_STORED_EVENT_H_
@@ -26,6 +36,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "paradym/webhooks/v1/event.pb.h"
 #include "server/core/replay_digest.h"
 
@@ -33,12 +44,41 @@ namespace paradym::webhooks {
 
 class StoredEvent {
  public:
-  // Encodes `event` (its `sequence` is ignored).
+  // Encodes `event` (its `sequence` is ignored). A store keeps the whole
+  // encoding.
   static std::shared_ptr<StoredEvent> Create(
       const ::paradym::webhooks::v1::Event& event);
 
-  // What a store wrote, read back: the filter fields, the receive time and
-  // the encoding without `sequence` (encoding_without_sequence()).
+  // Encodes `event` (its `sequence` is ignored), which is EventNormalizer's
+  // output (with options no more permissive than the defaults) for
+  // `event.body()` with `endpoint` and `receive_time` set: what
+  // WebhookIngestor makes of a webhook. The event is derived_from_body()
+  // (unless its receive time is not one SetTimestamp makes), so that a store
+  // may keep only what FromBody needs.
+  static std::shared_ptr<StoredEvent> CreateNormalized(
+      const ::paradym::webhooks::v1::Event& event);
+
+  // The event a webhook gives: EventNormalizer's output for `body`, with
+  // `endpoint` and `receive_time` set; derived_from_body(). The one way an
+  // event is derived again from what a store kept of it, so a faster
+  // normalizer makes reading faster too. INVALID_ARGUMENT (the normalizer's
+  // error) when the body is not one the normalizer accepts.
+  static absl::StatusOr<std::shared_ptr<StoredEvent>> FromBody(
+      std::uint64_t sequence, absl::Time receive_time,
+      absl::string_view endpoint, absl::string_view body);
+
+  // What a store kept of an event that is not derived from its body: the
+  // encoding without sequence, and the receive time it filed it under. The
+  // filter fields and the replay digest are read from the encoding's
+  // top-level fields; bytes that are not an Event encoding (a message on the
+  // stream that is not an event) give an event without any.
+  static std::shared_ptr<StoredEvent> FromKeptEncoding(
+      std::uint64_t sequence, absl::Time receive_time,
+      absl::string_view encoding_without_sequence);
+
+  // An event from parts given one by one: the filter fields, the receive
+  // time and the encoding without `sequence` (encoding_without_sequence()),
+  // which need not be an Event's (a message on the stream that is not one).
   struct Parts {
     std::uint64_t sequence = 0;
     absl::string_view event_type;
@@ -55,7 +95,8 @@ class StoredEvent {
   // An event from its encoding without `sequence` (what another replica
   // published), reading the filter fields and the receive time from the
   // top-level fields only. INVALID_ARGUMENT when the bytes are not an Event
-  // encoding at that level.
+  // encoding at that level. The event is derived_from_body() when FromBody
+  // gives the same bytes (which costs a normalization).
   static absl::StatusOr<std::shared_ptr<StoredEvent>> FromEncoding(
       std::uint64_t sequence, absl::string_view encoding_without_sequence);
 
@@ -72,7 +113,17 @@ class StoredEvent {
   absl::string_view workflow_id() const { return Field(2); }
   absl::string_view workflow_execution_id() const { return Field(3); }
   // `receive_time` in microseconds since the Unix epoch, for retention.
-  std::int64_t receive_time_micros() const { return receive_time_micros_; }
+  std::int64_t receive_time_micros() const {
+    return absl::ToUnixMicros(receive_time_);
+  }
+  absl::Time receive_time() const { return receive_time_; }
+  // The encoding's `endpoint` and `body` (empty when it has none).
+  absl::string_view endpoint() const { return Slice(endpoint_); }
+  absl::string_view body() const { return Slice(body_); }
+
+  // True when FromBody(sequence(), receive_time(), endpoint(), body()) gives
+  // this very event, byte for byte.
+  bool derived_from_body() const { return derived_from_body_; }
 
   // ComputeReplayDigest(endpoint, body): what recognizes a replay of this
   // webhook. Only events with a body have one (a message on the stream that
@@ -98,7 +149,17 @@ class StoredEvent {
   std::size_t MemoryBytes() const { return sizeof(*this) + buffer_.capacity(); }
 
  private:
+  // Where a field is in buffer_.
+  struct Span {
+    std::uint32_t offset = 0;
+    std::uint32_t size = 0;
+  };
+
   StoredEvent() = default;
+  // Encodes `event` in key order; sets the filter fields, the receive time,
+  // the endpoint, the body and the replay digest.
+  static std::shared_ptr<StoredEvent> Encode(
+      const ::paradym::webhooks::v1::Event& event);
   // Appends the four filter fields to buffer_ and records their offsets,
   // reserving room for an encoding of `encoding_size` bytes after them.
   void AppendFields(const absl::string_view (&fields)[4],
@@ -107,17 +168,23 @@ class StoredEvent {
     return absl::string_view(buffer_).substr(offsets_[i],
                                              offsets_[i + 1] - offsets_[i]);
   }
-
-  // Sets the replay digest from the encoding's `endpoint` and `body`.
-  void ComputeReplayDigestFromEncoding();
+  absl::string_view Slice(Span span) const {
+    return absl::string_view(buffer_).substr(span.offset, span.size);
+  }
+  // Finds `endpoint` and `body` in the encoding; when `digest`, sets the
+  // replay digest from them. False when the encoding is not an Event's.
+  bool FindEndpointAndBody(bool digest);
 
   std::uint64_t sequence_ = 0;
-  std::int64_t receive_time_micros_ = 0;
+  absl::Time receive_time_ = absl::UnixEpoch();
   bool has_replay_digest_ = false;
+  bool derived_from_body_ = false;
   ReplayDigest replay_digest_{};
   // The four filter fields, then the encoding without `sequence`.
   std::string buffer_;
   std::uint32_t offsets_[5] = {};
+  Span endpoint_;
+  Span body_;
 };
 
 // An accepted event. Never modified once the log has stored it, so any

@@ -114,7 +114,12 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
       Refuse(std::move(status), std::move(done));
       return;
     }
-    encoded = StoredEvent::Create(event);
+    // A store may keep just the body, endpoint and receive time of what the
+    // default normalizer (or a stricter one) made: it derives the rest again.
+    encoded =
+        options_.normalizer.max_depth <= EventNormalizer::Options().max_depth
+            ? StoredEvent::CreateNormalized(event)
+            : StoredEvent::Create(event);
   }
   if (AnswerIfReplay(encoded, done)) return;
   // A verified body is never empty, so it has a digest.

@@ -15,28 +15,39 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "paradym/webhooks/v1/event.pb.h"
 #include "server/core/errors.h"
+#include "server/core/proto_time.h"
 #include "server/core/structured_log.h"
 
 namespace paradym::webhooks {
 namespace {
 
+namespace v1 = ::paradym::webhooks::v1;
+
 // Marks the file as ours ("PWH1"), and the layout of its tables.
 constexpr int kApplicationId = 0x50574831;
-// 2 added `digest` (the replay digest); a version 1 store is migrated at
-// open, and its rows keep a NULL digest (computed from `event` when read).
-constexpr int kSchemaVersion = 2;
+// 3 keeps what an event is derived from (receive time, endpoint, body)
+// instead of its encoding, filter fields and replay digest: a third of the
+// bytes. 1 and 2 stores are migrated at open by adding the new columns
+// (instant, nothing rewritten); their rows keep their encodings, read as
+// they were, and the old columns stay, filled with '' in new rows.
+constexpr int kSchemaVersion = 3;
 
+// A row is either lean (body is not NULL: the event is
+// StoredEvent::FromBody of its receive time, endpoint and body) or kept
+// whole (`event`: the encoding without sequence, for an event its body does
+// not give back, or a message on a stream that is no event).
+// receive_time_us is for retention; receive_time_extra_ns adds the
+// nanoseconds past it.
 constexpr char kSchema[] = R"sql(
 CREATE TABLE events (
   sequence INTEGER PRIMARY KEY,
   receive_time_us INTEGER NOT NULL,
-  event_type TEXT NOT NULL,
-  project_id TEXT NOT NULL,
-  workflow_id TEXT NOT NULL,
-  workflow_execution_id TEXT NOT NULL,
-  event BLOB NOT NULL,
-  digest BLOB
+  receive_time_extra_ns INTEGER,
+  endpoint TEXT,
+  body BLOB,
+  event BLOB
 );
 CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
@@ -45,21 +56,31 @@ constexpr char kBegin[] = "BEGIN IMMEDIATE";
 constexpr char kCommit[] = "COMMIT";
 constexpr char kRollback[] = "ROLLBACK";
 constexpr char kInsert[] =
-    "INSERT INTO events (sequence, receive_time_us, event_type, project_id, "
-    "workflow_id, workflow_execution_id, event, digest) VALUES (?1, ?2, ?3, "
-    "?4, ?5, ?6, ?7, ?8)";
+    "INSERT INTO events (sequence, receive_time_us, receive_time_extra_ns, "
+    "endpoint, body, event) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+// The same into a table migrated from format 1 or 2, whose old columns
+// cannot be NULL.
+constexpr char kInsertIntoMigrated[] =
+    "INSERT INTO events (sequence, receive_time_us, receive_time_extra_ns, "
+    "endpoint, body, event, event_type, project_id, workflow_id, "
+    "workflow_execution_id) VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, X''), "
+    "'', '', '', '')";
 constexpr char kRead[] =
-    "SELECT sequence, receive_time_us, event_type, project_id, workflow_id, "
-    "workflow_execution_id, event, digest FROM events WHERE sequence > ?1 AND "
-    "sequence <= ?2 ORDER BY sequence LIMIT ?3";
-// Every retained event's replay digest, for the index; the event itself only
-// where the digest was not stored (rows of a version 1 store).
+    "SELECT sequence, receive_time_us, receive_time_extra_ns, endpoint, body, "
+    "CASE WHEN body IS NULL THEN event END FROM events WHERE sequence > ?1 "
+    "AND sequence <= ?2 ORDER BY sequence LIMIT ?3";
+// What the replay index needs of every retained event: endpoint and body,
+// or the encoding they are in.
 constexpr char kReadDigests[] =
-    "SELECT sequence, digest, CASE WHEN digest IS NULL THEN event END FROM "
-    "events ORDER BY sequence";
-constexpr char kMigrateFrom1[] =
-    "BEGIN; ALTER TABLE events ADD COLUMN digest BLOB; PRAGMA "
-    "user_version=2; COMMIT;";
+    "SELECT sequence, endpoint, body, CASE WHEN body IS NULL THEN event END "
+    "FROM events ORDER BY sequence";
+constexpr char kMigrate[] =
+    "BEGIN; ALTER TABLE events ADD COLUMN receive_time_extra_ns INTEGER; "
+    "ALTER TABLE events ADD COLUMN endpoint TEXT; ALTER TABLE events ADD "
+    "COLUMN body BLOB; PRAGMA user_version=3; COMMIT;";
+constexpr char kIsMigrated[] =
+    "SELECT count(*) FROM pragma_table_info('events') WHERE name = "
+    "'event_type'";
 constexpr char kRange[] =
     "SELECT (SELECT min(sequence) FROM events), (SELECT max(sequence) FROM "
     "events), (SELECT value FROM meta WHERE key = 'deleted_through')";
@@ -165,18 +186,76 @@ absl::string_view ColumnBlob(sqlite3_stmt* statement, int column) {
   return absl::string_view(static_cast<const char*>(blob), size);
 }
 
-// A stored replay digest, or nullptr when the column holds none.
-const ReplayDigest* ColumnDigest(sqlite3_stmt* statement, int column,
-                                 ReplayDigest& storage) {
-  const absl::string_view blob = ColumnBlob(statement, column);
-  if (blob.size() != storage.size()) return nullptr;
-  std::memcpy(storage.data(), blob.data(), storage.size());
-  return &storage;
+void BindText(sqlite3_stmt* statement, int index, absl::string_view text) {
+  // Never a null pointer: SQLite would store NULL.
+  sqlite3_bind_text(statement, index, text.empty() ? "" : text.data(),
+                    static_cast<int>(text.size()), SQLITE_STATIC);
 }
 
-void BindText(sqlite3_stmt* statement, int index, absl::string_view text) {
-  sqlite3_bind_text(statement, index, text.data(),
-                    static_cast<int>(text.size()), SQLITE_STATIC);
+void BindBlob(sqlite3_stmt* statement, int index, absl::string_view blob) {
+  if (blob.empty()) {
+    sqlite3_bind_zeroblob(statement, index, 0);
+  } else {
+    sqlite3_bind_blob(statement, index, blob.data(),
+                      static_cast<int>(blob.size()), SQLITE_STATIC);
+  }
+}
+
+// The receive time a row files an event under: microseconds since the
+// epoch (what retention compares), and the nanoseconds past them.
+struct RowTime {
+  std::int64_t micros = 0;
+  std::int64_t extra_nanos = 0;
+};
+
+RowTime ToRowTime(absl::Time time) {
+  RowTime row;
+  row.micros = absl::ToUnixMicros(time);
+  row.extra_nanos =
+      absl::ToInt64Nanoseconds(time - absl::FromUnixMicros(row.micros));
+  return row;
+}
+
+absl::Time ColumnTime(sqlite3_stmt* statement, int column) {
+  return absl::FromUnixMicros(sqlite3_column_int64(statement, column)) +
+         absl::Nanoseconds(sqlite3_column_int64(statement, column + 1));
+}
+
+// The event a lean row keeps (receive time, endpoint, body): derived again.
+// Should the body no longer normalize (a damaged row, or a later normalizer
+// stricter than the one that took it), the event is served with what the
+// row holds rather than lost.
+EventPtr DeriveEvent(std::uint64_t sequence, absl::Time receive_time,
+                     absl::string_view endpoint, absl::string_view body) {
+  absl::StatusOr<std::shared_ptr<StoredEvent>> derived =
+      StoredEvent::FromBody(sequence, receive_time, endpoint, body);
+  if (derived.ok()) return *std::move(derived);
+  Log(LogLevel::kError,
+      "a stored webhook's body no longer gives an event; it is served with "
+      "its body, endpoint and receive time only",
+      {{"sequence", sequence}, {"error", derived.status().message()}});
+  v1::Event event;
+  event.set_endpoint(std::string(endpoint));
+  event.set_body(std::string(body));
+  SetTimestamp(receive_time, *event.mutable_receive_time());
+  std::shared_ptr<StoredEvent> kept = StoredEvent::Create(event);
+  kept->set_sequence(sequence);
+  return kept;
+}
+
+// The event in a row of kRead's columns from `first` on: sequence, receive
+// time (two columns), endpoint, body, and the encoding of a row that is not
+// lean.
+EventPtr ColumnEvent(sqlite3_stmt* statement, int first) {
+  const auto sequence =
+      static_cast<std::uint64_t>(sqlite3_column_int64(statement, first));
+  const absl::Time receive_time = ColumnTime(statement, first + 1);
+  if (sqlite3_column_type(statement, first + 4) != SQLITE_NULL) {
+    return DeriveEvent(sequence, receive_time, ColumnText(statement, first + 3),
+                       ColumnBlob(statement, first + 4));
+  }
+  return StoredEvent::FromKeptEncoding(sequence, receive_time,
+                                       ColumnBlob(statement, first + 5));
 }
 
 // Resets a prepared statement when it goes out of scope.
@@ -408,22 +487,31 @@ absl::Status SqliteEventLog::OpenWriter() {
         absl::StrCat(path_,
                      " is not a paradym-webhooks event store; point --data_dir "
                      "elsewhere"));
-  } else if (user_version == "1") {
+  } else if (user_version == "1" || user_version == "2") {
     char* message = nullptr;
-    rc = sqlite3_exec(db, kMigrateFrom1, nullptr, nullptr, &message);
+    rc = sqlite3_exec(db, kMigrate, nullptr, nullptr, &message);
     sqlite3_free(message);
     if (rc != SQLITE_OK) {
       if (!sqlite3_get_autocommit(db)) writer_->RunOnce("ROLLBACK");
-      return OpenError(rc, db, "migrate (format 1 to 2)", path_);
+      return OpenError(rc, db,
+                       absl::StrCat("migrate (format ", user_version, " to ",
+                                    kSchemaVersion, ")"),
+                       path_);
     }
-    Log(LogLevel::kInfo, "migrated the event store to format 2",
-        {{"path", path_}});
+    Log(LogLevel::kInfo, "migrated the event store to format 3",
+        {{"path", path_}, {"from_format", user_version}});
   } else if (user_version != std::to_string(kSchemaVersion)) {
     return absl::FailedPreconditionError(
         absl::StrCat("the event store ", path_, " has format ", user_version,
                      "; this paradym-webhooksd reads format ", kSchemaVersion,
                      " (was it written by a newer version?)"));
   }
+
+  std::string migrated;
+  if ((rc = writer_->RunOnce(kIsMigrated, &migrated)) != SQLITE_OK) {
+    return OpenError(rc, db, "read", path_);
+  }
+  insert_ = migrated == "0" ? kInsert : kInsertIntoMigrated;
 
   // Every page of the tables and indexes is read once: corruption shows now,
   // as a clear error, not later in the middle of a replay.
@@ -486,15 +574,13 @@ absl::Status SqliteEventLog::ReadReplayIndex() {
   while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
     const auto sequence =
         static_cast<std::uint64_t>(sqlite3_column_int64(statement, 0));
-    ReplayDigest storage;
-    if (const ReplayDigest* digest = ColumnDigest(statement, 1, storage)) {
-      replays_.Add(sequence, *digest);
+    if (sqlite3_column_type(statement, 2) != SQLITE_NULL) {
+      replays_.Add(sequence, ComputeReplayDigest(ColumnText(statement, 1),
+                                                 ColumnBlob(statement, 2)));
       continue;
     }
-    StoredEvent::Parts parts;
-    parts.sequence = sequence;
-    parts.encoding_without_sequence = ColumnBlob(statement, 2);
-    const std::shared_ptr<StoredEvent> event = StoredEvent::FromParts(parts);
+    const std::shared_ptr<StoredEvent> event = StoredEvent::FromKeptEncoding(
+        sequence, absl::UnixEpoch(), ColumnBlob(statement, 3));
     if (event->has_replay_digest()) {
       replays_.Add(sequence, event->replay_digest());
     }
@@ -841,27 +927,22 @@ absl::Status SqliteEventLog::InsertBatch(const std::vector<Pending>& batch,
            SQLITE_OK)) {
     status = StoreError(rc, db, "drop events the source no longer has");
   }
-  sqlite3_stmt* insert = writer_->Prepare(kInsert, rc);
+  sqlite3_stmt* insert = writer_->Prepare(insert_, rc);
   if (insert == nullptr) status = StoreError(rc, db, "prepare");
   std::uint64_t sequence = first_sequence;
   for (std::size_t i = 0; status.ok() && i < batch.size(); ++i) {
     const StoredEvent& event = *batch[i].event;
     ResetOnExit reset(insert);
+    const RowTime time = ToRowTime(event.receive_time());
     sqlite3_bind_int64(insert, 1, ToInt64(sequence++));
-    sqlite3_bind_int64(insert, 2, event.receive_time_micros());
-    BindText(insert, 3, event.event_type());
-    BindText(insert, 4, event.project_id());
-    BindText(insert, 5, event.workflow_id());
-    BindText(insert, 6, event.workflow_execution_id());
-    const absl::string_view encoding = event.encoding_without_sequence();
-    sqlite3_bind_blob(insert, 7, encoding.data(),
-                      static_cast<int>(encoding.size()), SQLITE_STATIC);
-    if (event.has_replay_digest()) {
-      sqlite3_bind_blob(insert, 8, event.replay_digest().data(),
-                        static_cast<int>(event.replay_digest().size()),
-                        SQLITE_STATIC);
+    sqlite3_bind_int64(insert, 2, time.micros);
+    sqlite3_bind_int64(insert, 3, time.extra_nanos);
+    // The lean row when the body gives the event back; else the encoding.
+    if (event.derived_from_body()) {
+      BindText(insert, 4, event.endpoint());
+      BindBlob(insert, 5, event.body());
     } else {
-      sqlite3_bind_null(insert, 8);
+      BindBlob(insert, 6, event.encoding_without_sequence());
     }
     if ((rc = sqlite3_step(insert)) != SQLITE_DONE) {
       status = StoreError(rc, db, "insert");
@@ -1077,19 +1158,11 @@ absl::Status SqliteEventLog::ReadAfter(std::uint64_t after, std::uint64_t up_to,
                            std::min<std::uint64_t>(max_events, last - after)));
     std::uint64_t expected = after + 1;
     while ((rc = sqlite3_step(read)) == SQLITE_ROW) {
-      StoredEvent::Parts parts;
-      parts.sequence =
-          static_cast<std::uint64_t>(sqlite3_column_int64(read, 0));
-      if (parts.sequence != expected++) break;  // retention got there first
-      parts.receive_time_micros = sqlite3_column_int64(read, 1);
-      parts.event_type = ColumnText(read, 2);
-      parts.project_id = ColumnText(read, 3);
-      parts.workflow_id = ColumnText(read, 4);
-      parts.workflow_execution_id = ColumnText(read, 5);
-      parts.encoding_without_sequence = ColumnBlob(read, 6);
-      ReplayDigest digest;
-      parts.replay_digest = ColumnDigest(read, 7, digest);
-      out.push_back(StoredEvent::FromParts(parts));
+      if (static_cast<std::uint64_t>(sqlite3_column_int64(read, 0)) !=
+          expected++) {
+        break;  // retention got there first
+      }
+      out.push_back(ColumnEvent(read, 0));
     }
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
       status = StoreError(rc, (*reader)->db(), "read events");

@@ -20,6 +20,12 @@
 // oldest events on the writer thread, in small transactions between groups,
 // so that ingestion never waits long behind it.
 //
+// A row keeps what its event is derived from when StoredEvent says it can
+// be (derived_from_body(): receive time, endpoint and body; the event, its
+// filter fields and its replay digest are derived again by
+// StoredEvent::FromBody when read, and the replay index at open), else the
+// event's whole encoding.
+//
 // The same machinery serves JetStreamEventLog twice: as a replica's outbox
 // (sequences assigned here, events released once the stream has them) and as
 // its read copy of the stream (Options::assign_sequences = false: the events
@@ -216,6 +222,8 @@ class SqliteEventLog final : public EventLog {
 
   // Used by the writer thread only (and by Open before it starts).
   std::unique_ptr<Connection> writer_;
+  // The insert statement for the table's layout (new, or migrated).
+  const char* insert_ = nullptr;
   std::uint64_t last_written_ = 0;  // the last sequence committed
   // Used by the checkpointer thread only.
   std::unique_ptr<Connection> checkpointer_;

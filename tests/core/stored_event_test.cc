@@ -6,7 +6,11 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "paradym/webhooks/v1/webhook_service.pb.h"
+#include "server/core/errors.h"
+#include "server/core/event_normalizer.h"
+#include "server/core/proto_time.h"
 #include "server/core/replay_index.h"
+#include "tests/testing/test_data.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -166,7 +170,7 @@ TEST(StoredEvent, RefusesBytesThatAreNotAnEventWithoutSequence) {
       with_sequence,                       // carries a sequence
   };
   for (const std::string& bytes : cases) {
-    SCOPED_TRACE(testing::PrintToString(bytes.substr(0, 12)));
+    SCOPED_TRACE(::testing::PrintToString(bytes.substr(0, 12)));
     EXPECT_EQ(StoredEvent::FromEncoding(1, bytes).status().code(),
               absl::StatusCode::kInvalidArgument);
   }
@@ -201,6 +205,151 @@ TEST(StoredEvent, CarriesTheReplayDigestOfItsEndpointAndBody) {
   event.clear_body();
   EXPECT_FALSE(StoredEvent::Create(event)->has_replay_digest());
   EXPECT_FALSE(StoredEvent::FromEncoding(1, "")->get()->has_replay_digest());
+}
+
+// What WebhookIngestor makes of a webhook: the normalizer's event, with the
+// endpoint and the receive time.
+v1::Event Normalized(const std::string& body, const std::string& endpoint,
+                     absl::Time received) {
+  v1::Event event;
+  EXPECT_TRUE(EventNormalizer().Normalize(body, event).ok());
+  event.set_endpoint(endpoint);
+  SetTimestamp(received, *event.mutable_receive_time());
+  return event;
+}
+
+std::string Encoded(const StoredEvent& event) {
+  std::string bytes;
+  event.AppendEncoded(bytes);
+  return bytes;
+}
+
+const absl::Time kReceived =
+    absl::FromUnixNanos(int64_t{1718184600} * 1000000000 + 123456789);
+
+// A store keeps only receive time, endpoint and body of such an event:
+// FromBody must give back every byte, for every kind of event, every time
+// (the payload's maps are encoded in key order, not in hash order).
+TEST(StoredEvent, FromBodyGivesBackWhatTheIngestorMade) {
+  for (const std::string& name : testing::ListTestData("events")) {
+    SCOPED_TRACE(name);
+    const std::string body = testing::ReadTestData("events/" + name);
+    const v1::Event event = Normalized(body, "shop", kReceived);
+    const auto made = StoredEvent::CreateNormalized(event);
+    made->set_sequence(12);
+    EXPECT_TRUE(made->derived_from_body());
+    EXPECT_EQ(made->endpoint(), "shop");
+    EXPECT_EQ(made->body(), body);
+    EXPECT_EQ(made->receive_time(), kReceived);
+    for (int again = 0; again < 3; ++again) {
+      absl::StatusOr<std::shared_ptr<StoredEvent>> derived =
+          StoredEvent::FromBody(12, made->receive_time(),
+                                std::string(made->endpoint()),
+                                std::string(made->body()));
+      ASSERT_TRUE(derived.ok()) << derived.status();
+      EXPECT_EQ(Encoded(**derived), Encoded(*made));
+      EXPECT_TRUE((*derived)->derived_from_body());
+      EXPECT_EQ((*derived)->event_type(), made->event_type());
+      EXPECT_EQ((*derived)->project_id(), made->project_id());
+      EXPECT_EQ((*derived)->workflow_id(), made->workflow_id());
+      EXPECT_EQ((*derived)->workflow_execution_id(),
+                made->workflow_execution_id());
+      EXPECT_EQ((*derived)->receive_time_micros(), made->receive_time_micros());
+      EXPECT_EQ((*derived)->replay_digest(), ComputeReplayDigest("shop", body));
+    }
+    v1::Event decoded;
+    ASSERT_TRUE(made->Decode(decoded));
+    v1::Event expected = event;
+    expected.set_sequence(12);
+    EXPECT_TRUE(
+        google::protobuf::util::MessageDifferencer::Equals(decoded, expected));
+  }
+}
+
+TEST(StoredEvent, OnlyANormalizedEventWithACanonicalTimeIsDerivedFromItsBody) {
+  const std::string body =
+      testing::ReadTestData("events/workflowExecution.failed.json");
+  v1::Event event = Normalized(body, "default", kReceived);
+  EXPECT_TRUE(StoredEvent::CreateNormalized(event)->derived_from_body());
+  // Create promises nothing about where the event came from.
+  EXPECT_FALSE(StoredEvent::Create(event)->derived_from_body());
+  // A time SetTimestamp never makes would come back otherwise.
+  v1::Event odd_time = event;
+  odd_time.mutable_receive_time()->set_nanos(-1);
+  EXPECT_FALSE(StoredEvent::CreateNormalized(odd_time)->derived_from_body());
+  v1::Event no_time = event;
+  no_time.clear_receive_time();
+  EXPECT_FALSE(StoredEvent::CreateNormalized(no_time)->derived_from_body());
+  v1::Event no_body;
+  no_body.set_event_type("x");
+  SetTimestamp(kReceived, *no_body.mutable_receive_time());
+  EXPECT_FALSE(StoredEvent::CreateNormalized(no_body)->derived_from_body());
+}
+
+TEST(StoredEvent, FromBodyRefusesWhatTheNormalizerRefuses) {
+  absl::StatusOr<std::shared_ptr<StoredEvent>> derived =
+      StoredEvent::FromBody(1, kReceived, "default", "{not json");
+  EXPECT_EQ(derived.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorReason(derived.status()), kMalformedJson);
+  derived = StoredEvent::FromBody(1, kReceived, "default", "{}");
+  EXPECT_EQ(derived.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ErrorReason(derived.status()), kMissingField);
+}
+
+// A replica's copy gets encodings: those its body gives back may be kept
+// lean too; any other is kept whole.
+TEST(StoredEvent, AnotherReplicasEncodingIsDerivedFromItsBodyWhenItCanBe) {
+  const std::string body =
+      testing::ReadTestData("events/workflowExecution.completed.json");
+  const v1::Event event = Normalized(body, "default", kReceived);
+  const auto published = StoredEvent::CreateNormalized(event);
+  absl::StatusOr<std::shared_ptr<StoredEvent>> read =
+      StoredEvent::FromEncoding(5, published->encoding_without_sequence());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE((*read)->derived_from_body());
+  EXPECT_EQ((*read)->encoding_without_sequence(),
+            published->encoding_without_sequence());
+  EXPECT_EQ((*read)->body(), body);
+  EXPECT_EQ((*read)->endpoint(), "default");
+  EXPECT_EQ((*read)->receive_time(), kReceived);
+
+  // One field more than the body gives: kept as it came.
+  v1::Event edited = event;
+  edited.set_webhook_id("not in the body");
+  const auto other = StoredEvent::Create(edited);
+  read = StoredEvent::FromEncoding(6, other->encoding_without_sequence());
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_FALSE((*read)->derived_from_body());
+  EXPECT_EQ((*read)->encoding_without_sequence(),
+            other->encoding_without_sequence());
+  EXPECT_EQ((*read)->receive_time(), kReceived);
+  EXPECT_EQ((*read)->replay_digest(), ComputeReplayDigest("default", body));
+}
+
+TEST(StoredEvent, AKeptEncodingIsReadAsItWasKept) {
+  v1::Event event = SampleEvent();
+  event.set_endpoint("shop");
+  SetTimestamp(kReceived, *event.mutable_receive_time());
+  const auto original = StoredEvent::Create(event);
+  const auto kept = StoredEvent::FromKeptEncoding(
+      8, kReceived, std::string(original->encoding_without_sequence()));
+  EXPECT_EQ(kept->sequence(), 8u);
+  EXPECT_EQ(Encoded(*kept), Encoded(*original->WithSequence(8)));
+  EXPECT_EQ(kept->event_type(), "workflowExecution.failed");
+  EXPECT_EQ(kept->project_id(), "project-1");
+  EXPECT_EQ(kept->workflow_id(), "workflow-1");
+  EXPECT_EQ(kept->workflow_execution_id(), "execution-1");
+  EXPECT_EQ(kept->receive_time(), kReceived);
+  EXPECT_EQ(kept->endpoint(), "shop");
+  EXPECT_EQ(kept->replay_digest(), original->replay_digest());
+  EXPECT_FALSE(kept->derived_from_body());
+  // A message on the stream that is no event: kept, with no fields.
+  const auto opaque = StoredEvent::FromKeptEncoding(
+      9, absl::UnixEpoch(), std::string("\xff\xff\x01", 3));
+  EXPECT_EQ(opaque->encoding_without_sequence(),
+            std::string("\xff\xff\x01", 3));
+  EXPECT_EQ(opaque->event_type(), "");
+  EXPECT_FALSE(opaque->has_replay_digest());
 }
 
 TEST(ReplayDigest, TellsEndpointAndBodyApart) {

@@ -18,9 +18,12 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/errors.h"
+#include "server/core/event_normalizer.h"
+#include "server/core/proto_time.h"
 #include "tests/testing/event_log_testing.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/test_data.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -29,6 +32,7 @@ namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::AppendAndWait;
 using ::paradym::webhooks::testing::FakeClock;
 using ::paradym::webhooks::testing::MakeTempDir;
+using ::paradym::webhooks::testing::UniqueBody;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -640,9 +644,215 @@ TEST_F(SqliteEventLogTest, AVersion1StoreIsMigratedAndItsEventsFound) {
       sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr),
       SQLITE_OK);
   ASSERT_EQ(sqlite3_step(version), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(version, 0), 2);
+  EXPECT_EQ(sqlite3_column_int(version, 0), 3);
   sqlite3_finalize(version);
   sqlite3_close(db);
+}
+
+// What WebhookIngestor stores for the n-th distinct webhook.
+std::shared_ptr<StoredEvent> MakeIngested(int n, absl::Time received = kStart) {
+  v1::Event event;
+  EXPECT_TRUE(EventNormalizer().Normalize(UniqueBody(n), event).ok());
+  event.set_endpoint("default");
+  SetTimestamp(received, *event.mutable_receive_time());
+  return StoredEvent::CreateNormalized(event);
+}
+
+// Runs `sql` on the store's file, from outside, and returns its rows, the
+// columns joined by '|' (NULL as "NULL").
+std::vector<std::string> Query(const std::string& path,
+                               const std::string& sql) {
+  sqlite3* db = nullptr;
+  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* statement = nullptr;
+  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  std::vector<std::string> rows;
+  while (statement != nullptr && sqlite3_step(statement) == SQLITE_ROW) {
+    std::string row;
+    for (int i = 0; i < sqlite3_column_count(statement); ++i) {
+      if (i > 0) row += "|";
+      const auto* text =
+          reinterpret_cast<const char*>(sqlite3_column_text(statement, i));
+      row += text == nullptr ? "NULL" : text;
+    }
+    rows.push_back(std::move(row));
+  }
+  sqlite3_finalize(statement);
+  sqlite3_close(db);
+  return rows;
+}
+
+// An ingested webhook's row holds its receive time, endpoint and body, and
+// nothing derived from them; anything else is kept whole. Both read back
+// byte for byte, also after a restart.
+TEST_F(SqliteEventLogTest, IngestedEventsAreKeptLeanAndReadBackExactly) {
+  const absl::Time received = kStart + absl::Nanoseconds(123456789);
+  std::vector<std::string> written;
+  {
+    auto log = Open();
+    ASSERT_NE(log, nullptr);
+    for (const std::shared_ptr<StoredEvent>& event :
+         {MakeIngested(1, received), MakeEvent("not derived"),
+          MakeIngested(2, received)}) {
+      absl::StatusOr<EventPtr> stored = AppendAndWait(*log, event);
+      ASSERT_TRUE(stored.ok()) << stored.status();
+      written.push_back(Encoded(**stored));
+    }
+    std::vector<EventPtr> read = ReadAll(*log);
+    ASSERT_EQ(read.size(), 3u);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(Encoded(*read[i]), written[i]);
+  }
+  EXPECT_THAT(
+      Query(path(),
+            "SELECT sequence, receive_time_us, receive_time_extra_ns, "
+            "endpoint, body = CAST(?1 AS BLOB), length(body), event IS NULL "
+            "FROM events ORDER BY sequence"),
+      ElementsAre(
+          absl::StrCat("1|", absl::ToUnixMicros(received), "|789|default|NULL|",
+                       UniqueBody(1).size(), "|1"),
+          absl::StrCat("2|", absl::ToUnixMicros(kStart), "|0|NULL|NULL|NULL|0"),
+          absl::StrCat("3|", absl::ToUnixMicros(received), "|789|default|NULL|",
+                       UniqueBody(2).size(), "|1")));
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  std::vector<EventPtr> read = ReadAll(*log);
+  ASSERT_EQ(read.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(Encoded(*read[i]), written[i]);
+    EXPECT_EQ(read[i]->receive_time_micros(),
+              absl::ToUnixMicros(i == 1 ? kStart : received));
+  }
+  EXPECT_TRUE(read[0]->derived_from_body());
+  EXPECT_EQ(read[0]->event_type(), "workflowExecution.started");
+  EXPECT_EQ(read[0]->workflow_execution_id(),
+            MakeIngested(1)->workflow_execution_id());
+  EXPECT_EQ(log->FindReplay(ComputeReplayDigest("default", UniqueBody(1))), 1u);
+  EXPECT_EQ(log->FindReplay(ComputeReplayDigest("default", UniqueBody(2))), 3u);
+}
+
+// Should a lean row's body no longer give an event (a damaged row), the
+// event is still served, with what the row holds.
+TEST_F(SqliteEventLogTest, ALeanRowWhoseBodyGivesNoEventIsServedWithItsBody) {
+  {
+    auto log = Open();
+    ASSERT_NE(log, nullptr);
+    ASSERT_TRUE(AppendAndWait(*log, MakeIngested(1)).ok());
+  }
+  EXPECT_THAT(Query(path(), "UPDATE events SET body = CAST('{broken' AS BLOB)"),
+              ::testing::IsEmpty());
+  auto log = Open();
+  ASSERT_NE(log, nullptr);
+  std::vector<EventPtr> read = ReadAll(*log);
+  ASSERT_EQ(read.size(), 1u);
+  v1::Event event;
+  ASSERT_TRUE(read[0]->Decode(event));
+  EXPECT_EQ(event.sequence(), 1u);
+  EXPECT_EQ(event.body(), "{broken");
+  EXPECT_EQ(event.endpoint(), "default");
+  EXPECT_EQ(ToTime(event.receive_time()), kStart);
+  EXPECT_EQ(event.event_type(), "");
+}
+
+// A store as format 2 wrote it (every field beside the whole encoding, and
+// the replay digest) opens, reads back every event as it was, and takes
+// new events.
+TEST_F(SqliteEventLogTest, AVersion2StoreIsMigratedAndReadBackIdentically) {
+  std::filesystem::create_directories(dir_);
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  const std::string schema = absl::StrCat(
+      "PRAGMA journal_mode=WAL; BEGIN;"
+      "CREATE TABLE events (sequence INTEGER PRIMARY KEY, receive_time_us "
+      "INTEGER NOT NULL, event_type TEXT NOT NULL, project_id TEXT NOT NULL, "
+      "workflow_id TEXT NOT NULL, workflow_execution_id TEXT NOT NULL, event "
+      "BLOB NOT NULL, digest BLOB);"
+      "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) "
+      "WITHOUT ROWID;"
+      "INSERT INTO meta VALUES ('deleted_through', 9);"
+      "PRAGMA application_id=",
+      0x50574831, "; PRAGMA user_version=2; COMMIT;");
+  ASSERT_EQ(sqlite3_exec(db, schema.c_str(), nullptr, nullptr, nullptr),
+            SQLITE_OK)
+      << sqlite3_errmsg(db);
+  // Sequences 10 to 12 (9 and before were deleted): an ingested webhook, an
+  // event that is not one, and a message that is no event at all.
+  StoredEvent::Parts opaque;
+  const std::string opaque_bytes("\xff\xff\x01", 3);
+  opaque.encoding_without_sequence = opaque_bytes;
+  const std::vector<std::shared_ptr<StoredEvent>> old = {
+      MakeIngested(7), MakeWebhook("from v2"), StoredEvent::FromParts(opaque)};
+  sqlite3_stmt* insert = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(
+          db, "INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", -1,
+          &insert, nullptr),
+      SQLITE_OK);
+  std::vector<std::string> written;
+  for (std::size_t i = 0; i < old.size(); ++i) {
+    const StoredEvent& event = *old[i];
+    sqlite3_bind_int64(insert, 1, static_cast<std::int64_t>(10 + i));
+    sqlite3_bind_int64(insert, 2, event.receive_time_micros());
+    const absl::string_view fields[] = {
+        event.event_type(), event.project_id(), event.workflow_id(),
+        event.workflow_execution_id(), event.encoding_without_sequence()};
+    for (int f = 0; f < 5; ++f) {
+      sqlite3_bind_blob(insert, 3 + f, fields[f].data(),
+                        static_cast<int>(fields[f].size()), SQLITE_TRANSIENT);
+    }
+    if (event.has_replay_digest()) {
+      sqlite3_bind_blob(insert, 8, event.replay_digest().data(),
+                        static_cast<int>(event.replay_digest().size()),
+                        SQLITE_TRANSIENT);
+    } else {
+      sqlite3_bind_null(insert, 8);
+    }
+    ASSERT_EQ(sqlite3_step(insert), SQLITE_DONE) << sqlite3_errmsg(db);
+    sqlite3_reset(insert);
+    written.push_back(Encoded(*event.WithSequence(10 + i)));
+  }
+  sqlite3_finalize(insert);
+  sqlite3_close(db);
+
+  for (int open = 0; open < 2; ++open) {
+    SCOPED_TRACE(open == 0 ? "migrating" : "migrated");
+    auto log = Open();
+    ASSERT_NE(log, nullptr);
+    EXPECT_EQ(log->Range().oldest, 10u);
+    EXPECT_EQ(log->FindReplay(ComputeReplayDigest("default", UniqueBody(7))),
+              10u);
+    EXPECT_EQ(log->FindReplay(DigestOf("from v2")), 11u);
+    EXPECT_EQ(log->replay_digests(), 2u + open);
+    std::vector<EventPtr> events = ReadAll(*log, 9);
+    ASSERT_EQ(events.size(), 3u + open);
+    for (std::size_t i = 0; i < old.size(); ++i) {
+      SCOPED_TRACE(i);
+      EXPECT_EQ(Encoded(*events[i]), written[i]);
+      EXPECT_EQ(events[i]->event_type(), old[i]->event_type());
+      EXPECT_EQ(events[i]->receive_time_micros(),
+                old[i]->receive_time_micros());
+    }
+    EXPECT_EQ(events[2]->event_type(), "");
+    EXPECT_FALSE(events[2]->has_replay_digest());
+    if (open == 0) {
+      absl::StatusOr<EventPtr> next = AppendAndWait(*log, MakeIngested(8));
+      ASSERT_TRUE(next.ok()) << next.status();
+      EXPECT_EQ((*next)->sequence(), 13u);
+      written.push_back(Encoded(**next));
+    } else {
+      EXPECT_EQ(Encoded(*events[3]), written[3]);
+    }
+    EXPECT_EQ(log->FindReplay(ComputeReplayDigest("default", UniqueBody(8))),
+              13u);
+  }
+  // The new event went into the migrated table lean.
+  EXPECT_THAT(Query(path(),
+                    "SELECT event_type, length(event), length(body), "
+                    "(SELECT user_version FROM pragma_user_version) FROM "
+                    "events WHERE sequence = 13"),
+              ElementsAre(absl::StrCat("|0|", UniqueBody(8).size(), "|3")));
 }
 
 }  // namespace
