@@ -382,3 +382,24 @@ if ((${#failed[@]})); then
   echo "bench: the subscriber of ${failed[*]} missed events or lost its stream" >&2
   exit 1
 fi
+
+# --- Replay from disk (issue #12) ------------------------------------------
+# How fast stored events come back: against sqlite-full, still running with
+# everything the rounds stored (mostly in the page cache, as a recent backlog
+# is), one Subscribe from the oldest event, then ListEvents in pages of
+# 1000, each until every stored event came back in order. The subscriber's
+# decoding shares this machine's cores with the server.
+replay_events="$(metric "${http_port[sqlite-full]}" paradym_webhooks_log_events)"
+replay_port="$(sed -E 's/.*"grpc_port":([0-9]+).*/\1/' "$work/sqlite-full/ready")"
+replay_rate() {  # replay_rate [--list]: prints events/s
+  local out
+  if ! out="$(build/bench/bench_subscriber --address="127.0.0.1:$replay_port" \
+    --replay_events="$replay_events" --timeout_seconds=300 "$@")"; then
+    echo "bench: replaying sqlite-full's events failed: $out" >&2
+    return 1
+  fi
+  sed -E 's/.*"events_per_second":([0-9]+).*/\1/' <<<"$out"
+}
+subscribe_rate="$(replay_rate)"
+list_rate="$(replay_rate --list)"
+echo "replay from disk: $subscribe_rate events/s (Subscribe), $list_rate events/s (ListEvents), $replay_events events of sqlite-full"
