@@ -105,14 +105,16 @@ constexpr char kOpenedAt[] =
 // Idle reader connections kept for reuse.
 constexpr std::size_t kMaxIdleReaders = 16;
 
-// The checkpointer copies the WAL into the database file once it holds this
-// many frames (pages), as SQLite's own automatic checkpoint would.
-constexpr int kCheckpointFrames = 1000;
-// Under steady load the background checkpoint never quite catches up with
-// the writer, and only a complete checkpoint lets SQLite start the WAL over;
-// past this many frames the writer completes one itself, between groups
-// (the background has copied nearly everything by then, so this is short).
-constexpr int kWriterCheckpointFrames = 8000;
+// The checkpointer copies the WAL into the database file in the background
+// each time the writer has added this many frames (pages) since it last
+// asked: about one checkpoint, and so two fsyncs, per 2 MB of WAL.
+constexpr int kCheckpointFrames = 500;
+// Under steady load a background checkpoint never quite catches up with the
+// writer, and only a complete one lets SQLite start the WAL over; from this
+// many frames on the writer completes one itself between groups (the
+// background has copied nearly everything by then, so this is short), which
+// bounds the WAL file at about 8 MB.
+constexpr int kWalLimitFrames = 2000;
 
 // Whether a failed write or fsync ran out of space: a full disk, a quota, or
 // (EFBIG) a file size limit.
@@ -426,7 +428,7 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
   if (absl::Status status = log->OpenCheckpointer(); !status.ok()) {
     return status;
   }
-  // The syncer fsyncs the WAL through a descriptor of its own: fsync makes
+  // The writer fsyncs the WAL through a descriptor of its own: fsync makes
   // the file's data durable whichever descriptor wrote it.
   const std::string wal_path = absl::StrCat(log->path_, "-wal");
   log->wal_fd_ = ::open(wal_path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -437,7 +439,6 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
   }
   SqliteEventLog* raw = log.get();
   log->writer_thread_ = std::thread([raw] { raw->WriterLoop(); });
-  log->syncer_thread_ = std::thread([raw] { raw->SyncerLoop(); });
   log->checkpointer_thread_ = std::thread([raw] { raw->CheckpointerLoop(); });
   return log;
 }
@@ -457,8 +458,8 @@ absl::Status SqliteEventLog::OpenWriter() {
         absl::StrCat("cannot switch the event store ", path_,
                      " to WAL mode (it stays in ", mode, " mode)"));
   }
-  // Commits write the WAL without fsync; the syncer fsyncs it for whole
-  // groups (Sync::kFull). Checkpoints are the checkpointer's job.
+  // Commits write the WAL without fsync; the writer fsyncs it once per
+  // group (Sync::kFull). Checkpoints are the checkpointer's job.
   if ((rc = writer_->RunOnce("PRAGMA synchronous=NORMAL")) != SQLITE_OK ||
       (rc = writer_->RunOnce("PRAGMA wal_autocheckpoint=0")) != SQLITE_OK) {
     return OpenError(rc, db, "configure", path_);
@@ -625,10 +626,8 @@ void SqliteEventLog::Close() {
     absl::MutexLock lock(&mu_);
     closing_ = true;
   }
-  // The writer commits what is waiting, then tells the syncer, which runs
-  // the last callbacks.
+  // The writer commits what is waiting and runs the last callbacks.
   if (writer_thread_.joinable()) writer_thread_.join();
-  if (syncer_thread_.joinable()) syncer_thread_.join();
   {
     absl::MutexLock lock(&checkpoint_mu_);
     checkpointer_done_ = true;
@@ -702,15 +701,10 @@ void SqliteEventLog::WriterLoop() {
       requested = retention_requested_;
     }
     if (!batch.empty()) {
-      CommitBatch(std::move(batch));
+      Finish(CommitBatch(std::move(batch)));
       batch.clear();
       last_was_retention = false;
-      if (wal_frames_.load(std::memory_order_relaxed) >=
-          kWriterCheckpointFrames) {
-        // BUSY while the background checkpoint runs: try after the next.
-        sqlite3_wal_checkpoint_v2(writer_->db(), nullptr,
-                                  SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-      }
+      if (wal_frames_ >= kWalLimitFrames) CompleteCheckpoint();
       continue;
     }
     // The retention deadline passed, a pass was asked for, or the last step
@@ -740,11 +734,10 @@ void SqliteEventLog::WriterLoop() {
     retention_status_ = MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
                                   "the event store is closed");
   }
-  absl::MutexLock lock(&sync_mu_);
-  writer_done_ = true;
 }
 
-void SqliteEventLog::CommitBatch(std::vector<Pending> batch) {
+SqliteEventLog::Written SqliteEventLog::CommitBatch(
+    std::vector<Pending> batch) {
   const absl::Time start = absl::Now();
   std::uint64_t first = last_written_ + 1;
   std::uint64_t drop_before = 0;
@@ -802,92 +795,92 @@ void SqliteEventLog::CommitBatch(std::vector<Pending> batch) {
           {{"error", range.status().message()}});
     }
   }
-  absl::MutexLock lock(&sync_mu_);
-  written_.push_back(std::move(written));
+  return written;
 }
 
-void SqliteEventLog::SyncerLoop() {
-  std::vector<Written> work;
-  for (;;) {
-    {
-      absl::MutexLock lock(&sync_mu_);
-      sync_mu_.Await(absl::Condition(
-          +[](SqliteEventLog* log) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return !log->written_.empty() || log->writer_done_;
-          },
-          this));
-      if (written_.empty()) return;  // the writer is done
-      work.swap(written_);
+void SqliteEventLog::Finish(Written written) {
+  if (!written.status.ok()) {
+    for (Pending& pending : written.events) {
+      std::move(pending.done)(written.status);
     }
-    std::uint64_t last = 0;
-    std::size_t events = 0;
-    for (const Written& written : work) {
-      if (written.status.ok()) {
-        last = written.events.back().event->sequence();
-        events += written.events.size();
-      }
+    return;
+  }
+  const std::size_t events = written.events.size();
+  absl::Status synced;
+  if (options_.sync == Sync::kFull) {
+    const absl::Time start = absl::Now();
+    if (::fdatasync(wal_fd_) != 0) {
+      synced = MakeError(
+          absl::StatusCode::kUnavailable,
+          IsNoSpace(errno) ? kStoreFull : kStoreFailed,
+          absl::StrCat("the event store could not be synced to disk (",
+                       std::strerror(errno), "); the event may be lost"));
+      Log(LogLevel::kError, "fsync of the event store failed",
+          {{"events", events}, {"error", synced.message()}});
     }
-    // One fsync makes every group written so far durable.
-    absl::Status synced;
-    if (last != 0 && options_.sync == Sync::kFull) {
-      const absl::Time start = absl::Now();
-      if (::fdatasync(wal_fd_) != 0) {
-        synced = MakeError(
-            absl::StatusCode::kUnavailable,
-            IsNoSpace(errno) ? kStoreFull : kStoreFailed,
-            absl::StrCat("the event store could not be synced to disk (",
-                         std::strerror(errno), "); the event may be lost"));
-        Log(LogLevel::kError, "fsync of the event store failed",
-            {{"events", events}, {"error", synced.message()}});
-      }
-      stats_.sync_latency.Observe(absl::Now() - start);
+    stats_.sync_latency.Observe(absl::Now() - start);
+  }
+  // Replays are recognized from the moment readers see the events.
+  for (const Pending& pending : written.events) {
+    if (pending.event->has_replay_digest()) {
+      replays_.Add(pending.event->sequence(), pending.event->replay_digest());
     }
-    if (last != 0) {
-      // Replays are recognized from the moment readers see the events.
-      for (const Written& written : work) {
-        if (!written.status.ok()) continue;
-        for (const Pending& pending : written.events) {
-          if (pending.event->has_replay_digest()) {
-            replays_.Add(pending.event->sequence(),
-                         pending.event->replay_digest());
-          }
-        }
-      }
-      // Readers see events once they are durable (or, if the fsync failed,
-      // as SQLite holds them: they are in the file, with their sequences).
-      absl::MutexLock lock(&range_mu_);
-      range_.last = last;
+  }
+  // Readers see events once they are durable (or, if the fsync failed, as
+  // SQLite holds them: they are in the file, with their sequences).
+  {
+    absl::MutexLock lock(&range_mu_);
+    range_.last = written.events.back().event->sequence();
+  }
+  if (synced.ok()) {
+    stats_.commits.fetch_add(1, std::memory_order_relaxed);
+    stats_.committed_events.fetch_add(events, std::memory_order_relaxed);
+  }
+  for (Pending& pending : written.events) {
+    if (!synced.ok()) {
+      std::move(pending.done)(synced);
+    } else {
+      EventPtr stored = std::move(pending.event);
+      Announce(stored);
+      std::move(pending.done)(std::move(stored));
     }
-    if (synced.ok()) {
-      stats_.commits.fetch_add(work.size(), std::memory_order_relaxed);
-      stats_.committed_events.fetch_add(events, std::memory_order_relaxed);
-    }
-    for (Written& written : work) {
-      for (Pending& pending : written.events) {
-        if (!written.status.ok()) {
-          std::move(pending.done)(written.status);
-        } else if (!synced.ok()) {
-          std::move(pending.done)(synced);
-        } else {
-          EventPtr stored = std::move(pending.event);
-          Announce(stored);
-          std::move(pending.done)(std::move(stored));
-        }
-      }
-    }
-    work.clear();
   }
 }
 
 int SqliteEventLog::OnWalCommit(void* self, sqlite3* /*db*/,
                                 const char* /*name*/, int frames) {
   auto* log = static_cast<SqliteEventLog*>(self);
-  log->wal_frames_.store(frames, std::memory_order_relaxed);
-  if (frames >= kCheckpointFrames) {
+  log->wal_frames_ = frames;
+  // A smaller WAL than at the last request: SQLite started it over.
+  if (frames < log->checkpoint_asked_at_) log->checkpoint_asked_at_ = 0;
+  // Past the limit the writer completes the checkpoint itself.
+  if (frames >= log->checkpoint_asked_at_ + kCheckpointFrames &&
+      frames < kWalLimitFrames) {
+    log->checkpoint_asked_at_ = frames;
     absl::MutexLock lock(&log->checkpoint_mu_);
     log->checkpoint_wanted_ = true;
   }
   return SQLITE_OK;
+}
+
+void SqliteEventLog::CompleteCheckpoint() {
+  // A background checkpoint still running (rare: it started some 500 frames
+  // ago) is waited for, so that the WAL's bound does not depend on how long
+  // the disk takes; one asked for and not started is done here instead.
+  absl::MutexLock lock(&checkpoint_mu_);
+  checkpoint_wanted_ = false;
+  checkpoint_mu_.Await(absl::Condition(
+      +[](bool* running) { return !*running; }, &checkpoint_running_));
+  // Complete (every frame copied), the next commit starts the WAL over.
+  // BUSY (another process checkpoints): tried again after the next group.
+  const int rc = sqlite3_wal_checkpoint_v2(
+      writer_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  if (rc == SQLITE_OK) {
+    stats_.checkpoints.fetch_add(1, std::memory_order_relaxed);
+  } else if (rc != SQLITE_BUSY) {
+    Log(LogLevel::kWarning, "checkpoint of the event store failed",
+        {{"error", sqlite3_errmsg(writer_->db())}});
+  }
 }
 
 void SqliteEventLog::CheckpointerLoop() {
@@ -901,10 +894,15 @@ void SqliteEventLog::CheckpointerLoop() {
           this));
       if (checkpointer_done_) return;
       checkpoint_wanted_ = false;
+      checkpoint_running_ = true;
     }
     const int rc =
         sqlite3_wal_checkpoint_v2(checkpointer_->db(), nullptr,
                                   SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    {
+      absl::MutexLock lock(&checkpoint_mu_);
+      checkpoint_running_ = false;
+    }
     if (rc == SQLITE_OK) {
       stats_.checkpoints.fetch_add(1, std::memory_order_relaxed);
     } else if (rc != SQLITE_BUSY) {

@@ -1,17 +1,18 @@
 // The durable EventLog: SQLite in WAL mode, in one file under a data
 // directory (`events.db`, with its `-wal` and `-shm` companions).
 //
-// Appends are group-committed, in a pipeline of three threads:
-//   - the writer takes every event waiting, gives them the next sequences
-//     and commits them in one transaction (SQLite's synchronous=NORMAL: the
-//     WAL is written, not fsynced);
-//   - the syncer fsyncs the WAL (Sync::kFull) once for every group written
-//     since its last fsync, then runs their callbacks in sequence order; the
-//     writer meanwhile commits the next group, so the disk's flush latency
-//     is overlapped with the next group's work instead of added to it;
+// Appends are group-committed by two threads:
+//   - the writer takes every event waiting, gives them the next sequences,
+//     commits them in one transaction (SQLite's synchronous=NORMAL: the WAL
+//     is written, not fsynced), fsyncs the WAL once for the group
+//     (Sync::kFull) and runs their callbacks in sequence order; what arrives
+//     meanwhile forms the next group, so one fsync serves every request that
+//     waited for it, with no hand-off between threads;
 //   - the checkpointer copies the WAL into the database file in the
-//     background (SQLite would otherwise do it inside a commit, stalling
-//     every request for milliseconds).
+//     background every few hundred frames (SQLite would otherwise do it
+//     inside a commit, stalling every request for milliseconds); under
+//     steady load the writer completes a checkpoint now and then, between
+//     groups, so that the WAL starts over and stays small.
 // A group that fails to commit is rolled back whole and its sequences are
 // given again to the next group, so the stored sequences stay gap-free.
 // Readers use connections of their own, which WAL lets read while the writer
@@ -173,8 +174,7 @@ class SqliteEventLog final : public EventLog {
     std::shared_ptr<StoredEvent> event;
     AppendCallback done;
   };
-  // A group the writer is done with: committed (sequences set), or refused
-  // with `status`.
+  // A group the writer committed (sequences set), or refused with `status`.
   struct Written {
     std::vector<Pending> events;
     absl::Status status;
@@ -186,10 +186,14 @@ class SqliteEventLog final : public EventLog {
   absl::Status OpenCheckpointer();
   void WriterLoop();
   bool WriterHasWork() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // Commits `batch` and hands it to the syncer.
-  void CommitBatch(std::vector<Pending> batch);
-  void SyncerLoop();
+  Written CommitBatch(std::vector<Pending> batch);
+  // Fsyncs the WAL for a committed group (Sync::kFull), shows it to readers
+  // and runs its callbacks; or runs them with the refusal.
+  void Finish(Written written);
   void CheckpointerLoop();
+  // Copies what is left of the WAL into the database file, on the writer
+  // thread, so that the next commit starts the WAL over.
+  void CompleteCheckpoint();
   // Called by SQLite on the writer thread after each commit.
   static int OnWalCommit(void* self, sqlite3* db, const char* name, int frames);
   // Inserts `batch` with sequences from `first_sequence` on (events with
@@ -218,17 +222,19 @@ class SqliteEventLog final : public EventLog {
   const Clock& clock_;
   const std::string path_;
   int lock_fd_ = -1;
-  int wal_fd_ = -1;  // the WAL, for the syncer's fsync
+  int wal_fd_ = -1;  // the WAL, for the writer's fsync
 
   // Used by the writer thread only (and by Open before it starts).
   std::unique_ptr<Connection> writer_;
   // The insert statement for the table's layout (new, or migrated).
   const char* insert_ = nullptr;
   std::uint64_t last_written_ = 0;  // the last sequence committed
+  // WAL frames after the last commit, set by OnWalCommit.
+  int wal_frames_ = 0;
+  // The WAL's frames when the writer last asked for a background checkpoint.
+  int checkpoint_asked_at_ = 0;
   // Used by the checkpointer thread only.
   std::unique_ptr<Connection> checkpointer_;
-  // WAL frames after the last commit, set by OnWalCommit.
-  std::atomic<int> wal_frames_{0};
 
   mutable absl::Mutex mu_;
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
@@ -245,13 +251,9 @@ class SqliteEventLog final : public EventLog {
   std::thread writer_thread_;
   absl::Mutex close_mu_;  // serializes Close
 
-  absl::Mutex sync_mu_;
-  std::vector<Written> written_ ABSL_GUARDED_BY(sync_mu_);
-  bool writer_done_ ABSL_GUARDED_BY(sync_mu_) = false;
-  std::thread syncer_thread_;
-
   absl::Mutex checkpoint_mu_;
   bool checkpoint_wanted_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
+  bool checkpoint_running_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
   bool checkpointer_done_ ABSL_GUARDED_BY(checkpoint_mu_) = false;
   std::thread checkpointer_thread_;
 

@@ -51,6 +51,15 @@ std::shared_ptr<StoredEvent> MakeEvent(const std::string& body,
   return StoredEvent::Create(event);
 }
 
+// What WebhookIngestor stores for the n-th distinct webhook.
+std::shared_ptr<StoredEvent> MakeIngested(int n, absl::Time received = kStart) {
+  v1::Event event;
+  EXPECT_TRUE(EventNormalizer().Normalize(UniqueBody(n), event).ok());
+  event.set_endpoint("default");
+  SetTimestamp(received, *event.mutable_receive_time());
+  return StoredEvent::CreateNormalized(event);
+}
+
 std::string Encoded(const StoredEvent& event) {
   std::string bytes;
   event.AppendEncoded(bytes);
@@ -419,6 +428,29 @@ TEST_F(SqliteEventLogTest, MetricsCountCommits) {
               HasSubstr("paradym_webhooks_store_failed_commits_total 0\n"));
 }
 
+// Under steady load the WAL keeps starting over: its file stays at a few
+// MB however much is written, and everything is in the database file.
+TEST_F(SqliteEventLogTest, TheWalStaysSmallUnderSteadyLoad) {
+  SqliteEventLog::Options options = Options();
+  options.sync = SqliteEventLog::Sync::kNormal;  // the same WAL, faster
+  auto log = Open(options);
+  ASSERT_NE(log, nullptr);
+  // One event a group: about three new WAL frames (4 KiB pages) each, so
+  // some 60 MB of WAL if it never started over.
+  constexpr int kEvents = 5000;
+  std::uintmax_t largest_wal = 0;
+  for (int i = 0; i < kEvents; ++i) {
+    ASSERT_TRUE(AppendAndWait(*log, MakeIngested(i)).ok());
+    if (i % 100 == 99) {
+      largest_wal =
+          std::max(largest_wal, std::filesystem::file_size(path() + "-wal"));
+    }
+  }
+  EXPECT_GT(log->stats().checkpoints.load(), 0u);
+  EXPECT_LT(largest_wal, std::uintmax_t{9} << 20);
+  EXPECT_EQ(ReadAll(*log).size(), static_cast<std::size_t>(kEvents));
+}
+
 TEST_F(SqliteEventLogTest, TheLargestStartReadsNothingRatherThanTooOld) {
   auto log = Open();
   ASSERT_NE(log, nullptr);
@@ -647,15 +679,6 @@ TEST_F(SqliteEventLogTest, AVersion1StoreIsMigratedAndItsEventsFound) {
   EXPECT_EQ(sqlite3_column_int(version, 0), 3);
   sqlite3_finalize(version);
   sqlite3_close(db);
-}
-
-// What WebhookIngestor stores for the n-th distinct webhook.
-std::shared_ptr<StoredEvent> MakeIngested(int n, absl::Time received = kStart) {
-  v1::Event event;
-  EXPECT_TRUE(EventNormalizer().Normalize(UniqueBody(n), event).ok());
-  event.set_endpoint("default");
-  SetTimestamp(received, *event.mutable_receive_time());
-  return StoredEvent::CreateNormalized(event);
 }
 
 // Runs `sql` on the store's file, from outside, and returns its rows, the
