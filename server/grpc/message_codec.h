@@ -36,6 +36,11 @@ absl::Status DecodeMessage(const grpc::ByteBuffer& bytes,
 void EncodeMessage(const google::protobuf::Message& message,
                    grpc::ByteBuffer& out);
 
+// Writes a message whose only field is an Event in field 1 (such as
+// VerifyAndParseResponse) around `event_encoding`, the Event encoded.
+void EncodeEventResponse(absl::string_view event_encoding,
+                         grpc::ByteBuffer& out);
+
 }  // namespace paradym::webhooks
 
 #endif  // PARADYM_WEBHOOKS_SERVER_GRPC_MESSAGE_CODEC_H_

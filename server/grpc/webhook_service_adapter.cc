@@ -294,14 +294,16 @@ grpc::ServerUnaryReactor* WebhookServiceAdapter::VerifyAndParse(
   absl::Status status = Authorize(*context, Scope::kVerify).status();
   if (status.ok()) status = DecodeMessage(*request_bytes, request);
   if (status.ok()) {
-    absl::StatusOr<v1::Event> event = ingestor_.VerifyAndParse(ToWebhookRequest(
-        request.body(), request.signature(), request.endpoint()));
-    status = event.status();
-    if (event.ok()) {
-      v1::VerifyAndParseResponse response;
-      *response.mutable_event() = std::move(event).value();
-      EncodeMessage(response, *response_bytes);
-    }
+    // Reused by every call this thread answers.
+    thread_local EventNormalizer::EncodedEvent event;
+    absl::Time receive_time;
+    status = ingestor_.VerifyAndEncode(
+        ToWebhookRequest(request.body(), request.signature(),
+                         request.endpoint()),
+        event, receive_time);
+    // VerifyAndParseResponse is its one field, `event` (1): written around
+    // the encoding as it is, not decoded and encoded again.
+    if (status.ok()) EncodeEventResponse(event.encoding, *response_bytes);
   }
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
