@@ -121,12 +121,13 @@ void EncodeMessage(const google::protobuf::Message& message,
 }
 
 void EncodeEventResponse(absl::string_view event_encoding,
-                         grpc::ByteBuffer& out) {
+                         grpc::ByteBuffer& out, absl::string_view more_fields) {
   std::string bytes;
-  bytes.reserve(event_encoding.size() + 6);
+  bytes.reserve(event_encoding.size() + more_fields.size() + 6);
   bytes.push_back(0x0A);  // field 1, length-delimited
   AppendVarint(event_encoding.size(), bytes);
   bytes.append(event_encoding.data(), event_encoding.size());
+  bytes.append(more_fields.data(), more_fields.size());
   grpc::Slice slice(bytes);
   out = grpc::ByteBuffer(&slice, 1);
 }

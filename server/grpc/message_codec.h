@@ -36,10 +36,12 @@ absl::Status DecodeMessage(const grpc::ByteBuffer& bytes,
 void EncodeMessage(const google::protobuf::Message& message,
                    grpc::ByteBuffer& out);
 
-// Writes a message whose only field is an Event in field 1 (such as
-// VerifyAndParseResponse) around `event_encoding`, the Event encoded.
+// Writes a message whose field 1 is an Event (VerifyAndParseResponse,
+// IngestResponse) around the Event's encoding: `event_encoding`, then
+// `more_fields` (encoded fields of the response after the event).
 void EncodeEventResponse(absl::string_view event_encoding,
-                         grpc::ByteBuffer& out);
+                         grpc::ByteBuffer& out,
+                         absl::string_view more_fields = {});
 
 }  // namespace paradym::webhooks
 

@@ -323,13 +323,16 @@ grpc::ServerUnaryReactor* WebhookServiceAdapter::Ingest(
   ingestor_.Ingest(
       ToWebhookRequest(request.body(), request.signature(), request.endpoint()),
       [reactor, response_bytes](absl::StatusOr<EventPtr> stored) {
-        v1::IngestResponse response;
-        if (stored.ok() && !(*stored)->Decode(*response.mutable_event())) {
-          stored = absl::InternalError("a stored event does not decode");
-        }
         if (stored.ok()) {
-          response.set_pending_replication((*stored)->sequence() == 0);
-          EncodeMessage(response, *response_bytes);
+          // IngestResponse: the stored event as the log holds it, encoded
+          // once; then pending_replication (2) when it has no sequence yet.
+          std::string event;
+          (*stored)->AppendEncoded(event);
+          constexpr char kPendingReplication[] = {0x10, 0x01};
+          EncodeEventResponse(event, *response_bytes,
+                              (*stored)->sequence() == 0
+                                  ? absl::string_view(kPendingReplication, 2)
+                                  : absl::string_view());
         }
         reactor->Finish(ToGrpcStatus(stored.status()));
       });
