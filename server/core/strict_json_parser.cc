@@ -414,6 +414,9 @@ absl::Status ParseJsonObject(absl::string_view json, int max_depth,
     // they are instead of being copied out, and the plain runs of strings
     // and whitespace are skipped 16 bytes at a time.
     thread_local std::string text;
+    // SSE2 reads whole aligned 16-byte blocks, up to 15 bytes past the NUL:
+    // they must be ours.
+    text.reserve(json.size() + 16);
     text.assign(json.data(), json.size());
     rapidjson::InsituStringStream stream(text.data());
     result =
