@@ -143,7 +143,7 @@ pids+=($!)
 # turns they sit idle (their subscribers wait on an idle stream), so they
 # cost the one being measured next to nothing.
 servers=(sqlite-full sqlite-normal memory jetstream-r1 jetstream-r3)
-declare -A label server_pid http_port subscriber_pid
+declare -A label server_pid http_port grpc_port_of subscriber_pid
 
 # metric PORT NAME: the value of one unlabeled metric of a server, or "".
 metric() {
@@ -173,6 +173,7 @@ start_server() {
   ready="$(cat "$dir/ready")"
   grpc_port="$(sed -E 's/.*"grpc_port":([0-9]+).*/\1/' <<<"$ready")"
   http_port[$name]="$(sed -E 's/.*"http_port":([0-9]+).*/\1/' <<<"$ready")"
+  grpc_port_of[$name]="$grpc_port"
   build/bench/bench_subscriber --address="127.0.0.1:$grpc_port" >"$dir/subscriber.json" &
   subscriber_pid[$name]=$!
   pids+=("$!")
@@ -317,6 +318,16 @@ for round in $(seq "$ROUNDS"); do
   done
 done
 
+# The unary gRPC benchmark, on the memory server while nothing else runs:
+# VerifyAndParse against the same server's Health/Check (bench/grpc_bench).
+"$PYTHON" bench/signed_bodies.py "$template" "$next_id" 1 >"$work/grpc-request"
+next_id=$((next_id + 1))
+build/bench/grpc_bench --address="127.0.0.1:${grpc_port_of[memory]}" \
+  --request="$work/grpc-request" --duration="$(( DURATION < 5 ? DURATION : 5 ))" \
+  --rounds="$ROUNDS" >"$work/grpc.json"
+grpc_result="$(cat "$work/grpc.json")"
+grpc_json_field() { sed -E "s/.*\"$1\":([0-9.]+).*/\1/" <<<"$grpc_result"; }
+
 median() {  # column N of file
   awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'
 }
@@ -329,6 +340,11 @@ for name in nginx "${servers[@]}"; do
   cpu[$name]="$(median "$work/results-$name" 4)"
   own_cpu[$name]="$(median "$work/results-$name" 5)"
 done
+target_row() {  # target_row NAME LABEL CPU_TARGET THROUGHPUT_TARGET P99_TARGET
+  printf '| %s | %s µs | %s | %s | %s | %s | %s ms | %s |\n' "$2" "${cpu[$1]}" \
+    "$(ratio "${cpu[$1]}" "${cpu[nginx]}")" "$3" "$(ratio "${rps[$1]}" "${rps[nginx]}")" "$4" \
+    "${p99[$1]}" "${5:-}"
+}
 row() {  # row NAME LABEL
   printf '| %s | %.0f | %s ms | %s ms | %s µs | %s |\n' "$2" "${rps[$1]}" "${p50[$1]}" \
     "${p99[$1]}" "${cpu[$1]}" "$(ratio "${rps[$1]}" "${rps[nginx]}")"
@@ -336,7 +352,7 @@ row() {  # row NAME LABEL
 
 # The state of each server at the end, read while it still runs: the WAL
 # is on disk as the service would leave it, not checkpointed by a shutdown.
-declare -A report
+declare -A report bytes_per_event
 failed=()
 for name in "${servers[@]}"; do
   port="${http_port[$name]}"
@@ -353,6 +369,8 @@ for name in "${servers[@]}"; do
     committed="$(metric "$port" paradym_webhooks_store_committed_events_total)"
     # du: the blocks allocated, what the disk actually holds; per file too,
     # since the WAL can be a large part of it.
+    bytes_per_event[$name]="$(du -sk "$work/$name/data" | awk -v n="${events:-0}" '{
+      if (n > 0) printf "%.0f", $1 * 1024 / n; else print "?" }')"
     disk="$(du -sk "$work/$name/data" | awk -v n="${events:-0}" '{
       printf "%.1f MB", $1 / 1024; if (n > 0) printf ", %.0f bytes per event", $1 * 1024 / n }')"
     files="$(cd "$work/$name/data" && du -k -- * | awk '{printf "%s%s %.1f MB", sep, $2, $1 / 1024; sep = ", "}')"
@@ -375,6 +393,21 @@ $(row nginx "nginx \`return 200\`, 1 worker")
 $(for name in "${servers[@]}"; do row "$name" "paradym-webhooksd, ${label[$name]}, 1 live subscriber"; done)
 
 Throughput of sqlite-full against memory (the cost of durability): $(ratio "${rps[sqlite-full]}" "${rps[memory]}")
+
+Against the targets of issue #12 (ratios to nginx in this run):
+
+| config | server CPU per request | x nginx | target | throughput x nginx | target | p99 | target |
+| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+$(target_row nginx "nginx \`return 200\`" "1.0" "1.0" "")
+$(target_row memory "\`--store=memory\`" "≤ 1.5" "≥ 0.7" "")
+$(target_row sqlite-normal "\`--store=sqlite --sync=normal\`" "between" "between" "")
+$(target_row sqlite-full "\`--store=sqlite --sync=full\`" "≤ 2.2" "≥ 0.5" "≤ 5 ms")
+$(target_row jetstream-r1 "\`--store=jetstream\`, R1" "none yet" "none yet" "")
+$(target_row jetstream-r3 "\`--store=jetstream\`, R3" "none yet" "none yet" "")
+
+Bytes on disk per event (sqlite-full, events.db + WAL): ${bytes_per_event[sqlite-full]:-?} (target ≤ 450)
+
+gRPC, $ROUNDS rounds: VerifyAndParse $(grpc_json_field verify_and_parse_per_second) calls/s, Health/Check $(grpc_json_field health_check_per_second) calls/s: $(grpc_json_field ratio)x (target ≥ 0.9)
 
 $(for name in "${servers[@]}"; do printf '%s: %s\n' "$name" "${report[$name]}"; done)
 EOF

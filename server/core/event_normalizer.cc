@@ -1,21 +1,24 @@
 #include "server/core/event_normalizer.h"
 
+#include <cstdint>
+#include <limits>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "server/core/errors.h"
 #include "server/core/proto_time.h"
 #include "server/core/strict_json_parser.h"
+#include "server/core/struct_wire.h"
 
 namespace paradym::webhooks {
 namespace {
-
-using google::protobuf::Struct;
-using google::protobuf::Value;
 
 absl::Status FieldError(absl::string_view reason, std::string field,
                         std::string description) {
@@ -25,165 +28,201 @@ absl::Status FieldError(absl::string_view reason, std::string field,
                    {{std::move(field), std::move(description)}});
 }
 
-// `value` itself, or null when it is absent or JSON null (which Paradym's
-// JavaScript serializers produce for unset optional fields).
-const Value* Present(const Value* value) {
-  return value != nullptr && value->kind_case() != Value::kNullValue ? value
-                                                                     : nullptr;
+// The Value of a member, read back from what the parser wrote: nullopt when
+// the member is absent or JSON null (which Paradym's JavaScript serializers
+// produce for unset optional fields).
+using Member = std::optional<WireValue>;
+
+Member Present(std::optional<WireValue> value) {
+  if (!value.has_value() || value->kind == WireValue::kNull) return {};
+  return value;
 }
 
-// The value at `key`, or null when it is absent or JSON null.
-const Value* Find(const Struct& object, const std::string& key) {
-  auto it = object.fields().find(key);
-  return Present(it == object.fields().end() ? nullptr : &it->second);
+// The member `key` of the Struct encoded in `object`.
+Member Find(absl::string_view object, absl::string_view key) {
+  return Present(FindStructField(object, key));
 }
 
-// OK when `value` (already Present()) is a string, or absent and not
-// `required`. A required string must not be empty either.
-absl::Status CheckString(const Value* value, absl::string_view field,
+// OK when `value` is a string, or absent and not `required`. A required
+// string must not be empty either.
+absl::Status CheckString(const Member& value, absl::string_view field,
                          bool required) {
-  if (value == nullptr) {
+  if (!value.has_value()) {
     if (!required) return absl::OkStatus();
     return FieldError(kMissingField, std::string(field),
                       "required string is missing");
   }
-  if (value->kind_case() != Value::kStringValue) {
+  if (value->kind != WireValue::kString) {
     return FieldError(kInvalidField, std::string(field), "must be a string");
   }
-  if (required && value->string_value().empty()) {
+  if (required && value->bytes.empty()) {
     return FieldError(kMissingField, std::string(field),
                       "required string is empty");
   }
   return absl::OkStatus();
 }
 
-// Reads the string at `key` of `object` into `out`. `path` prefixes the key in
-// errors.
-absl::Status ReadString(const Struct& object, const std::string& key,
-                        absl::string_view path, bool required,
-                        std::string* out) {
-  const Value* value = Find(object, key);
-  absl::Status status = CheckString(value, absl::StrCat(path, key), required);
-  if (status.ok() && value != nullptr) *out = value->string_value();
+// Reads the string `value` (a member of the envelope) into `out` once it
+// passes CheckString.
+absl::Status TakeString(const Member& value, absl::string_view field,
+                        bool required, absl::string_view& out) {
+  absl::Status status = CheckString(value, field, required);
+  if (status.ok() && value.has_value()) out = value->bytes;
   return status;
 }
 
-// Copies the string at `key` into `out` when there is one, ignoring other
-// kinds: for payload fields this version does not own.
-void CopyStringIfPresent(const Struct& object, const std::string& key,
-                         std::string* out) {
-  const Value* value = Find(object, key);
-  if (value != nullptr && value->kind_case() == Value::kStringValue) {
-    *out = value->string_value();
-  }
+// Reads the string at `key` of `object` into `out` (left alone when there is
+// none). `path` prefixes the key in errors.
+absl::Status ReadString(absl::string_view object, absl::string_view key,
+                        absl::string_view path, bool required,
+                        absl::string_view& out) {
+  const Member value = Find(object, key);
+  absl::Status status = CheckString(value, absl::StrCat(path, key), required);
+  if (status.ok() && value.has_value()) out = value->bytes;
+  return status;
 }
 
-// Parses the RFC 3339 date-time in `value` (already Present()) into `out`;
-// clears `out` when there is none.
-absl::Status ReadTimestamp(const Value* value, absl::string_view field,
-                           google::protobuf::Timestamp* out) {
+// The string at `key` when there is one, ignoring other kinds: for payload
+// fields this version does not own.
+absl::string_view StringIfPresent(absl::string_view object,
+                                  absl::string_view key) {
+  const Member value = Find(object, key);
+  return value.has_value() && value->kind == WireValue::kString
+             ? value->bytes
+             : absl::string_view();
+}
+
+// Days from 1970-01-01 to the civil date (proleptic Gregorian).
+std::int64_t DaysFromCivil(std::int64_t year, unsigned month, unsigned day) {
+  year -= month <= 2;
+  const std::int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const auto year_of_era = static_cast<unsigned>(year - era * 400);
+  const unsigned day_of_year =
+      (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const unsigned day_of_era =
+      year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + static_cast<std::int64_t>(day_of_era) - 719468;
+}
+
+// The form Paradym sends, `2024-05-01T12:00:00.000Z` (1 to 9 fraction
+// digits, or none), read without absl::ParseTime's general machinery. False
+// for anything else, which then goes to absl::ParseTime: this is only a
+// faster path to the same result.
+bool ParseCommonTimestamp(absl::string_view text, absl::Time& out) {
+  const auto digits = [&](std::size_t at, std::size_t n, unsigned& value) {
+    value = 0;
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (text[i] < '0' || text[i] > '9') return false;
+      value = value * 10 + static_cast<unsigned>(text[i] - '0');
+    }
+    return true;
+  };
+  if (text.size() < 20 || text.back() != 'Z' || text[4] != '-' ||
+      text[7] != '-' || text[10] != 'T' || text[13] != ':' || text[16] != ':') {
+    return false;
+  }
+  unsigned year, month, day, hour, minute, second, fraction = 0;
+  if (!digits(0, 4, year) || !digits(5, 2, month) || !digits(8, 2, day) ||
+      !digits(11, 2, hour) || !digits(14, 2, minute) ||
+      !digits(17, 2, second)) {
+    return false;
+  }
+  const std::size_t fraction_digits = text.size() - 20;
+  if (fraction_digits == 1 || fraction_digits > 10) return false;
+  if (fraction_digits > 0) {
+    if (text[19] != '.' || !digits(20, fraction_digits - 1, fraction)) {
+      return false;
+    }
+    for (std::size_t i = fraction_digits - 1; i < 9; ++i) fraction *= 10;
+  } else if (text[19] != 'Z') {
+    return false;
+  }
+  static constexpr unsigned kDays[] = {31, 28, 31, 30, 31, 30,
+                                       31, 31, 30, 31, 30, 31};
+  const bool leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+  if (year < 1 || month < 1 || month > 12 || day < 1 ||
+      day > kDays[month - 1] + (month == 2 && leap ? 1 : 0) || hour > 23 ||
+      minute > 59 || second > 59) {
+    return false;
+  }
+  out = absl::FromUnixSeconds(DaysFromCivil(year, month, day) * 86400 +
+                              hour * 3600 + minute * 60 + second) +
+        absl::Nanoseconds(fraction);
+  return true;
+}
+
+// Parses the RFC 3339 date-time in `value` into `out`, when there is one.
+absl::Status ReadTimestamp(const Member& value, absl::string_view field,
+                           std::optional<absl::Time>& out) {
   if (absl::Status s = CheckString(value, field, false); !s.ok()) return s;
-  if (value == nullptr) return absl::OkStatus();
+  if (!value.has_value()) return absl::OkStatus();
   absl::Time time;
   std::string parse_error;
   static const absl::Time kMin =
       absl::FromCivil(absl::CivilSecond(1, 1, 1), absl::UTCTimeZone());
   static const absl::Time kEnd =
       absl::FromCivil(absl::CivilSecond(10000, 1, 1), absl::UTCTimeZone());
-  if (!absl::ParseTime(absl::RFC3339_full, value->string_value(), &time,
-                       &parse_error) ||
-      time < kMin || time >= kEnd) {
+  const bool parsed =
+      ParseCommonTimestamp(value->bytes, time) ||
+      absl::ParseTime(absl::RFC3339_full, value->bytes, &time, &parse_error);
+  if (!parsed || time < kMin || time >= kEnd) {
     return FieldError(kInvalidTimestamp, std::string(field),
                       "must be an RFC 3339 date-time such as "
                       "2024-05-01T12:00:00.000Z");
   }
-  SetTimestamp(time, *out);
+  out = time;
   return absl::OkStatus();
 }
 
-// Receives the envelope's members as they are parsed: the five Paradym
-// documents each into a slot of their own, every other one straight into
-// `Event.extra_fields`. No intermediate Struct, no copies.
+// Where the parser writes the envelope's members: the five Paradym documents
+// each as a Value of its own, one after the other in `values`, and every
+// other member straight into the map entries of `Event.extra_fields`.
 class EnvelopeSink final : public JsonObjectSink {
  public:
   enum Member { kEventType, kWebhookId, kProjectId, kPublishedAt, kPayload };
 
-  explicit EnvelopeSink(v1::Event& event) : event_(event) {}
+  EnvelopeSink(std::string& values, std::string& extra_fields)
+      : values_(values), extra_fields_(extra_fields) {}
 
-  Value* Member(absl::string_view key) override {
+  JsonMemberTarget Member(absl::string_view key) override {
     static constexpr absl::string_view kNames[] = {
         "eventType", "webhookId", "projectId", "webhookPublishedAt", "payload"};
+    EndValue();
     for (int i = 0; i < 5; ++i) {
       if (key == kNames[i]) {
-        if (seen_[i]) return nullptr;
-        seen_[i] = true;
-        return &members_[i];
+        open_ = i;
+        begin_[i] = values_.size();
+        return {&values_, false};
       }
     }
-    auto [it, inserted] =
-        event_.mutable_extra_fields()->mutable_fields()->insert(
-            {std::string(key), Value()});
-    return inserted ? &it->second : nullptr;
+    has_extra_fields_ = true;
+    return {&extra_fields_, true};
   }
 
-  // The member, or null when absent or JSON null.
-  Value* Get(enum Member member) {
-    return seen_[member] && members_[member].kind_case() != Value::kNullValue
-               ? &members_[member]
-               : nullptr;
+  // After the parse: the member, or nullopt when absent or JSON null.
+  ::paradym::webhooks::Member Get(enum Member member) {
+    EndValue();
+    if (end_[member] == 0) return {};
+    return Present(ReadValue(absl::string_view(values_).substr(
+        begin_[member], end_[member] - begin_[member])));
   }
+
+  bool has_extra_fields() const { return has_extra_fields_; }
 
  private:
-  v1::Event& event_;
-  bool seen_[5] = {};
-  Value members_[5];
+  // The member being written, if one of the five, is complete.
+  void EndValue() {
+    if (open_ >= 0) end_[open_] = values_.size();
+    open_ = -1;
+  }
+
+  std::string& values_;
+  std::string& extra_fields_;
+  bool has_extra_fields_ = false;
+  int open_ = -1;
+  std::size_t begin_[5] = {};
+  std::size_t end_[5] = {};  // 0: not seen (a Value is never empty)
 };
-
-// Moves the string of `value` (from Get()) into `out` once it passes
-// CheckString.
-absl::Status TakeString(Value* value, absl::string_view field, bool required,
-                        std::string* out) {
-  absl::Status status = CheckString(value, field, required);
-  if (status.ok() && value != nullptr) {
-    *out = std::move(*value->mutable_string_value());
-  }
-  return status;
-}
-
-absl::Status ReadWorkflowError(const Struct& payload,
-                               v1::WorkflowExecutionFailed& failed) {
-  static const std::string kError = "error";
-  const Value* error = Find(payload, kError);
-  if (error == nullptr) return absl::OkStatus();
-  if (error->kind_case() != Value::kStructValue) {
-    return FieldError(kInvalidField, "payload.error", "must be an object");
-  }
-  const Struct& fields = error->struct_value();
-  auto* out = failed.mutable_error();
-  if (absl::Status s = ReadString(fields, "message", "payload.error.", false,
-                                  out->mutable_message());
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = ReadString(fields, "code", "payload.error.", false,
-                                  out->mutable_code());
-      !s.ok()) {
-    return s;
-  }
-  // Details are free-form: a string as is, anything else as JSON text.
-  if (const Value* details = Find(fields, "details")) {
-    if (details->kind_case() == Value::kStringValue) {
-      out->set_details(details->string_value());
-    } else {
-      std::string json;
-      if (!google::protobuf::util::MessageToJsonString(*details, &json).ok()) {
-        return absl::InternalError("cannot print payload.error.details");
-      }
-      out->set_details(std::move(json));
-    }
-  }
-  return absl::OkStatus();
-}
 
 bool IsWorkflowType(v1::EventType type) {
   switch (type) {
@@ -199,94 +238,203 @@ bool IsWorkflowType(v1::EventType type) {
   }
 }
 
-// Fills the workflow ids and `typed_payload` from `event.payload()`.
-absl::Status ReadTypedPayload(v1::Event& event) {
-  const Struct& payload = event.payload();
-  const v1::EventType type = event.type();
+constexpr std::uint32_t kVarint = 0;
+constexpr std::uint32_t kDelimited = 2;
+
+// A string field, left out when empty (proto3).
+void AppendString(std::uint32_t field, absl::string_view value,
+                  std::string& out) {
+  if (value.empty()) return;
+  AppendTag(field, kDelimited, out);
+  AppendVarint(value.size(), out);
+  out.append(value.data(), value.size());
+}
+
+// A google.protobuf.Timestamp field.
+void AppendTimestamp(std::uint32_t field, absl::Time time, std::string& out) {
+  const absl::Duration since_epoch = time - absl::UnixEpoch();
+  const std::int64_t seconds =
+      absl::ToInt64Seconds(absl::Floor(since_epoch, absl::Seconds(1)));
+  const std::int64_t nanos =
+      absl::ToInt64Nanoseconds(since_epoch - absl::Seconds(seconds));
+  AppendTag(field, kDelimited, out);
+  const std::size_t length = BeginLength(out);
+  if (seconds != 0) {
+    AppendTag(1, kVarint, out);
+    AppendVarint(static_cast<std::uint64_t>(seconds), out);
+  }
+  if (nanos != 0) {
+    AppendTag(2, kVarint, out);
+    AppendVarint(static_cast<std::uint64_t>(nanos), out);
+  }
+  EndLength(out, length);
+}
+
+// The typed payload: its oneof field number in Event and its encoding.
+struct TypedPayload {
+  std::uint32_t field = 0;  // 0: none
+  std::string encoding;
+};
+
+// `payload.error` of a failed workflow execution, encoded as
+// WorkflowExecutionFailed.Error.
+absl::Status ReadWorkflowError(absl::string_view payload, std::string& out) {
+  const Member error = Find(payload, "error");
+  if (!error.has_value()) return absl::OkStatus();
+  if (error->kind != WireValue::kStruct) {
+    return FieldError(kInvalidField, "payload.error", "must be an object");
+  }
+  const absl::string_view fields = error->bytes;
+  absl::string_view message, code;
+  if (absl::Status s =
+          ReadString(fields, "message", "payload.error.", false, message);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          ReadString(fields, "code", "payload.error.", false, code);
+      !s.ok()) {
+    return s;
+  }
+  AppendTag(2, kDelimited, out);
+  const std::size_t length = BeginLength(out);
+  AppendString(1, message, out);
+  AppendString(2, code, out);
+  // Details are free-form: a string as is, anything else as JSON text.
+  if (const Member details = Find(fields, "details")) {
+    if (details->kind == WireValue::kString) {
+      AppendString(3, details->bytes, out);
+    } else {
+      google::protobuf::Value value;
+      std::string json;
+      if (!value.ParseFromArray(details->encoding.data(),
+                                static_cast<int>(details->encoding.size())) ||
+          !google::protobuf::util::MessageToJsonString(value, &json).ok()) {
+        return absl::InternalError("cannot print payload.error.details");
+      }
+      AppendString(3, json, out);
+    }
+  }
+  EndLength(out, length);
+  return absl::OkStatus();
+}
+
+// The workflow ids, and the typed payload of `type`, from `payload` (a Struct
+// encoding).
+absl::Status ReadTypedPayload(absl::string_view payload, v1::EventType type,
+                              absl::string_view& workflow_id,
+                              absl::string_view& workflow_execution_id,
+                              TypedPayload& typed) {
   if (IsWorkflowType(type)) {
-    if (absl::Status s =
-            ReadString(payload, "workflowExecutionId", "payload.", true,
-                       event.mutable_workflow_execution_id());
+    if (absl::Status s = ReadString(payload, "workflowExecutionId", "payload.",
+                                    true, workflow_execution_id);
         !s.ok()) {
       return s;
     }
-    if (absl::Status s = ReadString(payload, "workflowId", "payload.", false,
-                                    event.mutable_workflow_id());
+    if (absl::Status s =
+            ReadString(payload, "workflowId", "payload.", false, workflow_id);
         !s.ok()) {
       return s;
     }
   } else {
     // Other types may carry the ids too; their types are not ours to judge.
-    CopyStringIfPresent(payload, "workflowId", event.mutable_workflow_id());
-    CopyStringIfPresent(payload, "workflowExecutionId",
-                        event.mutable_workflow_execution_id());
+    workflow_id = StringIfPresent(payload, "workflowId");
+    workflow_execution_id = StringIfPresent(payload, "workflowExecutionId");
   }
-  static const std::string kActionId = "workflowActionId";
-  static const std::string kIssuanceId = "openId4VcIssuanceId";
-  static const std::string kVerificationId = "openId4VcVerificationId";
-  auto read_action_id = [&](std::string* out) {
-    return ReadString(payload, kActionId, "payload.", false, out);
+  // The field number of each type's message in Event's `typed_payload`, and
+  // the payload member its one string field (number 1) comes from.
+  struct Typed {
+    std::uint32_t field;
+    absl::string_view id;  // empty: the message has no field
   };
+  Typed spec;
   switch (type) {
     case v1::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-      event.mutable_workflow_execution_started();
-      return absl::OkStatus();
+      spec = {20, ""};
+      break;
     case v1::EVENT_TYPE_WORKFLOW_EXECUTION_ACTION_EXECUTED:
-      return read_action_id(event.mutable_workflow_execution_action_executed()
-                                ->mutable_workflow_action_id());
+      spec = {21, "workflowActionId"};
+      break;
     case v1::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-      event.mutable_workflow_execution_completed();
-      return absl::OkStatus();
+      spec = {22, ""};
+      break;
     case v1::EVENT_TYPE_WORKFLOW_EXECUTION_WAITING_FOR_TRIGGER:
-      return read_action_id(
-          event.mutable_workflow_execution_waiting_for_trigger()
-              ->mutable_workflow_action_id());
+      spec = {23, "workflowActionId"};
+      break;
     case v1::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
-      event.mutable_workflow_execution_canceled();
-      return absl::OkStatus();
-    case v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: {
-      auto* failed = event.mutable_workflow_execution_failed();
-      if (Find(payload, kActionId) != nullptr) {
-        if (absl::Status s =
-                read_action_id(failed->mutable_workflow_action_id());
-            !s.ok()) {
-          return s;
-        }
-      }
-      return ReadWorkflowError(payload, *failed);
-    }
+      spec = {24, ""};
+      break;
+    case v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+      spec = {25, ""};
+      break;
     case v1::EVENT_TYPE_OPENID4VC_ISSUANCE_OFFERED:
-      return ReadString(payload, kIssuanceId, "payload.", false,
-                        event.mutable_openid4vc_issuance_offered()
-                            ->mutable_openid4vc_issuance_id());
+      spec = {26, "openId4VcIssuanceId"};
+      break;
     case v1::EVENT_TYPE_OPENID4VC_ISSUANCE_PARTIALLY_ISSUED:
-      return ReadString(payload, kIssuanceId, "payload.", false,
-                        event.mutable_openid4vc_issuance_partially_issued()
-                            ->mutable_openid4vc_issuance_id());
+      spec = {27, "openId4VcIssuanceId"};
+      break;
     case v1::EVENT_TYPE_OPENID4VC_ISSUANCE_COMPLETED:
-      return ReadString(payload, kIssuanceId, "payload.", false,
-                        event.mutable_openid4vc_issuance_completed()
-                            ->mutable_openid4vc_issuance_id());
+      spec = {28, "openId4VcIssuanceId"};
+      break;
     case v1::EVENT_TYPE_OPENID4VC_ISSUANCE_FAILED:
-      return ReadString(payload, kIssuanceId, "payload.", false,
-                        event.mutable_openid4vc_issuance_failed()
-                            ->mutable_openid4vc_issuance_id());
+      spec = {29, "openId4VcIssuanceId"};
+      break;
     case v1::EVENT_TYPE_OPENID4VC_VERIFICATION_REQUESTED:
-      return ReadString(payload, kVerificationId, "payload.", false,
-                        event.mutable_openid4vc_verification_requested()
-                            ->mutable_openid4vc_verification_id());
+      spec = {30, "openId4VcVerificationId"};
+      break;
     case v1::EVENT_TYPE_OPENID4VC_VERIFICATION_VERIFIED:
-      return ReadString(payload, kVerificationId, "payload.", false,
-                        event.mutable_openid4vc_verification_verified()
-                            ->mutable_openid4vc_verification_id());
+      spec = {31, "openId4VcVerificationId"};
+      break;
     case v1::EVENT_TYPE_OPENID4VC_VERIFICATION_FAILED:
-      return ReadString(payload, kVerificationId, "payload.", false,
-                        event.mutable_openid4vc_verification_failed()
-                            ->mutable_openid4vc_verification_id());
+      spec = {32, "openId4VcVerificationId"};
+      break;
     default:
       return absl::OkStatus();
   }
+  typed.field = spec.field;
+  if (!spec.id.empty()) {
+    absl::string_view id;
+    if (absl::Status s = ReadString(payload, spec.id, "payload.", false, id);
+        !s.ok()) {
+      return s;
+    }
+    AppendString(1, id, typed.encoding);
+    return absl::OkStatus();
+  }
+  if (type != v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED) {
+    return absl::OkStatus();
+  }
+  // WorkflowExecutionFailed: an optional action id (explicit presence: set,
+  // even empty, whenever the payload has one), then the error.
+  static constexpr absl::string_view kActionId = "workflowActionId";
+  if (Find(payload, kActionId).has_value()) {
+    absl::string_view id;
+    if (absl::Status s = ReadString(payload, kActionId, "payload.", false, id);
+        !s.ok()) {
+      return s;
+    }
+    AppendTag(1, kDelimited, typed.encoding);
+    AppendVarint(id.size(), typed.encoding);
+    typed.encoding.append(id.data(), id.size());
+  }
+  return ReadWorkflowError(payload, typed.encoding);
 }
+
+// Buffers reused by every Encode on a thread, so that normalizing allocates
+// nothing once they have grown; trimmed after an unusually large body.
+struct Scratch {
+  std::string values;
+  std::string extra_fields;
+  TypedPayload typed;
+  void Clear() {
+    constexpr std::size_t kKeep = 64 * 1024;
+    for (std::string* s : {&values, &extra_fields, &typed.encoding}) {
+      if (s->capacity() > kKeep) std::string().swap(*s);
+      s->clear();
+    }
+    typed.field = 0;
+  }
+};
 
 }  // namespace
 
@@ -320,47 +468,113 @@ v1::EventType EventTypeFromString(absl::string_view event_type) {
   return it == kTypes->end() ? v1::EVENT_TYPE_UNSPECIFIED : it->second;
 }
 
-absl::Status EventNormalizer::Normalize(absl::string_view body,
-                                        v1::Event& event) const {
-  EnvelopeSink envelope(event);
+absl::Status EventNormalizer::Encode(absl::string_view body,
+                                     const Received& received,
+                                     EncodedEvent& out) const {
+  thread_local Scratch scratch;
+  scratch.Clear();
+  EnvelopeSink envelope(scratch.values, scratch.extra_fields);
   if (absl::Status s = ParseJsonObject(body, options_.max_depth, envelope);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s =
-          TakeString(envelope.Get(EnvelopeSink::kEventType), "eventType", true,
-                     event.mutable_event_type());
+  absl::string_view event_type, webhook_id, project_id;
+  if (absl::Status s = TakeString(envelope.Get(EnvelopeSink::kEventType),
+                                  "eventType", true, event_type);
       !s.ok()) {
     return s;
   }
-  event.set_type(EventTypeFromString(event.event_type()));
-  if (absl::Status s =
-          TakeString(envelope.Get(EnvelopeSink::kWebhookId), "webhookId", false,
-                     event.mutable_webhook_id());
+  const v1::EventType type = EventTypeFromString(event_type);
+  if (absl::Status s = TakeString(envelope.Get(EnvelopeSink::kWebhookId),
+                                  "webhookId", false, webhook_id);
       !s.ok()) {
     return s;
   }
-  if (absl::Status s =
-          TakeString(envelope.Get(EnvelopeSink::kProjectId), "projectId", false,
-                     event.mutable_project_id());
+  if (absl::Status s = TakeString(envelope.Get(EnvelopeSink::kProjectId),
+                                  "projectId", false, project_id);
       !s.ok()) {
     return s;
   }
-  if (Value* published = envelope.Get(EnvelopeSink::kPublishedAt)) {
-    if (absl::Status s = ReadTimestamp(published, "webhookPublishedAt",
-                                       event.mutable_publish_time());
-        !s.ok()) {
-      return s;
-    }
+  out.publish_time.reset();
+  if (absl::Status s = ReadTimestamp(envelope.Get(EnvelopeSink::kPublishedAt),
+                                     "webhookPublishedAt", out.publish_time);
+      !s.ok()) {
+    return s;
   }
-  if (Value* payload = envelope.Get(EnvelopeSink::kPayload)) {
-    if (payload->kind_case() != Value::kStructValue) {
-      return FieldError(kInvalidField, "payload", "must be an object");
-    }
-    event.mutable_payload()->Swap(payload->mutable_struct_value());
+  const Member payload = envelope.Get(EnvelopeSink::kPayload);
+  if (payload.has_value() && payload->kind != WireValue::kStruct) {
+    return FieldError(kInvalidField, "payload", "must be an object");
   }
-  if (absl::Status s = ReadTypedPayload(event); !s.ok()) return s;
-  event.set_body(body.data(), body.size());
+  const absl::string_view payload_fields =
+      payload.has_value() ? payload->bytes : absl::string_view();
+  absl::string_view workflow_id, workflow_execution_id;
+  if (absl::Status s = ReadTypedPayload(payload_fields, type, workflow_id,
+                                        workflow_execution_id, scratch.typed);
+      !s.ok()) {
+    return s;
+  }
+
+  // The fields in their numbers' order, as protobuf writes them.
+  std::string& encoding = out.encoding;
+  encoding.clear();
+  encoding.reserve(body.size() + payload_fields.size() +
+                   scratch.extra_fields.size() + scratch.typed.encoding.size() +
+                   received.endpoint.size() + 256);
+  AppendString(2, event_type, encoding);
+  if (type != v1::EVENT_TYPE_UNSPECIFIED) {
+    AppendTag(3, kVarint, encoding);
+    AppendVarint(static_cast<std::uint64_t>(type), encoding);
+  }
+  AppendString(4, webhook_id, encoding);
+  AppendString(5, project_id, encoding);
+  if (out.publish_time) AppendTimestamp(6, *out.publish_time, encoding);
+  if (received.receive_time) {
+    AppendTimestamp(7, *received.receive_time, encoding);
+  }
+  AppendString(8, received.endpoint, encoding);
+  AppendString(9, workflow_id, encoding);
+  AppendString(10, workflow_execution_id, encoding);
+  if (payload.has_value()) {
+    AppendTag(11, kDelimited, encoding);
+    AppendVarint(payload_fields.size(), encoding);
+    encoding.append(payload_fields.data(), payload_fields.size());
+  }
+  if (envelope.has_extra_fields()) {
+    AppendTag(12, kDelimited, encoding);
+    AppendVarint(scratch.extra_fields.size(), encoding);
+    encoding.append(scratch.extra_fields);
+  }
+  AppendString(13, body, encoding);
+  if (scratch.typed.field != 0) {
+    AppendTag(scratch.typed.field, kDelimited, encoding);
+    AppendVarint(scratch.typed.encoding.size(), encoding);
+    encoding.append(scratch.typed.encoding);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EventNormalizer::Normalize(absl::string_view body,
+                                        v1::Event& event) const {
+  EncodedEvent encoded;
+  if (absl::Status s = Encode(body, Received(), encoded); !s.ok()) return s;
+  google::protobuf::io::CodedInputStream input(
+      reinterpret_cast<const std::uint8_t*>(encoded.encoding.data()),
+      static_cast<int>(encoded.encoding.size()));
+  // The parse bounded the payload's depth (max_depth) already.
+  input.SetRecursionLimit(std::numeric_limits<int>::max());
+  // The server's fields stay as the caller set them.
+  const std::uint64_t sequence = event.sequence();
+  std::string endpoint = std::move(*event.mutable_endpoint());
+  const bool has_receive_time = event.has_receive_time();
+  google::protobuf::Timestamp receive_time;
+  if (has_receive_time) receive_time.Swap(event.mutable_receive_time());
+  event.Clear();
+  event.set_sequence(sequence);
+  event.set_endpoint(std::move(endpoint));
+  if (has_receive_time) event.mutable_receive_time()->Swap(&receive_time);
+  if (!event.MergeFromCodedStream(&input)) {
+    return absl::InternalError("a normalized event does not decode");
+  }
   return absl::OkStatus();
 }
 

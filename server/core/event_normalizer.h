@@ -19,8 +19,12 @@
 #ifndef PARADYM_WEBHOOKS_SERVER_CORE_EVENT_NORMALIZER_H_
 #define PARADYM_WEBHOOKS_SERVER_CORE_EVENT_NORMALIZER_H_
 
+#include <optional>
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "paradym/webhooks/v1/event.pb.h"
 
 namespace paradym::webhooks {
@@ -43,11 +47,31 @@ class EventNormalizer {
   EventNormalizer() : EventNormalizer(Options()) {}
   explicit EventNormalizer(Options options) : options_(options) {}
 
-  // Fills every field of `event` that comes from the body. Leaves
-  // `sequence`, `receive_time` and `endpoint` alone. On error `event` is in
-  // an unspecified state. Errors are INVALID_ARGUMENT with reason
-  // MALFORMED_JSON, INVALID_UTF8, DUPLICATE_KEY, NESTING_TOO_DEEP,
-  // MISSING_FIELD, INVALID_FIELD or INVALID_TIMESTAMP.
+  // What the server adds to the body's fields.
+  struct Received {
+    absl::string_view endpoint;  // empty: none
+    std::optional<absl::Time> receive_time;
+  };
+  // An Event, encoded.
+  struct EncodedEvent {
+    // Every field but `sequence`, in field number order.
+    std::string encoding;
+    // webhookPublishedAt, when the body has one.
+    std::optional<absl::Time> publish_time;
+  };
+
+  // Writes the encoding of the Event that `body` holds, with the fields of
+  // `received`, into `out`: straight from the parser, building no message
+  // objects. The encoding decodes as the Event Normalize fills in. Errors are
+  // INVALID_ARGUMENT with reason MALFORMED_JSON, INVALID_UTF8,
+  // DUPLICATE_KEY, NESTING_TOO_DEEP, MISSING_FIELD, INVALID_FIELD or
+  // INVALID_TIMESTAMP; `out` is then in an unspecified state.
+  absl::Status Encode(absl::string_view body, const Received& received,
+                      EncodedEvent& out) const;
+
+  // Fills every field of `event` that comes from the body: Encode, decoded.
+  // Leaves `sequence`, `receive_time` and `endpoint` alone.
+  // On error `event` is in an unspecified state; the errors are Encode's.
   absl::Status Normalize(absl::string_view body, v1::Event& event) const;
 
  private:

@@ -3,7 +3,6 @@
 #include <utility>
 
 #include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/wire_format_lite.h"
 #include "server/core/event_normalizer.h"
@@ -25,19 +24,6 @@ void AppendVarint(std::uint64_t value, std::string& out) {
     value >>= 7;
   }
   out.push_back(static_cast<char>(value));
-}
-
-// Appends the encoding of `event`, whose size ByteSizeLong() has just
-// computed, with map entries in key order: the same event, the same bytes.
-void AppendDeterministic(const ::paradym::webhooks::v1::Event& event,
-                         std::size_t size, std::string& out) {
-  const std::size_t at = out.size();
-  out.resize(at + size);
-  google::protobuf::io::ArrayOutputStream array(&out[at],
-                                                static_cast<int>(size));
-  google::protobuf::io::CodedOutputStream coded(&array);
-  coded.SetSerializationDeterministic(true);
-  event.SerializeWithCachedSizes(&coded);
 }
 
 // The top-level fields of an Event encoding that the log needs.
@@ -107,12 +93,19 @@ bool ScanEncoding(absl::string_view encoding, Scanned& out) {
   return ok && input.ConsumedEntireMessage();
 }
 
-// True when SetTimestamp(ToTime(time)) gives `time` back: the receive time
-// a store keeps as an absl::Time is then the event's, field for field.
-bool IsCanonical(const google::protobuf::Timestamp& time) {
-  google::protobuf::Timestamp again;
-  SetTimestamp(ToTime(time), again);
-  return again.seconds() == time.seconds() && again.nanos() == time.nanos();
+// The encoding of the event a webhook's body, endpoint and receive time
+// give: what FromBody derives. Valid until this thread's next call.
+absl::StatusOr<absl::string_view> DeriveEncoding(absl::Time receive_time,
+                                                 absl::string_view endpoint,
+                                                 absl::string_view body) {
+  // Reused by every event this thread derives.
+  thread_local EventNormalizer::EncodedEvent encoded;
+  if (absl::Status status =
+          EventNormalizer().Encode(body, {endpoint, receive_time}, encoded);
+      !status.ok()) {
+    return status;
+  }
+  return absl::string_view(encoded.encoding);
 }
 
 }  // namespace
@@ -133,6 +126,7 @@ bool StoredEvent::FindEndpointAndBody(bool digest) {
   Scanned scanned;
   if (!ScanEncoding(encoding_without_sequence(), scanned)) return false;
   const auto span = [this](absl::string_view field) {
+    if (field.empty()) return Span{};
     return Span{static_cast<std::uint32_t>(field.data() - buffer_.data()),
                 static_cast<std::uint32_t>(field.size())};
   };
@@ -147,16 +141,22 @@ bool StoredEvent::FindEndpointAndBody(bool digest) {
   return true;
 }
 
-std::shared_ptr<StoredEvent> StoredEvent::Encode(
+std::shared_ptr<StoredEvent> StoredEvent::Create(
     const ::paradym::webhooks::v1::Event& event) {
   std::shared_ptr<StoredEvent> stored(new StoredEvent());
-  const std::size_t size = event.ByteSizeLong();
+  std::string& buffer = stored->buffer_;
   stored->AppendFields({event.event_type(), event.project_id(),
                         event.workflow_id(), event.workflow_execution_id()},
-                       size);
+                       event.ByteSizeLong());
   stored->receive_time_ = ToTime(event.receive_time());
-  AppendDeterministic(event, size, stored->buffer_);
-  // The encoding of a well-formed message always scans.
+  if (event.sequence() == 0) {
+    event.AppendToString(&buffer);
+  } else {
+    ::paradym::webhooks::v1::Event copy = event;
+    copy.clear_sequence();
+    copy.AppendToString(&buffer);
+  }
+  // The encoding of a message always scans.
   stored->FindEndpointAndBody(/*digest=*/false);
   stored->has_replay_digest_ = !event.body().empty();
   if (stored->has_replay_digest_) {
@@ -166,34 +166,56 @@ std::shared_ptr<StoredEvent> StoredEvent::Encode(
   return stored;
 }
 
-std::shared_ptr<StoredEvent> StoredEvent::Create(
-    const ::paradym::webhooks::v1::Event& event) {
-  if (event.sequence() == 0) return Encode(event);
-  ::paradym::webhooks::v1::Event copy = event;
-  copy.clear_sequence();
-  return Encode(copy);
+std::shared_ptr<StoredEvent> StoredEvent::Scan(
+    absl::string_view encoding_without_sequence) {
+  Scanned scanned;
+  if (!ScanEncoding(encoding_without_sequence, scanned)) return nullptr;
+  std::shared_ptr<StoredEvent> stored(new StoredEvent());
+  stored->AppendFields({scanned.event_type, scanned.project_id,
+                        scanned.workflow_id, scanned.workflow_execution_id},
+                       encoding_without_sequence.size());
+  const std::size_t at = stored->buffer_.size();
+  stored->buffer_.append(encoding_without_sequence.data(),
+                         encoding_without_sequence.size());
+  const auto span = [&](absl::string_view field) {
+    if (field.empty()) return Span{};
+    return Span{static_cast<std::uint32_t>(
+                    at + (field.data() - encoding_without_sequence.data())),
+                static_cast<std::uint32_t>(field.size())};
+  };
+  stored->endpoint_ = span(scanned.endpoint);
+  stored->body_ = span(scanned.body);
+  stored->receive_time_ = scanned.receive_time;
+  stored->has_replay_digest_ = !scanned.body.empty();
+  if (stored->has_replay_digest_) {
+    stored->replay_digest_ =
+        ComputeReplayDigest(scanned.endpoint, scanned.body);
+  }
+  return stored;
 }
 
-std::shared_ptr<StoredEvent> StoredEvent::CreateNormalized(
-    const ::paradym::webhooks::v1::Event& event) {
-  std::shared_ptr<StoredEvent> stored = Create(event);
-  stored->derived_from_body_ = !event.body().empty() &&
-                               event.has_receive_time() &&
-                               IsCanonical(event.receive_time());
+absl::StatusOr<std::shared_ptr<StoredEvent>> StoredEvent::FromNormalized(
+    absl::string_view encoding_without_sequence) {
+  std::shared_ptr<StoredEvent> stored = Scan(encoding_without_sequence);
+  if (stored == nullptr) {
+    return absl::InvalidArgumentError(
+        "the bytes are not a paradym.webhooks.v1.Event encoding without "
+        "sequence");
+  }
+  stored->derived_from_body_ = !stored->body().empty();
   return stored;
 }
 
 absl::StatusOr<std::shared_ptr<StoredEvent>> StoredEvent::FromBody(
     std::uint64_t sequence, absl::Time receive_time, absl::string_view endpoint,
     absl::string_view body) {
-  ::paradym::webhooks::v1::Event event;
-  if (absl::Status status = EventNormalizer().Normalize(body, event);
-      !status.ok()) {
-    return status;
+  absl::StatusOr<absl::string_view> encoding =
+      DeriveEncoding(receive_time, endpoint, body);
+  if (!encoding.ok()) return encoding.status();
+  std::shared_ptr<StoredEvent> stored = Scan(*encoding);
+  if (stored == nullptr) {
+    return absl::InternalError("a normalized event does not scan");
   }
-  event.set_endpoint(endpoint.data(), endpoint.size());
-  SetTimestamp(receive_time, *event.mutable_receive_time());
-  std::shared_ptr<StoredEvent> stored = Encode(event);
   stored->sequence_ = sequence;
   stored->derived_from_body_ = true;
   return stored;
@@ -219,46 +241,32 @@ std::shared_ptr<StoredEvent> StoredEvent::FromParts(const Parts& parts) {
 std::shared_ptr<StoredEvent> StoredEvent::FromKeptEncoding(
     std::uint64_t sequence, absl::Time receive_time,
     absl::string_view encoding_without_sequence) {
-  Scanned scanned;
-  Parts parts;
-  if (ScanEncoding(encoding_without_sequence, scanned)) {
-    parts.event_type = scanned.event_type;
-    parts.project_id = scanned.project_id;
-    parts.workflow_id = scanned.workflow_id;
-    parts.workflow_execution_id = scanned.workflow_execution_id;
+  std::shared_ptr<StoredEvent> stored = Scan(encoding_without_sequence);
+  if (stored == nullptr) {
+    Parts parts;
+    parts.encoding_without_sequence = encoding_without_sequence;
+    stored = FromParts(parts);
   }
-  parts.sequence = sequence;
-  parts.encoding_without_sequence = encoding_without_sequence;
-  std::shared_ptr<StoredEvent> stored = FromParts(parts);
+  stored->sequence_ = sequence;
   stored->receive_time_ = receive_time;
   return stored;
 }
 
 absl::StatusOr<std::shared_ptr<StoredEvent>> StoredEvent::FromEncoding(
     std::uint64_t sequence, absl::string_view encoding_without_sequence) {
-  Scanned scanned;
-  if (!ScanEncoding(encoding_without_sequence, scanned)) {
+  std::shared_ptr<StoredEvent> stored = Scan(encoding_without_sequence);
+  if (stored == nullptr) {
     return absl::InvalidArgumentError(
         "the bytes are not a paradym.webhooks.v1.Event encoding without "
         "sequence");
   }
-  if (!scanned.body.empty()) {
-    absl::StatusOr<std::shared_ptr<StoredEvent>> derived = FromBody(
-        sequence, scanned.receive_time, scanned.endpoint, scanned.body);
-    if (derived.ok() &&
-        (*derived)->encoding_without_sequence() == encoding_without_sequence) {
-      return derived;
-    }
+  stored->sequence_ = sequence;
+  if (!stored->body().empty()) {
+    absl::StatusOr<absl::string_view> derived = DeriveEncoding(
+        stored->receive_time(), stored->endpoint(), stored->body());
+    stored->derived_from_body_ =
+        derived.ok() && *derived == encoding_without_sequence;
   }
-  Parts parts;
-  parts.sequence = sequence;
-  parts.event_type = scanned.event_type;
-  parts.project_id = scanned.project_id;
-  parts.workflow_id = scanned.workflow_id;
-  parts.workflow_execution_id = scanned.workflow_execution_id;
-  parts.encoding_without_sequence = encoding_without_sequence;
-  std::shared_ptr<StoredEvent> stored = FromParts(parts);
-  stored->receive_time_ = scanned.receive_time;
   return stored;
 }
 

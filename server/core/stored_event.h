@@ -9,15 +9,17 @@
 //
 // The encoding leaves out `sequence`, which the log assigns later; Encoded()
 // puts it first. Protobuf concatenation is merging, so the result decodes as
-// the whole event. Maps (the payload's Struct) are encoded in key order, so
-// the same event always has the same bytes.
+// the whole event.
 //
 // Most events follow from three things: the webhook's body, the endpoint
 // that verified it and the receive time. FromBody derives the event from
 // them; derived_from_body() says that it gives back exactly this event, so
 // that a store may keep just those three.
 //
-//   std::shared_ptr<StoredEvent> stored = StoredEvent::CreateNormalized(event);
+//   EventNormalizer::EncodedEvent normalized;
+//   normalizer.Encode(body, {endpoint, receive_time}, normalized);
+//   std::shared_ptr<StoredEvent> stored =
+//       *StoredEvent::FromNormalized(normalized.encoding);
 //   log.Append(stored);                   // assigns stored->sequence()
 //   std::string bytes;
 //   stored->AppendEncoded(bytes);         // a complete v1::Event encoding
@@ -49,20 +51,20 @@ class StoredEvent {
   static std::shared_ptr<StoredEvent> Create(
       const ::paradym::webhooks::v1::Event& event);
 
-  // Encodes `event` (its `sequence` is ignored), which is EventNormalizer's
-  // output (with options no more permissive than the defaults) for
-  // `event.body()` with `endpoint` and `receive_time` set: what
-  // WebhookIngestor makes of a webhook. The event is derived_from_body()
-  // (unless its receive time is not one SetTimestamp makes), so that a store
-  // may keep only what FromBody needs.
-  static std::shared_ptr<StoredEvent> CreateNormalized(
-      const ::paradym::webhooks::v1::Event& event);
+  // An event from the encoding EventNormalizer::Encode made (with options
+  // no more permissive than the defaults) of a webhook's body, endpoint and
+  // receive time: what WebhookIngestor stores. The event is
+  // derived_from_body(), so that a store may keep only what FromBody needs.
+  // INVALID_ARGUMENT when the bytes are not an Event encoding without
+  // sequence.
+  static absl::StatusOr<std::shared_ptr<StoredEvent>> FromNormalized(
+      absl::string_view encoding_without_sequence);
 
-  // The event a webhook gives: EventNormalizer's output for `body`, with
-  // `endpoint` and `receive_time` set; derived_from_body(). The one way an
-  // event is derived again from what a store kept of it, so a faster
-  // normalizer makes reading faster too. INVALID_ARGUMENT (the normalizer's
-  // error) when the body is not one the normalizer accepts.
+  // The event a webhook gives: EventNormalizer::Encode's output for `body`,
+  // `endpoint` and `receive_time`; derived_from_body(). The one way an event
+  // is derived again from what a store kept of it, so a faster normalizer
+  // makes reading faster too. INVALID_ARGUMENT (the normalizer's error) when
+  // the body is not one the normalizer accepts.
   static absl::StatusOr<std::shared_ptr<StoredEvent>> FromBody(
       std::uint64_t sequence, absl::Time receive_time,
       absl::string_view endpoint, absl::string_view body);
@@ -156,10 +158,11 @@ class StoredEvent {
   };
 
   StoredEvent() = default;
-  // Encodes `event` in key order; sets the filter fields, the receive time,
-  // the endpoint, the body and the replay digest.
-  static std::shared_ptr<StoredEvent> Encode(
-      const ::paradym::webhooks::v1::Event& event);
+  // Reads the filter fields, the receive time, the endpoint, the body and
+  // the replay digest from the top level of `encoding_without_sequence`.
+  // Null when the bytes are not an Event encoding without sequence.
+  static std::shared_ptr<StoredEvent> Scan(
+      absl::string_view encoding_without_sequence);
   // Appends the four filter fields to buffer_ and records their offsets,
   // reserving room for an encoding of `encoding_size` bytes after them.
   void AppendFields(const absl::string_view (&fields)[4],

@@ -1,44 +1,91 @@
 #include "server/core/strict_json_parser.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
+#include <limits>
 #include <string>
 #include <system_error>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/charconv.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+// RapidJSON skips the plain runs of strings and whitespace 16 bytes at a
+// time with SSE2, which every x86-64 processor has.
+#if defined(__SSE2__) && !defined(RAPIDJSON_SSE2)
+#define RAPIDJSON_SSE2
+#endif
 #include "rapidjson/error/en.h"
 #include "rapidjson/memorystream.h"
 #include "rapidjson/reader.h"
 #include "server/core/errors.h"
 #include "server/core/json_text.h"
+#include "server/core/struct_wire.h"
 
 namespace paradym::webhooks {
 namespace {
 
-using google::protobuf::ListValue;
 using google::protobuf::Struct;
-using google::protobuf::Value;
 
 // Paths in errors are cut here: they come from untrusted keys.
 constexpr std::size_t kMaxPathBytes = 200;
+// Objects with more keys than this find duplicates through a hash set.
+constexpr std::size_t kLinearKeys = 8;
 
-// Builds the Struct from RapidJSON's SAX events. Returning false stops the
-// reader; `error_` then says why.
-class StructBuilder
-    : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, StructBuilder> {
+// Lengths still open, outermost first.
+struct Lengths {
+  std::size_t at[3];
+  int size = 0;
+  void Add(std::size_t offset) { at[size++] = offset; }
+};
+
+// An object or array being read. Frames, and the strings in them, are
+// reused from parse to parse on a thread, so that reading allocates nothing
+// once they have grown.
+struct Frame {
+  bool list = false;  // an array; else an object
+  bool top = false;   // the top-level object: its members go to the sink
+  std::string* buffer = nullptr;  // where the contents go (not for top)
+  std::string key;                // object: the current key
+  std::size_t count = 0;          // array: values begun
+  Lengths lengths;                // closed when the container ends
+  // Object: the keys so far, the first `key_count` of `keys` while few,
+  // then in `many_keys`.
+  std::vector<std::string> keys;
+  std::size_t key_count = 0;
+  absl::flat_hash_set<std::string> many_keys;
+};
+
+// Writes the Struct wire format from RapidJSON's SAX events. Returning false
+// stops the reader; `error_` then says why.
+class WireBuilder
+    : public rapidjson::BaseReaderHandler<rapidjson::UTF8<>, WireBuilder> {
  public:
-  StructBuilder(JsonObjectSink& root, int max_depth)
-      : root_(root), max_depth_(max_depth) {}
+  // `frames` are the thread's, reused. `escapes`: whether the text has a
+  // \u escape (only those can decode into a lone surrogate).
+  WireBuilder(JsonObjectSink& root, int max_depth, std::vector<Frame>& frames,
+              bool escapes)
+      : root_(root),
+        max_depth_(max_depth),
+        escapes_(escapes),
+        frames_(frames) {}
 
   const absl::Status& error() const { return error_; }
 
   bool Null() {
-    return Put([](Value& v) { v.set_null_value({}); });
+    return Scalar([](std::string& out) {
+      out.push_back(kNullValueTag);
+      out.push_back('\0');
+    });
   }
   bool Bool(bool b) {
-    return Put([b](Value& v) { v.set_bool_value(b); });
+    return Scalar([b](std::string& out) {
+      out.push_back(kBoolValueTag);
+      out.push_back(b ? '\1' : '\0');
+    });
   }
   // Numbers arrive as their text (kParseNumbersAsStringsFlag), which
   // RapidJSON has checked against the JSON grammar, and are converted here,
@@ -58,62 +105,60 @@ class StructBuilder
                          {}, {{path, "number too big"}});
       return false;
     }
-    return Number(d);
+    return Scalar([d](std::string& out) {
+      std::uint64_t bits = 0;
+      std::memcpy(&bits, &d, sizeof bits);
+      out.push_back(kNumberValueTag);
+      for (int i = 0; i < 8; ++i) {
+        out.push_back(static_cast<char>((bits >> (8 * i)) & 0xFF));
+      }
+    });
   }
   bool String(const char* str, rapidjson::SizeType length, bool /*copy*/) {
-    if (HasEncodedSurrogate(str, length)) return LoneSurrogate(Path());
-    return Put([&](Value& v) { v.set_string_value(str, length); });
+    if (escapes_ && HasEncodedSurrogate(str, length)) {
+      return LoneSurrogate(Path());
+    }
+    return Scalar([&](std::string& out) {
+      AppendDelimited(kStringValueTag, absl::string_view(str, length), out);
+    });
   }
 
   bool StartObject() {
-    if (frames_.empty()) {
-      frames_.push_back({nullptr, nullptr, {}});  // the top level: root_
+    if (depth_ == 0) {
+      Push().top = true;
       return CheckDepth();
     }
-    Value* slot = NextSlot();
-    if (slot == nullptr) return false;
-    frames_.push_back({slot->mutable_struct_value(), nullptr, {}});
-    return CheckDepth();
+    return StartContainer(kStructValueTag, /*list=*/false);
   }
   bool Key(const char* str, rapidjson::SizeType length, bool /*copy*/) {
-    if (HasEncodedSurrogate(str, length)) {
-      frames_.back().key.clear();
+    if (escapes_ && HasEncodedSurrogate(str, length)) {
+      frames_[depth_ - 1].key.clear();
       return LoneSurrogate("");
     }
-    frames_.back().key.assign(str, length);
+    frames_[depth_ - 1].key.assign(str, length);
     return true;
   }
-  bool EndObject(rapidjson::SizeType /*members*/) {
-    frames_.pop_back();
-    return true;
-  }
+  bool EndObject(rapidjson::SizeType /*members*/) { return EndContainer(); }
   bool StartArray() {
-    if (frames_.empty()) return NotAnObject();
-    Value* slot = NextSlot();
-    if (slot == nullptr) return false;
-    frames_.push_back({nullptr, slot->mutable_list_value(), {}});
-    return CheckDepth();
+    if (depth_ == 0) return NotAnObject();
+    return StartContainer(kListValueTag, /*list=*/true);
   }
-  bool EndArray(rapidjson::SizeType /*elements*/) {
-    frames_.pop_back();
-    return true;
-  }
+  bool EndArray(rapidjson::SizeType /*elements*/) { return EndContainer(); }
 
   // The JSON path of the value being read, e.g. `payload.items[2]`, cut to
   // a readable length.
   std::string Path() const {
     std::string path;
-    for (std::size_t i = 0; i < frames_.size(); ++i) {
+    for (std::size_t i = 0; i < depth_; ++i) {
       const Frame& frame = frames_[i];
-      if (frame.list == nullptr) {
+      if (!frame.list) {
         if (!path.empty()) path += '.';
         path += frame.key;
       } else {
-        // An outer array already holds the container being read; the
-        // innermost one has not yet added the value being read.
-        const bool innermost = i + 1 == frames_.size();
-        absl::StrAppend(&path, "[",
-                        frame.list->values_size() - (innermost ? 0 : 1), "]");
+        // An outer array has already begun the container being read; the
+        // innermost one has not yet begun the value being read.
+        const bool innermost = i + 1 == depth_;
+        absl::StrAppend(&path, "[", frame.count - (innermost ? 0 : 1), "]");
       }
     }
     if (path.size() > kMaxPathBytes) {
@@ -130,39 +175,56 @@ class StructBuilder
   }
 
  private:
-  struct Frame {
-    Struct* object;   // set while reading a nested object
-    ListValue* list;  // set while reading an array
-    std::string key;  // the current key of the object
-    // Neither set: the top-level object, whose members go to root_.
-  };
-
-  bool Number(double d) {
-    return Put([d](Value& v) { v.set_number_value(d); });
+  Frame& Push() {
+    if (depth_ == frames_.size()) frames_.emplace_back();
+    Frame& frame = frames_[depth_++];
+    frame.list = false;
+    frame.top = false;
+    frame.buffer = nullptr;
+    frame.key.clear();
+    frame.count = 0;
+    frame.lengths = Lengths();
+    frame.key_count = 0;
+    if (!frame.many_keys.empty()) frame.many_keys.clear();
+    return frame;
   }
 
-  template <typename Setter>
-  bool Put(Setter set) {
-    if (frames_.empty()) return NotAnObject();
-    Value* slot = NextSlot();
-    if (slot == nullptr) return false;
-    set(*slot);
-    return true;
-  }
-
-  // The Value the next JSON value goes into, or null on a duplicate key.
-  Value* NextSlot() {
-    Frame& frame = frames_.back();
-    if (frame.list != nullptr) return frame.list->add_values();
-    Value* slot = nullptr;
-    if (frame.object == nullptr) {
-      slot = root_.Member(frame.key);
-    } else if (auto [it, inserted] =
-                   frame.object->mutable_fields()->insert({frame.key, Value()});
-               inserted) {
-      slot = &it->second;
+  // Records `frame`'s current key; false when it came before.
+  static bool AddKey(Frame& frame) {
+    if (frame.many_keys.empty()) {
+      for (std::size_t i = 0; i < frame.key_count; ++i) {
+        if (frame.keys[i] == frame.key) return false;
+      }
+      if (frame.key_count < kLinearKeys) {
+        if (frame.key_count == frame.keys.size()) {
+          frame.keys.push_back(frame.key);
+        } else {
+          frame.keys[frame.key_count].assign(frame.key);
+        }
+        ++frame.key_count;
+        return true;
+      }
+      for (std::size_t i = 0; i < frame.key_count; ++i) {
+        frame.many_keys.insert(frame.keys[i]);
+      }
     }
-    if (slot == nullptr) {
+    return frame.many_keys.insert(frame.key).second;
+  }
+
+  // Begins the next value of the innermost container: writes what comes
+  // before the Value (an array element's tag, a map entry's tag and key)
+  // and returns where the Value goes, adding the lengths to close once it is
+  // complete to `lengths`. Null, with error_ set, on a duplicate key.
+  std::string* BeginValue(Lengths& lengths) {
+    Frame& frame = frames_[depth_ - 1];
+    if (frame.list) {
+      std::string& out = *frame.buffer;
+      out.push_back(kListValuesTag);
+      lengths.Add(BeginLength(out));
+      ++frame.count;
+      return &out;
+    }
+    if (!AddKey(frame)) {
       const std::string path = Path();
       error_ = MakeError(
           absl::StatusCode::kInvalidArgument, kDuplicateKey,
@@ -170,12 +232,56 @@ class StructBuilder
           {}, {{path, "duplicate key"}});
       return nullptr;
     }
-    return slot;
+    JsonMemberTarget target{frame.buffer, true};
+    if (frame.top) target = root_.Member(frame.key);
+    std::string& out = *target.buffer;
+    if (target.map_entry) {
+      out.push_back(kStructFieldsTag);
+      lengths.Add(BeginLength(out));
+      AppendDelimited(kMapKeyTag, frame.key, out);
+      out.push_back(kMapValueTag);
+      lengths.Add(BeginLength(out));
+    }
+    return &out;
+  }
+
+  static void End(std::string& out, const Lengths& lengths) {
+    for (int i = lengths.size - 1; i >= 0; --i) EndLength(out, lengths.at[i]);
+  }
+
+  template <typename Write>
+  bool Scalar(Write write) {
+    if (depth_ == 0) return NotAnObject();
+    Lengths lengths;
+    std::string* out = BeginValue(lengths);
+    if (out == nullptr) return false;
+    write(*out);
+    End(*out, lengths);
+    return true;
+  }
+
+  bool StartContainer(char tag, bool list) {
+    Lengths lengths;
+    std::string* out = BeginValue(lengths);
+    if (out == nullptr) return false;
+    out->push_back(tag);
+    lengths.Add(BeginLength(*out));
+    Frame& frame = Push();
+    frame.list = list;
+    frame.buffer = out;
+    frame.lengths = lengths;
+    return CheckDepth();
+  }
+
+  bool EndContainer() {
+    Frame& frame = frames_[--depth_];
+    if (!frame.top) End(*frame.buffer, frame.lengths);
+    return true;
   }
 
   bool CheckDepth() {
-    if (static_cast<int>(frames_.size()) <= max_depth_) return true;
-    frames_.back().key.clear();
+    if (static_cast<int>(depth_) <= max_depth_) return true;
+    frames_[depth_ - 1].key.clear();
     error_ =
         MakeError(absl::StatusCode::kInvalidArgument, kNestingTooDeep,
                   absl::StrCat("the JSON nests objects and arrays more than ",
@@ -217,7 +323,9 @@ class StructBuilder
 
   JsonObjectSink& root_;
   const int max_depth_;
-  std::vector<Frame> frames_;
+  const bool escapes_;
+  std::vector<Frame>& frames_;
+  std::size_t depth_ = 0;
   absl::Status error_;
 };
 
@@ -229,18 +337,16 @@ constexpr unsigned kFastFlags =
 constexpr unsigned kValidatingFlags =
     kFastFlags | rapidjson::kParseValidateEncodingFlag;
 
-// The sink that collects the top-level members into one Struct.
+// The sink that writes every top-level member into one Struct encoding.
 class StructSink final : public JsonObjectSink {
  public:
-  explicit StructSink(Struct& object) : object_(object) {}
-  Value* Member(absl::string_view key) override {
-    auto [it, inserted] =
-        object_.mutable_fields()->insert({std::string(key), Value()});
-    return inserted ? &it->second : nullptr;
+  explicit StructSink(std::string& out) : out_(out) {}
+  JsonMemberTarget Member(absl::string_view /*key*/) override {
+    return {&out_, true};
   }
 
  private:
-  Struct& object_;
+  std::string& out_;
 };
 
 }  // namespace
@@ -248,8 +354,22 @@ class StructSink final : public JsonObjectSink {
 absl::Status ParseJsonObject(absl::string_view json, int max_depth,
                              Struct& object) {
   object.Clear();
-  StructSink sink(object);
-  return ParseJsonObject(json, max_depth, sink);
+  std::string encoding;
+  StructSink sink(encoding);
+  if (absl::Status status = ParseJsonObject(json, max_depth, sink);
+      !status.ok()) {
+    return status;
+  }
+  // Each JSON level is up to three nested messages, more than protobuf's
+  // default limit allows; the parse has bounded the depth already.
+  google::protobuf::io::CodedInputStream input(
+      reinterpret_cast<const std::uint8_t*>(encoding.data()),
+      static_cast<int>(encoding.size()));
+  input.SetRecursionLimit(std::numeric_limits<int>::max());
+  if (!object.MergeFromCodedStream(&input)) {
+    return absl::InternalError("a parsed JSON object does not decode");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ParseJsonObject(absl::string_view json, int max_depth,
@@ -262,12 +382,50 @@ absl::Status ParseJsonObject(absl::string_view json, int max_depth,
                                   static_cast<const char*>(nul) - json.data()));
   }
   const bool valid_utf8 = FirstInvalidUtf8(json) == absl::string_view::npos;
-  StructBuilder builder(sink, max_depth);
-  rapidjson::MemoryStream stream(json.data(), json.size());
-  rapidjson::Reader reader;
-  const rapidjson::ParseResult result =
-      valid_utf8 ? reader.Parse<kFastFlags>(stream, builder)
-                 : reader.Parse<kValidatingFlags>(stream, builder);
+  // The thread's reader and frames, kept for the next parse: their memory
+  // is reused (trimmed after an unusually large body).
+  thread_local std::vector<Frame> frames;
+  thread_local rapidjson::Reader reader;
+  struct Trim {
+    ~Trim() {
+      // No key of a smaller text is larger.
+      constexpr std::size_t kKeep = 1024;
+      if (size <= kKeep) return;
+      for (Frame& frame : frames) {
+        if (frame.key.capacity() > kKeep) std::string().swap(frame.key);
+        for (std::string& key : frame.keys) {
+          if (key.capacity() > kKeep) std::string().swap(key);
+        }
+        if (!frame.many_keys.empty()) {
+          absl::flat_hash_set<std::string>().swap(frame.many_keys);
+        }
+      }
+    }
+    std::size_t size;
+  } trim{json.size()};
+  // Valid UTF-8 cannot hold a surrogate's bytes; only an escape can make
+  // one.
+  const bool escapes =
+      !valid_utf8 || absl::StrContains(json, absl::string_view("\\u", 2));
+  WireBuilder builder(sink, max_depth, frames, escapes);
+  rapidjson::ParseResult result;
+  if (valid_utf8) {
+    // Read in place from a NUL-terminated copy: strings are unescaped where
+    // they are instead of being copied out, and the plain runs of strings
+    // and whitespace are skipped 16 bytes at a time.
+    thread_local std::string text;
+    // SSE2 reads whole aligned 16-byte blocks, up to 15 bytes past the NUL:
+    // they must be ours.
+    text.reserve(json.size() + 16);
+    text.assign(json.data(), json.size());
+    rapidjson::InsituStringStream stream(text.data());
+    result =
+        reader.Parse<kFastFlags | rapidjson::kParseInsituFlag>(stream, builder);
+    if (text.capacity() > 64 * 1024) std::string().swap(text);
+  } else {
+    rapidjson::MemoryStream stream(json.data(), json.size());
+    result = reader.Parse<kValidatingFlags>(stream, builder);
+  }
   if (!builder.error().ok()) return builder.error();
   if (!result.IsError()) {
     if (valid_utf8) return absl::OkStatus();

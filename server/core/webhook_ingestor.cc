@@ -23,8 +23,9 @@ WebhookIngestor::WebhookIngestor(Options options, SignatureVerifier verifier,
       hub_(hub),
       clock_(clock) {}
 
-absl::Status WebhookIngestor::VerifyAndParseInto(const WebhookRequest& request,
-                                                 v1::Event& event) const {
+absl::Status WebhookIngestor::VerifyAndEncode(
+    const WebhookRequest& request, EventNormalizer::EncodedEvent& out,
+    absl::Time& receive_time) const {
   if (request.body.size() > options_.max_body_bytes) {
     return MakeError(
         absl::StatusCode::kInvalidArgument, kBodyTooLarge,
@@ -37,40 +38,42 @@ absl::Status WebhookIngestor::VerifyAndParseInto(const WebhookRequest& request,
   absl::StatusOr<absl::string_view> endpoint =
       verifier->Verify(request.body, request.signature, request.endpoint);
   if (!endpoint.ok()) return endpoint.status();
-  if (absl::Status status = normalizer_.Normalize(request.body, event);
-      !status.ok()) {
-    return status;
-  }
-  event.set_endpoint(std::string(*endpoint));
-  SetTimestamp(clock_.Now(), *event.mutable_receive_time());
-  return absl::OkStatus();
+  receive_time = clock_.Now();
+  return normalizer_.Encode(request.body, {*endpoint, receive_time}, out);
 }
 
 absl::StatusOr<v1::Event> WebhookIngestor::VerifyAndParse(
     const WebhookRequest& request) const {
-  v1::Event event;
-  if (absl::Status status = VerifyAndParseInto(request, event); !status.ok()) {
+  EventNormalizer::EncodedEvent encoded;
+  absl::Time receive_time;
+  if (absl::Status status = VerifyAndEncode(request, encoded, receive_time);
+      !status.ok()) {
     return status;
+  }
+  v1::Event event;
+  if (!event.ParseFromString(encoded.encoding)) {
+    return absl::InternalError("a normalized event does not decode");
   }
   return event;
 }
 
-absl::Status WebhookIngestor::CheckAge(const v1::Event& event) const {
+absl::Status WebhookIngestor::CheckAge(
+    const std::optional<absl::Time>& publish_time,
+    absl::Time receive_time) const {
   if (options_.max_event_age == absl::InfiniteDuration()) {
     return absl::OkStatus();
   }
   std::vector<std::pair<std::string, std::string>> metadata = {
       {"max_event_age", absl::FormatDuration(options_.max_event_age)},
       {"max_clock_lead", absl::FormatDuration(options_.max_clock_lead)}};
-  if (!event.has_publish_time()) {
+  if (!publish_time.has_value()) {
     return MakeError(absl::StatusCode::kUnauthenticated, kStaleEvent,
                      "the event has no webhookPublishedAt, so it cannot be "
                      "told from a replay; it was not stored",
                      std::move(metadata));
   }
   // receive_time is this server's clock reading for this webhook.
-  const absl::Duration age =
-      ToTime(event.receive_time()) - ToTime(event.publish_time());
+  const absl::Duration age = receive_time - *publish_time;
   if (age > options_.max_event_age) {
     return MakeError(
         absl::StatusCode::kUnauthenticated, kStaleEvent,
@@ -107,19 +110,28 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
   }
   std::shared_ptr<StoredEvent> encoded;
   {
-    v1::Event event;
-    absl::Status status = VerifyAndParseInto(request, event);
-    if (status.ok()) status = CheckAge(event);
+    // Reused by every webhook this thread ingests.
+    thread_local EventNormalizer::EncodedEvent normalized;
+    absl::Time receive_time;
+    absl::Status status = VerifyAndEncode(request, normalized, receive_time);
+    if (status.ok()) status = CheckAge(normalized.publish_time, receive_time);
+    if (status.ok()) {
+      // What the default normalizer (or a stricter one) made, a store may
+      // keep as body, endpoint and receive time: it derives the rest again.
+      absl::StatusOr<std::shared_ptr<StoredEvent>> stored =
+          options_.normalizer.max_depth <= EventNormalizer::Options().max_depth
+              ? StoredEvent::FromNormalized(normalized.encoding)
+              : StoredEvent::FromEncoding(0, normalized.encoding);
+      if (stored.ok()) {
+        encoded = *std::move(stored);
+      } else {
+        status = absl::InternalError(stored.status().message());
+      }
+    }
     if (!status.ok()) {
       Refuse(std::move(status), std::move(done));
       return;
     }
-    // A store may keep just the body, endpoint and receive time of what the
-    // default normalizer (or a stricter one) made: it derives the rest again.
-    encoded =
-        options_.normalizer.max_depth <= EventNormalizer::Options().max_depth
-            ? StoredEvent::CreateNormalized(event)
-            : StoredEvent::Create(event);
   }
   if (AnswerIfReplay(encoded, done)) return;
   // A verified body is never empty, so it has a digest.

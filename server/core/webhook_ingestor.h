@@ -79,6 +79,11 @@ class WebhookIngestor {
   // Verifies and normalizes without storing anything; `sequence` stays 0.
   absl::StatusOr<::paradym::webhooks::v1::Event> VerifyAndParse(
       const WebhookRequest& request) const;
+  // The same, encoded: `out` gets the Event's encoding (no `sequence`) and
+  // `receive_time` the time it was received.
+  absl::Status VerifyAndEncode(const WebhookRequest& request,
+                               EventNormalizer::EncodedEvent& out,
+                               absl::Time& receive_time) const;
 
   // Verifies, normalizes and stores; `done` gets the stored event once it is
   // committed (with sequence 0 when a replicated log has it durably on this
@@ -114,10 +119,10 @@ class WebhookIngestor {
   const Counter& duplicates() const { return duplicates_; }
 
  private:
-  absl::Status VerifyAndParseInto(const WebhookRequest& request,
-                                  ::paradym::webhooks::v1::Event& event) const;
-  // OK, or STALE_EVENT when `event` was published outside the window.
-  absl::Status CheckAge(const ::paradym::webhooks::v1::Event& event) const;
+  // OK, or STALE_EVENT when an event published at `publish_time` (nullopt:
+  // it does not say) and received at `receive_time` is outside the window.
+  absl::Status CheckAge(const std::optional<absl::Time>& publish_time,
+                        absl::Time receive_time) const;
   // Counts the refusal by reason and hands `status` to `done`.
   void Refuse(absl::Status status, IngestCallback done);
   // When `encoded` is a replay, answers it through `done` (now, or once the

@@ -12,6 +12,7 @@
 #include "google/protobuf/wire_format_lite.h"
 #include "server/core/errors.h"
 #include "server/core/json_text.h"
+#include "server/core/struct_wire.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -117,6 +118,18 @@ void EncodeMessage(const google::protobuf::Message& message,
   bool own_buffer;
   grpc::GenericSerialize<grpc::ProtoBufferWriter, google::protobuf::Message>(
       message, &out, &own_buffer);
+}
+
+void EncodeEventResponse(absl::string_view event_encoding,
+                         grpc::ByteBuffer& out, absl::string_view more_fields) {
+  std::string bytes;
+  bytes.reserve(event_encoding.size() + more_fields.size() + 6);
+  bytes.push_back(0x0A);  // field 1, length-delimited
+  AppendVarint(event_encoding.size(), bytes);
+  bytes.append(event_encoding.data(), event_encoding.size());
+  bytes.append(more_fields.data(), more_fields.size());
+  grpc::Slice slice(bytes);
+  out = grpc::ByteBuffer(&slice, 1);
 }
 
 }  // namespace paradym::webhooks

@@ -36,6 +36,13 @@ absl::Status DecodeMessage(const grpc::ByteBuffer& bytes,
 void EncodeMessage(const google::protobuf::Message& message,
                    grpc::ByteBuffer& out);
 
+// Writes a message whose field 1 is an Event (VerifyAndParseResponse,
+// IngestResponse) around the Event's encoding: `event_encoding`, then
+// `more_fields` (encoded fields of the response after the event).
+void EncodeEventResponse(absl::string_view event_encoding,
+                         grpc::ByteBuffer& out,
+                         absl::string_view more_fields = {});
+
 }  // namespace paradym::webhooks
 
 #endif  // PARADYM_WEBHOOKS_SERVER_GRPC_MESSAGE_CODEC_H_

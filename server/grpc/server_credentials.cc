@@ -24,9 +24,11 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
       static_cast<unsigned int>(absl::ToInt64Seconds(kCertificateRefresh));
   auto provider =
       files.ca_file.empty()
-          ? std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+          ? std::make_shared<
+                grpc::experimental::FileWatcherCertificateProvider>(
                 files.key_file, files.cert_file, refresh)
-          : std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+          : std::make_shared<
+                grpc::experimental::FileWatcherCertificateProvider>(
                 files.key_file, files.cert_file, files.ca_file, refresh);
   grpc::experimental::TlsServerCredentialsOptions options(provider);
   options.watch_identity_key_cert_pairs();

@@ -294,14 +294,16 @@ grpc::ServerUnaryReactor* WebhookServiceAdapter::VerifyAndParse(
   absl::Status status = Authorize(*context, Scope::kVerify).status();
   if (status.ok()) status = DecodeMessage(*request_bytes, request);
   if (status.ok()) {
-    absl::StatusOr<v1::Event> event = ingestor_.VerifyAndParse(ToWebhookRequest(
-        request.body(), request.signature(), request.endpoint()));
-    status = event.status();
-    if (event.ok()) {
-      v1::VerifyAndParseResponse response;
-      *response.mutable_event() = std::move(event).value();
-      EncodeMessage(response, *response_bytes);
-    }
+    // Reused by every call this thread answers.
+    thread_local EventNormalizer::EncodedEvent event;
+    absl::Time receive_time;
+    status = ingestor_.VerifyAndEncode(
+        ToWebhookRequest(request.body(), request.signature(),
+                         request.endpoint()),
+        event, receive_time);
+    // VerifyAndParseResponse is its one field, `event` (1): written around
+    // the encoding as it is, not decoded and encoded again.
+    if (status.ok()) EncodeEventResponse(event.encoding, *response_bytes);
   }
   reactor->Finish(ToGrpcStatus(status));
   return reactor;
@@ -321,13 +323,16 @@ grpc::ServerUnaryReactor* WebhookServiceAdapter::Ingest(
   ingestor_.Ingest(
       ToWebhookRequest(request.body(), request.signature(), request.endpoint()),
       [reactor, response_bytes](absl::StatusOr<EventPtr> stored) {
-        v1::IngestResponse response;
-        if (stored.ok() && !(*stored)->Decode(*response.mutable_event())) {
-          stored = absl::InternalError("a stored event does not decode");
-        }
         if (stored.ok()) {
-          response.set_pending_replication((*stored)->sequence() == 0);
-          EncodeMessage(response, *response_bytes);
+          // IngestResponse: the stored event as the log holds it, encoded
+          // once; then pending_replication (2) when it has no sequence yet.
+          std::string event;
+          (*stored)->AppendEncoded(event);
+          constexpr char kPendingReplication[] = {0x10, 0x01};
+          EncodeEventResponse(event, *response_bytes,
+                              (*stored)->sequence() == 0
+                                  ? absl::string_view(kPendingReplication, 2)
+                                  : absl::string_view());
         }
         reactor->Finish(ToGrpcStatus(stored.status()));
       });

@@ -519,6 +519,78 @@ TEST(EventNormalizer, ParsesTimestamps) {
   }
 }
 
+// The common form (`...T09:30:00.123Z`) takes a faster path than
+// absl::ParseTime; both must read every such text alike, and refuse alike.
+TEST(EventNormalizer, CommonTimestampFormReadsAsAbslParseTime) {
+  std::vector<std::string> texts;
+  for (const char* date :
+       {"2024-02-28", "2024-02-29", "2023-02-28", "2023-02-29", "2000-02-29",
+        "1900-02-29", "2024-01-31", "2024-04-30", "2024-04-31", "2024-12-31",
+        "2024-13-01", "2024-00-10", "2024-06-00", "0001-01-01", "0000-12-31",
+        "9999-12-31", "1969-12-31", "2038-01-19"}) {
+    for (const char* time : {"00:00:00", "23:59:59", "12:34:56", "24:00:00",
+                             "23:60:00", "23:59:60"}) {
+      for (const char* fraction : {"", ".1", ".12", ".123", ".123456",
+                                   ".123456789", ".1234567891", "."}) {
+        texts.push_back(absl::StrCat(date, "T", time, fraction, "Z"));
+      }
+    }
+  }
+  for (const std::string& text : texts) {
+    SCOPED_TRACE(text);
+    absl::Time expected;
+    std::string error;
+    const bool valid =
+        absl::ParseTime(absl::RFC3339_full, text, &expected, &error) &&
+        expected >=
+            absl::FromCivil(absl::CivilSecond(1, 1, 1), absl::UTCTimeZone()) &&
+        expected < absl::FromCivil(absl::CivilSecond(10000, 1, 1),
+                                   absl::UTCTimeZone());
+    const std::string body = absl::StrCat(
+        R"({"eventType":"x.y","webhookPublishedAt":")", text, R"("})");
+    v1::Event event;
+    const absl::Status status = Normalize(body, event);
+    if (!valid) {
+      EXPECT_EQ(ErrorReason(status), kInvalidTimestamp) << status;
+      continue;
+    }
+    ASSERT_TRUE(status.ok()) << status;
+    google::protobuf::Timestamp want;
+    want.set_seconds(absl::ToUnixSeconds(expected));
+    want.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(
+        expected - absl::FromUnixSeconds(want.seconds()))));
+    EXPECT_EQ(event.publish_time().seconds(), want.seconds());
+    EXPECT_EQ(event.publish_time().nanos(), want.nanos());
+  }
+}
+
+// Encode writes the same Event Normalize fills in, plus what the server
+// adds, in field number order (as protobuf writes an Event whose payload and
+// extra fields have one member each).
+TEST(EventNormalizer, EncodeIsNormalizeWithTheServerFields) {
+  const std::string body = absl::StrCat(
+      R"({"eventType":"workflowExecution.failed","webhookId":"w-1",)",
+      R"("projectId":")", kProjectId, R"(","webhookPublishedAt":)",
+      R"("2024-06-12T09:30:00.123Z","payload":{"workflowExecutionId":")",
+      kExecutionId, R"("},"region":"eu"})");
+  EventNormalizer normalizer;
+  EventNormalizer::EncodedEvent encoded;
+  const absl::Time received = absl::FromUnixMillis(1718184601500);
+  ASSERT_TRUE(normalizer.Encode(body, {"shop", received}, encoded).ok());
+  ASSERT_TRUE(encoded.publish_time.has_value());
+  EXPECT_EQ(*encoded.publish_time, absl::FromUnixMillis(1718184600123));
+
+  v1::Event expected;
+  ASSERT_TRUE(normalizer.Normalize(body, expected).ok());
+  expected.set_endpoint("shop");
+  expected.mutable_receive_time()->set_seconds(1718184601);
+  expected.mutable_receive_time()->set_nanos(500000000);
+  v1::Event decoded;
+  ASSERT_TRUE(decoded.ParseFromString(encoded.encoding));
+  ExpectProtoEq(decoded, expected);
+  EXPECT_EQ(encoded.encoding, expected.SerializeAsString());
+}
+
 TEST(EventNormalizer, RejectsBadTimestamps) {
   for (const std::string text :
        {"", "2024-06-12", "2024-06-12 09:30:00Z", "2024-06-12T09:30:00",

@@ -53,11 +53,14 @@ std::shared_ptr<StoredEvent> MakeEvent(const std::string& body,
 
 // What WebhookIngestor stores for the n-th distinct webhook.
 std::shared_ptr<StoredEvent> MakeIngested(int n, absl::Time received = kStart) {
-  v1::Event event;
-  EXPECT_TRUE(EventNormalizer().Normalize(UniqueBody(n), event).ok());
-  event.set_endpoint("default");
-  SetTimestamp(received, *event.mutable_receive_time());
-  return StoredEvent::CreateNormalized(event);
+  EventNormalizer::EncodedEvent normalized;
+  EXPECT_TRUE(EventNormalizer()
+                  .Encode(UniqueBody(n), {"default", received}, normalized)
+                  .ok());
+  absl::StatusOr<std::shared_ptr<StoredEvent>> stored =
+      StoredEvent::FromNormalized(normalized.encoding);
+  EXPECT_TRUE(stored.ok()) << stored.status();
+  return *std::move(stored);
 }
 
 std::string Encoded(const StoredEvent& event) {
