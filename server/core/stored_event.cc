@@ -1,5 +1,7 @@
 #include "server/core/stored_event.h"
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "google/protobuf/io/coded_stream.h"
@@ -122,7 +124,28 @@ void StoredEvent::AppendFields(const absl::string_view (&fields)[4],
   offsets_[4] = static_cast<std::uint32_t>(buffer_.size());
 }
 
-bool StoredEvent::FindEndpointAndBody(bool digest) {
+StoredEvent::StoredEvent(const StoredEvent& other)
+    : sequence_(other.sequence_),
+      receive_time_(other.receive_time_),
+      derived_from_body_(other.derived_from_body_),
+      digest_given_(other.digest_given_),
+      replay_digest_(other.replay_digest_),
+      buffer_(other.buffer_),
+      endpoint_(other.endpoint_),
+      body_(other.body_) {
+  std::copy(std::begin(other.offsets_), std::end(other.offsets_), offsets_);
+}
+
+const ReplayDigest& StoredEvent::replay_digest() const {
+  absl::call_once(digest_once_, [this] {
+    if (!digest_given_ && !body().empty()) {
+      replay_digest_ = ComputeReplayDigest(endpoint(), body());
+    }
+  });
+  return replay_digest_;
+}
+
+bool StoredEvent::FindEndpointAndBody() {
   Scanned scanned;
   if (!ScanEncoding(encoding_without_sequence(), scanned)) return false;
   const auto span = [this](absl::string_view field) {
@@ -132,12 +155,6 @@ bool StoredEvent::FindEndpointAndBody(bool digest) {
   };
   endpoint_ = span(scanned.endpoint);
   body_ = span(scanned.body);
-  if (digest) {
-    has_replay_digest_ = !scanned.body.empty();
-    if (has_replay_digest_) {
-      replay_digest_ = ComputeReplayDigest(scanned.endpoint, scanned.body);
-    }
-  }
   return true;
 }
 
@@ -157,12 +174,7 @@ std::shared_ptr<StoredEvent> StoredEvent::Create(
     copy.AppendToString(&buffer);
   }
   // The encoding of a message always scans.
-  stored->FindEndpointAndBody(/*digest=*/false);
-  stored->has_replay_digest_ = !event.body().empty();
-  if (stored->has_replay_digest_) {
-    stored->replay_digest_ =
-        ComputeReplayDigest(event.endpoint(), event.body());
-  }
+  stored->FindEndpointAndBody();
   return stored;
 }
 
@@ -186,11 +198,6 @@ std::shared_ptr<StoredEvent> StoredEvent::Scan(
   stored->endpoint_ = span(scanned.endpoint);
   stored->body_ = span(scanned.body);
   stored->receive_time_ = scanned.receive_time;
-  stored->has_replay_digest_ = !scanned.body.empty();
-  if (stored->has_replay_digest_) {
-    stored->replay_digest_ =
-        ComputeReplayDigest(scanned.endpoint, scanned.body);
-  }
   return stored;
 }
 
@@ -230,9 +237,9 @@ std::shared_ptr<StoredEvent> StoredEvent::FromParts(const Parts& parts) {
                        parts.encoding_without_sequence.size());
   stored->buffer_.append(parts.encoding_without_sequence.data(),
                          parts.encoding_without_sequence.size());
-  stored->FindEndpointAndBody(/*digest=*/parts.replay_digest == nullptr);
+  stored->FindEndpointAndBody();
   if (parts.replay_digest != nullptr) {
-    stored->has_replay_digest_ = true;
+    stored->digest_given_ = true;
     stored->replay_digest_ = *parts.replay_digest;
   }
   return stored;

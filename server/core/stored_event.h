@@ -36,6 +36,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/call_once.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -130,8 +131,9 @@ class StoredEvent {
   // ComputeReplayDigest(endpoint, body): what recognizes a replay of this
   // webhook. Only events with a body have one (a message on the stream that
   // is not an event has none).
-  bool has_replay_digest() const { return has_replay_digest_; }
-  const ReplayDigest& replay_digest() const { return replay_digest_; }
+  // Computed when first asked for: reading events back never needs it.
+  bool has_replay_digest() const { return digest_given_ || !body().empty(); }
+  const ReplayDigest& replay_digest() const;
 
   // The encoding of the event without `sequence`: what a store writes.
   absl::string_view encoding_without_sequence() const {
@@ -158,8 +160,10 @@ class StoredEvent {
   };
 
   StoredEvent() = default;
-  // Reads the filter fields, the receive time, the endpoint, the body and
-  // the replay digest from the top level of `encoding_without_sequence`.
+  // A copy (WithSequence); the digest is computed again if asked for.
+  StoredEvent(const StoredEvent& other);
+  // Reads the filter fields, the receive time, the endpoint and the body
+  // from the top level of `encoding_without_sequence`.
   // Null when the bytes are not an Event encoding without sequence.
   static std::shared_ptr<StoredEvent> Scan(
       absl::string_view encoding_without_sequence);
@@ -174,15 +178,17 @@ class StoredEvent {
   absl::string_view Slice(Span span) const {
     return absl::string_view(buffer_).substr(span.offset, span.size);
   }
-  // Finds `endpoint` and `body` in the encoding; when `digest`, sets the
-  // replay digest from them. False when the encoding is not an Event's.
-  bool FindEndpointAndBody(bool digest);
+  // Finds `endpoint` and `body` in the encoding. False when the encoding is
+  // not an Event's.
+  bool FindEndpointAndBody();
 
   std::uint64_t sequence_ = 0;
   absl::Time receive_time_ = absl::UnixEpoch();
-  bool has_replay_digest_ = false;
   bool derived_from_body_ = false;
-  ReplayDigest replay_digest_{};
+  // The replay digest was given (FromParts), not computed from the body.
+  bool digest_given_ = false;
+  mutable absl::once_flag digest_once_;
+  mutable ReplayDigest replay_digest_{};
   // The four filter fields, then the encoding without `sequence`.
   std::string buffer_;
   std::uint32_t offsets_[5] = {};
