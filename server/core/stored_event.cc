@@ -129,7 +129,9 @@ StoredEvent::StoredEvent(const StoredEvent& other)
       receive_time_(other.receive_time_),
       derived_from_body_(other.derived_from_body_),
       digest_given_(other.digest_given_),
-      replay_digest_(other.replay_digest_),
+      // Only a given digest: a computed one may be being written right now.
+      replay_digest_(other.digest_given_ ? other.replay_digest_
+                                         : ReplayDigest{}),
       buffer_(other.buffer_),
       endpoint_(other.endpoint_),
       body_(other.body_) {

@@ -130,8 +130,8 @@ class StoredEvent {
 
   // ComputeReplayDigest(endpoint, body): what recognizes a replay of this
   // webhook. Only events with a body have one (a message on the stream that
-  // is not an event has none).
-  // Computed when first asked for: reading events back never needs it.
+  // is not an event has none). Computed when first asked for, which reading
+  // events back never does.
   bool has_replay_digest() const { return digest_given_ || !body().empty(); }
   const ReplayDigest& replay_digest() const;
 
