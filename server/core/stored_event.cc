@@ -279,6 +279,18 @@ absl::StatusOr<std::shared_ptr<StoredEvent>> StoredEvent::FromEncoding(
   return stored;
 }
 
+bool StoredEvent::SameEventAs(
+    absl::string_view encoding_without_sequence) const {
+  if (this->encoding_without_sequence() == encoding_without_sequence) {
+    return true;
+  }
+  Scanned scanned;
+  return derived_from_body_ &&
+         ScanEncoding(encoding_without_sequence, scanned) &&
+         scanned.body == body() && scanned.endpoint == endpoint() &&
+         scanned.receive_time == receive_time_;
+}
+
 std::shared_ptr<StoredEvent> StoredEvent::WithSequence(
     std::uint64_t sequence) const {
   std::shared_ptr<StoredEvent> copy(new StoredEvent(*this));

@@ -128,6 +128,12 @@ class StoredEvent {
   // this very event, byte for byte.
   bool derived_from_body() const { return derived_from_body_; }
 
+  // True when `encoding_without_sequence` is this event: the same bytes,
+  // or, for an event derived from its body, an encoding of the same webhook
+  // (endpoint, body and receive time), which another version's normalizer
+  // may have encoded otherwise.
+  bool SameEventAs(absl::string_view encoding_without_sequence) const;
+
   // ComputeReplayDigest(endpoint, body): what recognizes a replay of this
   // webhook. Only events with a body have one (a message on the stream that
   // is not an event has none). Computed when first asked for, which reading

@@ -466,8 +466,7 @@ absl::Status OutboxForwarder::Reconcile() {
           !status.ok()) {
         return status;
       }
-      if (event.empty() ||
-          event.front()->encoding_without_sequence() != message->data) {
+      if (event.empty() || !event.front()->SameEventAs(message->data)) {
         return absl::FailedPreconditionError(absl::StrCat(
             "the stream's event ", id, " of replica ", options_.replica,
             " (sequence ", message->sequence,

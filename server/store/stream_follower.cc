@@ -54,8 +54,7 @@ absl::Status StreamFollower::CheckCopy() const {
     return status.code() == absl::StatusCode::kOutOfRange ? absl::OkStatus()
                                                           : status;
   }
-  if (held.empty() ||
-      held.front()->encoding_without_sequence() != message->data) {
+  if (held.empty() || !held.front()->SameEventAs(message->data)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "this replica's copy of the stream differs from the stream ",
         options_.stream.name, " at sequence ", last,

@@ -332,6 +332,47 @@ TEST(StoredEvent, AnotherReplicasEncodingIsDerivedFromItsBodyWhenItCanBe) {
   EXPECT_EQ((*read)->replay_digest(), ComputeReplayDigest("default", body));
 }
 
+// The outbox and a replica's copy check what they hold against the
+// stream: an event derived from its body is the same webhook however
+// another version encoded it.
+TEST(StoredEvent, ADerivedEventIsTheSameWebhookInAnyEncoding) {
+  const std::string body =
+      testing::ReadTestData("events/workflowExecution.failed.json");
+  const auto derived = Ingested(body, "default", kReceived);
+  ASSERT_TRUE(derived->derived_from_body());
+  EXPECT_TRUE(derived->SameEventAs(derived->encoding_without_sequence()));
+  // Encoded by protobuf from the decoded event, with a field more: as a
+  // later normalizer might.
+  v1::Event event;
+  ASSERT_TRUE(derived->Decode(event));
+  event.clear_sequence();
+  event.set_webhook_id("added later");
+  const std::string other = event.SerializeAsString();
+  ASSERT_NE(other, derived->encoding_without_sequence());
+  EXPECT_TRUE(derived->SameEventAs(other));
+  // Another webhook: another body, endpoint or receive time.
+  const struct {
+    const char* name;
+    std::shared_ptr<StoredEvent> event;
+  } others[] = {
+      {"body", Ingested(testing::ReadTestData(
+                            "events/workflowExecution.completed.json"),
+                        "default", kReceived)},
+      {"endpoint", Ingested(body, "shop", kReceived)},
+      {"receive time",
+       Ingested(body, "default", kReceived + absl::Nanoseconds(1))},
+  };
+  for (const auto& c : others) {
+    SCOPED_TRACE(c.name);
+    EXPECT_FALSE(derived->SameEventAs(c.event->encoding_without_sequence()));
+  }
+  EXPECT_FALSE(derived->SameEventAs("\xff"));
+  // An event kept whole is the same only byte for byte.
+  const auto whole = StoredEvent::Create(event);
+  EXPECT_TRUE(whole->SameEventAs(whole->encoding_without_sequence()));
+  EXPECT_FALSE(whole->SameEventAs(derived->encoding_without_sequence()));
+}
+
 TEST(StoredEvent, AKeptEncodingIsReadAsItWasKept) {
   v1::Event event = SampleEvent();
   event.set_endpoint("shop");
