@@ -272,22 +272,28 @@ struct HttpServer::Impl {
     absl::MutexLock lock(&tls_mu);
     return tls;
   }
-  void RequestStarted() {
-    absl::MutexLock lock(&mu);
-    ++in_flight;
-  }
+  void RequestStarted() { in_flight.fetch_add(1); }
   void RequestFinished() {
-    absl::MutexLock lock(&mu);
-    --in_flight;
+    // The last request in flight wakes a WaitForIdle: releasing the mutex
+    // makes it check its condition again.
+    if (in_flight.fetch_sub(1) == 1 && idle_waiters.load() > 0) {
+      absl::MutexLock lock(&mu);
+    }
   }
 
   Options options;
+  // The timeouts as the steady clock counts them.
+  const SteadyClock::duration read_timeout;
+  const SteadyClock::duration idle_timeout;
   WebhookHttpAdapter& adapter;
   std::atomic<bool> draining{false};
   absl::Mutex tls_mu;
   std::shared_ptr<net::ssl::context> tls ABSL_GUARDED_BY(tls_mu);
+  // Requests read and not yet answered. Counted without a lock (every
+  // request passes here); WaitForIdle waits on `mu` for it to reach 0.
+  std::atomic<int> in_flight{0};
+  std::atomic<int> idle_waiters{0};
   absl::Mutex mu;
-  int in_flight ABSL_GUARDED_BY(mu) = 0;
   // Declared last, destroyed first: destroying an io_context destroys the
   // sessions its pending handlers own, and they use the members above.
   std::vector<std::unique_ptr<Worker>> workers;
@@ -364,7 +370,10 @@ class HttpServer::Impl::Worker {
 };
 
 HttpServer::Impl::Impl(Options options, WebhookHttpAdapter& adapter)
-    : options(std::move(options)), adapter(adapter) {
+    : options(std::move(options)),
+      read_timeout(ToChrono(this->options.read_timeout)),
+      idle_timeout(ToChrono(this->options.idle_timeout)),
+      adapter(adapter) {
   for (int i = 0; i < std::max(1, this->options.threads); ++i) {
     workers.push_back(std::make_unique<Worker>());
   }
@@ -459,7 +468,7 @@ class HttpServer::Impl::Session final : public Worker::Connection {
   // TLS: the handshake must finish within the read timeout.
   void Handshake() {
     phase_ = Phase::kHandshake;
-    deadline_ = SteadyClock::now() + ToChrono(server_.options.read_timeout);
+    deadline_ = SteadyClock::now() + server_.read_timeout;
     ArmTimer();
     stream_.async_handshake(net::ssl::stream_base::server,
                             [self = Self()](beast::error_code ec) {
@@ -475,7 +484,7 @@ class HttpServer::Impl::Session final : public Worker::Connection {
   // connection closed) rather than dropped unanswered.
   void WaitForRequest() {
     phase_ = Phase::kIdle;
-    deadline_ = SteadyClock::now() + ToChrono(server_.options.idle_timeout);
+    deadline_ = SteadyClock::now() + server_.idle_timeout;
   }
 
   // Moves the connection on until it must wait: parses what is buffered,
@@ -501,7 +510,7 @@ class HttpServer::Impl::Session final : public Worker::Connection {
   // A request has begun: all of it must arrive within the read timeout.
   void StartRequest() {
     phase_ = Phase::kRequest;
-    deadline_ = SteadyClock::now() + ToChrono(server_.options.read_timeout);
+    deadline_ = SteadyClock::now() + server_.read_timeout;
     head_request_ = false;
     head_seen_ = false;
     parser_.emplace(request_, server_.adapter.max_body_bytes());
@@ -708,7 +717,7 @@ class HttpServer::Impl::Session final : public Worker::Connection {
       if (written == out_.size()) return Written({});
     }
     if (deadline_ == SteadyClock::time_point::max()) {
-      deadline_ = SteadyClock::now() + ToChrono(server_.options.read_timeout);
+      deadline_ = SteadyClock::now() + server_.read_timeout;
     }
     ArmTimer();
     net::async_write(stream_,
@@ -992,11 +1001,16 @@ void HttpServer::BeginDrain() {
 }
 
 bool HttpServer::WaitForIdle(absl::Duration timeout) {
-  absl::MutexLock lock(&impl_->mu);
-  return impl_->mu.AwaitWithTimeout(
+  Impl& impl = *impl_;
+  absl::MutexLock lock(&impl.mu);
+  impl.idle_waiters.fetch_add(1);
+  const bool idle = impl.mu.AwaitWithTimeout(
       absl::Condition(
-          +[](int* in_flight) { return *in_flight == 0; }, &impl_->in_flight),
+          +[](std::atomic<int>* in_flight) { return in_flight->load() == 0; },
+          &impl.in_flight),
       timeout);
+  impl.idle_waiters.fetch_sub(1);
+  return idle;
 }
 
 void HttpServer::Stop() {
