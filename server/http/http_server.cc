@@ -360,7 +360,7 @@ class HttpServer::Impl::Worker {
   }
 
   // One thread runs it: a connection lives on one thread for good, so its
-  // handlers need no strand and threads never wake each other up.
+  // handlers need no strand, and only answers from other threads wake it.
   net::io_context context_{1};
   net::executor_work_guard<net::io_context::executor_type> work_;
   absl::Mutex mu_;
