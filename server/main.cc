@@ -53,7 +53,13 @@ ABSL_FLAG(
 ABSL_FLAG(std::string, http_address, "0.0.0.0:8080",
           "Where the HTTP front for Paradym listens, HOST:PORT (port 0 picks "
           "a free one).");
-ABSL_FLAG(int, http_threads, 0, "Threads serving HTTP; 0 means one per core.");
+ABSL_FLAG(int, http_threads, 0,
+          "Threads serving HTTP (each also verifies and normalizes the "
+          "webhooks it reads); 0 means one per core. Measured on 2 cores with "
+          "the durable store, one per core took 1.2 to 1.3 times the "
+          "requests/s of 1 thread; 1 thread spent up to 10% less CPU per "
+          "request. Set 1 on a small machine whose load is far below what "
+          "one core serves.");
 ABSL_FLAG(absl::Duration, http_read_timeout, absl::Seconds(10),
           "A whole HTTP request must arrive within this time of its first "
           "byte; slower clients are cut off (408).");

@@ -5,12 +5,16 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <cstdint>
+#include <memory>
 #include <optional>
+#include <string>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -33,8 +37,14 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
-using PlainStream = beast::tcp_stream;
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using SteadyClock = std::chrono::steady_clock;
+// Bound to an io_context's executor, not any_io_executor: every operation
+// saves the type-erased executor's cost.
+using Socket = net::basic_stream_socket<tcp, net::io_context::executor_type>;
+using TlsStream = net::ssl::stream<Socket>;
+using Timer =
+    net::basic_waitable_timer<SteadyClock, net::wait_traits<SteadyClock>,
+                              net::io_context::executor_type>;
 
 // How much is read at once while waiting for a request to start.
 constexpr std::size_t kReadChunk = 16 * 1024;
@@ -46,6 +56,10 @@ constexpr std::size_t kLingerBytes = 4 << 20;
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 // The most bytes of a request held at once before they are parsed.
 constexpr std::size_t kMaxBufferedBytes = 64 * 1024;
+// A connection keeps its request body's and its response's buffers for the
+// next request up to these sizes, and frees larger ones.
+constexpr std::size_t kKeptBodyCapacity = 16 * 1024;
+constexpr std::size_t kKeptResponseCapacity = 16 * 1024;
 // File descriptors kept for everything but HTTP connections: the stores'
 // files, gRPC, NATS, accepting and refusing one more connection.
 constexpr std::size_t kReservedFiles = 128;
@@ -73,8 +87,8 @@ std::size_t ConnectionsThatFit(std::size_t wanted) {
 
 absl::string_view View(beast::string_view s) { return {s.data(), s.size()}; }
 
-std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
-  return std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+SteadyClock::duration ToChrono(absl::Duration d) {
+  return std::chrono::duration_cast<SteadyClock::duration>(
       absl::ToChronoNanoseconds(d));
 }
 
@@ -115,25 +129,142 @@ absl::string_view StatusText(int status) {
   }
 }
 
+// What the parser keeps of a request: the fields the server and the adapter
+// look at, copied out of the read buffer (which moves on), into strings that
+// keep their capacity from one request on a connection to the next.
+struct ParsedRequest {
+  http::verb method = http::verb::unknown;
+  std::string method_string;
+  std::string target;
+  int version = 11;
+  // The first field of each name, as `request[name]` would give it.
+  struct Field {
+    std::string value;
+    bool present = false;
+
+    void Set(beast::string_view v) {
+      if (present) return;
+      value.assign(v.data(), v.size());
+      present = true;
+    }
+    absl::string_view view() const {
+      return present ? absl::string_view(value) : absl::string_view();
+    }
+  };
+  Field content_type;
+  Field expect;
+  Field signature;
+  int transfer_encodings = 0;
+  bool only_chunked = true;  // every Transfer-Encoding field says "chunked"
+  std::string body;
+
+  void Clear() {
+    content_type.present = false;
+    expect.present = false;
+    signature.present = false;
+    transfer_encodings = 0;
+    only_chunked = true;
+    body.clear();
+    // A large body's buffer is not kept for the next request: with many
+    // connections it would add up to max_body_bytes each.
+    if (body.capacity() > kKeptBodyCapacity) std::string().swap(body);
+  }
+};
+
+// Beast's HTTP/1.1 request parser (the same state machine as
+// http::request_parser) writing into a ParsedRequest: no message object, no
+// list of fields, no allocation once the connection's strings have grown.
+// Like any basic_parser it parses one message; a new one is emplaced per
+// request (which costs nothing: it holds no memory).
+class RequestParser final : public http::basic_parser<true> {
+ public:
+  RequestParser(ParsedRequest& request, std::size_t max_body_bytes)
+      : request_(request), max_body_bytes_(max_body_bytes) {
+    request_.Clear();
+  }
+
+ private:
+  void on_request_impl(http::verb method, beast::string_view method_string,
+                       beast::string_view target, int version,
+                       beast::error_code&) override {
+    request_.method = method;
+    request_.method_string.assign(method_string.data(), method_string.size());
+    request_.target.assign(target.data(), target.size());
+    request_.version = version;
+  }
+
+  void on_response_impl(int, beast::string_view, int,
+                        beast::error_code& ec) override {
+    ec = http::error::bad_version;  // never called for a request parser
+  }
+
+  void on_field_impl(http::field name, beast::string_view name_string,
+                     beast::string_view value, beast::error_code&) override {
+    switch (name) {
+      case http::field::content_type:
+        return request_.content_type.Set(value);
+      case http::field::expect:
+        return request_.expect.Set(value);
+      case http::field::transfer_encoding:
+        ++request_.transfer_encodings;
+        request_.only_chunked =
+            request_.only_chunked &&
+            absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(View(value)),
+                                   "chunked");
+        return;
+      case http::field::unknown:
+        if (absl::EqualsIgnoreCase(View(name_string), kSignatureHeader)) {
+          request_.signature.Set(value);
+        }
+        return;
+      default:
+        return;
+    }
+  }
+
+  void on_header_impl(beast::error_code&) override {}
+
+  void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
+                         beast::error_code&) override {
+    if (content_length) {
+      request_.body.reserve(static_cast<std::size_t>(
+          std::min<std::uint64_t>(*content_length, max_body_bytes_)));
+    }
+  }
+
+  std::size_t on_body_impl(beast::string_view body,
+                           beast::error_code&) override {
+    request_.body.append(body.data(), body.size());
+    return body.size();
+  }
+
+  void on_chunk_header_impl(std::uint64_t, beast::string_view,
+                            beast::error_code&) override {}
+
+  std::size_t on_chunk_body_impl(std::uint64_t, beast::string_view body,
+                                 beast::error_code&) override {
+    request_.body.append(body.data(), body.size());
+    return body.size();
+  }
+
+  void on_finish_impl(beast::error_code&) override {}
+
+  ParsedRequest& request_;
+  const std::size_t max_body_bytes_;
+};
+
+// The thread-local mark of the connection whose OnBody is on this thread's
+// stack: the adapter's answer for it is taken inline, not posted.
+thread_local const void* answering_inline = nullptr;
+
 }  // namespace
 
 struct HttpServer::Impl {
-  Impl(Options options, WebhookHttpAdapter& adapter)
-      : options(std::move(options)), adapter(adapter) {
-    // One single-threaded io_context per thread: a connection lives on one
-    // thread for good, so its handlers need no strand and threads never wake
-    // each other up.
-    for (int i = 0; i < std::max(1, this->options.threads); ++i) {
-      contexts.push_back(std::make_unique<net::io_context>(1));
-      // Keeps run() from returning while the context has no connection yet.
-      work.push_back(net::make_work_guard(*contexts.back()));
-    }
-    acceptor = std::make_unique<tcp::acceptor>(*contexts[0]);
-    accept_retry = std::make_unique<net::steady_timer>(*contexts[0]);
-  }
-
+  class Worker;
   template <typename Stream>
   class Session;
+
+  Impl(Options options, WebhookHttpAdapter& adapter);
 
   void Accept();
   // The TLS context for new connections; null for plaintext.
@@ -141,133 +272,312 @@ struct HttpServer::Impl {
     absl::MutexLock lock(&tls_mu);
     return tls;
   }
-  void RequestStarted() {
-    absl::MutexLock lock(&mu);
-    ++in_flight;
-  }
+  void RequestStarted() { in_flight.fetch_add(1); }
   void RequestFinished() {
-    absl::MutexLock lock(&mu);
-    --in_flight;
+    // The last request in flight wakes a WaitForIdle: releasing the mutex
+    // makes it check its condition again.
+    if (in_flight.fetch_sub(1) == 1 && idle_waiters.load() > 0) {
+      absl::MutexLock lock(&mu);
+    }
   }
 
   Options options;
+  // The timeouts as the steady clock counts them.
+  const SteadyClock::duration read_timeout;
+  const SteadyClock::duration idle_timeout;
   WebhookHttpAdapter& adapter;
   std::atomic<bool> draining{false};
   absl::Mutex tls_mu;
   std::shared_ptr<net::ssl::context> tls ABSL_GUARDED_BY(tls_mu);
+  // Requests read and not yet answered. Counted without a lock (every
+  // request passes here); WaitForIdle waits on `mu` for it to reach 0.
+  std::atomic<int> in_flight{0};
+  std::atomic<int> idle_waiters{0};
   absl::Mutex mu;
-  int in_flight ABSL_GUARDED_BY(mu) = 0;
   // Declared last, destroyed first: destroying an io_context destroys the
   // sessions its pending handlers own, and they use the members above.
-  std::vector<std::unique_ptr<net::io_context>> contexts;
-  std::vector<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::vector<std::unique_ptr<Worker>> workers;
   std::unique_ptr<tcp::acceptor> acceptor;
   // Accepting again after a failed accept (no file descriptor left), on the
   // acceptor's thread: retrying at once would spin.
   std::unique_ptr<net::steady_timer> accept_retry;
   absl::Time last_accept_warning = absl::InfinitePast();
-  std::size_t next_context = 0;  // round-robin, on the acceptor's thread
+  std::size_t next_worker = 0;  // round-robin, on the acceptor's thread
   std::vector<std::thread> threads;
 };
 
-// One connection, over `Stream` (PlainStream or TlsStream). Owned by the
-// shared_ptrs its pending handlers hold; all its handlers run on its
-// io_context's one thread.
-template <typename Stream>
-class HttpServer::Impl::Session
-    : public std::enable_shared_from_this<Session<Stream>> {
+// One thread's io_context, and the answers other threads hand to its
+// connections. Thread-safe: Deliver from any thread.
+class HttpServer::Impl::Worker {
  public:
-  // `tls` is null for a PlainStream; it must outlive the stream.
-  Session(tcp::socket&& socket, Impl& server, bool loopback,
+  // A connection that an answer made on another thread goes back to.
+  class Connection : public std::enable_shared_from_this<Connection> {
+   public:
+    virtual ~Connection() = default;
+    // On the worker's thread.
+    virtual void Answer(HttpResponse response) = 0;
+  };
+
+  Worker() : work_(net::make_work_guard(context_)) {}
+
+  net::io_context& context() { return context_; }
+
+  // Hands `response` to `connection` on this worker's thread. Answers that
+  // arrive while earlier ones wait are delivered with them, in order, by one
+  // handler: one post and one wake-up per batch, not per answer.
+  void Deliver(std::shared_ptr<Connection> connection, HttpResponse response) {
+    bool first = false;
+    {
+      absl::MutexLock lock(&mu_);
+      first = answers_.empty();
+      answers_.push_back({std::move(connection), std::move(response)});
+    }
+    if (first) net::post(context_, [this] { DeliverAll(); });
+  }
+
+  void Run() { context_.run(); }
+
+  void Stop() {
+    work_.reset();
+    context_.stop();
+  }
+
+ private:
+  struct PendingAnswer {
+    std::shared_ptr<Connection> connection;
+    HttpResponse response;
+  };
+
+  void DeliverAll() {
+    {
+      absl::MutexLock lock(&mu_);
+      delivering_.swap(answers_);
+    }
+    for (PendingAnswer& answer : delivering_) {
+      answer.connection->Answer(std::move(answer.response));
+    }
+    delivering_.clear();
+  }
+
+  // One thread runs it: a connection lives on one thread for good, so its
+  // handlers need no strand, and only answers from other threads wake it.
+  net::io_context context_{1};
+  net::executor_work_guard<net::io_context::executor_type> work_;
+  absl::Mutex mu_;
+  // Non-empty exactly while a DeliverAll is posted and has not taken them.
+  std::vector<PendingAnswer> answers_ ABSL_GUARDED_BY(mu_);
+  std::vector<PendingAnswer> delivering_;  // on the worker's thread
+};
+
+HttpServer::Impl::Impl(Options options, WebhookHttpAdapter& adapter)
+    : options(std::move(options)),
+      read_timeout(ToChrono(this->options.read_timeout)),
+      idle_timeout(ToChrono(this->options.idle_timeout)),
+      adapter(adapter) {
+  for (int i = 0; i < std::max(1, this->options.threads); ++i) {
+    workers.push_back(std::make_unique<Worker>());
+  }
+  acceptor = std::make_unique<tcp::acceptor>(workers[0]->context());
+  accept_retry = std::make_unique<net::steady_timer>(workers[0]->context());
+}
+
+// One connection, over `Stream` (Socket or TlsStream). Owned by the
+// shared_ptrs its pending socket operation or the adapter's pending answer
+// hold (its timer holds only a weak_ptr); all its handlers run on its
+// worker's thread.
+//
+// It reads into one bounded buffer and feeds the parser itself, answers with
+// one non-blocking send when the response fits the socket (plain TCP), and
+// keeps one deadline with one timer. The timer is re-armed only when the
+// deadline moves earlier than where it is armed (a request that is not read
+// whole, a write that blocks, a close): moving it later (every request that
+// arrives whole and is answered at once) only stores a time, and a timer
+// that fires before the deadline is armed again for it.
+template <typename Stream>
+class HttpServer::Impl::Session final : public Worker::Connection {
+ public:
+  // `tls` is null for a Socket; it must outlive the stream.
+  Session(Socket&& socket, Impl& server, Worker& worker, bool loopback,
           std::shared_ptr<net::ssl::context> tls)
       : tls_(std::move(tls)),
         stream_(MakeStream(std::move(socket), tls_.get())),
+        timer_(worker.context()),
         server_(server),
+        worker_(worker),
         loopback_(loopback) {}
 
-  ~Session() {
+  ~Session() override {
     if (request_started_) server_.RequestFinished();
     server_.adapter.connection_stats().open.fetch_sub(1);
   }
 
   void Run() {
-    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
-      if constexpr (std::is_same_v<Stream, TlsStream>) {
+    net::dispatch(worker_.context(), [self = Self()] {
+      if constexpr (kTls) {
         self->Handshake();
       } else {
+        beast::error_code ignored;
+        self->stream_.non_blocking(true, ignored);
         self->WaitForRequest();
+        self->Pump();
       }
     });
   }
 
+  // The adapter's answer, made on another thread.
+  void Answer(HttpResponse response) override {
+    if (phase_ != Phase::kProcessing) return;  // closed meanwhile
+    Send(std::move(response), !keep_alive_);
+    Pump();
+  }
+
  private:
-  static Stream MakeStream(tcp::socket&& socket, net::ssl::context* tls) {
-    if constexpr (std::is_same_v<Stream, TlsStream>) {
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  enum class Phase {
+    kHandshake,   // TLS, within the read timeout
+    kIdle,        // between requests, within the idle timeout
+    kRequest,     // a request is being read, within the read timeout
+    kContinue,    // writing 100 Continue, within the request's read timeout
+    kProcessing,  // the adapter has the request; no deadline
+    kWriting,     // writing the response, within the read timeout
+    kLinger,      // half-closed, reading and dropping, for kLingerTime
+    kClosed,
+  };
+
+  static Stream MakeStream(Socket&& socket, net::ssl::context* tls) {
+    if constexpr (kTls) {
       return Stream(std::move(socket), *tls);
     } else {
       return Stream(std::move(socket));
     }
   }
 
-  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+  std::shared_ptr<Session> Self() {
+    return std::static_pointer_cast<Session>(this->shared_from_this());
+  }
+
+  Socket& Tcp() {
+    if constexpr (kTls) {
+      return stream_.next_layer();
+    } else {
+      return stream_;
+    }
+  }
 
   // TLS: the handshake must finish within the read timeout.
   void Handshake() {
-    Tcp().expires_after(ToChrono(server_.options.read_timeout));
-    stream_.async_handshake(
-        net::ssl::stream_base::server,
-        [self = this->shared_from_this()](beast::error_code ec) {
-          if (ec) return self->Tcp().close();
-          self->WaitForRequest();
-        });
+    phase_ = Phase::kHandshake;
+    deadline_ = SteadyClock::now() + server_.read_timeout;
+    ArmTimer();
+    stream_.async_handshake(net::ssl::stream_base::server,
+                            [self = Self()](beast::error_code ec) {
+                              if (self->phase_ != Phase::kHandshake) return;
+                              if (ec) return self->Shut();
+                              self->WaitForRequest();
+                              self->Pump();
+                            });
   }
 
-  // Between requests: wait (at most the idle timeout) for the next one.
+  // Between requests: the next one must start within the idle timeout.
   // While draining, a request that still comes is answered (503, and the
   // connection closed) rather than dropped unanswered.
   void WaitForRequest() {
-    if (buffer_.size() > 0) return ReadHeader();
-    Tcp().expires_after(ToChrono(server_.options.idle_timeout));
-    stream_.async_read_some(
-        buffer_.prepare(kReadChunk),
-        [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
-          self->buffer_.commit(n);
-          if (ec) return self->Close();
-          self->ReadHeader();
-        });
+    phase_ = Phase::kIdle;
+    deadline_ = SteadyClock::now() + server_.idle_timeout;
+  }
+
+  // Moves the connection on until it must wait: parses what is buffered,
+  // answers what it can, and reads when it needs more. Every handler ends
+  // here; what it calls only changes the phase, so a burst of pipelined
+  // requests is a loop, not a recursion.
+  void Pump() {
+    for (;;) {
+      switch (phase_) {
+        case Phase::kIdle:
+          if (buffer_.size() == 0) return Read();
+          StartRequest();
+          break;
+        case Phase::kRequest:
+          if (!ParseSome()) return;
+          break;
+        default:
+          return;  // a write, the adapter, the linger or nothing pending
+      }
+    }
   }
 
   // A request has begun: all of it must arrive within the read timeout.
-  void ReadHeader() {
-    Tcp().expires_after(ToChrono(server_.options.read_timeout));
+  void StartRequest() {
+    phase_ = Phase::kRequest;
+    deadline_ = SteadyClock::now() + server_.read_timeout;
     head_request_ = false;
-    parser_.emplace();
+    head_seen_ = false;
+    parser_.emplace(request_, server_.adapter.max_body_bytes());
     parser_->header_limit(
         static_cast<std::uint32_t>(server_.options.max_header_bytes));
     // The adapter judges the Content-Length from the head, and answers 404
     // or 405 before 413; the limit applies while reading the body.
     parser_->body_limit(boost::none);
-    http::async_read_header(
-        stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-          self->OnHeader(ec);
+  }
+
+  // One step of reading the request; false when it waits for bytes.
+  bool ParseSome() {
+    if (parser_->is_header_done() && !head_seen_) {
+      head_seen_ = true;
+      OnHeader();
+      return true;
+    }
+    if (parser_->is_done()) {
+      OnRequest();
+      return true;
+    }
+    if (buffer_.size() == 0) {
+      Read();
+      return false;
+    }
+    beast::error_code ec;
+    buffer_.consume(parser_->put(buffer_.data(), ec));
+    if (ec == http::error::need_more) {
+      Read();
+      return false;
+    }
+    if (ec) OnParseError(ec);
+    return true;
+  }
+
+  // Waits for more bytes of the request (or of the next one).
+  void Read() {
+    const std::size_t room = kMaxBufferedBytes - buffer_.size();
+    if (room == 0) return OnParseError(http::error::buffer_overflow);
+    ArmTimer();
+    stream_.async_read_some(
+        buffer_.prepare(std::min(kReadChunk, room)),
+        [self = Self()](beast::error_code ec, std::size_t n) {
+          self->OnRead(ec, n);
         });
   }
 
-  void OnHeader(beast::error_code ec) {
-    if (ec == http::error::header_limit) {
-      return Refuse(MakeError(absl::StatusCode::kInvalidArgument,
-                              kHeadersTooLarge,
-                              "the request header is too large"));
+  void OnRead(beast::error_code ec, std::size_t n) {
+    if (phase_ == Phase::kClosed) return;
+    buffer_.commit(n);
+    if (ec && phase_ == Phase::kIdle) return Close();
+    if (ec == net::error::eof && parser_->got_some()) {
+      // The client ended the connection inside a request: Beast calls that
+      // a partial message.
+      parser_->put_eof(ec);
     }
-    if (ec) return OnReadError(ec, "malformed HTTP request: ");
+    if (ec) return OnParseError(ec);
+    Pump();
+  }
+
+  void OnHeader() {
     request_started_ = true;
     server_.RequestStarted();
-    const auto& request = parser_->get();
     // A response to HEAD has no body (RFC 9110 9.3.2): a pipelined request
     // after it would otherwise be read from that body's bytes.
-    head_request_ = request.method() == http::verb::head;
-    if (!OnlyChunked(request)) {
+    head_request_ = request_.method == http::verb::head;
+    if (request_.transfer_encodings > 1 || !request_.only_chunked) {
       // RFC 9112 6.3: the body's length cannot be known; a request hidden in
       // it must never be served.
       return Refuse(MakeError(absl::StatusCode::kInvalidArgument,
@@ -275,11 +585,12 @@ class HttpServer::Impl::Session
                               "Transfer-Encoding other than chunked"));
     }
     HttpRequestHead head;
-    head.method = View(request.method_string());
-    head.target = View(request.target());
-    head.content_type = View(request[http::field::content_type]);
-    head.has_content_length = parser_->content_length().has_value();
-    head.content_length = parser_->content_length().value_or(0);
+    head.method = request_.method_string;
+    head.target = request_.target;
+    head.content_type = request_.content_type.view();
+    const boost::optional<std::uint64_t> length = parser_->content_length();
+    head.has_content_length = length.has_value();
+    head.content_length = length.value_or(0);
     head.chunked = parser_->chunked();
     head.loopback_peer = loopback_;
     head.metrics_listener = server_.options.metrics_only;
@@ -290,35 +601,64 @@ class HttpServer::Impl::Session
     if (decision.response) {
       // An unread body cannot be skipped reliably: close after answering.
       return Send(std::move(*decision.response),
-                  body_pending || !request.keep_alive());
+                  body_pending || !parser_->keep_alive());
     }
     endpoint_ = std::move(decision.endpoint);
     parser_->body_limit(server_.adapter.max_body_bytes());
+    parser_->eager(true);
     // HTTP/1.0 clients do not know 100 Continue (RFC 9110 10.1.1).
-    if (request.version() >= 11 &&
-        absl::EqualsIgnoreCase(View(request[http::field::expect]),
-                               "100-continue")) {
-      static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
-      net::async_write(
-          stream_, net::buffer(kContinue, sizeof kContinue - 1),
-          [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-            if (ec) return self->Close();
-            self->ReadBody();
-          });
-      return;
+    if (request_.version >= 11 &&
+        absl::EqualsIgnoreCase(request_.expect.view(), "100-continue")) {
+      static constexpr absl::string_view kContinue =
+          "HTTP/1.1 100 Continue\r\n\r\n";
+      phase_ = Phase::kContinue;
+      out_.assign(kContinue.data(), kContinue.size());
+      Write();  // the request's read deadline goes on
     }
-    ReadBody();
   }
 
-  void ReadBody() {
-    http::async_read(
-        stream_, buffer_, *parser_,
-        [self = this->shared_from_this()](beast::error_code ec, std::size_t) {
-          self->OnBody(ec);
-        });
+  void OnRequest() {
+    phase_ = Phase::kProcessing;
+    deadline_ = SteadyClock::time_point::max();
+    keep_alive_ = parser_->keep_alive();
+    // The core may answer before OnBody returns (the in-memory log always
+    // does); then the answer is sent right here instead of being posted.
+    answering_inline = this;
+    server_.adapter.OnBody(endpoint_, request_.body, request_.signature.view(),
+                           [self = Self()](HttpResponse response) mutable {
+                             if (answering_inline == self.get()) {
+                               self->inline_response_ = std::move(response);
+                               return;
+                             }
+                             Worker& worker = self->worker_;
+                             worker.Deliver(std::move(self),
+                                            std::move(response));
+                           });
+    answering_inline = nullptr;
+    if (inline_response_) {
+      HttpResponse response = std::move(*inline_response_);
+      inline_response_.reset();
+      Send(std::move(response), !keep_alive_);
+    }
   }
 
-  void OnBody(beast::error_code ec) {
+  // A read of the request failed: the bytes are not HTTP or too large, or
+  // the client went away.
+  void OnParseError(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == net::error::eof ||
+        ec == net::error::connection_reset) {
+      return Close();
+    }
+    if (!head_seen_) {
+      if (ec == http::error::header_limit) {
+        return Refuse(MakeError(absl::StatusCode::kInvalidArgument,
+                                kHeadersTooLarge,
+                                "the request header is too large"));
+      }
+      return Refuse(
+          MakeError(absl::StatusCode::kInvalidArgument, kMalformedHttp,
+                    absl::StrCat("malformed HTTP request: ", ec.message())));
+    }
     if (ec == http::error::body_limit) {
       return Refuse(
           MakeError(absl::StatusCode::kInvalidArgument, kBodyTooLarge,
@@ -330,74 +670,9 @@ class HttpServer::Impl::Session
                               kHeadersTooLarge,
                               "a chunk header or the trailers are too large"));
     }
-    if (ec) return OnReadError(ec, "malformed HTTP request body: ");
-    const auto& request = parser_->get();
-    const bool close = !request.keep_alive();
-    // The core may answer before OnBody returns (the in-memory log always
-    // does); then the answer is sent right here instead of being posted.
-    handler_thread_ = std::this_thread::get_id();
-    in_handler_.store(true);
-    server_.adapter.OnBody(
-        endpoint_, request.body(),
-        View(request[beast::string_view(kSignatureHeader.data(),
-                                        kSignatureHeader.size())]),
-        [self = this->shared_from_this(),
-         close](HttpResponse response) mutable {
-          if (self->in_handler_.load() &&
-              std::this_thread::get_id() == self->handler_thread_) {
-            self->inline_response_ = std::move(response);
-            return;
-          }
-          Session* session = self.get();
-          net::post(session->stream_.get_executor(),
-                    [self = std::move(self), close,
-                     response = std::move(response)]() mutable {
-                      self->Send(std::move(response), close);
-                    });
-        });
-    in_handler_.store(false);
-    if (inline_response_) {
-      HttpResponse response = std::move(*inline_response_);
-      inline_response_.reset();
-      Send(std::move(response), close);
-    }
-  }
-
-  // Whether the request has no Transfer-Encoding, or exactly one: chunked.
-  template <typename Request>
-  static bool OnlyChunked(const Request& request) {
-    int codings = 0;
-    bool chunked = true;
-    for (const auto& field : request) {
-      if (field.name() != http::field::transfer_encoding) continue;
-      ++codings;
-      chunked = chunked &&
-                absl::EqualsIgnoreCase(
-                    absl::StripAsciiWhitespace(View(field.value())), "chunked");
-    }
-    return codings == 0 || (codings == 1 && chunked);
-  }
-
-  // A read of the request failed for a reason common to head and body: the
-  // deadline passed, the client went away, or the bytes are not HTTP.
-  void OnReadError(beast::error_code ec, absl::string_view malformed) {
-    if (ec == beast::error::timeout) return TimedOut();
-    if (ec == http::error::end_of_stream || ec == net::error::eof ||
-        ec == net::error::connection_reset) {
-      return Close();
-    }
-    Refuse(MakeError(absl::StatusCode::kInvalidArgument, kMalformedHttp,
-                     absl::StrCat(malformed, ec.message())));
-  }
-
-  // The request did not arrive within the read timeout. The stream has
-  // already closed the socket, so there is no answer to send; it is counted
-  // as a 408.
-  void TimedOut() {
-    server_.adapter.ErrorResponse(
-        MakeError(absl::StatusCode::kDeadlineExceeded, kRequestTimeout,
-                  "the request did not arrive within the read timeout"));
-    Tcp().close();
+    Refuse(
+        MakeError(absl::StatusCode::kInvalidArgument, kMalformedHttp,
+                  absl::StrCat("malformed HTTP request body: ", ec.message())));
   }
 
   // An error before or while reading: answer it and close.
@@ -421,19 +696,51 @@ class HttpServer::Impl::Session
     }
     out_ += "\r\n";
     if (!head_request_) out_ += response.body;
-    Tcp().expires_after(ToChrono(server_.options.read_timeout));
-    net::async_write(
-        stream_, net::buffer(out_),
-        [self = this->shared_from_this(), close](
-            beast::error_code ec, std::size_t) { self->OnWritten(ec, close); });
+    close_after_ = close;
+    phase_ = Phase::kWriting;
+    deadline_ = SteadyClock::time_point::max();  // set if the write must wait
+    Write();
   }
 
-  void OnWritten(beast::error_code ec, bool close) {
+  // Writes out_ (a response, or 100 Continue). Over plain TCP it is first
+  // sent at once, without waiting: a response nearly always fits the
+  // socket's buffer. What does not is written asynchronously, within the
+  // read timeout (100 Continue: within the request's).
+  void Write() {
+    std::size_t written = 0;
+    if constexpr (!kTls) {
+      beast::error_code ec;
+      written = stream_.write_some(net::buffer(out_), ec);
+      if (ec && ec != net::error::would_block) {
+        return Written(ec);
+      }
+      if (written == out_.size()) return Written({});
+    }
+    if (deadline_ == SteadyClock::time_point::max()) {
+      deadline_ = SteadyClock::now() + server_.read_timeout;
+    }
+    ArmTimer();
+    net::async_write(stream_,
+                     net::buffer(out_.data() + written, out_.size() - written),
+                     [self = Self()](beast::error_code ec, std::size_t) {
+                       if (self->phase_ == Phase::kClosed) return;
+                       self->Written(ec);
+                       self->Pump();
+                     });
+  }
+
+  void Written(beast::error_code ec) {
+    if (phase_ == Phase::kContinue) {
+      if (ec) return Close();
+      phase_ = Phase::kRequest;
+      return;
+    }
     if (request_started_) {
       request_started_ = false;
       server_.RequestFinished();
     }
-    if (ec || close) return Close();
+    if (out_.capacity() > kKeptResponseCapacity) std::string().swap(out_);
+    if (ec || close_after_) return Close();
     WaitForRequest();
   }
 
@@ -442,50 +749,105 @@ class HttpServer::Impl::Session
   // TCP connection is closed without a close_notify: every response is
   // delimited by its Content-Length, so a client loses nothing.)
   void Close() {
+    if (phase_ == Phase::kClosed || phase_ == Phase::kLinger) return;
     beast::error_code ignored;
-    Tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Tcp().shutdown(tcp::socket::shutdown_send, ignored);
+    phase_ = Phase::kLinger;
     // One deadline for all of it: a client trickling bytes must not keep
     // the connection open by re-arming it.
-    Tcp().expires_after(kLingerTime);
+    deadline_ = SteadyClock::now() + kLingerTime;
     Linger();
   }
 
   void Linger() {
-    if (lingered_ >= kLingerBytes) return Tcp().close();
-    buffer_.consume(buffer_.size());
-    Tcp().async_read_some(
-        buffer_.prepare(kReadChunk),
-        [self = this->shared_from_this()](beast::error_code ec, std::size_t n) {
-          self->lingered_ += n;
-          if (ec) return self->Tcp().close();
-          self->Linger();
-        });
+    if (lingered_ >= kLingerBytes) return Shut();
+    buffer_.clear();
+    ArmTimer();
+    Tcp().async_read_some(buffer_.prepare(kReadChunk),
+                          [self = Self()](beast::error_code ec, std::size_t n) {
+                            if (self->phase_ == Phase::kClosed) return;
+                            self->lingered_ += n;
+                            if (ec) return self->Shut();
+                            self->Linger();
+                          });
+  }
+
+  // Closes the socket at once; pending operations end with an error.
+  void Shut() {
+    phase_ = Phase::kClosed;
+    beast::error_code ignored;
+    Tcp().close(ignored);
+    timer_.cancel();
+  }
+
+  // The deadline passed while waiting.
+  void TimedOut() {
+    if (phase_ == Phase::kRequest) {
+      // The request did not arrive within the read timeout: there is no
+      // answer to send, but it is counted as a 408.
+      server_.adapter.ErrorResponse(
+          MakeError(absl::StatusCode::kDeadlineExceeded, kRequestTimeout,
+                    "the request did not arrive within the read timeout"));
+    }
+    Shut();
+  }
+
+  // Before waiting: makes sure the timer fires by the deadline.
+  void ArmTimer() {
+    if (deadline_ >= armed_) return;
+    armed_ = deadline_;
+    timer_.expires_at(deadline_);  // cancels the wait for the later time
+    timer_.async_wait([self = this->weak_from_this(),
+                       generation = ++timer_generation_](beast::error_code) {
+      if (std::shared_ptr<Worker::Connection> session = self.lock()) {
+        static_cast<Session*>(session.get())->OnTimer(generation);
+      }
+    });
+  }
+
+  void OnTimer(std::uint64_t generation) {
+    // A wait that was cancelled or replaced by an earlier one.
+    if (generation != timer_generation_ || phase_ == Phase::kClosed) return;
+    armed_ = SteadyClock::time_point::max();
+    if (deadline_ == SteadyClock::time_point::max()) return;  // nothing to time
+    if (SteadyClock::now() < deadline_) return ArmTimer();    // it moved on
+    TimedOut();
   }
 
   const std::shared_ptr<net::ssl::context> tls_;
   Stream stream_;
+  Timer timer_;
   Impl& server_;
+  Worker& worker_;
   const bool loopback_;  // the peer's address is a loopback one
+  Phase phase_ = Phase::kIdle;
+  // When the current wait must end, and when the timer fires (max: not
+  // armed); deadline_ is max while the adapter has the request.
+  SteadyClock::time_point deadline_ = SteadyClock::time_point::max();
+  SteadyClock::time_point armed_ = SteadyClock::time_point::max();
+  std::uint64_t timer_generation_ = 0;
   // Bounded: the body is moved out of it as it arrives, so only a header,
   // a chunk header with its extensions or the trailers must fit, and a
   // client that sends an endless one is refused, not buffered.
   beast::flat_buffer buffer_{kMaxBufferedBytes};
-  std::optional<http::request_parser<http::string_body>> parser_;
+  ParsedRequest request_;
+  std::optional<RequestParser> parser_;
+  bool head_seen_ = false;  // OnHeader ran for the request being read
   std::string endpoint_;
+  bool keep_alive_ = true;
+  std::optional<HttpResponse> inline_response_;
   std::string out_;
+  bool close_after_ = false;  // close once out_ is written
   bool request_started_ = false;
   // The request being answered is a HEAD: the answer carries no body.
   bool head_request_ = false;
   std::size_t lingered_ = 0;
-  std::atomic<bool> in_handler_{false};
-  std::thread::id handler_thread_;
-  std::optional<HttpResponse> inline_response_;
 };
 
 void HttpServer::Impl::Accept() {
-  net::io_context& context = *contexts[next_context++ % contexts.size()];
+  Worker& worker = *workers[next_worker++ % workers.size()];
   acceptor->async_accept(
-      context, [this](beast::error_code ec, tcp::socket socket) {
+      worker.context(), [this, &worker](beast::error_code ec, Socket socket) {
         if (ec == net::error::operation_aborted || !acceptor->is_open()) return;
         if (ec) {
           // EMFILE and the like: the pending connections wait in the
@@ -521,12 +883,12 @@ void HttpServer::Impl::Accept() {
                 net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6())
                     .is_loopback()));
           if (std::shared_ptr<net::ssl::context> tls = tls_context()) {
-            std::make_shared<Session<TlsStream>>(std::move(socket), *this,
-                                                 loopback, std::move(tls))
+            std::make_shared<Session<TlsStream>>(
+                std::move(socket), *this, worker, loopback, std::move(tls))
                 ->Run();
           } else {
-            std::make_shared<Session<PlainStream>>(std::move(socket), *this,
-                                                   loopback, nullptr)
+            std::make_shared<Session<Socket>>(std::move(socket), *this, worker,
+                                              loopback, nullptr)
                 ->Run();
           }
         }
@@ -602,7 +964,7 @@ absl::StatusOr<int> HttpServer::Start() {
     host = host.substr(1, host.size() - 2);
   }
   beast::error_code ec;
-  tcp::resolver resolver(*impl_->contexts[0]);
+  tcp::resolver resolver(impl_->workers[0]->context());
   const auto endpoints =
       resolver.resolve(host.empty() ? "0.0.0.0" : host, std::to_string(port),
                        tcp::resolver::passive, ec);
@@ -621,8 +983,8 @@ absl::StatusOr<int> HttpServer::Start() {
         "cannot listen for HTTP on ", address, ": ", ec.message()));
   }
   impl_->Accept();
-  for (auto& context : impl_->contexts) {
-    impl_->threads.emplace_back([context = context.get()] { context->run(); });
+  for (auto& worker : impl_->workers) {
+    impl_->threads.emplace_back([worker = worker.get()] { worker->Run(); });
   }
   return acceptor.local_endpoint().port();
 }
@@ -639,17 +1001,21 @@ void HttpServer::BeginDrain() {
 }
 
 bool HttpServer::WaitForIdle(absl::Duration timeout) {
-  absl::MutexLock lock(&impl_->mu);
-  return impl_->mu.AwaitWithTimeout(
+  Impl& impl = *impl_;
+  absl::MutexLock lock(&impl.mu);
+  impl.idle_waiters.fetch_add(1);
+  const bool idle = impl.mu.AwaitWithTimeout(
       absl::Condition(
-          +[](int* in_flight) { return *in_flight == 0; }, &impl_->in_flight),
+          +[](std::atomic<int>* in_flight) { return in_flight->load() == 0; },
+          &impl.in_flight),
       timeout);
+  impl.idle_waiters.fetch_sub(1);
+  return idle;
 }
 
 void HttpServer::Stop() {
   if (impl_ == nullptr || impl_->threads.empty()) return;
-  impl_->work.clear();
-  for (auto& context : impl_->contexts) context->stop();
+  for (auto& worker : impl_->workers) worker->Stop();
   for (std::thread& thread : impl_->threads) thread.join();
   impl_->threads.clear();
 }

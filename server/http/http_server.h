@@ -1,13 +1,17 @@
 // The HTTP/1.1 server in front of WebhookHttpAdapter, on Boost.Beast.
 //
-// Asynchronous, one io_context run by `threads` threads, one strand per
-// connection; keep-alive, pipelining, chunked bodies and Expect:
-// 100-continue. A hostile client cannot hold resources: the header is
-// limited in size, a whole request must arrive within `read_timeout` of its
-// first byte, an idle keep-alive connection is closed after `idle_timeout`,
-// and connections over `max_connections` are closed at once. With TLS files
-// it speaks HTTPS (reloadable). The server only moves bytes; what to answer
-// is the adapter's business.
+// Asynchronous: `threads` threads, each running an io_context of its own;
+// each connection is handed to one of them, in turn, for good. Keep-alive,
+// pipelining, chunked bodies and Expect: 100-continue. A connection reads
+// into one bounded buffer, feeds Beast's parser itself, answers with one
+// send when the answer fits the socket, and keeps one timer; answers the
+// core makes on another thread (the SQLite store's) go back to each thread
+// in batches. A hostile client cannot hold resources: the header is limited
+// in size, a whole request must arrive within `read_timeout` of its first
+// byte, an idle keep-alive connection is closed after `idle_timeout`, and
+// connections over `max_connections` are closed at once. With TLS files it
+// speaks HTTPS (reloadable). The server only moves bytes; what to answer is
+// the adapter's business.
 //
 //   HttpServer server(options, adapter);
 //   absl::StatusOr<int> port = server.Start();

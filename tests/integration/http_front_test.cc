@@ -21,6 +21,7 @@
 #include "tests/testing/http_client.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/slow_reader_channel.h"
+#include "tests/testing/test_certificates.h"
 #include "tests/testing/test_data.h"
 
 namespace paradym::webhooks {
@@ -699,6 +700,130 @@ TEST_F(HttpFrontTest, TheAgeDefaultsToTheRetentionAndCannotExceedIt) {
   ASSERT_TRUE(child.ok()) << child.status();
   EXPECT_EQ((*child)->Wait(kTimeout).value_or(-1), 2);
   EXPECT_THAT((*child)->Stderr(), HasSubstr("must not exceed --retention"));
+}
+
+// The server reads a request across as many reads as it takes: the head and
+// the body in pieces of a few bytes, and a chunked body one byte a chunk.
+// Both stores: the in-memory log answers at once, SQLite from another thread.
+TEST_F(HttpFrontTest, ARequestSentInTinyPiecesIsServed) {
+  for (const char* store : {"--store=memory", "--store=sqlite"}) {
+    SCOPED_TRACE(store);
+    Start({store});
+    RawHttpConnection connection(port());
+    const std::string request = SignedPost(UniqueBody(1));
+    for (std::size_t at = 0; at < request.size(); at += 5) {
+      ASSERT_TRUE(connection.Send(request.substr(at, 5)));
+    }
+    absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(reply->status, 200) << reply->body;
+    EXPECT_EQ(reply->body, "{\"sequence\":1}\n");
+
+    const std::string body = UniqueBody(2);
+    ASSERT_TRUE(connection.Send(absl::StrCat(
+        "POST /webhook HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        "X-Paradym-HMAC-SHA-256: ",
+        SignBody(kSecret, body), "\r\n\r\n")));
+    for (char c : body) {
+      ASSERT_TRUE(connection.Send(absl::StrCat("1\r\n", std::string(1, c))));
+      ASSERT_TRUE(connection.Send("\r\n"));
+    }
+    ASSERT_TRUE(connection.Send("0\r\n\r\n"));
+    reply = connection.Read(kTimeout);
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    EXPECT_EQ(reply->status, 200) << reply->body;
+    EXPECT_EQ(reply->body, "{\"sequence\":2}\n");
+  }
+}
+
+// More pipelined requests than the server buffers at once (64 KiB), in one
+// write: every one is answered, in order, on the same connection.
+TEST_F(HttpFrontTest, APipelinedBurstIsAnsweredInOrder) {
+  for (const char* store : {"--store=memory", "--store=sqlite"}) {
+    SCOPED_TRACE(store);
+    Start({store});
+    constexpr int kRequests = 150;
+    std::string burst;
+    for (int i = 1; i <= kRequests; ++i) burst += SignedPost(UniqueBody(i));
+    burst += "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_GT(burst.size(), 64 * 1024);
+    RawHttpConnection connection(port());
+    ASSERT_TRUE(connection.Send(burst));
+    for (int i = 1; i <= kRequests; ++i) {
+      absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+      ASSERT_TRUE(reply.ok()) << i << ": " << reply.status();
+      ASSERT_EQ(reply->body, absl::StrCat("{\"sequence\":", i, "}\n"));
+    }
+    absl::StatusOr<HttpReply> health = connection.Read(kTimeout);
+    ASSERT_TRUE(health.ok()) << health.status();
+    EXPECT_EQ(health->body, "{\"status\":\"ok\"}\n");
+  }
+}
+
+// The read timeout starts anew with each request on a kept-alive connection
+// and still cuts off one that stalls, however long the idle timeout is.
+TEST_F(HttpFrontTest, ARequestThatStallsAfterServedOnesIsCutOff) {
+  Start({"--http_read_timeout=1s", "--http_idle_timeout=60s"});
+  RawHttpConnection connection(port());
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(connection.Send(SignedPost(UniqueBody(i))));
+    absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_EQ(reply->status, 200);
+  }
+  const absl::Time stalled = absl::Now();
+  ASSERT_TRUE(connection.Send("POST /webhook HTTP/1.1\r\nHost: x\r\n"));
+  EXPECT_TRUE(connection.ClosedWithin(absl::Seconds(20)));
+  EXPECT_GE(absl::Now() - stalled, absl::Milliseconds(900));
+  HttpReply page = Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_THAT(page.body,
+              HasSubstr("paradym_webhooks_http_requests_total{code=\"408\","
+                        "reason=\"REQUEST_TIMEOUT\"} 1\n"));
+}
+
+// The idle timeout counts from the last answer, not from the connection's
+// start: a connection in use for longer than it stays open.
+TEST_F(HttpFrontTest, AConnectionInUseOutlivesTheIdleTimeout) {
+  Start({"--http_idle_timeout=1s"});
+  RawHttpConnection connection(port());
+  const absl::Time opened = absl::Now();
+  int served = 0;
+  while (absl::Now() - opened < absl::Milliseconds(2500) && served < 50) {
+    ASSERT_TRUE(connection.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+    absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+    ASSERT_TRUE(reply.ok()) << "after " << served << ": " << reply.status();
+    ASSERT_EQ(reply->status, 200);
+    ++served;
+    absl::SleepFor(absl::Milliseconds(250));  // idle, but less than 1s
+  }
+  const absl::Time idle_since = absl::Now();
+  EXPECT_TRUE(connection.ClosedWithin(kTimeout));
+  EXPECT_GE(absl::Now() - idle_since, absl::Milliseconds(700));
+}
+
+// HTTPS keeps a connection for several requests, and a client that connects
+// but never starts the TLS handshake is cut off after the read timeout.
+TEST_F(HttpFrontTest, HttpsKeepsConnectionsAliveAndCutsOffSilentClients) {
+  const std::string dir = MakeTempDir();
+  ASSERT_TRUE(testing::MakeTestCertificates(dir).ok());
+  Start({"--http_tls_cert=" + dir + "/server.pem",
+         "--http_tls_key=" + dir + "/server.key", "--http_read_timeout=1s"});
+  const std::string healthz =
+      absl::StrCat("https://127.0.0.1:", port(), "/healthz");
+  // One line per URL: the status and how many connections curl opened.
+  absl::StatusOr<testing::CommandResult> curl = testing::RunCommand(
+      "/usr/bin/curl",
+      {"-sS", "--max-time", "10", "--cacert", dir + "/ca.pem", "-w",
+       "%{http_code} %{num_connects}\n", "-o", "/dev/null", healthz, "-o",
+       "/dev/null", healthz, "-o", "/dev/null", healthz});
+  ASSERT_TRUE(curl.ok()) << curl.status();
+  EXPECT_EQ(curl->out, "200 1\n200 0\n200 0\n") << curl->err;
+
+  RawHttpConnection silent(port());
+  ASSERT_TRUE(silent.connected());
+  const absl::Time connected = absl::Now();
+  EXPECT_TRUE(silent.ClosedWithin(absl::Seconds(20)));
+  EXPECT_GE(absl::Now() - connected, absl::Milliseconds(900));
 }
 
 // SIGTERM: new requests get 503, the one in flight completes, then exit 0.
