@@ -426,7 +426,7 @@ replay_events="$(metric "${http_port[sqlite-full]}" paradym_webhooks_log_events)
 replay_port="$(sed -E 's/.*"grpc_port":([0-9]+).*/\1/' "$work/sqlite-full/ready")"
 replay_rate() {  # replay_rate [--list]: prints events/s
   local out
-  if ! out="$(build/bench/bench_subscriber --address="127.0.0.1:$replay_port" \
+  if ! out="$(build/bench/bench_replay --address="127.0.0.1:$replay_port" \
     --replay_events="$replay_events" --timeout_seconds=300 "$@")"; then
     echo "bench: replaying sqlite-full's events failed: $out" >&2
     return 1
@@ -436,3 +436,198 @@ replay_rate() {  # replay_rate [--list]: prints events/s
 subscribe_rate="$(replay_rate)"
 list_rate="$(replay_rate --list)"
 echo "replay from disk: $subscribe_rate events/s (Subscribe), $list_rate events/s (ListEvents), $replay_events events of sqlite-full"
+# --- Fan-out (issue #12) -----------------------------------------------------
+# One more paradym-webhooksd, --store=memory, measured with many Subscribe
+# streams (bench_subscriber --streams=N: one connection per stream, each
+# checking order and gaps and timing every event from its receive_time to
+# its receipt, on this machine's clock):
+#   (a) at full wrk load, 1 unfiltered subscriber alone against the same plus
+#       99 whose filter matches nothing (project_ids other-0..other-98), in
+#       alternating rounds: the throughput ratio and the server CPU/request;
+#   (b) 100 unfiltered subscribers while wrk posts a steady FANOUT_RATE
+#       events/s (paced in its Lua script on CLOCK_MONOTONIC): streams cut
+#       off, p99 receipt latency, and the server CPU per delivery, that is
+#       (server CPU of the run - its requests x the CPU/request of the same
+#       paced run with no subscriber) / events the subscribers received.
+#   FANOUT=0 bench/run.sh     # skips this section
+FANOUT="${FANOUT:-1}"
+FANOUT_RATE="${FANOUT_RATE:-5000}"
+FANOUT_STREAMS="${FANOUT_STREAMS:-100}"
+if [[ "$FANOUT" == 1 ]]; then
+  # The POST script, sending at most FANOUT_RATE requests a second across
+  # all connections: each request is due 1/rate after the one before.
+  cat >"$work/paced.lua" <<'LUA'
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } bench_timespec;
+int clock_gettime(int clock_id, bench_timespec *tp);
+]]
+local ts = ffi.new("bench_timespec")
+local function now_ms()
+  ffi.C.clock_gettime(1, ts)  -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+end
+local file, interval, due
+local headers = {["Content-Type"] = "application/json"}
+function init(args)
+  file = assert(io.open(args[1], "rb"))
+  interval = 1000 / tonumber(args[2])
+end
+function delay()
+  local now = now_ms()
+  -- Behind by more than a second: do not try to catch all of it up.
+  if due == nil or due < now - 1000 then due = now end
+  due = due + interval
+  return math.max(0, math.floor(due - now + 0.5))
+end
+function request()
+  local line = file:read("*l")
+  if line == nil then
+    file:seek("set", 0)
+    line = file:read("*l")
+  end
+  local tab = line:find("\t", 1, true)
+  headers["X-Paradym-HMAC-SHA-256"] = line:sub(1, tab - 1)
+  return wrk.format("POST", "/webhook", headers, line:sub(tab + 1))
+end
+LUA
+
+  fdir="$work/fanout"
+  mkdir -p "$fdir"
+  build/server/paradym-webhooksd --grpc_address=127.0.0.1:0 --http_address=127.0.0.1:0 \
+    --http_threads="$HTTP_THREADS" --data_dir="$fdir/data" --store=memory --ready_fd=3 \
+    --log_level=warning 3>"$fdir/ready" 2>"$fdir/server.log" &
+  fanout_pid=$!
+  pids+=("$fanout_pid")
+  for _ in $(seq 300); do [[ -s "$fdir/ready" ]] && break; sleep 0.1; done
+  if [[ ! -s "$fdir/ready" ]]; then
+    echo "bench: the fan-out server did not start; its log:" >&2
+    cat "$fdir/server.log" >&2
+    exit 1
+  fi
+  fanout_grpc="$(sed -E 's/.*"grpc_port":([0-9]+).*/\1/' <"$fdir/ready")"
+  fanout_http="$(sed -E 's/.*"http_port":([0-9]+).*/\1/' <"$fdir/ready")"
+
+  # fanout_subscribe FILE COUNT ARG...: bench_subscriber ARGs, its JSON line
+  # into FILE, once the server has COUNT streams open; sets fanout_sub_pid.
+  fanout_subscribe() {
+    local out="$1" count="$2"
+    shift 2
+    build/bench/bench_subscriber --address="127.0.0.1:$fanout_grpc" "$@" >"$out" &
+    fanout_sub_pid=$!
+    pids+=("$fanout_sub_pid")
+    for _ in $(seq 200); do
+      [[ "$(metric "$fanout_http" paradym_webhooks_subscribers)" == "$count" ]] && return 0
+      sleep 0.1
+    done
+    echo "bench: fan-out: $count streams did not open" >&2
+    exit 1
+  }
+  # fanout_unsubscribe PID: ends a bench_subscriber; its JSON is then final.
+  fanout_unsubscribe() {
+    kill -TERM "$1"
+    wait "$1" || true
+  }
+  # fanout_wrk NAME SECONDS SCRIPT [RATE]: one wrk run against the fan-out
+  # server; appends "requests rps p99_ms server_cpu_seconds" to
+  # $work/fanout-NAME.
+  fanout_wrk() {
+    local name="$1" seconds="$2" script="$3" rate="${4:-}"
+    bodies "fanout-$name" "$seconds"
+    local before after
+    before="$(cpu_ticks "$fanout_pid")"
+    wrk -t1 -c"$CONNECTIONS" -d"${seconds}s" --latency -s "$script" \
+      "http://127.0.0.1:$fanout_http/webhook" -- "$pool/fanout-$name" $rate >"$work/wrk.out"
+    after="$(cpu_ticks "$fanout_pid")"
+    if grep -q Non-2xx "$work/wrk.out"; then
+      echo "bench: fan-out $name: non-2xx responses" >&2; exit 1
+    fi
+    local requests rps p99
+    requests="$(awk '/requests in/ {print $1}' "$work/wrk.out")"
+    rps="$(awk '/Requests\/sec/ {print $2}' "$work/wrk.out")"
+    p99="$(to_ms "$(awk '$1 == "99%" {print $2}' "$work/wrk.out")")"
+    local cpu
+    cpu="$(awk -v t="$((after - before))" -v hz="$ticks_per_second" 'BEGIN { printf "%.3f", t / hz }')"
+    echo "$requests $rps $p99 $cpu" >>"$work/fanout-$name"
+    local whole="${rps%.*}"
+    if ((whole > ${rate_guess[fanout-$name]:-0})); then rate_guess[fanout-$name]="$whole"; fi
+  }
+  json_field() {  # FILE KEY...: a value in a bench_subscriber JSON line
+    "$PYTHON" -c 'import json, sys
+value = json.load(open(sys.argv[1]))
+for key in sys.argv[2:]:
+    value = value[key]
+print(value)' "$@"
+  }
+
+  echo "bench: fan-out, $ROUNDS rounds, --store=memory" >&2
+  rate_guess[fanout-paced0]="$FANOUT_RATE"
+  rate_guess[fanout-paced]="$FANOUT_RATE"
+  : >"$work/fanout-b"
+  for round in $(seq "$ROUNDS"); do
+    # (a) One unfiltered subscriber, then 99 more that match nothing.
+    fanout_subscribe "$fdir/one.json" 1
+    one_pid="$fanout_sub_pid"
+    fanout_wrk warm "$WARMUP" "$work/post.lua"
+    fanout_wrk alone "$DURATION" "$work/post.lua"
+    fanout_subscribe "$fdir/filtered.json" 100 --streams=99 --project_id='other-{i}'
+    fanout_wrk warm "$WARMUP" "$work/post.lua"
+    fanout_wrk filtered "$DURATION" "$work/post.lua"
+    fanout_unsubscribe "$fanout_sub_pid"
+    fanout_unsubscribe "$one_pid"
+    if [[ "$(cat "$fdir/one.json")" != *'"gaps":0,'*'"stream":"open"'* ]]; then
+      echo "bench: fan-out (a): the unfiltered subscriber missed events: $(cat "$fdir/one.json")" >&2
+      exit 1
+    fi
+    printf '  round %s fan-out (a) %10.0f req/s alone, %10.0f with 99 filtered\n' "$round" \
+      "$(tail -1 "$work/fanout-alone" | cut -d' ' -f2)" \
+      "$(tail -1 "$work/fanout-filtered" | cut -d' ' -f2)" >&2
+
+    # (b) The paced load with no subscriber (the baseline CPU/request), then
+    # with FANOUT_STREAMS unfiltered ones.
+    for _ in $(seq 100); do
+      [[ "$(metric "$fanout_http" paradym_webhooks_subscribers)" == 0 ]] && break
+      sleep 0.1
+    done
+    fanout_wrk paced0 "$DURATION" "$work/paced.lua" "$FANOUT_RATE"
+    fanout_subscribe "$fdir/many.json" "$FANOUT_STREAMS" --streams="$FANOUT_STREAMS"
+    fanout_wrk paced "$DURATION" "$work/paced.lua" "$FANOUT_RATE"
+    fanout_unsubscribe "$fanout_sub_pid"
+    read -r fan_base_requests _ _ fan_base_cpu < <(tail -1 "$work/fanout-paced0")
+    read -r fan_requests fan_rps _ fan_cpu < <(tail -1 "$work/fanout-paced")
+    fan_deliveries="$(json_field "$fdir/many.json" events)"
+    fan_cut_off="$(json_field "$fdir/many.json" cut_off)"
+    fan_gaps="$(json_field "$fdir/many.json" gaps)"
+    fan_p99="$(json_field "$fdir/many.json" latency_ms p99)"
+    fan_per_delivery="$(awk -v c="$fan_cpu" -v n="$fan_requests" -v bc="$fan_base_cpu" \
+      -v bn="$fan_base_requests" -v d="$fan_deliveries" 'BEGIN { if (d == 0) { print "n/a"; exit }
+        printf "%.3f", (c - n * bc / bn) * 1e6 / d }')"
+    echo "$fan_rps $fan_cut_off $fan_per_delivery $fan_p99 $fan_deliveries $fan_gaps" >>"$work/fanout-b"
+    printf '  round %s fan-out (b) %10.0f req/s, %s of %s cut off, %s µs CPU/delivery, p99 %s ms\n' \
+      "$round" "$fan_rps" "$fan_cut_off" "$FANOUT_STREAMS" "$fan_per_delivery" "$fan_p99" >&2
+  done
+
+  per_request() {  # FILE: the median server CPU per request, µs
+    awk '{ printf "%.2f\n", $4 * 1e6 / $1 }' "$1" | sort -g |
+      awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'
+  }
+  fan_alone_rps="$(median "$work/fanout-alone" 2)"
+  fan_filtered_rps="$(median "$work/fanout-filtered" 2)"
+  cat <<EOF2
+
+Fan-out, --store=memory, medians of $ROUNDS rounds, ${DURATION}s each, $CONNECTIONS connections:
+
+| case | measured | target |
+| --- | ---: | ---: |
+| (a) throughput, 1 unfiltered + 99 non-matching subscribers vs 1 alone | $(ratio "$fan_filtered_rps" "$fan_alone_rps") (${fan_filtered_rps%.*} vs ${fan_alone_rps%.*} req/s) | at least 0.9 |
+| (a) server CPU per request, 1 alone / with 99 non-matching | $(per_request "$work/fanout-alone") / $(per_request "$work/fanout-filtered") µs | |
+| (b) $FANOUT_STREAMS unfiltered subscribers at $FANOUT_RATE events/s: rate reached | $(median "$work/fanout-b" 1 | cut -d. -f1) events/s | $FANOUT_RATE |
+| (b) streams cut off (RESOURCE_EXHAUSTED), worst round | $(awk '$2 > m {m = $2} END {print m + 0}' "$work/fanout-b") of $FANOUT_STREAMS | 0 |
+| (b) server CPU per delivery | $(median "$work/fanout-b" 3) µs | at most 0.4 µs |
+| (b) p99 from receive_time to receipt, all streams | $(median "$work/fanout-b" 4) ms | at most 50 ms |
+| (b) p99 of the 200s, no subscriber / $FANOUT_STREAMS subscribers | $(median "$work/fanout-paced0" 3) / $(median "$work/fanout-paced" 3) ms | |
+
+(b) per round: rate, cut off, µs CPU per delivery, p99 ms, deliveries, gaps:
+$(cat "$work/fanout-b")
+EOF2
+fi

@@ -56,6 +56,32 @@ class EventFilter {
                    event.workflow_execution_id());
   }
 
+  // Whether no list narrows the filter: it matches every event.
+  bool MatchesEverything() const {
+    return any_type_ && project_ids_.empty() && workflow_ids_.empty() &&
+           workflow_execution_ids_.empty();
+  }
+
+  // The lists as Create took them (for FilterIndex). Types: any_type() when
+  // they do not narrow; else exact_types() and type_prefixes() (each prefix
+  // without its `*`).
+  bool any_type() const { return any_type_; }
+  const absl::flat_hash_set<std::string>& exact_types() const {
+    return exact_types_;
+  }
+  const std::vector<std::string>& type_prefixes() const {
+    return type_prefixes_;
+  }
+  const absl::flat_hash_set<std::string>& project_ids() const {
+    return project_ids_;
+  }
+  const absl::flat_hash_set<std::string>& workflow_ids() const {
+    return workflow_ids_;
+  }
+  const absl::flat_hash_set<std::string>& workflow_execution_ids() const {
+    return workflow_execution_ids_;
+  }
+
  private:
   absl::flat_hash_set<std::string> exact_types_;
   std::vector<std::string> type_prefixes_;

@@ -13,6 +13,10 @@ namespace {
 // Events read from the log per step while replaying.
 constexpr std::size_t kReplayChunk = 256;
 
+// The size of a shared chunk of framed live events (a larger event gets one
+// of its own). A batch references a chunk only for at least half of it.
+constexpr std::size_t kChunkBytes = std::size_t{32} << 10;
+
 // The subscription whose `on_ready` this thread is running, if any. Should a
 // transport end a subscription from inside its own `on_ready`, Unsubscribe
 // then waits only for the other threads' wakes instead of for itself.
@@ -26,29 +30,76 @@ absl::Status ShuttingDown() {
 
 }  // namespace
 
+// Where Take puts the events it takes.
+class Subscription::Sink {
+ public:
+  virtual ~Sink() = default;
+  // Adds `event`, whose sequence is `sequence`. `chunk`: the shared chunk
+  // that holds it framed (`size` bytes at `offset`); nullptr when none does.
+  virtual void Add(const EventPtr& event, std::uint64_t sequence,
+                   const std::shared_ptr<const EncodedChunk>* chunk,
+                   std::size_t offset, std::size_t size) = 0;
+  virtual std::size_t events() const = 0;
+};
+
+class Subscription::EventSink final : public Sink {
+ public:
+  explicit EventSink(std::vector<EventPtr>& out) : out_(out) {}
+  void Add(const EventPtr& event, std::uint64_t,
+           const std::shared_ptr<const EncodedChunk>*, std::size_t,
+           std::size_t) override {
+    out_.push_back(event);
+  }
+  std::size_t events() const override { return out_.size(); }
+
+ private:
+  std::vector<EventPtr>& out_;
+};
+
+class Subscription::EncodedSink final : public Sink {
+ public:
+  explicit EncodedSink(EncodedBatchBuilder& out) : out_(out) {}
+  void Add(const EventPtr& event, std::uint64_t sequence,
+           const std::shared_ptr<const EncodedChunk>* chunk, std::size_t offset,
+           std::size_t size) override {
+    if (chunk != nullptr) {
+      out_.AddEncoded(*chunk, offset, size, sequence);
+    } else {
+      out_.AddEvent(event);
+    }
+  }
+  std::size_t events() const override { return out_.events(); }
+
+ private:
+  EncodedBatchBuilder& out_;
+};
+
 absl::Status Subscription::Next(std::size_t max_events, std::size_t max_bytes,
                                 std::vector<EventPtr>& out) {
   out.clear();
+  EventSink sink(out);
+  return Take(max_events, max_bytes, sink);
+}
+
+absl::Status Subscription::Next(std::size_t max_events, std::size_t max_bytes,
+                                EncodedBatch& out) {
+  EncodedSink sink(builder_);
+  absl::Status status = Take(max_events, max_bytes, sink);
+  // Outside the hub's lock: whatever must be copied is copied here.
+  builder_.Build(out);
+  return status;
+}
+
+absl::Status Subscription::Take(std::size_t max_events, std::size_t max_bytes,
+                                Sink& out) {
   for (;;) {
     std::uint64_t up_to = 0;
     {
       absl::MutexLock lock(&hub_.mu_);
       if (!end_.ok()) return end_;
-      if (!live_ && cursor_ >= hub_.last_published_) live_ = true;
+      if (!live_ && cursor_ >= hub_.last_published_) hub_.GoLiveLocked(*this);
       if (live_) {
-        std::size_t bytes = 0;
-        while (!queue_.empty() && out.size() < max_events) {
-          const std::size_t size = queue_.front()->EncodedSize();
-          if (!out.empty() && bytes + size > max_bytes) break;
-          bytes += size;
-          out.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-        if (out.empty()) {
-          armed_ = true;
-        } else {
-          cursor_ = out.back()->sequence();
-        }
+        TakeLive(max_events, max_bytes, out);
         return absl::OkStatus();
       }
       up_to = hub_.last_published_;
@@ -59,14 +110,48 @@ absl::Status Subscription::Next(std::size_t max_events, std::size_t max_bytes,
       if (end_.ok()) end_ = status;
       return end_;
     }
-    if (!out.empty()) return absl::OkStatus();
+    if (out.events() > 0) return absl::OkStatus();
     // Nothing in that window matched; look again, possibly switching to live.
   }
 }
 
+void Subscription::TakeLive(std::size_t max_events, std::size_t max_bytes,
+                            Sink& out) {
+  std::size_t bytes = 0;
+  if (match_all_) {
+    // Every live event after the cursor, from the hub's.
+    for (std::uint64_t sequence = std::max(cursor_ + 1, hub_.live_first_);
+         sequence <= hub_.last_published_ && out.events() < max_events;
+         ++sequence) {
+      const SubscriptionHub::LiveEvent& live = hub_.LiveAt(sequence);
+      if (out.events() > 0 && bytes + live.encoded_size > max_bytes) break;
+      bytes += live.encoded_size;
+      out.Add(live.event, sequence, hub_.ChunkOf(live), live.offset, live.size);
+      cursor_ = sequence;
+    }
+  } else {
+    while (!queue_.empty() && out.events() < max_events) {
+      const EventPtr& event = queue_.front();
+      const std::size_t size = event->EncodedSize();
+      if (out.events() > 0 && bytes + size > max_bytes) break;
+      bytes += size;
+      const std::uint64_t sequence = event->sequence();
+      // Its shared encoding, if the hub still has it.
+      if (sequence >= hub_.live_first_ && sequence <= hub_.last_published_) {
+        const SubscriptionHub::LiveEvent& live = hub_.LiveAt(sequence);
+        out.Add(event, sequence, hub_.ChunkOf(live), live.offset, live.size);
+      } else {
+        out.Add(event, sequence, nullptr, 0, 0);
+      }
+      cursor_ = sequence;
+      queue_.pop_front();
+    }
+  }
+  if (out.events() == 0) armed_ = true;
+}
+
 absl::Status Subscription::Replay(std::uint64_t up_to, std::size_t max_events,
-                                  std::size_t max_bytes,
-                                  std::vector<EventPtr>& out) {
+                                  std::size_t max_bytes, Sink& out) {
   std::vector<EventPtr> chunk;
   std::size_t bytes = 0;
   while (cursor_ < up_to) {
@@ -83,27 +168,28 @@ absl::Status Subscription::Replay(std::uint64_t up_to, std::size_t max_events,
           absl::StrCat("the event log holds nothing after ", cursor_,
                        " but sequence ", up_to, " was published"));
     }
-    for (EventPtr& event : chunk) {
+    for (const EventPtr& event : chunk) {
       if (filter_.Matches(*event)) {
         const std::size_t size = event->EncodedSize();
-        if (out.size() == max_events ||
-            (!out.empty() && bytes + size > max_bytes)) {
+        if (out.events() == max_events ||
+            (out.events() > 0 && bytes + size > max_bytes)) {
           return absl::OkStatus();
         }
         bytes += size;
-        cursor_ = event->sequence();
-        out.push_back(std::move(event));
-      } else {
-        cursor_ = event->sequence();
+        out.Add(event, event->sequence(), nullptr, 0, 0);
       }
+      cursor_ = event->sequence();
     }
-    if (!out.empty()) return absl::OkStatus();
+    if (out.events() > 0) return absl::OkStatus();
   }
   return absl::OkStatus();
 }
 
 SubscriptionHub::SubscriptionHub(EventLog& log, Options options)
-    : log_(log), options_(options), last_published_(log.Range().last) {
+    : log_(log),
+      options_(options),
+      live_first_(log.Range().last + 1),
+      last_published_(log.Range().last) {
   log_.SetListener([this](EventPtr event) { Wake(Publish(std::move(event))); });
 }
 
@@ -148,9 +234,15 @@ absl::StatusOr<std::shared_ptr<Subscription>> SubscriptionHub::Subscribe(
   std::shared_ptr<Subscription> subscription(
       new Subscription(*this, std::move(filter), cursor, std::move(on_ready)));
   subscription->AssertHub(*this);
+  subscription->attached_ = true;
+  if (subscription->match_all_) {
+    match_all_.push_back(subscription.get());
+  } else {
+    index_.Add(subscription->filter_, subscription.get());
+  }
   // A start beyond what was published (a replica catching up) is live at
   // once: Publish skips what it has seen.
-  subscription->live_ = cursor >= last_published_;
+  if (cursor >= last_published_) GoLiveLocked(*subscription);
   subscriptions_.push_back(subscription);
   return subscription;
 }
@@ -163,6 +255,7 @@ void SubscriptionHub::Unsubscribe(Subscription& subscription) {
   if (subscription.end_.ok()) {
     subscription.end_ = absl::CancelledError("unsubscribed");
   }
+  DetachLocked(subscription);
   subscriptions_.erase(
       std::remove_if(subscriptions_.begin(), subscriptions_.end(),
                      [&](const std::shared_ptr<Subscription>& s) {
@@ -184,34 +277,87 @@ void SubscriptionHub::Unsubscribe(Subscription& subscription) {
 SubscriptionHub::Wakeups SubscriptionHub::Publish(EventPtr event) {
   Wakeups wakeups;
   absl::MutexLock lock(&mu_);
-  last_published_ = event->sequence();
-  for (const auto& subscription : subscriptions_) {
+  const std::uint64_t sequence = event->sequence();
+  last_published_ = sequence;
+  if (live_count_ == 0) {
+    live_first_ = sequence + 1;
+    return wakeups;
+  }
+  // Filtered subscriptions: only those the index names, each once.
+  bool matched = false;
+  candidates_.clear();
+  index_.AppendCandidates(*event, candidates_);
+  for (Subscription* subscription : candidates_) {
     subscription->AssertHub(*this);
+    if (subscription->considered_ == sequence) continue;
+    subscription->considered_ = sequence;
     // A live subscription's cursor changes only under mu_.
-    if (!subscription->live_ || !subscription->end_.ok() ||
-        event->sequence() <= subscription->cursor_ ||
+    if (!subscription->live_ || sequence <= subscription->cursor_ ||
         !subscription->filter_.Matches(*event)) {
       continue;
     }
     if (subscription->queue_.size() >= options_.queue_capacity) {
-      ++overflows_;
-      const std::uint64_t last = subscription->cursor_;
-      EndLocked(
-          subscription,
-          MakeError(absl::StatusCode::kResourceExhausted, kSubscriberTooSlow,
-                    absl::StrCat("the subscriber fell more than ",
-                                 options_.queue_capacity,
-                                 " events behind; resume with "
-                                 "start_after_sequence ",
-                                 last),
-                    {{"last_sequence", std::to_string(last)}}),
-          wakeups);
+      overflowing_.push_back(subscription);
       continue;
     }
     subscription->queue_.push_back(event);
-    ArmForWakeLocked(subscription, wakeups);
+    matched = true;
+    ArmForWakeLocked(*subscription, wakeups);
   }
+  KeepLocked(std::move(event), matched || !match_all_.empty());
+  // The others read on from their cursor: wake those waiting, end those the
+  // kept events no longer reach.
+  for (Subscription* subscription : match_all_) {
+    subscription->AssertHub(*this);
+    if (!subscription->live_ || sequence <= subscription->cursor_) continue;
+    if (subscription->cursor_ + 1 < live_first_) {
+      overflowing_.push_back(subscription);
+      continue;
+    }
+    ArmForWakeLocked(*subscription, wakeups);
+  }
+  for (Subscription* subscription : overflowing_) {
+    OverflowLocked(*subscription, wakeups);
+  }
+  overflowing_.clear();
   return wakeups;
+}
+
+void SubscriptionHub::KeepLocked(EventPtr event, bool frame) {
+  const std::size_t encoded_size = event->EncodedSize();
+  LiveEvent live{std::move(event), kNoChunk, 0, 0,
+                 static_cast<std::uint32_t>(encoded_size)};
+  if (frame) {
+    const std::size_t size = EncodedChunk::FramedSize(*live.event);
+    if (filling_ == nullptr || filling_->room() < size) {
+      auto chunk = std::make_shared<EncodedChunk>(std::max(kChunkBytes, size));
+      filling_ = chunk.get();
+      chunk_bytes_ += chunk->capacity();
+      chunks_.push_back({std::move(chunk), live.event->sequence()});
+      while (chunks_.size() > 1 && chunk_bytes_ > options_.max_shared_bytes) {
+        DropOldestChunkLocked();
+      }
+    }
+    live.offset =
+        static_cast<std::uint32_t>(filling_->Append(*live.event, scratch_));
+    live.size = static_cast<std::uint32_t>(size);
+    live.chunk = chunks_base_ + chunks_.size() - 1;
+  }
+  live_events_.push_back(std::move(live));
+  while (live_events_.size() > options_.queue_capacity) {
+    live_events_.pop_front();
+    ++live_first_;
+  }
+  // A chunk goes once no kept event is in it (batches may still hold it).
+  while (chunks_.size() > 1 && chunks_[1].first_sequence <= live_first_) {
+    DropOldestChunkLocked();
+  }
+}
+
+void SubscriptionHub::DropOldestChunkLocked() {
+  chunk_bytes_ -= chunks_.front().chunk->capacity();
+  chunks_.pop_front();
+  ++chunks_base_;
 }
 
 void SubscriptionHub::Wake(Wakeups wakeups) {
@@ -236,7 +382,7 @@ void SubscriptionHub::Shutdown() {
     for (const auto& subscription : subscriptions_) {
       subscription->AssertHub(*this);
       if (subscription->end_.ok()) {
-        EndLocked(subscription, ShuttingDown(), wakeups);
+        EndLocked(*subscription, ShuttingDown(), wakeups);
       }
     }
   }
@@ -253,22 +399,65 @@ std::uint64_t SubscriptionHub::overflows() const {
   return overflows_;
 }
 
-void SubscriptionHub::EndLocked(
-    const std::shared_ptr<Subscription>& subscription, absl::Status status,
-    Wakeups& wakeups) {
-  subscription->AssertHub(*this);
-  subscription->end_ = std::move(status);
-  subscription->queue_.clear();
+void SubscriptionHub::EndLocked(Subscription& subscription, absl::Status status,
+                                Wakeups& wakeups) {
+  subscription.AssertHub(*this);
+  subscription.end_ = std::move(status);
+  subscription.queue_.clear();
+  DetachLocked(subscription);
   ArmForWakeLocked(subscription, wakeups);
 }
 
-void SubscriptionHub::ArmForWakeLocked(
-    const std::shared_ptr<Subscription>& subscription, Wakeups& wakeups) {
-  subscription->AssertHub(*this);
-  if (!subscription->armed_ || subscription->unsubscribed_) return;
-  subscription->armed_ = false;
-  ++subscription->wakes_running_;
-  wakeups.push_back(subscription);
+void SubscriptionHub::OverflowLocked(Subscription& subscription,
+                                     Wakeups& wakeups) {
+  subscription.AssertHub(*this);
+  ++overflows_;
+  const std::uint64_t last = subscription.cursor_;
+  EndLocked(subscription,
+            MakeError(absl::StatusCode::kResourceExhausted, kSubscriberTooSlow,
+                      absl::StrCat("the subscriber fell more than ",
+                                   options_.queue_capacity,
+                                   " events behind; resume with "
+                                   "start_after_sequence ",
+                                   last),
+                      {{"last_sequence", std::to_string(last)}}),
+            wakeups);
+}
+
+void SubscriptionHub::ArmForWakeLocked(Subscription& subscription,
+                                       Wakeups& wakeups) {
+  subscription.AssertHub(*this);
+  if (!subscription.armed_ || subscription.unsubscribed_) return;
+  subscription.armed_ = false;
+  ++subscription.wakes_running_;
+  wakeups.push_back(subscription.shared_from_this());
+}
+
+void SubscriptionHub::DetachLocked(Subscription& subscription) {
+  subscription.AssertHub(*this);
+  if (!subscription.attached_) return;
+  subscription.attached_ = false;
+  if (subscription.match_all_) {
+    auto it = std::find(match_all_.begin(), match_all_.end(), &subscription);
+    *it = match_all_.back();
+    match_all_.pop_back();
+  } else {
+    index_.Remove(subscription.filter_, &subscription);
+  }
+  if (!subscription.live_ || --live_count_ > 0) return;
+  // Nobody is live: keep nothing.
+  live_events_.clear();
+  live_first_ = last_published_ + 1;
+  chunks_base_ += chunks_.size();
+  chunks_.clear();
+  chunk_bytes_ = 0;
+  filling_ = nullptr;
+}
+
+void SubscriptionHub::GoLiveLocked(Subscription& subscription) {
+  subscription.AssertHub(*this);
+  subscription.live_ = true;
+  if (subscription.attached_) ++live_count_;
 }
 
 }  // namespace paradym::webhooks

@@ -2,10 +2,19 @@
 //
 // A subscription first replays what the log holds after its start, then
 // switches to live events with no gap and no duplicate: the switch happens
-// under the hub's lock at the exact sequence the hub last published. Live
-// events go into the subscription's bounded queue (pointers to the shared,
-// immutable events, so fan-out copies nothing). Publishing never waits on a
-// subscriber: one whose queue is full is ended with RESOURCE_EXHAUSTED
+// under the hub's lock at the exact sequence the hub last published.
+//
+// Live events cost each subscriber as little as possible:
+// - The hub keeps the last `queue_capacity` live events once, for all, each
+//   framed once as a SubscribeResponse entry in shared chunks
+//   (encoded_batch.h). A subscription whose filter matches everything just
+//   reads on from its cursor; Next(EncodedBatch&) gives it pieces of those
+//   chunks, so its transport sends the shared bytes without copying them.
+// - A filtered subscription is found through a FilterIndex, so one whose
+//   filter cannot match an event costs nothing for it; the events it matches
+//   go into its own bounded queue (pointers to the shared events).
+// Publishing never waits on a subscriber: one that falls more than
+// `queue_capacity` of its events behind is ended with RESOURCE_EXHAUSTED
 // (SUBSCRIBER_TOO_SLOW) carrying the last sequence it was given.
 //
 // The consumer pulls with Next(); when Next() finds nothing it arms the
@@ -13,7 +22,7 @@
 // arrive or the subscription ends.
 //
 //   auto subscription = hub.Subscribe(filter, std::nullopt, [&] { Pump(); });
-//   std::vector<EventPtr> batch;
+//   EncodedBatch batch;  // or std::vector<EventPtr>
 //   absl::Status status = (*subscription)->Next(256, 1 << 20, batch);
 //   ...
 //   hub.Unsubscribe(**subscription);  // on_ready never runs after this
@@ -40,8 +49,10 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "server/core/encoded_batch.h"
 #include "server/core/event_filter.h"
 #include "server/core/event_log.h"
+#include "server/core/filter_index.h"
 
 namespace paradym::webhooks {
 
@@ -56,6 +67,10 @@ class SubscriptionHub {
     // Open subscriptions at most; more are refused with RESOURCE_EXHAUSTED
     // (TOO_MANY_SUBSCRIBERS). Each pins a batch in its transport's buffers.
     std::size_t max_subscriptions = 1000;
+    // The most bytes of shared encodings kept for live events. Past it, the
+    // oldest events lose theirs, and a subscriber that still needs one gets
+    // it framed anew (a copy of its own): a speed limit, not a cut-off.
+    std::size_t max_shared_bytes = std::size_t{64} << 20;
   };
 
   // Subscriptions that must be woken, returned by Publish and Shutdown.
@@ -106,47 +121,121 @@ class SubscriptionHub {
  private:
   friend class Subscription;
 
+  // A live event as the hub keeps it for its subscriptions.
+  struct LiveEvent {
+    EventPtr event;
+    // Where its framed encoding is: chunks_[chunk - chunks_base_], unless
+    // that chunk is gone or the event was not framed (kNoChunk).
+    std::uint64_t chunk;
+    std::uint32_t offset;
+    std::uint32_t size;
+    // event->EncodedSize(), here so that taking the event need not read the
+    // event itself (many subscribers, many cache misses).
+    std::uint32_t encoded_size;
+  };
+  static constexpr std::uint64_t kNoChunk = ~std::uint64_t{0};
+  // A chunk of framed live events, the first of which is `first_sequence`.
+  struct Chunk {
+    std::shared_ptr<const EncodedChunk> chunk;
+    std::uint64_t first_sequence;
+  };
+
   // Ends `subscription` with `status` and, when it waits, adds it to `wakeups`.
-  void EndLocked(const std::shared_ptr<Subscription>& subscription,
-                 absl::Status status, Wakeups& wakeups)
+  void EndLocked(Subscription& subscription, absl::Status status,
+                 Wakeups& wakeups) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends `subscription` for falling behind.
+  void OverflowLocked(Subscription& subscription, Wakeups& wakeups)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ArmForWakeLocked(const std::shared_ptr<Subscription>& subscription,
-                        Wakeups& wakeups) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ArmForWakeLocked(Subscription& subscription, Wakeups& wakeups)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stops handing live events to `subscription` (ended or unsubscribed).
+  void DetachLocked(Subscription& subscription)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Switches `subscription` from replay to live events.
+  void GoLiveLocked(Subscription& subscription)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Keeps `event`, framed when `frame`, for the live subscriptions.
+  void KeepLocked(EventPtr event, bool frame)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DropOldestChunkLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The live event `sequence`, which must be kept.
+  const LiveEvent& LiveAt(std::uint64_t sequence) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return live_events_[sequence - live_first_];
+  }
+  // The shared chunk `live.chunk`, or nullptr when there is none.
+  const std::shared_ptr<const EncodedChunk>* ChunkOf(
+      const LiveEvent& live) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (live.chunk == kNoChunk || live.chunk < chunks_base_) return nullptr;
+    return &chunks_[live.chunk - chunks_base_].chunk;
+  }
 
   EventLog& log_;
   const Options options_;
   mutable absl::Mutex mu_;
   std::vector<std::shared_ptr<Subscription>> subscriptions_
       ABSL_GUARDED_BY(mu_);
+  // The subscriptions that get live events: filtered ones in `index_`, the
+  // others in `match_all_`. Ended ones are in neither.
+  FilterIndex<Subscription> index_ ABSL_GUARDED_BY(mu_);
+  std::vector<Subscription*> match_all_ ABSL_GUARDED_BY(mu_);
+  std::vector<Subscription*> candidates_ ABSL_GUARDED_BY(mu_);   // scratch
+  std::vector<Subscription*> overflowing_ ABSL_GUARDED_BY(mu_);  // scratch
+  // Live subscriptions not ended. While there is one, the hub keeps the
+  // last live events: live_events_ holds live_first_..last_published_.
+  std::size_t live_count_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<LiveEvent> live_events_ ABSL_GUARDED_BY(mu_);
+  std::uint64_t live_first_ ABSL_GUARDED_BY(mu_);
+  // The chunks their encodings are in, oldest first; the last one is being
+  // filled (`filling_`). chunks_[i] has the number chunks_base_ + i.
+  std::deque<Chunk> chunks_ ABSL_GUARDED_BY(mu_);
+  std::uint64_t chunks_base_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t chunk_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  EncodedChunk* filling_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::string scratch_ ABSL_GUARDED_BY(mu_);
   std::uint64_t last_published_ ABSL_GUARDED_BY(mu_);
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
   std::uint64_t overflows_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // Declared after SubscriptionHub, whose lock guards its state.
-class Subscription {
+class Subscription : public std::enable_shared_from_this<Subscription> {
  public:
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
 
   // Replaces `out` with the next matching events: at most `max_events`, and
-  // no more than `max_bytes` encoded unless a single event is larger. Empty
-  // `out` with OK: nothing yet, and `on_ready` will run once when there is.
-  // Otherwise the status that ended the subscription: RESOURCE_EXHAUSTED
-  // (SUBSCRIBER_TOO_SLOW), UNAVAILABLE (SHUTTING_DOWN), OUT_OF_RANGE
-  // (SEQUENCE_TOO_OLD, when replay falls behind the log). One consumer at a
-  // time.
+  // no more than `max_bytes` encoded (StoredEvent::EncodedSize) unless a
+  // single event is larger. Empty `out` with OK: nothing yet, and `on_ready`
+  // will run once when there is. Otherwise the status that ended the
+  // subscription: RESOURCE_EXHAUSTED (SUBSCRIBER_TOO_SLOW), UNAVAILABLE
+  // (SHUTTING_DOWN), OUT_OF_RANGE (SEQUENCE_TOO_OLD, when replay falls behind
+  // the log). One consumer at a time.
   absl::Status Next(std::size_t max_events, std::size_t max_bytes,
                     std::vector<EventPtr>& out);
+  // The same events, encoded as one SubscribeResponse: live events as pieces
+  // of the hub's shared chunks where it can (see EncodedBatchBuilder).
+  absl::Status Next(std::size_t max_events, std::size_t max_bytes,
+                    EncodedBatch& out);
 
  private:
   friend class SubscriptionHub;
+  class Sink;
+  class EventSink;
+  class EncodedSink;
+
   Subscription(SubscriptionHub& hub, EventFilter filter, std::uint64_t cursor,
                std::function<void()> on_ready)
       : hub_(hub),
         filter_(std::move(filter)),
+        match_all_(filter_.MatchesEverything()),
         on_ready_(std::move(on_ready)),
         cursor_(cursor) {}
+
+  absl::Status Take(std::size_t max_events, std::size_t max_bytes, Sink& out);
+  // Takes live events, under the hub's lock.
+  void TakeLive(std::size_t max_events, std::size_t max_bytes, Sink& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(hub_.mu_);
 
   // `hub`, whose lock the caller holds, is hub_: every subscription a hub
   // handles is its own. Tells the thread-safety analysis, which cannot see
@@ -159,18 +248,26 @@ class Subscription {
 
   // Reads the next replay batch from the log, outside the hub's lock.
   absl::Status Replay(std::uint64_t up_to, std::size_t max_events,
-                      std::size_t max_bytes, std::vector<EventPtr>& out);
+                      std::size_t max_bytes, Sink& out);
 
   SubscriptionHub& hub_;
   const EventFilter filter_;
+  const bool match_all_;  // filter_ matches every event
   const std::function<void()> on_ready_;
 
   // Only the consumer touches these while replaying; the hub's lock guards
   // the switch to live.
-  std::uint64_t cursor_;  // the last sequence given out (or skipped)
+  std::uint64_t cursor_;         // the last sequence given out (or skipped)
+  EncodedBatchBuilder builder_;  // the consumer's
 
   bool live_ ABSL_GUARDED_BY(hub_.mu_) = false;
+  // Filed in the hub's index_ or match_all_ (and, when live, counted in its
+  // live_count_): from Subscribe until the subscription ends.
+  bool attached_ ABSL_GUARDED_BY(hub_.mu_) = false;
+  // Live events matched and not taken yet (filtered subscriptions only).
   std::deque<EventPtr> queue_ ABSL_GUARDED_BY(hub_.mu_);
+  // The last sequence the hub considered it for.
+  std::uint64_t considered_ ABSL_GUARDED_BY(hub_.mu_) = 0;
   bool armed_ ABSL_GUARDED_BY(hub_.mu_) = false;
   absl::Status end_ ABSL_GUARDED_BY(hub_.mu_);
   int wakes_running_ ABSL_GUARDED_BY(hub_.mu_) = 0;

@@ -1,8 +1,6 @@
 #include "server/grpc/webhook_service_adapter.h"
 
-#include <grpcpp/alarm.h>
-
-#include <atomic>
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -54,29 +52,57 @@ void AddEncodedEvents(const std::vector<EventPtr>& events, Response& response) {
   }
 }
 
+// Frees a chunk's share held by a gRPC slice.
+void ReleaseChunk(void* share) {
+  delete static_cast<std::shared_ptr<const EncodedChunk>*>(share);
+}
+
+// Moves `batch` into `out` as slices that hold the batch's chunks: gRPC sends
+// the bytes where the hub framed them, shared by every stream that sends
+// them, with no copy. `slices` is scratch.
+void ToByteBuffer(EncodedBatch& batch, std::vector<grpc::Slice>& slices,
+                  grpc::ByteBuffer& out) {
+  slices.clear();
+  for (EncodedBatch::Piece& piece : batch.pieces) {
+    // grpc::Slice takes a non-const pointer; gRPC never writes through it.
+    char* bytes = const_cast<char*>(piece.chunk->data()) + piece.offset;
+    slices.emplace_back(
+        bytes, piece.size, &ReleaseChunk,
+        new std::shared_ptr<const EncodedChunk>(std::move(piece.chunk)));
+  }
+  grpc::ByteBuffer buffer(slices.data(), slices.size());
+  out.Swap(&buffer);
+  slices.clear();
+  batch.Clear();
+}
+
 // One Subscribe call.
 //
 // The write loop: whoever sets `writing_` owns the writer and pulls the next
 // batch; with nothing to send it releases ownership, unless a wake arrived
 // meanwhile (`wake_pending_`), in which case it pulls again.
 //
-// Pacing: a write starts at most every `min_write_interval`. Every write is
-// a hand-off to gRPC's threads, which costs far more than the bytes; under
-// load events therefore wait (at most the interval) and go out together,
-// while an idle stream still sends the next event at once. A wake that comes
-// too early sets an alarm instead.
+// Pacing: after a write starts, the next waits the WritePacer's interval
+// (from `min_write_interval` for a lone busy stream to `max_write_interval`
+// when many are), unless the batch was full. Every write costs far more than
+// its bytes; under load events therefore wait (at most the interval) and go
+// out together, while an idle stream still sends the next event within a
+// millisecond. A finished write whose successor is not due yet, and every
+// wake from the hub, ask the pacer for a turn.
 //
-// Lifetime: created by Subscribe(); deleted once OnDone() has removed the
-// subscription from the hub (so no wake can reach it) and no alarm callback
-// is pending or running (reference counted).
+// Lifetime: created by Subscribe(); deleted by OnDone() once the
+// subscription has left the hub (so no wake can reach it) and the pacer has
+// taken back its turn (so none is pending or running).
 class SubscribeReactor final
-    : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
+    : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
+      private WritePacer::Stream {
  public:
   // Finishes at once with `admission` unless it is OK.
-  SubscribeReactor(SubscriptionHub& hub, const absl::Status& admission,
+  SubscribeReactor(SubscriptionHub& hub, WritePacer& pacer,
+                   const absl::Status& admission,
                    const v1::SubscribeRequest& request,
                    const WebhookServiceAdapter::Options& options)
-      : hub_(hub), options_(options) {
+      : hub_(hub), pacer_(pacer), options_(options) {
     if (!admission.ok()) {
       FinishOnce(admission);
       return;
@@ -92,7 +118,7 @@ class SubscribeReactor final
       start_after = request.start_after_sequence();
     }
     absl::StatusOr<std::shared_ptr<Subscription>> subscription = hub_.Subscribe(
-        std::move(filter).value(), start_after, [this] { OnReady(); });
+        std::move(filter).value(), start_after, [this] { OnWake(); });
     if (!subscription.ok()) {
       FinishOnce(subscription.status());
       return;
@@ -133,22 +159,34 @@ class SubscribeReactor final
   }
 
   void OnDone() override {
+    // After these, no wake and no turn can reach this reactor.
     if (subscription_ != nullptr) hub_.Unsubscribe(*subscription_);
+    pacer_.Cancel(*this);
     ReleaseBatch();
-    grpc::Alarm* pending = nullptr;
     {
       absl::MutexLock lock(&mu_);
-      done_ = true;
-      if (alarm_pending_) pending = alarm_.get();
+      SetBusyLocked(false);
     }
-    // A pending alarm holds a reference: cancelling makes it run soon.
-    if (pending != nullptr) pending->Cancel();
-    Unref();
+    delete this;
   }
 
  private:
-  // There may be something to send: a wake from the hub (on a publishing
-  // thread), a finished write, or an alarm.
+  // The hub has events for a stream that found none: on a publishing thread,
+  // which must not wait on gRPC (it may hold the event log's locks), so the
+  // pacer's thread writes them, within a millisecond or when pacing allows.
+  void OnWake() {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    if (writing_) {
+      wake_pending_ = true;
+      return;
+    }
+    if (turn_pending_) return;  // the turn will pull
+    turn_pending_ = true;
+    pacer_.Schedule(*this, std::max(absl::Now(), next_write_));
+  }
+
+  // There may be something to send: a finished write, or the pacer's turn.
   void OnReady() {
     {
       absl::MutexLock lock(&mu_);
@@ -157,13 +195,10 @@ class SubscribeReactor final
         wake_pending_ = true;
         return;
       }
-      if (alarm_pending_) return;  // the alarm will pull
+      if (turn_pending_) return;  // the turn will pull
       if (absl::Now() < next_write_) {
-        alarm_pending_ = true;
-        refs_.fetch_add(1);
-        alarm_ = std::make_unique<grpc::Alarm>();
-        alarm_->Set(absl::ToChronoTime(next_write_),
-                    [this](bool /*fired*/) { OnAlarm(); });
+        turn_pending_ = true;
+        pacer_.Schedule(*this, next_write_);
         return;
       }
       writing_ = true;
@@ -171,21 +206,13 @@ class SubscribeReactor final
     Pump();
   }
 
-  void OnAlarm() {
-    bool done;
+  void OnTurn() override {
     {
       absl::MutexLock lock(&mu_);
-      alarm_pending_ = false;
+      turn_pending_ = false;
       next_write_ = absl::InfinitePast();
-      done = done_;
     }
-    if (!done) OnReady();
-    Unref();
-  }
-
-  // gRPC holds one reference until OnDone, a pending alarm another.
-  void Unref() {
-    if (refs_.fetch_sub(1) == 1) delete this;
+    OnReady();
   }
 
   // Requires ownership of the writer (`writing_`). Nothing may touch `this`
@@ -199,18 +226,22 @@ class SubscribeReactor final
         return;
       }
       if (!batch_.empty()) {
-        AddEncodedEvents(batch_, response_);
-        batch_.clear();
+        // A full batch may have more behind it: the next write need not wait.
+        const bool full = batch_.events >= options_.max_batch_events ||
+                          4 * batch_.size() >= 3 * options_.max_batch_bytes;
+        ToByteBuffer(batch_, slices_, encoded_);
         {
           absl::MutexLock lock(&mu_);
-          next_write_ = absl::Now() + options_.min_write_interval;
+          SetBusyLocked(true);
+          next_write_ =
+              full ? absl::InfinitePast() : absl::Now() + pacer_.Interval();
         }
-        EncodeMessage(response_, encoded_);
         StartWrite(&encoded_);
         return;
       }
       {
         absl::MutexLock lock(&mu_);
+        SetBusyLocked(false);
         if (wake_pending_) {
           wake_pending_ = false;
           continue;
@@ -226,9 +257,19 @@ class SubscribeReactor final
   }
 
   void ReleaseBatch() {
-    response_.GetReflection()->MutableUnknownFields(&response_)->Clear();
     encoded_.Clear();
-    batch_.clear();
+    batch_.Clear();
+  }
+
+  // Tells the pacer whether this stream has events to send.
+  void SetBusyLocked(bool busy) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (busy == busy_) return;
+    busy_ = busy;
+    if (busy) {
+      pacer_.Busy();
+    } else {
+      pacer_.Idle();
+    }
   }
 
   void FinishOnce(const absl::Status& status) {
@@ -241,21 +282,21 @@ class SubscribeReactor final
   }
 
   SubscriptionHub& hub_;
+  WritePacer& pacer_;
   const WebhookServiceAdapter::Options options_;
   std::shared_ptr<Subscription> subscription_;
-  std::vector<EventPtr> batch_;     // owned by the writer
-  v1::SubscribeResponse response_;  // owned by the writer; events encoded
-  grpc::ByteBuffer encoded_;        // owned by the writer: response_'s bytes
+  // Owned by the writer: the next batch, its slices, the bytes in flight.
+  EncodedBatch batch_;
+  std::vector<grpc::Slice> slices_;
+  grpc::ByteBuffer encoded_;
   absl::Mutex mu_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;  // counted by the pacer
   bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
-  bool alarm_pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool turn_pending_ ABSL_GUARDED_BY(mu_) = false;
   absl::Time next_write_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  std::unique_ptr<grpc::Alarm> alarm_ ABSL_GUARDED_BY(mu_);
-  std::atomic<int> refs_{1};
 };
 
 }  // namespace
@@ -350,7 +391,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* WebhookServiceAdapter::Subscribe(
     Log(LogLevel::kInfo, "subscriber connected",
         {{"caller", *caller}, {"peer", context->peer()}});
   }
-  return new SubscribeReactor(hub_, status, request, options_);
+  return new SubscribeReactor(hub_, pacer_, status, request, options_);
 }
 
 grpc::ServerUnaryReactor* WebhookServiceAdapter::ListEvents(

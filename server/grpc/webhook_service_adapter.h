@@ -26,6 +26,7 @@
 #include "server/core/event_log.h"
 #include "server/core/subscription_hub.h"
 #include "server/core/webhook_ingestor.h"
+#include "server/grpc/write_pacer.h"
 
 namespace paradym::webhooks {
 
@@ -58,6 +59,14 @@ class WebhookServiceAdapter final : public WebhookServiceBase {
     // A subscriber's writes start at least this far apart; events that come
     // sooner wait and go out together. Zero: write as soon as possible.
     absl::Duration min_write_interval = absl::Milliseconds(1);
+    // Every write costs far more than its bytes (a hand-off to gRPC's
+    // threads, a system call, the peer's acknowledgements), so under load
+    // the interval grows: the streams that have events to send start about
+    // this many writes a second together (see WritePacer), each at most
+    // every `max_write_interval`, which bounds how long pacing holds an
+    // event. A full batch is followed by the next at once.
+    double writes_per_second = 4000;
+    absl::Duration max_write_interval = absl::Milliseconds(25);
   };
 
   // `ingestor`, `hub`, `log` and `access` must outlive the service.
@@ -71,7 +80,9 @@ class WebhookServiceAdapter final : public WebhookServiceBase {
         hub_(hub),
         log_(log),
         access_(access),
-        options_(options) {}
+        options_(options),
+        pacer_({options.min_write_interval, options.max_write_interval,
+                options.writes_per_second}) {}
 
   // VerifyAndParseRequest in, VerifyAndParseResponse out.
   grpc::ServerUnaryReactor* VerifyAndParse(grpc::CallbackServerContext* context,
@@ -103,6 +114,7 @@ class WebhookServiceAdapter final : public WebhookServiceBase {
   const EventLog& log_;
   const AccessControl& access_;
   const Options options_;
+  WritePacer pacer_;
 };
 
 }  // namespace paradym::webhooks

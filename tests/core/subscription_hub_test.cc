@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "paradym/webhooks/v1/webhook_service.pb.h"
 #include "server/core/errors.h"
 #include "server/core/memory_event_log.h"
 
@@ -284,6 +285,198 @@ TEST_F(HubTest, ShutdownEndsSubscriptionsAndRefusesNewOnes) {
   hub_.Unsubscribe(*waiting);
   hub_.Unsubscribe(*replaying);
   EXPECT_EQ(hub_.size(), 0u);
+}
+
+// The sequences of an encoded batch, parsed as the SubscribeResponse a
+// transport sends.
+std::vector<std::uint64_t> EncodedSequences(const EncodedBatch& batch) {
+  std::string bytes;
+  for (const EncodedBatch::Piece& piece : batch.pieces) {
+    bytes.append(piece.bytes().data(), piece.bytes().size());
+  }
+  v1::SubscribeResponse response;
+  EXPECT_TRUE(response.ParseFromString(bytes));
+  std::vector<std::uint64_t> sequences;
+  for (const v1::Event& event : response.events()) {
+    sequences.push_back(event.sequence());
+  }
+  EXPECT_EQ(sequences.size(), batch.events);
+  if (!sequences.empty()) {
+    EXPECT_EQ(sequences.back(), batch.last_sequence);
+  }
+  return sequences;
+}
+
+// Live events are framed once: every subscription that takes them sends
+// the hub's bytes, not a copy of its own.
+TEST_F(HubTest, LiveSubscriptionsShareOneEncodingOfEachEvent) {
+  auto first = Subscribe(std::nullopt);
+  EventFilter::Spec spec;
+  spec.project_ids = {"p1"};
+  auto filter = EventFilter::Create(spec);
+  ASSERT_TRUE(filter.ok());
+  auto second = Subscribe(std::nullopt, *filter);
+  EncodedBatch batch;
+  ASSERT_TRUE(first->Next(100, 1 << 20, batch).ok());
+  ASSERT_TRUE(second->Next(100, 1 << 20, batch).ok());
+  // About 2 KB each: 16 fill a 32 KiB chunk, the next 9 more than half of
+  // another.
+  for (int i = 0; i < 25; ++i) Publish("t.x", "p1", 2000);
+
+  std::vector<const EncodedChunk*> chunks[2];
+  for (int i = 0; i < 2; ++i) {
+    SCOPED_TRACE(i);
+    Subscription& subscription = i == 0 ? *first : *second;
+    std::vector<std::uint64_t> sequences;
+    while (sequences.size() < 25) {
+      ASSERT_TRUE(subscription.Next(16, 1 << 20, batch).ok());
+      ASSERT_FALSE(batch.empty());
+      for (const auto& piece : batch.pieces) {
+        chunks[i].push_back(piece.chunk.get());
+      }
+      for (std::uint64_t sequence : EncodedSequences(batch)) {
+        sequences.push_back(sequence);
+      }
+    }
+    std::vector<std::uint64_t> expected;
+    for (std::uint64_t s = 1; s <= 25; ++s) expected.push_back(s);
+    EXPECT_EQ(sequences, expected);
+  }
+  // Both sent the same two chunks, one piece each.
+  EXPECT_EQ(chunks[0].size(), 2u);
+  EXPECT_EQ(chunks[0], chunks[1]);
+  hub_.Unsubscribe(*first);
+  hub_.Unsubscribe(*second);
+}
+
+TEST_F(HubTest, EncodedBatchesGoOnFromReplayToLiveWithoutAGap) {
+  for (int i = 0; i < 5; ++i) Publish();
+  auto live = Subscribe(std::nullopt);  // keeps the hub framing
+  auto subscription = Subscribe(0);
+  EncodedBatch batch;
+  ASSERT_TRUE(subscription->Next(3, 1 << 20, batch).ok());
+  EXPECT_THAT(EncodedSequences(batch), ElementsAre(1, 2, 3));
+  Publish();
+  // Replay goes up to what was published when it looked: 6.
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(EncodedSequences(batch), ElementsAre(4, 5, 6));
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());  // live now
+  EXPECT_TRUE(batch.empty());
+  Publish();
+  Publish();
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(EncodedSequences(batch), ElementsAre(7, 8));
+  ASSERT_TRUE(live->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(EncodedSequences(batch), ElementsAre(6, 7, 8));
+  hub_.Unsubscribe(*subscription);
+  hub_.Unsubscribe(*live);
+}
+
+// The filters are indexed; each subscription still gets exactly the events
+// its filter matches, once, in order.
+TEST_F(HubTest, EachFilteredSubscriptionGetsExactlyWhatItsFilterMatches) {
+  std::vector<EventFilter::Spec> specs(8);
+  specs[0].workflow_execution_ids = {"e1"};
+  specs[1].workflow_ids = {"w2"};
+  specs[2].project_ids = {"p1", "p3"};
+  specs[3].event_types = {"a.b"};
+  specs[4].event_types = {"a.*"};
+  specs[5].event_types = {"a.*", "a.b.*", "a.b"};  // overlapping types
+  specs[6].event_types = {"c.*"};
+  specs[6].project_ids = {"p2"};
+  specs[7].project_ids = {"nobody"};
+  std::vector<EventFilter> filters;
+  std::vector<std::shared_ptr<Subscription>> subscriptions;
+  for (const EventFilter::Spec& spec : specs) {
+    auto filter = EventFilter::Create(spec);
+    ASSERT_TRUE(filter.ok()) << filter.status();
+    filters.push_back(*filter);
+    subscriptions.push_back(Subscribe(std::nullopt, *filter));
+  }
+  struct Published {
+    std::string type, project, workflow, execution;
+  };
+  const std::vector<Published> published = {
+      {"a.b", "p1", "w1", "e1"}, {"a.b.c", "p2", "w2", "e2"},
+      {"c.d", "p2", "w3", "e3"}, {"a.x", "p3", "w2", "e1"},
+      {"c.d", "p1", "w1", "e4"}, {"b", "p4", "w4", "e4"},
+  };
+  std::vector<EventPtr> events;
+  for (const Published& p : published) {
+    v1::Event event;
+    event.set_event_type(p.type);
+    event.set_project_id(p.project);
+    event.set_workflow_id(p.workflow);
+    event.set_workflow_execution_id(p.execution);
+    log_.Append(StoredEvent::Create(event),
+                [&](absl::StatusOr<EventPtr> stored) {
+                  ASSERT_TRUE(stored.ok()) << stored.status();
+                  events.push_back(*stored);
+                });
+  }
+  for (std::size_t i = 0; i < subscriptions.size(); ++i) {
+    SCOPED_TRACE(i);
+    std::vector<std::uint64_t> expected;
+    for (const EventPtr& event : events) {
+      if (filters[i].Matches(*event)) expected.push_back(event->sequence());
+    }
+    std::vector<EventPtr> batch;
+    ASSERT_TRUE(subscriptions[i]->Next(100, 1 << 20, batch).ok());
+    EXPECT_EQ(Sequences(batch), expected);
+    hub_.Unsubscribe(*subscriptions[i]);
+  }
+  // The table has no filter that matches nothing by accident.
+  EXPECT_EQ(filters[7].Matches(*events[0]), false);
+  EXPECT_TRUE(filters[5].Matches(*events[1]));
+}
+
+// A filtered subscription's queue counts only the events it matches.
+TEST_F(TinyQueueHubTest, AFilteredSubscriberFallsBehindOnlyOnItsOwnEvents) {
+  EventFilter::Spec spec;
+  spec.project_ids = {"mine"};
+  auto filter = EventFilter::Create(spec);
+  ASSERT_TRUE(filter.ok());
+  auto subscription = Subscribe(std::nullopt, *filter);
+  for (int i = 0; i < 10; ++i) Publish("t.x", "other");
+  for (int i = 0; i < 3; ++i) Publish("t.x", "mine");  // 11..13: the queue
+  std::vector<EventPtr> batch;
+  ASSERT_TRUE(subscription->Next(2, 1 << 20, batch).ok());
+  EXPECT_THAT(Sequences(batch), ElementsAre(11, 12));
+  for (int i = 0; i < 3; ++i) Publish("t.x", "mine");  // 14, 15 fit; 16 not
+  const absl::Status status = subscription->Next(10, 1 << 20, batch);
+  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(ErrorReason(status), kSubscriberTooSlow);
+  EXPECT_EQ(ErrorMetadata(status, "last_sequence"), "12");
+  EXPECT_EQ(hub_.overflows(), 1u);
+  hub_.Unsubscribe(*subscription);
+}
+
+// Past max_shared_bytes the hub drops the oldest encodings; a subscriber
+// that still needs those events gets them framed anew, the same bytes.
+TEST(SubscriptionHubSharedBytes, EventsWhoseEncodingWasDroppedAreFramedAgain) {
+  MemoryEventLog log({1000, std::size_t{1} << 30});
+  SubscriptionHub::Options options;
+  options.queue_capacity = 1000;
+  options.max_shared_bytes = 1;  // one chunk at a time
+  SubscriptionHub hub(log, options);
+  auto subscription = hub.Subscribe({}, std::nullopt, [] {});
+  ASSERT_TRUE(subscription.ok());
+  for (int i = 0; i < 40; ++i) {
+    v1::Event event;
+    event.set_event_type("t.x");
+    event.set_body(std::string(3000, 'b'));  // 10 to a chunk
+    log.Append(StoredEvent::Create(event), [](absl::StatusOr<EventPtr>) {});
+  }
+  EncodedBatch batch;
+  ASSERT_TRUE((*subscription)->Next(100, 1 << 20, batch).ok());
+  std::vector<std::uint64_t> expected;
+  for (std::uint64_t s = 1; s <= 40; ++s) expected.push_back(s);
+  EXPECT_EQ(EncodedSequences(batch), expected);
+  // The first 30 were copied into one piece; the last 10 are the chunk the
+  // hub still keeps.
+  ASSERT_EQ(batch.pieces.size(), 2u);
+  EXPECT_NE(batch.pieces[0].chunk, batch.pieces[1].chunk);
+  hub.Unsubscribe(**subscription);
 }
 
 // A replica's copy of a shared log: it knows of sequences it does not hold

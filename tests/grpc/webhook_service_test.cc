@@ -40,7 +40,8 @@ constexpr char kSecret[] = "service-test-secret";
 
 class WebhookServiceTest : public ::testing::Test {
  protected:
-  explicit WebhookServiceTest(std::size_t subscriber_queue = 1000)
+  explicit WebhookServiceTest(std::size_t subscriber_queue = 1000,
+                              WebhookServiceAdapter::Options options = {})
       : clock_(absl::FromUnixSeconds(1718184600)),
         log_({1000, std::size_t{1} << 30}),
         hub_(log_, {subscriber_queue}),
@@ -48,7 +49,7 @@ class WebhookServiceTest : public ::testing::Test {
                   SignatureVerifier(
                       std::vector<EndpointSecrets>{{"default", {kSecret}}}),
                   log_, hub_, clock_),
-        service_(ingestor_, hub_, log_, access_) {
+        service_(ingestor_, hub_, log_, access_, options) {
     grpc::ServerBuilder builder;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
                              &port_);
@@ -207,6 +208,78 @@ TEST_F(WebhookServiceTest, SubscribeResumesAfterASequence) {
   std::vector<std::uint64_t> sequences;
   for (const auto& e : events) sequences.push_back(e.sequence());
   EXPECT_THAT(sequences, ElementsAre(4, 5, 6));
+  context.TryCancel();
+}
+
+// Many streams share each event's encoding; each still gets every event,
+// once, in order.
+TEST_F(WebhookServiceTest, ManySubscribersEachGetEveryEventInOrder) {
+  constexpr int kStreams = 20;
+  constexpr int kEvents = 200;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<v1::SubscribeResponse>>>
+      readers;
+  for (int i = 0; i < kStreams; ++i) {
+    contexts.push_back(std::make_unique<grpc::ClientContext>());
+    v1::SubscribeRequest request;
+    // Half of them through the filter index, matching every event anyway.
+    if (i % 2 == 1) request.add_event_types("workflowExecution.*");
+    readers.push_back(Subscribe(*contexts.back(), request));
+  }
+  for (int i = 0; i < kEvents; ++i) {
+    v1::IngestResponse ingested;
+    ASSERT_TRUE(Ingest(UniqueBody(i), &ingested).ok());
+  }
+  for (int i = 0; i < kStreams; ++i) {
+    SCOPED_TRACE(i);
+    std::vector<v1::Event> events = ReadEvents(*readers[i], kEvents);
+    ASSERT_EQ(events.size(), static_cast<std::size_t>(kEvents));
+    for (int j = 0; j < kEvents; ++j) {
+      ASSERT_EQ(events[j].sequence(), static_cast<std::uint64_t>(j + 1));
+    }
+    EXPECT_EQ(events.back().body(), UniqueBody(kEvents - 1));
+    contexts[i]->TryCancel();
+  }
+}
+
+// Pacing spaces writes of partial batches only: a full batch is followed
+// by the next at once, however long the interval.
+class PacedSubscribeTest : public WebhookServiceTest {
+ protected:
+  static WebhookServiceAdapter::Options SlowPacing() {
+    WebhookServiceAdapter::Options options;
+    options.max_batch_events = 2;
+    options.min_write_interval = absl::Hours(1);
+    options.max_write_interval = absl::Hours(1);
+    return options;
+  }
+  PacedSubscribeTest() : WebhookServiceTest(1000, SlowPacing()) {}
+};
+
+TEST_F(PacedSubscribeTest, FullBatchesAreNotHeldBack) {
+  for (int i = 0; i < 6; ++i) {
+    v1::IngestResponse ingested;
+    ASSERT_TRUE(Ingest(UniqueBody(i), &ingested).ok());
+  }
+  grpc::ClientContext context;
+  v1::SubscribeRequest request;
+  request.set_start_after_sequence(0);
+  auto reader = Subscribe(context, request);  // 30 s deadline
+  std::vector<std::uint64_t> sequences;
+  v1::SubscribeResponse response;
+  while (sequences.size() < 6 && reader->Read(&response)) {
+    EXPECT_LE(response.events_size(), 2);
+    for (const auto& event : response.events()) {
+      sequences.push_back(event.sequence());
+    }
+  }
+  EXPECT_THAT(sequences, ElementsAre(1, 2, 3, 4, 5, 6));
+  // The last write was full too: the next event goes out when it comes.
+  v1::IngestResponse ingested;
+  ASSERT_TRUE(Ingest(UniqueBody(6), &ingested).ok());
+  ASSERT_TRUE(reader->Read(&response));
+  ASSERT_EQ(response.events_size(), 1);
+  EXPECT_EQ(response.events(0).sequence(), 7u);
   context.TryCancel();
 }
 

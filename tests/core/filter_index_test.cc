@@ -1,0 +1,133 @@
+#include "server/core/filter_index.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace paradym::webhooks {
+namespace {
+
+namespace v1 = ::paradym::webhooks::v1;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+using ::testing::UnorderedElementsAreArray;
+
+// What the index files: a name and its filter.
+struct Subscriber {
+  std::string name;
+  EventFilter filter;
+};
+
+EventFilter MustCreate(std::vector<std::string> event_types,
+                       std::vector<std::string> project_ids = {},
+                       std::vector<std::string> workflow_ids = {},
+                       std::vector<std::string> workflow_execution_ids = {}) {
+  EventFilter::Spec spec;
+  spec.event_types = std::move(event_types);
+  spec.project_ids = std::move(project_ids);
+  spec.workflow_ids = std::move(workflow_ids);
+  spec.workflow_execution_ids = std::move(workflow_execution_ids);
+  absl::StatusOr<EventFilter> filter = EventFilter::Create(std::move(spec));
+  EXPECT_TRUE(filter.ok()) << filter.status();
+  return filter.ok() ? *std::move(filter) : EventFilter();
+}
+
+std::shared_ptr<const StoredEvent> MakeEvent(std::string type,
+                                             std::string project,
+                                             std::string workflow = "w0",
+                                             std::string execution = "e0") {
+  v1::Event event;
+  event.set_event_type(std::move(type));
+  event.set_project_id(std::move(project));
+  event.set_workflow_id(std::move(workflow));
+  event.set_workflow_execution_id(std::move(execution));
+  return StoredEvent::Create(event);
+}
+
+std::vector<std::string> Candidates(const FilterIndex<Subscriber>& index,
+                                    const StoredEvent& event) {
+  std::vector<Subscriber*> candidates;
+  index.AppendCandidates(event, candidates);
+  std::vector<std::string> names;
+  for (const Subscriber* s : candidates) names.push_back(s->name);
+  return names;
+}
+
+// Every filter that matches an event is a candidate for it; one filed under
+// values the event does not have is not.
+TEST(FilterIndex, NamesTheFiltersFiledUnderTheEventsValues) {
+  std::vector<Subscriber> subscribers = {
+      {"execution", MustCreate({}, {"p1"}, {"w1"}, {"e1", "e2"})},
+      {"workflow", MustCreate({"x.*"}, {"p1"}, {"w1"})},
+      {"project", MustCreate({}, {"p1", "p2"})},
+      {"other project", MustCreate({}, {"p9"})},
+      {"type", MustCreate({"a.b"})},
+      {"prefix", MustCreate({"a.*"})},
+      {"long prefix", MustCreate({"a.b.c.*"})},
+      {"other type", MustCreate({"z.z"})},
+  };
+  FilterIndex<Subscriber> index;
+  for (Subscriber& s : subscribers) index.Add(s.filter, &s);
+  EXPECT_EQ(index.size(), subscribers.size());
+
+  struct Case {
+    std::shared_ptr<const StoredEvent> event;
+    std::vector<std::string> candidates;
+  };
+  const std::vector<Case> cases = {
+      {MakeEvent("a.b", "p1", "w1", "e2"),
+       {"execution", "workflow", "project", "type", "prefix"}},
+      {MakeEvent("a.b.c.d", "p2"), {"project", "prefix", "long prefix"}},
+      {MakeEvent("a.b", "p3"), {"type", "prefix"}},
+      {MakeEvent("b", "p3"), {}},
+      {MakeEvent("", ""), {}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.event->event_type());
+    const std::vector<std::string> got = Candidates(index, *c.event);
+    EXPECT_THAT(got, UnorderedElementsAreArray(c.candidates));
+    // Whatever matches is among the candidates.
+    for (const Subscriber& s : subscribers) {
+      if (s.filter.Matches(*c.event)) {
+        EXPECT_NE(std::find(got.begin(), got.end(), s.name), got.end())
+            << s.name;
+      }
+    }
+  }
+}
+
+TEST(FilterIndex, ATypeMatchingTwoOfAFiltersTypesNamesItTwice) {
+  Subscriber s{"both", MustCreate({"a.*", "a.b.*", "a.b.c"})};
+  FilterIndex<Subscriber> index;
+  index.Add(s.filter, &s);
+  EXPECT_EQ(Candidates(index, *MakeEvent("a.b.c", "p")).size(), 3u);
+  EXPECT_EQ(Candidates(index, *MakeEvent("a.x", "p")).size(), 1u);
+}
+
+TEST(FilterIndex, RemovedFiltersAreNoLongerNamed) {
+  Subscriber first{"first", MustCreate({"a.*"}, {"p1"})};
+  Subscriber second{"second", MustCreate({"a.*"}, {"p1"})};
+  Subscriber prefix{"prefix", MustCreate({"a.*"})};
+  FilterIndex<Subscriber> index;
+  index.Add(first.filter, &first);
+  index.Add(second.filter, &second);
+  index.Add(prefix.filter, &prefix);
+  const auto event = MakeEvent("a.b", "p1");
+  EXPECT_THAT(Candidates(index, *event),
+              UnorderedElementsAre("first", "second", "prefix"));
+  index.Remove(first.filter, &first);
+  index.Remove(prefix.filter, &prefix);
+  EXPECT_THAT(Candidates(index, *event), UnorderedElementsAre("second"));
+  index.Remove(second.filter, &second);
+  EXPECT_THAT(Candidates(index, *event), IsEmpty());
+  EXPECT_EQ(index.size(), 0u);
+  // Filing again after everything left works as the first time.
+  index.Add(prefix.filter, &prefix);
+  EXPECT_THAT(Candidates(index, *event), UnorderedElementsAre("prefix"));
+}
+
+}  // namespace
+}  // namespace paradym::webhooks
