@@ -480,17 +480,9 @@ function delay()
   due = due + interval
   return math.max(0, math.floor(due - now + 0.5))
 end
-function request()
-  local line = file:read("*l")
-  if line == nil then
-    file:seek("set", 0)
-    line = file:read("*l")
-  end
-  local tab = line:find("\t", 1, true)
-  headers["X-Paradym-HMAC-SHA-256"] = line:sub(1, tab - 1)
-  return wrk.format("POST", "/webhook", headers, line:sub(tab + 1))
-end
 LUA
+  # Each request as post.lua makes it.
+  sed -n '/^function request()/,$p' "$work/post.lua" >>"$work/paced.lua"
 
   fdir="$work/fanout"
   mkdir -p "$fdir"
