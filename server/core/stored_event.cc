@@ -9,24 +9,13 @@
 #include "google/protobuf/wire_format_lite.h"
 #include "server/core/event_normalizer.h"
 #include "server/core/proto_time.h"
+#include "server/core/struct_wire.h"
 
 namespace paradym::webhooks {
 namespace {
 
 // The tag of `sequence` (field 1, varint): (1 << 3) | 0.
 constexpr char kSequenceTag = 0x08;
-
-std::size_t VarintSize(std::uint64_t value) {
-  return google::protobuf::io::CodedOutputStream::VarintSize64(value);
-}
-
-void AppendVarint(std::uint64_t value, std::string& out) {
-  while (value >= 0x80) {
-    out.push_back(static_cast<char>((value & 0x7F) | 0x80));
-    value >>= 7;
-  }
-  out.push_back(static_cast<char>(value));
-}
 
 // The top-level fields of an Event encoding that the log needs.
 struct Scanned {
