@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/core/errors.h"
+#include "server/core/status_macros.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -156,15 +157,11 @@ absl::Status Subscription::Replay(std::uint64_t up_to, std::size_t max_events,
   std::size_t bytes = 0;
   while (cursor_ < up_to) {
     chunk.clear();
-    if (absl::Status status =
-            hub_.log_.ReadAfter(cursor_, up_to, kReplayChunk, chunk);
-        !status.ok()) {
-      return status;
-    }
+    RETURN_IF_ERROR(hub_.log_.ReadAfter(cursor_, up_to, kReplayChunk, chunk));
     if (chunk.empty()) {
       // The log must hold everything up to what was published.
       return MakeError(
-          absl::StatusCode::kInternal, "LOG_GAP",
+          absl::StatusCode::kInternal, kLogGap,
           absl::StrCat("the event log holds nothing after ", cursor_,
                        " but sequence ", up_to, " was published"));
     }
@@ -253,7 +250,8 @@ void SubscriptionHub::Unsubscribe(Subscription& subscription) {
   subscription.unsubscribed_ = true;
   subscription.queue_.clear();
   if (subscription.end_.ok()) {
-    subscription.end_ = absl::CancelledError("unsubscribed");
+    subscription.end_ =
+        MakeError(absl::StatusCode::kCancelled, kCancelled, "unsubscribed");
   }
   DetachLocked(subscription);
   subscriptions_.erase(
