@@ -12,6 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/core/errors.h"
 #include "server/core/event_listing.h"
 #include "server/core/structured_log.h"
 #include "server/grpc/message_codec.h"
@@ -36,6 +37,13 @@ EventFilter::Spec ToFilterSpec(const Request& request) {
           {request.workflow_ids().begin(), request.workflow_ids().end()},
           {request.workflow_execution_ids().begin(),
            request.workflow_execution_ids().end()}};
+}
+
+// How a Subscribe stream the client cancelled ends (the client never sees
+// it).
+absl::Status ClientCancelledError() {
+  return MakeError(absl::StatusCode::kCancelled, kCancelled,
+                   "the client cancelled the stream");
 }
 
 // Frees a chunk's share held by a gRPC slice.
@@ -123,7 +131,7 @@ class SubscribeReactor final
     ReleaseBatch();
     if (!ok) {
       // The client went away; OnCancel follows or already ran.
-      FinishOnce(absl::CancelledError("the client cancelled the stream"));
+      FinishOnce(ClientCancelledError());
       return;
     }
     {
@@ -141,7 +149,7 @@ class SubscribeReactor final
       if (writing_) return;
       writing_ = true;
     }
-    FinishOnce(absl::CancelledError("the client cancelled the stream"));
+    FinishOnce(ClientCancelledError());
   }
 
   void OnDone() override {
@@ -237,7 +245,7 @@ class SubscribeReactor final
           return;
         }
       }
-      FinishOnce(absl::CancelledError("the client cancelled the stream"));
+      FinishOnce(ClientCancelledError());
       return;
     }
   }
