@@ -69,6 +69,66 @@ std::string ToJson(const rapidjson::Value& value) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
+// An override's VALUE: JSON when it parses as a JSON value, else a string.
+rapidjson::Value OverrideValue(absl::string_view text,
+                               rapidjson::Document::AllocatorType& allocator) {
+  rapidjson::Document parsed(&allocator);
+  parsed.Parse(text.data(), text.size());
+  rapidjson::Value value;
+  if (parsed.HasParseError()) {
+    value.SetString(text.data(), static_cast<rapidjson::SizeType>(text.size()),
+                    allocator);
+  } else {
+    value.CopyFrom(parsed, allocator);
+  }
+  return value;
+}
+
+// Sets `value` at `path` in `document`, creating the objects missing on the
+// way. INVALID_ARGUMENT, naming the override `entry`, for an empty name or
+// a path through something that is not an object.
+absl::Status SetAtPath(rapidjson::Document& document,
+                       const std::vector<absl::string_view>& path,
+                       rapidjson::Value value, absl::string_view entry) {
+  auto& allocator = document.GetAllocator();
+  rapidjson::Value* object = &document;
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i].empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--set ", entry, ": empty name in the path"));
+    }
+    if (!object->IsObject()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--set ", entry, ": ",
+                       absl::StrJoin(path.begin(), path.begin() + i, "."),
+                       " is not an object"));
+    }
+    // A Value, not a StringRef: FindMember(const char*) would run to the
+    // terminating NUL, past this name.
+    const rapidjson::Value name(rapidjson::StringRef(
+        path[i].data(), static_cast<rapidjson::SizeType>(path[i].size())));
+    auto member = object->FindMember(name);
+    const bool last = i + 1 == path.size();
+    if (member == object->MemberEnd()) {
+      rapidjson::Value child;
+      if (last) {
+        child = std::move(value);
+      } else {
+        child.SetObject();
+      }
+      rapidjson::Value key(path[i].data(),
+                           static_cast<rapidjson::SizeType>(path[i].size()),
+                           allocator);
+      object->AddMember(key, child, allocator);
+      member = object->FindMember(name);
+    } else if (last) {
+      member->value = std::move(value);
+    }
+    object = &member->value;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 const std::vector<std::string>& SampleEventTypes() {
@@ -111,59 +171,19 @@ absl::StatusOr<std::string> ApplyOverrides(
     return absl::InvalidArgumentError(
         "--set needs a body that is a JSON object");
   }
-  auto& allocator = document.GetAllocator();
   for (const std::string& entry : overrides) {
     const std::size_t equals = entry.find('=');
     if (equals == std::string::npos || equals == 0) {
       return absl::InvalidArgumentError(absl::StrCat(
           "--set ", entry, ": expected path=value, like payload.error.code=x"));
     }
-    const std::vector<absl::string_view> path =
-        absl::StrSplit(absl::string_view(entry).substr(0, equals), '.');
+    const absl::string_view name = absl::string_view(entry).substr(0, equals);
     const absl::string_view text = absl::string_view(entry).substr(equals + 1);
-    rapidjson::Document parsed(&allocator);
-    parsed.Parse(text.data(), text.size());
-    rapidjson::Value value;
-    if (parsed.HasParseError()) {
-      value.SetString(text.data(),
-                      static_cast<rapidjson::SizeType>(text.size()), allocator);
-    } else {
-      value.CopyFrom(parsed, allocator);
-    }
-    rapidjson::Value* object = &document;
-    for (std::size_t i = 0; i < path.size(); ++i) {
-      if (path[i].empty()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--set ", entry, ": empty name in the path"));
-      }
-      if (!object->IsObject()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("--set ", entry, ": ",
-                         absl::StrJoin(path.begin(), path.begin() + i, "."),
-                         " is not an object"));
-      }
-      // A Value, not a StringRef: FindMember(const char*) would run to the
-      // terminating NUL, past this name.
-      const rapidjson::Value name(rapidjson::StringRef(
-          path[i].data(), static_cast<rapidjson::SizeType>(path[i].size())));
-      auto member = object->FindMember(name);
-      const bool last = i + 1 == path.size();
-      if (member == object->MemberEnd()) {
-        rapidjson::Value child;
-        if (last) {
-          child = std::move(value);
-        } else {
-          child.SetObject();
-        }
-        rapidjson::Value key(path[i].data(),
-                             static_cast<rapidjson::SizeType>(path[i].size()),
-                             allocator);
-        object->AddMember(key, child, allocator);
-        member = object->FindMember(name);
-      } else if (last) {
-        member->value = std::move(value);
-      }
-      object = &member->value;
+    if (absl::Status set =
+            SetAtPath(document, absl::StrSplit(name, '.'),
+                      OverrideValue(text, document.GetAllocator()), entry);
+        !set.ok()) {
+      return set;
     }
   }
   return ToJson(document);
