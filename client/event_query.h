@@ -2,6 +2,7 @@
 // share: the filter flags and, with the connection flags, the flags they
 // know.
 //
+//   if (absl::Status s = CheckEventQueryFlags(line, {"after"}); !s.ok()) ...
 //   v1::ListEventsRequest request;
 //   AddFilters(line, request);  // --event-type=... and the others
 
@@ -9,9 +10,8 @@
 #define PARADYM_WEBHOOKS_CLIENT_EVENT_QUERY_H_
 
 #include <initializer_list>
-#include <string>
-#include <vector>
 
+#include "absl/status/status.h"
 #include "client/command_line.h"
 
 namespace paradym::webhooks::cli {
@@ -25,10 +25,11 @@ inline constexpr char kFilterFlagsHelp[] =
     "  --workflow-id=ID              only this workflow; repeatable\n"
     "  --workflow-execution-id=ID    only this execution; repeatable\n";
 
-// The connection flags, the filter flags, then `own`: every flag such a
-// command knows.
-std::vector<std::string> EventQueryFlags(
-    std::initializer_list<const char*> own);
+// INVALID_ARGUMENT naming the first flag that is neither a connection flag,
+// a filter flag nor one of `own`, else "takes no arguments" when `line` has
+// any.
+absl::Status CheckEventQueryFlags(const CommandLine& line,
+                                  std::initializer_list<const char*> own);
 
 // Fills the four filter fields SubscribeRequest and ListEventsRequest share.
 template <typename Request>

@@ -39,13 +39,10 @@ struct ListFlags {
 // INVALID_ARGUMENT with the usage error's message when the flags make no
 // sense.
 absl::StatusOr<ListFlags> ParseFlags(const CommandLine& line) {
-  if (absl::Status known = line.CheckKnown(
-          EventQueryFlags({"after", "limit", "page-size", "format"}));
-      !known.ok()) {
-    return known;
-  }
-  if (!line.arguments().empty()) {
-    return absl::InvalidArgumentError("takes no arguments");
+  if (absl::Status checked =
+          CheckEventQueryFlags(line, {"after", "limit", "page-size", "format"});
+      !checked.ok()) {
+    return checked;
   }
   ListFlags flags;
   const auto format =

@@ -56,13 +56,10 @@ struct Setup {
 // INVALID_ARGUMENT with the usage error's message when the flags make no
 // sense (checked in the order the messages have always come in).
 absl::StatusOr<Setup> SetUp(const CommandLine& line) {
-  if (absl::Status known = line.CheckKnown(EventQueryFlags(
-          {"from-start", "after", "format", "output", "no-reconnect"}));
-      !known.ok()) {
-    return known;
-  }
-  if (!line.arguments().empty()) {
-    return absl::InvalidArgumentError("takes no arguments");
+  if (absl::Status checked = CheckEventQueryFlags(
+          line, {"from-start", "after", "format", "output", "no-reconnect"});
+      !checked.ok()) {
+    return checked;
   }
   const auto format =
       EventPrinter::ParseFormat(line.Value("format").value_or("json"));
