@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <random>
+#include <utility>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
