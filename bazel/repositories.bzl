@@ -12,6 +12,8 @@ target labels, so the BUILD files are the same in both modes and nothing is
 downloaded. The gRPC stand-in's grpc_deps() declares the other stand-ins.
 """
 
+load("//bazel:npm_local.bzl", "paradym_npm_local_repositories")
+
 def _upstream(ctx):
     ctx.download_and_extract(
         url = ctx.attr.urls,
@@ -131,3 +133,6 @@ def paradym_webhooks_repositories():
         upstream_build_file = "//bazel:system/nats.upstream.BUILD",
         system_files = {"//bazel:system/nats.BUILD": "BUILD.bazel"},
     )
+
+    # buf and the Node.js example's node_modules, as npm installed them.
+    paradym_npm_local_repositories()
