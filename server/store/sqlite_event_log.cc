@@ -1032,7 +1032,7 @@ absl::Status SqliteEventLog::RetentionStep(bool& more) {
   return absl::OkStatus();
 }
 
-absl::Status SqliteEventLog::EnforceRetention() {
+absl::Status SqliteEventLog::EnforceRetentionForTest() {
   absl::MutexLock lock(&mu_);
   if (closing_) {
     return MakeError(absl::StatusCode::kUnavailable, kShuttingDown,

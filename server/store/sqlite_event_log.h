@@ -139,7 +139,7 @@ class SqliteEventLog final : public EventLog {
   std::size_t replay_digests() const { return replays_.size(); }
 
   // Deletes what retention allows now, and returns when that is done.
-  absl::Status EnforceRetention();
+  absl::Status EnforceRetentionForTest();
 
   // For a copy: the next event may have `sequence` although that leaves a
   // gap, because the source no longer has what is before it; every event
@@ -239,7 +239,8 @@ class SqliteEventLog final : public EventLog {
   mutable absl::Mutex mu_;
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
-  // EnforceRetention requests and the passes completed, so callers can wait.
+  // EnforceRetentionForTest requests and the passes completed, so callers can
+  // wait.
   std::uint64_t retention_requested_ ABSL_GUARDED_BY(mu_) = 0;
   std::uint64_t retention_done_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status retention_status_ ABSL_GUARDED_BY(mu_);
