@@ -21,6 +21,7 @@
 
 namespace paradym::webhooks {
 
+// Thread-safe, as every EventLog.
 class MemoryEventLog final : public EventLog {
  public:
   struct Options {

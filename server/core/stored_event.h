@@ -45,6 +45,8 @@
 
 namespace paradym::webhooks {
 
+// Thread-compatible until the log assigns its sequence; thread-safe from
+// then on, shared as an EventPtr that nobody modifies.
 class StoredEvent {
  public:
   // Encodes `event` (its `sequence` is ignored). A store keeps the whole

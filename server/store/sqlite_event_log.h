@@ -65,6 +65,8 @@ struct sqlite3;
 
 namespace paradym::webhooks {
 
+// Thread-safe, as every EventLog; its writer and checkpointer threads are
+// its own.
 class SqliteEventLog final : public EventLog {
  public:
   // What "committed" means before an append's callback runs.
