@@ -293,13 +293,20 @@ absl::StatusOr<absl::Duration> MaxEventAgeFlag() {
   return age;
 }
 
-absl::StatusOr<OpenedLog> OpenSqlite(const Clock& clock) {
-  SqliteEventLog::Options options;
+// Sets what the SQLite store and a replica's outbox both take, `directory`
+// and `sync`, from --data_dir and --sync; returns --retention.
+template <typename StoreOptions>
+absl::StatusOr<absl::Duration> SetDurableStoreFlags(StoreOptions& options) {
   options.directory = absl::GetFlag(FLAGS_data_dir);
   absl::StatusOr<SqliteEventLog::Sync> sync = SyncFlag();
   if (!sync.ok()) return sync.status();
   options.sync = *sync;
-  absl::StatusOr<absl::Duration> retention = RetentionFlag();
+  return RetentionFlag();
+}
+
+absl::StatusOr<OpenedLog> OpenSqlite(const Clock& clock) {
+  SqliteEventLog::Options options;
+  absl::StatusOr<absl::Duration> retention = SetDurableStoreFlags(options);
   if (!retention.ok()) return retention.status();
   options.retention = *retention;
   options.max_events = absl::GetFlag(FLAGS_max_events);
@@ -353,11 +360,7 @@ NatsClient::Options NatsFlags() {
 
 absl::StatusOr<OpenedLog> OpenJetStream(const Clock& clock) {
   JetStreamEventLog::Options options;
-  options.directory = absl::GetFlag(FLAGS_data_dir);
-  absl::StatusOr<SqliteEventLog::Sync> sync = SyncFlag();
-  if (!sync.ok()) return sync.status();
-  options.sync = *sync;
-  absl::StatusOr<absl::Duration> retention = RetentionFlag();
+  absl::StatusOr<absl::Duration> retention = SetDurableStoreFlags(options);
   if (!retention.ok()) return retention.status();
   absl::StatusOr<StreamSpec> stream = StreamFlags(*retention);
   if (!stream.ok()) return stream.status();
