@@ -46,6 +46,8 @@
 #include "server/http/http_server.h"
 #include "server/http/webhook_http_adapter.h"
 #include "server/store/jetstream_event_log.h"
+#include "server/store/jetstream_stream.h"
+#include "server/store/nats_client.h"
 #include "server/store/sqlite_event_log.h"
 
 ABSL_FLAG(
@@ -469,6 +471,9 @@ class Daemon {
 
  private:
   int StartCore();
+  // The webhook secrets, after logging why when they do not load; keeps the
+  // environment's for reloads.
+  std::optional<std::vector<EndpointSecrets>> LoadStartupSecrets();
   int StartGrpc();
   // Builds the gRPC server on --grpc_address and starts it; false when it
   // cannot listen.
@@ -516,20 +521,8 @@ class Daemon {
 
 // The secrets, the event log, the subscription hub and the ingestor.
 int Daemon::StartCore() {
-  absl::StatusOr<std::optional<std::string>> env_secret = TakeEnvSecret();
-  absl::StatusOr<std::vector<EndpointSecrets>> secrets =
-      env_secret.ok()
-          ? LoadSecrets(*env_secret)
-          : absl::StatusOr<std::vector<EndpointSecrets>>(env_secret.status());
-  if (!secrets.ok()) {
-    Log(LogLevel::kError, "cannot load the webhook secrets",
-        {{"error", secrets.status().message()}});
-    return kCannotStart;
-  }
-  env_secret_ = *std::move(env_secret);
-  for (const auto& endpoint : *secrets)
-    endpoint_names_.push_back(endpoint.name);
-
+  std::optional<std::vector<EndpointSecrets>> secrets = LoadStartupSecrets();
+  if (!secrets.has_value()) return kCannotStart;
   absl::StatusOr<OpenedLog> opened = OpenEventLog(clock_);
   if (!opened.ok()) {
     Log(LogLevel::kError, "cannot open the event store",
@@ -556,6 +549,24 @@ int Daemon::StartCore() {
   ingestor_.emplace(options, SignatureVerifier(std::move(secrets).value()),
                     *log_.log, *hub_, clock_);
   return 0;
+}
+
+std::optional<std::vector<EndpointSecrets>> Daemon::LoadStartupSecrets() {
+  absl::StatusOr<std::optional<std::string>> env_secret = TakeEnvSecret();
+  absl::StatusOr<std::vector<EndpointSecrets>> secrets =
+      env_secret.ok()
+          ? LoadSecrets(*env_secret)
+          : absl::StatusOr<std::vector<EndpointSecrets>>(env_secret.status());
+  if (!secrets.ok()) {
+    Log(LogLevel::kError, "cannot load the webhook secrets",
+        {{"error", secrets.status().message()}});
+    return std::nullopt;
+  }
+  env_secret_ = *std::move(env_secret);
+  for (const auto& endpoint : *secrets) {
+    endpoint_names_.push_back(endpoint.name);
+  }
+  return *std::move(secrets);
 }
 
 // Who may call, the service, and the gRPC server that serves it.
