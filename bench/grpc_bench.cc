@@ -7,8 +7,11 @@
 // One client thread keeps --concurrency calls in flight on one channel
 // (generic stub, raw bytes, so both methods cost the client the same), for
 // --duration seconds per method, the methods alternating for --rounds
-// rounds. Prints one JSON line with the median calls/s of each and their
-// ratio; exits 1 if any call failed.
+// rounds (which goes first alternates too, so that a drift in the machine's
+// load favours neither). Prints one JSON line with the median calls/s of
+// each and the median of the rounds' ratios (each round's two runs are
+// back to back, so their ratio is the steadiest figure on a noisy machine);
+// exits 1 if any call failed.
 //
 //   grpc_bench --address=127.0.0.1:50051 --request=FILE
 //       --concurrency=32 --duration=5 --rounds=3
@@ -172,12 +175,12 @@ int main(int argc, char** argv) {
   // A short warm-up of both: connection, server threads, caches.
   Run(stub, health_method, health_request, flags.concurrency, 0.5);
   Run(stub, verify_method, verify_request, flags.concurrency, 0.5);
-  std::vector<double> health, verify_rates;
+  std::vector<double> health, verify_rates, ratios;
   std::uint64_t failed = 0;
   std::string first_error;
   for (int round = 0; round < flags.rounds; ++round) {
     for (int which = 0; which < 2; ++which) {
-      const bool is_health = which == 0;
+      const bool is_health = (which + round) % 2 == 0;
       const Result result = Run(stub, is_health ? health_method : verify_method,
                                 is_health ? health_request : verify_request,
                                 flags.concurrency, flags.duration_seconds);
@@ -188,13 +191,14 @@ int main(int argc, char** argv) {
                    is_health ? "Health/Check" : "VerifyAndParse",
                    result.calls_per_second);
     }
+    ratios.push_back(verify_rates.back() / health.back());
   }
   const double health_median = Median(health);
   const double verify_median = Median(verify_rates);
   std::printf(
       "{\"health_check_per_second\":%.0f,\"verify_and_parse_per_second\":%.0f,"
       "\"ratio\":%.2f,\"failed\":%llu}\n",
-      health_median, verify_median, verify_median / health_median,
+      health_median, verify_median, Median(ratios),
       static_cast<unsigned long long>(failed));
   if (failed > 0) {
     std::fprintf(stderr, "grpc_bench: %llu calls failed; the first: %s\n",

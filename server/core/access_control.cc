@@ -13,6 +13,7 @@
 #include "server/core/endpoint_secrets.h"
 #include "server/core/errors.h"
 #include "server/core/private_file.h"
+#include "server/core/status_macros.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -24,8 +25,8 @@ constexpr std::uint8_t kAllScopes = static_cast<std::uint8_t>(Scope::kRead) |
                                     static_cast<std::uint8_t>(Scope::kVerify);
 
 absl::Status LineError(int line, absl::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("tokens file line ", line, ": ", problem));
+  return MakeError(absl::StatusCode::kInvalidArgument, kInvalidConfig,
+                   absl::StrCat("tokens file line ", line, ": ", problem));
 }
 
 std::array<std::uint8_t, 32> Sha256(absl::string_view bytes) {
@@ -89,9 +90,7 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view contents) {
           "a NAME is 1 to 64 of A-Z a-z 0-9 . _ - (not only dots)");
     }
     token.name = std::string(words[0]);
-    absl::StatusOr<std::uint8_t> scopes = ParseScopes(words[1], line_number);
-    if (!scopes.ok()) return scopes.status();
-    token.scopes = *scopes;
+    ASSIGN_OR_RETURN(token.scopes, ParseScopes(words[1], line_number));
     const absl::string_view secret = words[2];
     if (secret.size() < kMinTokenBytes || secret.size() > kMaxTokenBytes) {
       return LineError(line_number,
@@ -118,12 +117,11 @@ absl::StatusOr<TokenTable> TokenTable::Parse(absl::string_view contents) {
 }
 
 absl::StatusOr<TokenTable> ReadTokensFile(const std::string& path) {
-  absl::StatusOr<std::string> contents = ReadPrivateFile(path);
-  if (!contents.ok()) return contents.status();
-  absl::StatusOr<TokenTable> tokens = TokenTable::Parse(*contents);
+  ASSIGN_OR_RETURN(const std::string contents, ReadPrivateFile(path));
+  absl::StatusOr<TokenTable> tokens = TokenTable::Parse(contents);
   if (!tokens.ok()) {
-    return absl::Status(tokens.status().code(),
-                        absl::StrCat(path, ": ", tokens.status().message()));
+    return MakeError(tokens.status().code(), kInvalidConfig,
+                     absl::StrCat(path, ": ", tokens.status().message()));
   }
   return tokens;
 }

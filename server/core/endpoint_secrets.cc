@@ -15,14 +15,16 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/core/errors.h"
 #include "server/core/private_file.h"
+#include "server/core/status_macros.h"
 
 namespace paradym::webhooks {
 namespace {
 
 absl::Status LineError(int line, absl::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("secrets file line ", line, ": ", problem));
+  return MakeError(absl::StatusCode::kInvalidArgument, kInvalidConfig,
+                   absl::StrCat("secrets file line ", line, ": ", problem));
 }
 
 absl::Status ValidateSecret(absl::string_view secret, int line) {
@@ -43,8 +45,9 @@ absl::Status MakeDirectories(const std::string& dir) {
     prefix.append(part.data(), part.size());
     if (!prefix.empty() && prefix != "." &&
         ::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "cannot create directory ", prefix, ": ", ErrnoText(errno)));
+      return MakeError(absl::StatusCode::kFailedPrecondition, kInvalidConfig,
+                       absl::StrCat("cannot create directory ", prefix, ": ",
+                                    ErrnoText(errno)));
     }
     prefix += '/';
   }
@@ -99,14 +102,12 @@ absl::StatusOr<std::vector<EndpointSecrets>> ParseSecretsFile(
                        "the endpoint name must be 1 to 64 characters of "
                        "A-Z a-z 0-9 . _ -");
     }
-    if (absl::Status status = ValidateSecret(secret, line_number);
-        !status.ok()) {
-      return status;
-    }
+    RETURN_IF_ERROR(ValidateSecret(secret, line_number));
     AddSecret(endpoints, name, std::string(secret));
   }
   if (endpoints.empty()) {
-    return absl::InvalidArgumentError(
+    return MakeError(
+        absl::StatusCode::kInvalidArgument, kInvalidConfig,
         "the secrets file configures no endpoint (expected name=secret lines)");
   }
   return endpoints;
@@ -114,13 +115,12 @@ absl::StatusOr<std::vector<EndpointSecrets>> ParseSecretsFile(
 
 absl::StatusOr<std::vector<EndpointSecrets>> ReadSecretsFile(
     const std::string& path) {
-  absl::StatusOr<std::string> contents = ReadPrivateFile(path);
-  if (!contents.ok()) return contents.status();
+  ASSIGN_OR_RETURN(const std::string contents, ReadPrivateFile(path));
   absl::StatusOr<std::vector<EndpointSecrets>> endpoints =
-      ParseSecretsFile(*contents);
+      ParseSecretsFile(contents);
   if (!endpoints.ok()) {
-    return absl::Status(endpoints.status().code(),
-                        absl::StrCat(path, ": ", endpoints.status().message()));
+    return MakeError(endpoints.status().code(), kInvalidConfig,
+                     absl::StrCat(path, ": ", endpoints.status().message()));
   }
   return endpoints;
 }
@@ -133,20 +133,19 @@ absl::StatusOr<std::string> LoadOrCreateRandomFile(const std::string& path,
     return std::string(absl::StripAsciiWhitespace(line));
   }
   if (const std::size_t slash = path.rfind('/'); slash != std::string::npos) {
-    if (absl::Status status = MakeDirectories(path.substr(0, slash));
-        !status.ok()) {
-      return status;
-    }
+    RETURN_IF_ERROR(MakeDirectories(path.substr(0, slash)));
   }
   std::string random(random_bytes, '\0');
   if (RAND_bytes(reinterpret_cast<unsigned char*>(random.data()),
                  static_cast<int>(random.size())) != 1) {
-    return absl::InternalError("the crypto library gave no random bytes");
+    return MakeError(absl::StatusCode::kInternal, kInternalError,
+                     "the crypto library gave no random bytes");
   }
   const std::string value = absl::BytesToHexString(random);
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) {
-    return absl::FailedPreconditionError(
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, kInvalidConfig,
         absl::StrCat("cannot create ", path, ": ", ErrnoText(errno)));
   }
   const std::string line = value + "\n";
@@ -156,18 +155,18 @@ absl::StatusOr<std::string> LoadOrCreateRandomFile(const std::string& path,
   const int error = errno;
   ::close(fd);
   if (!written) {
-    return absl::FailedPreconditionError(
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, kInvalidConfig,
         absl::StrCat("cannot write ", path, ": ", ErrnoText(error)));
   }
   return value;
 }
 
 absl::StatusOr<std::string> LoadOrCreateSecretFile(const std::string& path) {
-  absl::StatusOr<std::string> secret = LoadOrCreateRandomFile(path, 32);
-  if (!secret.ok()) return secret.status();
-  if (absl::Status status = ValidateSecret(*secret, 1); !status.ok()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, ": ", status.message()));
+  ASSIGN_OR_RETURN(std::string secret, LoadOrCreateRandomFile(path, 32));
+  if (absl::Status status = ValidateSecret(secret, 1); !status.ok()) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, kInvalidConfig,
+                     absl::StrCat(path, ": ", status.message()));
   }
   return secret;
 }

@@ -42,6 +42,15 @@ absl::Status MakeError(
   return status;
 }
 
+absl::Status WithCode(const absl::Status& status, absl::StatusCode code) {
+  absl::Status changed(code, status.message());
+  status.ForEachPayload(
+      [&changed](absl::string_view type_url, const absl::Cord& payload) {
+        changed.SetPayload(type_url, payload);
+      });
+  return changed;
+}
+
 std::string ErrorReason(const absl::Status& status) {
   return ParseErrorInfo(status).reason();
 }

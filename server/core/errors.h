@@ -72,6 +72,10 @@ inline constexpr absl::string_view kUnknownEndpoint = "UNKNOWN_ENDPOINT";
 inline constexpr absl::string_view kSequenceTooOld = "SEQUENCE_TOO_OLD";
 inline constexpr absl::string_view kSequenceTooNew = "SEQUENCE_TOO_NEW";
 
+// INTERNAL: a subscriber's replay found the event log holding less than was
+// published to it.
+inline constexpr absl::string_view kLogGap = "LOG_GAP";
+
 // RESOURCE_EXHAUSTED: a subscriber fell too far behind.
 inline constexpr absl::string_view kSubscriberTooSlow = "SUBSCRIBER_TOO_SLOW";
 // RESOURCE_EXHAUSTED: as many Subscribe streams are open as allowed.
@@ -80,10 +84,26 @@ inline constexpr absl::string_view kTooManySubscribers = "TOO_MANY_SUBSCRIBERS";
 // UNAVAILABLE: the service is stopping.
 inline constexpr absl::string_view kShuttingDown = "SHUTTING_DOWN";
 
+// CANCELLED: the client ended the call (no one receives this error).
+inline constexpr absl::string_view kCancelled = "CANCELLED";
+
 // UNAVAILABLE: the event store could not commit the event (the disk is full,
 // or it failed otherwise); nothing was stored and what was stored is intact.
 inline constexpr absl::string_view kStoreFull = "STORE_FULL";
 inline constexpr absl::string_view kStoreFailed = "STORE_FAILED";
+// At startup, the event store cannot be opened: FAILED_PRECONDITION with
+// STORE_FAILED (the data directory is not writable, is locked by another
+// process, or holds something else or a newer format), or DATA_LOSS with
+// STORE_CORRUPT (the file is damaged).
+inline constexpr absl::string_view kStoreCorrupt = "STORE_CORRUPT";
+
+// A failure or refusal of NATS or the JetStream stream (--store=jetstream);
+// the code says which: UNAVAILABLE (cannot be reached now: retried),
+// NOT_FOUND (no such message), FAILED_PRECONDITION (refused, a stream that
+// cannot hold the events safely, or one that does not match this replica's
+// outbox or copy). Replication retries or stops on it (readiness then says
+// REPLICATION_STALLED); at startup the server does not start.
+inline constexpr absl::string_view kStreamError = "STREAM_ERROR";
 
 // UNAVAILABLE (readiness): a replica cannot forward its outbox to the shared
 // stream, and too many accepted events wait in it.
@@ -91,6 +111,19 @@ inline constexpr absl::string_view kReplicationStalled = "REPLICATION_STALLED";
 
 // INVALID_ARGUMENT: a ListEvents page token that this server did not issue.
 inline constexpr absl::string_view kInvalidPageToken = "INVALID_PAGE_TOKEN";
+
+// INVALID_ARGUMENT: bytes that should encode a paradym.webhooks.v1.Event do
+// not (a message on the JetStream stream that is no event).
+inline constexpr absl::string_view kMalformedEvent = "MALFORMED_EVENT";
+
+// INVALID_ARGUMENT or FAILED_PRECONDITION, at startup (or a reload): a flag,
+// or a file a flag names (secrets, tokens, TLS, NATS credentials), is
+// invalid, unreadable or readable by others. The message names it.
+inline constexpr absl::string_view kInvalidConfig = "INVALID_CONFIG";
+
+// INTERNAL: an invariant of this server does not hold (a bug). The message
+// says which.
+inline constexpr absl::string_view kInternalError = "INTERNAL_ERROR";
 
 // One invalid field of the webhook body or of a request.
 struct FieldViolation {
@@ -105,6 +138,10 @@ absl::Status MakeError(
     absl::StatusCode code, absl::string_view reason, absl::string_view message,
     std::vector<std::pair<std::string, std::string>> metadata = {},
     std::vector<FieldViolation> violations = {});
+
+// `status` with `code` instead of its own: its message, reason and other
+// payloads stay.
+absl::Status WithCode(const absl::Status& status, absl::StatusCode code);
 
 // The ErrorInfo reason carried by `status`, or "" when it carries none.
 std::string ErrorReason(const absl::Status& status);

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/errors.h"
+#include "server/core/status_macros.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -55,12 +56,10 @@ absl::StatusOr<EventPage> ListEvents(const EventLog& log,
       query.page_size == 0
           ? EventQuery::kDefaultPageSize
           : std::min(query.page_size, EventQuery::kMaxPageSize));
-  absl::StatusOr<std::uint64_t> after = StartAfter(query);
-  if (!after.ok()) return after.status();
+  ASSIGN_OR_RETURN(std::uint64_t cursor, StartAfter(query));
 
   EventPage page;
   page.range = log.Range();
-  std::uint64_t cursor = *after;
   if (cursor == 0) {
     cursor = page.range.oldest - 1;
   } else if (page.range.TooOld(cursor)) {
@@ -74,11 +73,7 @@ absl::StatusOr<EventPage> ListEvents(const EventLog& log,
          scanned < query.max_scanned) {
     chunk.clear();
     const std::size_t want = std::min(kScanChunk, query.max_scanned - scanned);
-    if (absl::Status status =
-            log.ReadAfter(cursor, page.range.last, want, chunk);
-        !status.ok()) {
-      return status;
-    }
+    RETURN_IF_ERROR(log.ReadAfter(cursor, page.range.last, want, chunk));
     if (chunk.empty()) break;
     for (EventPtr& event : chunk) {
       if (query.filter.Matches(*event)) {

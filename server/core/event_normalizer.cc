@@ -14,6 +14,7 @@
 #include "google/protobuf/util/json_util.h"
 #include "server/core/errors.h"
 #include "server/core/proto_time.h"
+#include "server/core/status_macros.h"
 #include "server/core/strict_json_parser.h"
 #include "server/core/struct_wire.h"
 
@@ -154,7 +155,7 @@ bool ParseCommonTimestamp(absl::string_view text, absl::Time& out) {
 // Parses the RFC 3339 date-time in `value` into `out`, when there is one.
 absl::Status ReadTimestamp(const Member& value, absl::string_view field,
                            std::optional<absl::Time>& out) {
-  if (absl::Status s = CheckString(value, field, false); !s.ok()) return s;
+  RETURN_IF_ERROR(CheckString(value, field, false));
   if (!value.has_value()) return absl::OkStatus();
   absl::Time time;
   std::string parse_error;
@@ -224,20 +225,6 @@ class EnvelopeSink final : public JsonObjectSink {
   std::size_t end_[5] = {};  // 0: not seen (a Value is never empty)
 };
 
-bool IsWorkflowType(v1::EventType type) {
-  switch (type) {
-    case v1::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-    case v1::EVENT_TYPE_WORKFLOW_EXECUTION_ACTION_EXECUTED:
-    case v1::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-    case v1::EVENT_TYPE_WORKFLOW_EXECUTION_WAITING_FOR_TRIGGER:
-    case v1::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
-    case v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
-      return true;
-    default:
-      return false;
-  }
-}
-
 constexpr std::uint32_t kVarint = 0;
 constexpr std::uint32_t kDelimited = 2;
 
@@ -286,16 +273,9 @@ absl::Status ReadWorkflowError(absl::string_view payload, std::string& out) {
   }
   const absl::string_view fields = error->bytes;
   absl::string_view message, code;
-  if (absl::Status s =
-          ReadString(fields, "message", "payload.error.", false, message);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s =
-          ReadString(fields, "code", "payload.error.", false, code);
-      !s.ok()) {
-    return s;
-  }
+  RETURN_IF_ERROR(
+      ReadString(fields, "message", "payload.error.", false, message));
+  RETURN_IF_ERROR(ReadString(fields, "code", "payload.error.", false, code));
   AppendTag(2, kDelimited, out);
   const std::size_t length = BeginLength(out);
   AppendString(1, message, out);
@@ -310,7 +290,8 @@ absl::Status ReadWorkflowError(absl::string_view payload, std::string& out) {
       if (!value.ParseFromArray(details->encoding.data(),
                                 static_cast<int>(details->encoding.size())) ||
           !google::protobuf::util::MessageToJsonString(value, &json).ok()) {
-        return absl::InternalError("cannot print payload.error.details");
+        return MakeError(absl::StatusCode::kInternal, kInternalError,
+                         "cannot print payload.error.details");
       }
       AppendString(3, json, out);
     }
@@ -319,105 +300,106 @@ absl::Status ReadWorkflowError(absl::string_view payload, std::string& out) {
   return absl::OkStatus();
 }
 
+// What this version knows of each event type: its `eventType`, and where
+// its typed payload goes.
+struct EventTypeSpec {
+  absl::string_view name;
+  v1::EventType type;
+  // A workflow execution's event: `payload.workflowExecutionId` is required.
+  bool workflow;
+  // The field number of the type's message in Event's `typed_payload`.
+  std::uint32_t field;
+  // The payload member the message's one string field (number 1) comes
+  // from; empty: the message has no such field.
+  absl::string_view id;
+};
+
+constexpr EventTypeSpec kEventTypes[] = {
+    {"workflowExecution.started", v1::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED,
+     true, 20, ""},
+    {"workflowExecution.actionExecuted",
+     v1::EVENT_TYPE_WORKFLOW_EXECUTION_ACTION_EXECUTED, true, 21,
+     "workflowActionId"},
+    {"workflowExecution.completed", v1::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
+     true, 22, ""},
+    {"workflowExecution.waitingForTrigger",
+     v1::EVENT_TYPE_WORKFLOW_EXECUTION_WAITING_FOR_TRIGGER, true, 23,
+     "workflowActionId"},
+    {"workflowExecution.canceled", v1::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+     true, 24, ""},
+    // Its message is read by ReadWorkflowFailed.
+    {"workflowExecution.failed", v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED, true,
+     25, ""},
+    {"openid4vc.issuance.offered", v1::EVENT_TYPE_OPENID4VC_ISSUANCE_OFFERED,
+     false, 26, "openId4VcIssuanceId"},
+    {"openid4vc.issuance.partiallyIssued",
+     v1::EVENT_TYPE_OPENID4VC_ISSUANCE_PARTIALLY_ISSUED, false, 27,
+     "openId4VcIssuanceId"},
+    {"openid4vc.issuance.completed",
+     v1::EVENT_TYPE_OPENID4VC_ISSUANCE_COMPLETED, false, 28,
+     "openId4VcIssuanceId"},
+    {"openid4vc.issuance.failed", v1::EVENT_TYPE_OPENID4VC_ISSUANCE_FAILED,
+     false, 29, "openId4VcIssuanceId"},
+    {"openid4vc.verification.requested",
+     v1::EVENT_TYPE_OPENID4VC_VERIFICATION_REQUESTED, false, 30,
+     "openId4VcVerificationId"},
+    {"openid4vc.verification.verified",
+     v1::EVENT_TYPE_OPENID4VC_VERIFICATION_VERIFIED, false, 31,
+     "openId4VcVerificationId"},
+    {"openid4vc.verification.failed",
+     v1::EVENT_TYPE_OPENID4VC_VERIFICATION_FAILED, false, 32,
+     "openId4VcVerificationId"},
+};
+
+// The row of `type`, or nullptr for a type this version does not know.
+const EventTypeSpec* FindEventType(v1::EventType type) {
+  for (const EventTypeSpec& spec : kEventTypes) {
+    if (spec.type == type) return &spec;
+  }
+  return nullptr;
+}
+
+// WorkflowExecutionFailed: an optional action id (explicit presence: set,
+// even empty, whenever the payload has one), then the error.
+absl::Status ReadWorkflowFailed(absl::string_view payload, std::string& out) {
+  static constexpr absl::string_view kActionId = "workflowActionId";
+  if (Find(payload, kActionId).has_value()) {
+    absl::string_view id;
+    RETURN_IF_ERROR(ReadString(payload, kActionId, "payload.", false, id));
+    AppendTag(1, kDelimited, out);
+    AppendVarint(id.size(), out);
+    out.append(id.data(), id.size());
+  }
+  return ReadWorkflowError(payload, out);
+}
+
 // The workflow ids, and the typed payload of `type`, from `payload` (a Struct
 // encoding).
 absl::Status ReadTypedPayload(absl::string_view payload, v1::EventType type,
                               absl::string_view& workflow_id,
                               absl::string_view& workflow_execution_id,
                               TypedPayload& typed) {
-  if (IsWorkflowType(type)) {
-    if (absl::Status s = ReadString(payload, "workflowExecutionId", "payload.",
-                                    true, workflow_execution_id);
-        !s.ok()) {
-      return s;
-    }
-    if (absl::Status s =
-            ReadString(payload, "workflowId", "payload.", false, workflow_id);
-        !s.ok()) {
-      return s;
-    }
+  const EventTypeSpec* spec = FindEventType(type);
+  if (spec != nullptr && spec->workflow) {
+    RETURN_IF_ERROR(ReadString(payload, "workflowExecutionId", "payload.", true,
+                               workflow_execution_id));
+    RETURN_IF_ERROR(
+        ReadString(payload, "workflowId", "payload.", false, workflow_id));
   } else {
     // Other types may carry the ids too; their types are not ours to judge.
     workflow_id = StringIfPresent(payload, "workflowId");
     workflow_execution_id = StringIfPresent(payload, "workflowExecutionId");
   }
-  // The field number of each type's message in Event's `typed_payload`, and
-  // the payload member its one string field (number 1) comes from.
-  struct Typed {
-    std::uint32_t field;
-    absl::string_view id;  // empty: the message has no field
-  };
-  Typed spec;
-  switch (type) {
-    case v1::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED:
-      spec = {20, ""};
-      break;
-    case v1::EVENT_TYPE_WORKFLOW_EXECUTION_ACTION_EXECUTED:
-      spec = {21, "workflowActionId"};
-      break;
-    case v1::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
-      spec = {22, ""};
-      break;
-    case v1::EVENT_TYPE_WORKFLOW_EXECUTION_WAITING_FOR_TRIGGER:
-      spec = {23, "workflowActionId"};
-      break;
-    case v1::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
-      spec = {24, ""};
-      break;
-    case v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
-      spec = {25, ""};
-      break;
-    case v1::EVENT_TYPE_OPENID4VC_ISSUANCE_OFFERED:
-      spec = {26, "openId4VcIssuanceId"};
-      break;
-    case v1::EVENT_TYPE_OPENID4VC_ISSUANCE_PARTIALLY_ISSUED:
-      spec = {27, "openId4VcIssuanceId"};
-      break;
-    case v1::EVENT_TYPE_OPENID4VC_ISSUANCE_COMPLETED:
-      spec = {28, "openId4VcIssuanceId"};
-      break;
-    case v1::EVENT_TYPE_OPENID4VC_ISSUANCE_FAILED:
-      spec = {29, "openId4VcIssuanceId"};
-      break;
-    case v1::EVENT_TYPE_OPENID4VC_VERIFICATION_REQUESTED:
-      spec = {30, "openId4VcVerificationId"};
-      break;
-    case v1::EVENT_TYPE_OPENID4VC_VERIFICATION_VERIFIED:
-      spec = {31, "openId4VcVerificationId"};
-      break;
-    case v1::EVENT_TYPE_OPENID4VC_VERIFICATION_FAILED:
-      spec = {32, "openId4VcVerificationId"};
-      break;
-    default:
-      return absl::OkStatus();
+  if (spec == nullptr) return absl::OkStatus();
+  typed.field = spec->field;
+  if (type == v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED) {
+    return ReadWorkflowFailed(payload, typed.encoding);
   }
-  typed.field = spec.field;
-  if (!spec.id.empty()) {
-    absl::string_view id;
-    if (absl::Status s = ReadString(payload, spec.id, "payload.", false, id);
-        !s.ok()) {
-      return s;
-    }
-    AppendString(1, id, typed.encoding);
-    return absl::OkStatus();
-  }
-  if (type != v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED) {
-    return absl::OkStatus();
-  }
-  // WorkflowExecutionFailed: an optional action id (explicit presence: set,
-  // even empty, whenever the payload has one), then the error.
-  static constexpr absl::string_view kActionId = "workflowActionId";
-  if (Find(payload, kActionId).has_value()) {
-    absl::string_view id;
-    if (absl::Status s = ReadString(payload, kActionId, "payload.", false, id);
-        !s.ok()) {
-      return s;
-    }
-    AppendTag(1, kDelimited, typed.encoding);
-    AppendVarint(id.size(), typed.encoding);
-    typed.encoding.append(id.data(), id.size());
-  }
-  return ReadWorkflowError(payload, typed.encoding);
+  if (spec->id.empty()) return absl::OkStatus();
+  absl::string_view id;
+  RETURN_IF_ERROR(ReadString(payload, spec->id, "payload.", false, id));
+  AppendString(1, id, typed.encoding);
+  return absl::OkStatus();
 }
 
 // Buffers reused by every Encode on a thread, so that normalizing allocates
@@ -436,110 +418,72 @@ struct Scratch {
   }
 };
 
-}  // namespace
+// What Encode reads from the envelope, besides the typed payload.
+struct EnvelopeFields {
+  absl::string_view event_type;
+  v1::EventType type = v1::EVENT_TYPE_UNSPECIFIED;
+  absl::string_view webhook_id;
+  absl::string_view project_id;
+  // The payload's Struct fields, when the webhook has a payload.
+  std::optional<absl::string_view> payload;
+  absl::string_view workflow_id;
+  absl::string_view workflow_execution_id;
+  bool has_extra_fields = false;
+};
 
-v1::EventType EventTypeFromString(absl::string_view event_type) {
-  static const auto* const kTypes = new absl::flat_hash_map<absl::string_view,
-                                                            v1::EventType>({
-      {"workflowExecution.started", v1::EVENT_TYPE_WORKFLOW_EXECUTION_STARTED},
-      {"workflowExecution.actionExecuted",
-       v1::EVENT_TYPE_WORKFLOW_EXECUTION_ACTION_EXECUTED},
-      {"workflowExecution.completed",
-       v1::EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED},
-      {"workflowExecution.waitingForTrigger",
-       v1::EVENT_TYPE_WORKFLOW_EXECUTION_WAITING_FOR_TRIGGER},
-      {"workflowExecution.canceled",
-       v1::EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED},
-      {"workflowExecution.failed", v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED},
-      {"openid4vc.issuance.offered", v1::EVENT_TYPE_OPENID4VC_ISSUANCE_OFFERED},
-      {"openid4vc.issuance.partiallyIssued",
-       v1::EVENT_TYPE_OPENID4VC_ISSUANCE_PARTIALLY_ISSUED},
-      {"openid4vc.issuance.completed",
-       v1::EVENT_TYPE_OPENID4VC_ISSUANCE_COMPLETED},
-      {"openid4vc.issuance.failed", v1::EVENT_TYPE_OPENID4VC_ISSUANCE_FAILED},
-      {"openid4vc.verification.requested",
-       v1::EVENT_TYPE_OPENID4VC_VERIFICATION_REQUESTED},
-      {"openid4vc.verification.verified",
-       v1::EVENT_TYPE_OPENID4VC_VERIFICATION_VERIFIED},
-      {"openid4vc.verification.failed",
-       v1::EVENT_TYPE_OPENID4VC_VERIFICATION_FAILED},
-  });
-  auto it = kTypes->find(event_type);
-  return it == kTypes->end() ? v1::EVENT_TYPE_UNSPECIFIED : it->second;
-}
-
-absl::Status EventNormalizer::Encode(absl::string_view body,
-                                     const Received& received,
-                                     EncodedEvent& out) const {
-  thread_local Scratch scratch;
-  scratch.Clear();
-  EnvelopeSink envelope(scratch.values, scratch.extra_fields);
-  if (absl::Status s = ParseJsonObject(body, options_.max_depth, envelope);
-      !s.ok()) {
-    return s;
-  }
-  absl::string_view event_type, webhook_id, project_id;
-  if (absl::Status s = TakeString(envelope.Get(EnvelopeSink::kEventType),
-                                  "eventType", true, event_type);
-      !s.ok()) {
-    return s;
-  }
-  const v1::EventType type = EventTypeFromString(event_type);
-  if (absl::Status s = TakeString(envelope.Get(EnvelopeSink::kWebhookId),
-                                  "webhookId", false, webhook_id);
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = TakeString(envelope.Get(EnvelopeSink::kProjectId),
-                                  "projectId", false, project_id);
-      !s.ok()) {
-    return s;
-  }
-  out.publish_time.reset();
-  if (absl::Status s = ReadTimestamp(envelope.Get(EnvelopeSink::kPublishedAt),
-                                     "webhookPublishedAt", out.publish_time);
-      !s.ok()) {
-    return s;
-  }
+// Reads the envelope's members (but the typed payload) into `fields`, and
+// `webhookPublishedAt` into `publish_time`.
+absl::Status ReadEnvelope(EnvelopeSink& envelope, EnvelopeFields& fields,
+                          std::optional<absl::Time>& publish_time) {
+  RETURN_IF_ERROR(TakeString(envelope.Get(EnvelopeSink::kEventType),
+                             "eventType", true, fields.event_type));
+  fields.type = EventTypeFromString(fields.event_type);
+  RETURN_IF_ERROR(TakeString(envelope.Get(EnvelopeSink::kWebhookId),
+                             "webhookId", false, fields.webhook_id));
+  RETURN_IF_ERROR(TakeString(envelope.Get(EnvelopeSink::kProjectId),
+                             "projectId", false, fields.project_id));
+  RETURN_IF_ERROR(ReadTimestamp(envelope.Get(EnvelopeSink::kPublishedAt),
+                                "webhookPublishedAt", publish_time));
   const Member payload = envelope.Get(EnvelopeSink::kPayload);
   if (payload.has_value() && payload->kind != WireValue::kStruct) {
     return FieldError(kInvalidField, "payload", "must be an object");
   }
-  const absl::string_view payload_fields =
-      payload.has_value() ? payload->bytes : absl::string_view();
-  absl::string_view workflow_id, workflow_execution_id;
-  if (absl::Status s = ReadTypedPayload(payload_fields, type, workflow_id,
-                                        workflow_execution_id, scratch.typed);
-      !s.ok()) {
-    return s;
-  }
+  if (payload.has_value()) fields.payload = payload->bytes;
+  fields.has_extra_fields = envelope.has_extra_fields();
+  return absl::OkStatus();
+}
 
-  // The fields in their numbers' order, as protobuf writes them.
+// Writes the event's encoding into `out.encoding`: the fields in their
+// numbers' order, as protobuf writes them.
+void AppendEvent(const EnvelopeFields& fields, absl::string_view body,
+                 const EventNormalizer::Received& received,
+                 const Scratch& scratch, EventNormalizer::EncodedEvent& out) {
+  const absl::string_view payload = fields.payload.value_or("");
   std::string& encoding = out.encoding;
   encoding.clear();
-  encoding.reserve(body.size() + payload_fields.size() +
-                   scratch.extra_fields.size() + scratch.typed.encoding.size() +
-                   received.endpoint.size() + 256);
-  AppendString(2, event_type, encoding);
-  if (type != v1::EVENT_TYPE_UNSPECIFIED) {
+  encoding.reserve(body.size() + payload.size() + scratch.extra_fields.size() +
+                   scratch.typed.encoding.size() + received.endpoint.size() +
+                   256);
+  AppendString(2, fields.event_type, encoding);
+  if (fields.type != v1::EVENT_TYPE_UNSPECIFIED) {
     AppendTag(3, kVarint, encoding);
-    AppendVarint(static_cast<std::uint64_t>(type), encoding);
+    AppendVarint(static_cast<std::uint64_t>(fields.type), encoding);
   }
-  AppendString(4, webhook_id, encoding);
-  AppendString(5, project_id, encoding);
+  AppendString(4, fields.webhook_id, encoding);
+  AppendString(5, fields.project_id, encoding);
   if (out.publish_time) AppendTimestamp(6, *out.publish_time, encoding);
   if (received.receive_time) {
     AppendTimestamp(7, *received.receive_time, encoding);
   }
   AppendString(8, received.endpoint, encoding);
-  AppendString(9, workflow_id, encoding);
-  AppendString(10, workflow_execution_id, encoding);
-  if (payload.has_value()) {
+  AppendString(9, fields.workflow_id, encoding);
+  AppendString(10, fields.workflow_execution_id, encoding);
+  if (fields.payload.has_value()) {
     AppendTag(11, kDelimited, encoding);
-    AppendVarint(payload_fields.size(), encoding);
-    encoding.append(payload_fields.data(), payload_fields.size());
+    AppendVarint(payload.size(), encoding);
+    encoding.append(payload.data(), payload.size());
   }
-  if (envelope.has_extra_fields()) {
+  if (fields.has_extra_fields) {
     AppendTag(12, kDelimited, encoding);
     AppendVarint(scratch.extra_fields.size(), encoding);
     encoding.append(scratch.extra_fields);
@@ -550,13 +494,43 @@ absl::Status EventNormalizer::Encode(absl::string_view body,
     AppendVarint(scratch.typed.encoding.size(), encoding);
     encoding.append(scratch.typed.encoding);
   }
+}
+
+}  // namespace
+
+v1::EventType EventTypeFromString(absl::string_view event_type) {
+  static const auto* const kTypes = [] {
+    auto* types = new absl::flat_hash_map<absl::string_view, v1::EventType>();
+    for (const EventTypeSpec& spec : kEventTypes) {
+      types->emplace(spec.name, spec.type);
+    }
+    return types;
+  }();
+  auto it = kTypes->find(event_type);
+  return it == kTypes->end() ? v1::EVENT_TYPE_UNSPECIFIED : it->second;
+}
+
+absl::Status EventNormalizer::Encode(absl::string_view body,
+                                     const Received& received,
+                                     EncodedEvent& out) const {
+  thread_local Scratch scratch;
+  scratch.Clear();
+  EnvelopeSink envelope(scratch.values, scratch.extra_fields);
+  RETURN_IF_ERROR(ParseJsonObject(body, options_.max_depth, envelope));
+  EnvelopeFields fields;
+  out.publish_time.reset();
+  RETURN_IF_ERROR(ReadEnvelope(envelope, fields, out.publish_time));
+  RETURN_IF_ERROR(ReadTypedPayload(
+      fields.payload.value_or(""), fields.type, fields.workflow_id,
+      fields.workflow_execution_id, scratch.typed));
+  AppendEvent(fields, body, received, scratch, out);
   return absl::OkStatus();
 }
 
 absl::Status EventNormalizer::Normalize(absl::string_view body,
                                         v1::Event& event) const {
   EncodedEvent encoded;
-  if (absl::Status s = Encode(body, Received(), encoded); !s.ok()) return s;
+  RETURN_IF_ERROR(Encode(body, Received(), encoded));
   google::protobuf::io::CodedInputStream input(
       reinterpret_cast<const std::uint8_t*>(encoded.encoding.data()),
       static_cast<int>(encoded.encoding.size()));
@@ -573,7 +547,8 @@ absl::Status EventNormalizer::Normalize(absl::string_view body,
   event.set_endpoint(std::move(endpoint));
   if (has_receive_time) event.mutable_receive_time()->Swap(&receive_time);
   if (!event.MergeFromCodedStream(&input)) {
-    return absl::InternalError("a normalized event does not decode");
+    return MakeError(absl::StatusCode::kInternal, kInternalError,
+                     "a normalized event does not decode");
   }
   return absl::OkStatus();
 }

@@ -7,30 +7,37 @@ namespace paradym::webhooks {
 
 void MemoryEventLog::Append(std::shared_ptr<StoredEvent> event,
                             AppendCallback done) {
-  absl::MutexLock order(&append_mu_);
   EventPtr stored;
   {
-    absl::MutexLock lock(&mu_);
-    event->set_sequence(oldest_ + entries_.size());
-    const std::size_t bytes = event->MemoryBytes();
-    if (event->has_replay_digest()) {
-      replays_.Add(event->sequence(), event->replay_digest());
-    }
-    stored = std::move(event);
-    entries_.push_back({stored, bytes});
-    bytes_ += bytes;
-    // Keep at least the newest event, whatever its size.
-    while (entries_.size() > 1 && (entries_.size() > options_.max_events ||
-                                   bytes_ > options_.max_bytes)) {
-      bytes_ -= entries_.front().bytes;
-      entries_.pop_front();
-      ++oldest_;
-    }
-    replays_.ForgetBefore(oldest_);
+    // Held through the announcement, not through `done`: the listener needs
+    // sequence order, answers (an HTTP 200, an Ingest reply) do not, and the
+    // HTTP threads should not queue behind each other's answers.
+    absl::MutexLock order(&append_mu_);
+    stored = Keep(std::move(event));
+    Announce(stored);
   }
-  // Still under append_mu_: announcements keep the sequence order.
-  Announce(stored);
   std::move(done)(std::move(stored));
+}
+
+EventPtr MemoryEventLog::Keep(std::shared_ptr<StoredEvent> event) {
+  absl::MutexLock lock(&mu_);
+  event->set_sequence(oldest_ + entries_.size());
+  const std::size_t bytes = event->MemoryBytes();
+  if (event->has_replay_digest()) {
+    replays_.Add(event->sequence(), event->replay_digest());
+  }
+  EventPtr stored = std::move(event);
+  entries_.push_back({stored, bytes});
+  bytes_ += bytes;
+  // Keep at least the newest event, whatever its size.
+  while (entries_.size() > 1 && (entries_.size() > options_.max_events ||
+                                 bytes_ > options_.max_bytes)) {
+    bytes_ -= entries_.front().bytes;
+    entries_.pop_front();
+    ++oldest_;
+  }
+  replays_.ForgetBefore(oldest_);
+  return stored;
 }
 
 absl::Status MemoryEventLog::ReadAfter(std::uint64_t after, std::uint64_t up_to,

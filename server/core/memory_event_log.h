@@ -3,7 +3,8 @@
 // Bounded by a number of events and by the memory they take; the oldest
 // events are dropped first. Everything is lost when the process ends, so it
 // suits tests and throwaway runs (--store=memory). Append commits at once and
-// calls `done` before it returns.
+// calls `done` before it returns; concurrent appends may run their `done`s
+// out of sequence order.
 //
 //   MemoryEventLog log({.max_events = 100000, .max_bytes = 512 << 20});
 
@@ -48,8 +49,13 @@ class MemoryEventLog final : public EventLog {
     std::size_t bytes;
   };
 
+  // Gives `event` the next sequence, keeps it, and drops the oldest events
+  // beyond the bounds.
+  EventPtr Keep(std::shared_ptr<StoredEvent> event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(append_mu_);
+
   const Options options_;
-  // Held through `done`, so that callbacks run in sequence order.
+  // Held through the announcement, so that the listener sees sequence order.
   absl::Mutex append_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   std::deque<Entry> entries_ ABSL_GUARDED_BY(mu_);

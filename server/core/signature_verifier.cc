@@ -18,6 +18,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "server/core/errors.h"
+#include "server/core/status_macros.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -150,16 +151,13 @@ absl::Status SignatureVerifier::CheckEndpoint(
 absl::StatusOr<absl::string_view> SignatureVerifier::Verify(
     absl::string_view body, absl::string_view signature,
     absl::string_view endpoint) const& {
-  if (absl::Status status = CheckEndpoint(endpoint); !status.ok()) {
-    return status;
-  }
-  absl::StatusOr<Digest> expected = DecodeSignature(signature);
-  if (!expected.ok()) return expected.status();
+  RETURN_IF_ERROR(CheckEndpoint(endpoint));
+  ASSIGN_OR_RETURN(const Digest expected, DecodeSignature(signature));
   for (const auto& configured : endpoints_) {
     if (!endpoint.empty() && configured.name != endpoint) continue;
     for (const HmacKey& key : configured.keys) {
       const Digest actual = key.Sign(body);
-      if (CRYPTO_memcmp(actual.data(), expected->data(), kDigestBytes) == 0) {
+      if (CRYPTO_memcmp(actual.data(), expected.data(), kDigestBytes) == 0) {
         return absl::string_view(configured.name);
       }
     }

@@ -7,26 +7,17 @@
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/timestamp.pb.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "server/core/errors.h"
 #include "server/core/event_normalizer.h"
 #include "server/core/proto_time.h"
+#include "server/core/status_macros.h"
+#include "server/core/struct_wire.h"
 
 namespace paradym::webhooks {
 namespace {
 
 // The tag of `sequence` (field 1, varint): (1 << 3) | 0.
 constexpr char kSequenceTag = 0x08;
-
-std::size_t VarintSize(std::uint64_t value) {
-  return google::protobuf::io::CodedOutputStream::VarintSize64(value);
-}
-
-void AppendVarint(std::uint64_t value, std::string& out) {
-  while (value >= 0x80) {
-    out.push_back(static_cast<char>((value & 0x7F) | 0x80));
-    value >>= 7;
-  }
-  out.push_back(static_cast<char>(value));
-}
 
 // The top-level fields of an Event encoding that the log needs.
 struct Scanned {
@@ -102,12 +93,15 @@ absl::StatusOr<absl::string_view> DeriveEncoding(absl::Time receive_time,
                                                  absl::string_view body) {
   // Reused by every event this thread derives.
   thread_local EventNormalizer::EncodedEvent encoded;
-  if (absl::Status status =
-          EventNormalizer().Encode(body, {endpoint, receive_time}, encoded);
-      !status.ok()) {
-    return status;
-  }
+  RETURN_IF_ERROR(
+      EventNormalizer().Encode(body, {endpoint, receive_time}, encoded));
   return absl::string_view(encoded.encoding);
+}
+
+absl::Status NotAnEventError() {
+  return MakeError(absl::StatusCode::kInvalidArgument, kMalformedEvent,
+                   "the bytes are not a paradym.webhooks.v1.Event encoding "
+                   "without sequence");
 }
 
 }  // namespace
@@ -206,11 +200,7 @@ std::shared_ptr<StoredEvent> StoredEvent::Scan(
 absl::StatusOr<std::shared_ptr<StoredEvent>> StoredEvent::FromNormalized(
     absl::string_view encoding_without_sequence) {
   std::shared_ptr<StoredEvent> stored = Scan(encoding_without_sequence);
-  if (stored == nullptr) {
-    return absl::InvalidArgumentError(
-        "the bytes are not a paradym.webhooks.v1.Event encoding without "
-        "sequence");
-  }
+  if (stored == nullptr) return NotAnEventError();
   stored->derived_from_body_ = !stored->body().empty();
   return stored;
 }
@@ -218,12 +208,12 @@ absl::StatusOr<std::shared_ptr<StoredEvent>> StoredEvent::FromNormalized(
 absl::StatusOr<std::shared_ptr<StoredEvent>> StoredEvent::FromBody(
     std::uint64_t sequence, absl::Time receive_time, absl::string_view endpoint,
     absl::string_view body) {
-  absl::StatusOr<absl::string_view> encoding =
-      DeriveEncoding(receive_time, endpoint, body);
-  if (!encoding.ok()) return encoding.status();
-  std::shared_ptr<StoredEvent> stored = Scan(*encoding);
+  ASSIGN_OR_RETURN(const absl::string_view encoding,
+                   DeriveEncoding(receive_time, endpoint, body));
+  std::shared_ptr<StoredEvent> stored = Scan(encoding);
   if (stored == nullptr) {
-    return absl::InternalError("a normalized event does not scan");
+    return MakeError(absl::StatusCode::kInternal, kInternalError,
+                     "a normalized event does not scan");
   }
   stored->sequence_ = sequence;
   stored->derived_from_body_ = true;
@@ -264,11 +254,7 @@ std::shared_ptr<StoredEvent> StoredEvent::FromKeptEncoding(
 absl::StatusOr<std::shared_ptr<StoredEvent>> StoredEvent::FromEncoding(
     std::uint64_t sequence, absl::string_view encoding_without_sequence) {
   std::shared_ptr<StoredEvent> stored = Scan(encoding_without_sequence);
-  if (stored == nullptr) {
-    return absl::InvalidArgumentError(
-        "the bytes are not a paradym.webhooks.v1.Event encoding without "
-        "sequence");
-  }
+  if (stored == nullptr) return NotAnEventError();
   stored->sequence_ = sequence;
   if (!stored->body().empty()) {
     absl::StatusOr<absl::string_view> derived = DeriveEncoding(

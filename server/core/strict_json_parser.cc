@@ -23,6 +23,7 @@
 #include "rapidjson/reader.h"
 #include "server/core/errors.h"
 #include "server/core/json_text.h"
+#include "server/core/status_macros.h"
 #include "server/core/struct_wire.h"
 
 namespace paradym::webhooks {
@@ -356,10 +357,7 @@ absl::Status ParseJsonObject(absl::string_view json, int max_depth,
   object.Clear();
   std::string encoding;
   StructSink sink(encoding);
-  if (absl::Status status = ParseJsonObject(json, max_depth, sink);
-      !status.ok()) {
-    return status;
-  }
+  RETURN_IF_ERROR(ParseJsonObject(json, max_depth, sink));
   // Each JSON level is up to three nested messages, more than protobuf's
   // default limit allows; the parse has bounded the depth already.
   google::protobuf::io::CodedInputStream input(
@@ -367,7 +365,8 @@ absl::Status ParseJsonObject(absl::string_view json, int max_depth,
       static_cast<int>(encoding.size()));
   input.SetRecursionLimit(std::numeric_limits<int>::max());
   if (!object.MergeFromCodedStream(&input)) {
-    return absl::InternalError("a parsed JSON object does not decode");
+    return MakeError(absl::StatusCode::kInternal, kInternalError,
+                     "a parsed JSON object does not decode");
   }
   return absl::OkStatus();
 }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "server/core/errors.h"
+#include "server/core/status_macros.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -22,7 +23,9 @@ constexpr std::size_t kChunkBytes = std::size_t{32} << 10;
 // then waits only for the other threads' wakes instead of for itself.
 thread_local const Subscription* waking_now = nullptr;
 
-absl::Status Unsubscribed() { return absl::CancelledError("unsubscribed"); }
+absl::Status Unsubscribed() {
+  return MakeError(absl::StatusCode::kCancelled, kCancelled, "unsubscribed");
+}
 
 absl::Status ShuttingDown() {
   return MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
@@ -166,15 +169,12 @@ absl::Status Subscription::Replay(std::uint64_t up_to, std::size_t max_events,
   std::size_t bytes = 0;
   while (replay_cursor_ < up_to) {
     chunk.clear();
-    if (absl::Status status =
-            hub_.log_.ReadAfter(replay_cursor_, up_to, kReplayChunk, chunk);
-        !status.ok()) {
-      return status;
-    }
+    RETURN_IF_ERROR(
+        hub_.log_.ReadAfter(replay_cursor_, up_to, kReplayChunk, chunk));
     if (chunk.empty()) {
       // The log must hold everything up to what was published.
       return MakeError(
-          absl::StatusCode::kInternal, "LOG_GAP",
+          absl::StatusCode::kInternal, kLogGap,
           absl::StrCat("the event log holds nothing after ", replay_cursor_,
                        " but sequence ", up_to, " was published"));
     }

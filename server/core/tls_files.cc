@@ -10,7 +10,9 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "server/core/errors.h"
 #include "server/core/private_file.h"
+#include "server/core/status_macros.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -33,7 +35,8 @@ std::unique_ptr<BIO, BioFree> Bio(const std::string& pem) {
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
-    return absl::FailedPreconditionError(absl::StrCat("cannot read ", path));
+    return MakeError(absl::StatusCode::kFailedPrecondition, kInvalidConfig,
+                     absl::StrCat("cannot read ", path));
   }
   std::ostringstream contents;
   contents << in.rdbuf();
@@ -51,41 +54,40 @@ std::unique_ptr<X509, X509Free> FirstCertificate(const std::string& pem) {
 
 absl::StatusOr<TlsMaterial> LoadTlsMaterial(const TlsFiles& files) {
   if (files.cert_file.empty() || files.key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "TLS needs both a certificate file and its key file");
+    return MakeError(absl::StatusCode::kInvalidArgument, kInvalidConfig,
+                     "TLS needs both a certificate file and its key file");
   }
   TlsMaterial material;
-  absl::StatusOr<std::string> cert = ReadFile(files.cert_file);
-  if (!cert.ok()) return cert.status();
-  material.cert_chain_pem = *std::move(cert);
+  ASSIGN_OR_RETURN(material.cert_chain_pem, ReadFile(files.cert_file));
   auto certificate = FirstCertificate(material.cert_chain_pem);
   if (certificate == nullptr) {
-    return absl::FailedPreconditionError(
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, kInvalidConfig,
         absl::StrCat(files.cert_file, " holds no PEM certificate"));
   }
-  absl::StatusOr<std::string> key = ReadPrivateFile(files.key_file);
-  if (!key.ok()) return key.status();
-  material.private_key_pem = *std::move(key);
+  ASSIGN_OR_RETURN(material.private_key_pem, ReadPrivateFile(files.key_file));
   auto key_bio = Bio(material.private_key_pem);
   std::unique_ptr<EVP_PKEY, KeyFree> private_key(
-      key_bio ? PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr,
-                                        nullptr)
-              : nullptr);
+      key_bio
+          ? PEM_read_bio_PrivateKey(key_bio.get(), nullptr, nullptr, nullptr)
+          : nullptr);
   if (private_key == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        files.key_file, " holds no PEM private key (or it is encrypted)"));
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, kInvalidConfig,
+        absl::StrCat(files.key_file,
+                     " holds no PEM private key (or it is encrypted)"));
   }
   if (X509_check_private_key(certificate.get(), private_key.get()) != 1) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        files.key_file, " is not the key of the certificate in ",
-        files.cert_file));
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, kInvalidConfig,
+        absl::StrCat(files.key_file, " is not the key of the certificate in ",
+                     files.cert_file));
   }
   if (!files.ca_file.empty()) {
-    absl::StatusOr<std::string> ca = ReadFile(files.ca_file);
-    if (!ca.ok()) return ca.status();
-    material.ca_pem = *std::move(ca);
+    ASSIGN_OR_RETURN(material.ca_pem, ReadFile(files.ca_file));
     if (FirstCertificate(material.ca_pem) == nullptr) {
-      return absl::FailedPreconditionError(
+      return MakeError(
+          absl::StatusCode::kFailedPrecondition, kInvalidConfig,
           absl::StrCat(files.ca_file, " holds no PEM certificate"));
     }
   }

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "server/core/errors.h"
 #include "server/core/proto_time.h"
+#include "server/core/status_macros.h"
 
 namespace paradym::webhooks {
 
@@ -35,24 +36,22 @@ absl::Status WebhookIngestor::VerifyAndEncode(
   }
   // Held until the endpoint name, which points into it, has been copied.
   const std::shared_ptr<const SignatureVerifier> verifier = this->verifier();
-  absl::StatusOr<absl::string_view> endpoint =
-      verifier->Verify(request.body, request.signature, request.endpoint);
-  if (!endpoint.ok()) return endpoint.status();
+  ASSIGN_OR_RETURN(
+      const absl::string_view endpoint,
+      verifier->Verify(request.body, request.signature, request.endpoint));
   receive_time = clock_.Now();
-  return normalizer_.Encode(request.body, {*endpoint, receive_time}, out);
+  return normalizer_.Encode(request.body, {endpoint, receive_time}, out);
 }
 
 absl::StatusOr<v1::Event> WebhookIngestor::VerifyAndParse(
     const WebhookRequest& request) const {
   EventNormalizer::EncodedEvent encoded;
   absl::Time receive_time;
-  if (absl::Status status = VerifyAndEncode(request, encoded, receive_time);
-      !status.ok()) {
-    return status;
-  }
+  RETURN_IF_ERROR(VerifyAndEncode(request, encoded, receive_time));
   v1::Event event;
   if (!event.ParseFromString(encoded.encoding)) {
-    return absl::InternalError("a normalized event does not decode");
+    return MakeError(absl::StatusCode::kInternal, kInternalError,
+                     "a normalized event does not decode");
   }
   return event;
 }
@@ -125,7 +124,9 @@ void WebhookIngestor::Ingest(const WebhookRequest& request,
       if (stored.ok()) {
         encoded = *std::move(stored);
       } else {
-        status = absl::InternalError(stored.status().message());
+        // What this server normalized is always an event it can store.
+        status = MakeError(absl::StatusCode::kInternal, kInternalError,
+                           stored.status().message());
       }
     }
     if (!status.ok()) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
@@ -31,6 +32,10 @@ absl::Status MalformedRequest(const Descriptor& type) {
 // Nested messages deeper than this are refused as malformed, as protobuf's
 // parser would refuse them.
 constexpr int kMaxDepth = 100;
+
+// The tag of a response's field 1 (the event, or the repeated events),
+// length-delimited: (1 << 3) | 2.
+constexpr char kEventsTag = 0x0A;
 
 // Walks the encoding of a `type` message without building it: every field
 // must be well formed, and every `string` field (nested ones too) UTF-8.
@@ -120,16 +125,39 @@ void EncodeMessage(const google::protobuf::Message& message,
       message, &out, &own_buffer);
 }
 
+void TakeBytes(std::string bytes, grpc::ByteBuffer& out) {
+  auto* owned = new std::string(std::move(bytes));
+  grpc::Slice slice(
+      owned->data(), owned->size(),
+      [](void* string) { delete static_cast<std::string*>(string); }, owned);
+  out = grpc::ByteBuffer(&slice, 1);
+}
+
 void EncodeEventResponse(absl::string_view event_encoding,
                          grpc::ByteBuffer& out, absl::string_view more_fields) {
   std::string bytes;
   bytes.reserve(event_encoding.size() + more_fields.size() + 6);
-  bytes.push_back(0x0A);  // field 1, length-delimited
+  bytes.push_back(kEventsTag);
   AppendVarint(event_encoding.size(), bytes);
   bytes.append(event_encoding.data(), event_encoding.size());
   bytes.append(more_fields.data(), more_fields.size());
-  grpc::Slice slice(bytes);
-  out = grpc::ByteBuffer(&slice, 1);
+  TakeBytes(std::move(bytes), out);
+}
+
+void EncodeEventsResponse(const std::vector<EventPtr>& events,
+                          grpc::ByteBuffer& out,
+                          absl::string_view more_fields) {
+  std::size_t size = more_fields.size();
+  for (const EventPtr& event : events) size += event->EncodedSize() + 6;
+  std::string bytes;
+  bytes.reserve(size);
+  for (const EventPtr& event : events) {
+    bytes.push_back(kEventsTag);
+    AppendVarint(event->EncodedSize(), bytes);
+    event->AppendEncoded(bytes);
+  }
+  bytes.append(more_fields.data(), more_fields.size());
+  TakeBytes(std::move(bytes), out);
 }
 
 }  // namespace paradym::webhooks

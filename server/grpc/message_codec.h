@@ -17,9 +17,13 @@
 
 #include <grpcpp/support/byte_buffer.h>
 
+#include <string>
+#include <vector>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
+#include "server/core/stored_event.h"
 
 namespace paradym::webhooks {
 
@@ -36,12 +40,21 @@ absl::Status DecodeMessage(const grpc::ByteBuffer& bytes,
 void EncodeMessage(const google::protobuf::Message& message,
                    grpc::ByteBuffer& out);
 
+// Hands `bytes`, a message's encoding, to gRPC as `out` without a copy.
+void TakeBytes(std::string bytes, grpc::ByteBuffer& out);
+
 // Writes a message whose field 1 is an Event (VerifyAndParseResponse,
 // IngestResponse) around the Event's encoding: `event_encoding`, then
 // `more_fields` (encoded fields of the response after the event).
 void EncodeEventResponse(absl::string_view event_encoding,
                          grpc::ByteBuffer& out,
                          absl::string_view more_fields = {});
+
+// Writes a message whose field 1 is `repeated Event` (ListEventsResponse):
+// `events` as the log keeps them, encoded once, straight into the bytes gRPC
+// sends, then `more_fields`.
+void EncodeEventsResponse(const std::vector<EventPtr>& events,
+                          grpc::ByteBuffer& out, absl::string_view more_fields);
 
 }  // namespace paradym::webhooks
 

@@ -3,23 +3,27 @@
 #include <grpcpp/security/tls_certificate_provider.h>
 #include <grpcpp/security/tls_credentials_options.h>
 
+#include "server/core/errors.h"
+#include "server/core/status_macros.h"
+
 namespace paradym::webhooks {
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     const TlsFiles& files) {
   if (files.cert_file.empty() && files.key_file.empty()) {
     if (!files.ca_file.empty()) {
-      return absl::InvalidArgumentError(
+      return MakeError(
+          absl::StatusCode::kInvalidArgument, kInvalidConfig,
           "--grpc_client_ca needs --grpc_tls_cert and --grpc_tls_key");
     }
     return grpc::InsecureServerCredentials();
   }
   if (files.cert_file.empty() || files.key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "--grpc_tls_cert and --grpc_tls_key go together");
+    return MakeError(absl::StatusCode::kInvalidArgument, kInvalidConfig,
+                     "--grpc_tls_cert and --grpc_tls_key go together");
   }
-  absl::StatusOr<TlsMaterial> checked = LoadTlsMaterial(files);
-  if (!checked.ok()) return checked.status();
+  // Read once now, so that a bad file is an error at start.
+  RETURN_IF_ERROR(LoadTlsMaterial(files).status());
   const auto refresh =
       static_cast<unsigned int>(absl::ToInt64Seconds(kCertificateRefresh));
   auto provider =

@@ -12,7 +12,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "google/protobuf/unknown_field_set.h"
+#include "server/core/errors.h"
 #include "server/core/event_listing.h"
 #include "server/core/structured_log.h"
 #include "server/grpc/message_codec.h"
@@ -39,17 +39,11 @@ EventFilter::Spec ToFilterSpec(const Request& request) {
            request.workflow_execution_ids().end()}};
 }
 
-// Adds `events` to `response`'s `events` (field 1) as the log keeps them,
-// encoded: with no parsing and no second serialization.
-template <typename Response>
-void AddEncodedEvents(const std::vector<EventPtr>& events, Response& response) {
-  static_assert(Response::kEventsFieldNumber == 1);
-  google::protobuf::UnknownFieldSet* encoded =
-      response.GetReflection()->MutableUnknownFields(&response);
-  for (const EventPtr& event : events) {
-    event->AppendEncoded(
-        *encoded->AddLengthDelimited(Response::kEventsFieldNumber));
-  }
+// How a Subscribe stream the client cancelled ends (the client never sees
+// it).
+absl::Status ClientCancelledError() {
+  return MakeError(absl::StatusCode::kCancelled, kCancelled,
+                   "the client cancelled the stream");
 }
 
 // Frees a chunk's share held by a gRPC slice.
@@ -141,7 +135,7 @@ class SubscribeReactor final
     ReleaseBatch();
     if (!ok) {
       // The client went away; OnCancel follows or already ran.
-      FinishOnce(absl::CancelledError("the client cancelled the stream"));
+      FinishOnce(ClientCancelledError());
       return;
     }
     {
@@ -159,7 +153,7 @@ class SubscribeReactor final
       if (writing_) return;
       writing_ = true;
     }
-    FinishOnce(absl::CancelledError("the client cancelled the stream"));
+    FinishOnce(ClientCancelledError());
   }
 
   void OnDone() override {
@@ -258,7 +252,7 @@ class SubscribeReactor final
           return;
         }
       }
-      FinishOnce(absl::CancelledError("the client cancelled the stream"));
+      FinishOnce(ClientCancelledError());
       return;
     }
   }
@@ -422,12 +416,14 @@ grpc::ServerUnaryReactor* WebhookServiceAdapter::ListEvents(
   query.page_token = request.page_token();
   absl::StatusOr<EventPage> page = paradym::webhooks::ListEvents(log_, query);
   if (page.ok()) {
-    v1::ListEventsResponse response;
-    AddEncodedEvents(page->events, response);
-    response.set_next_page_token(std::move(page->next_page_token));
-    response.set_oldest_sequence(page->range.oldest);
-    response.set_last_sequence(page->range.last);
-    EncodeMessage(response, *response_bytes);
+    // The events go out as the log keeps them; the rest of the response
+    // is a message of its own, appended.
+    v1::ListEventsResponse rest;
+    rest.set_next_page_token(std::move(page->next_page_token));
+    rest.set_oldest_sequence(page->range.oldest);
+    rest.set_last_sequence(page->range.last);
+    EncodeEventsResponse(page->events, *response_bytes,
+                         rest.SerializeAsString());
   }
   reactor->Finish(ToGrpcStatus(page.status()));
   return reactor;

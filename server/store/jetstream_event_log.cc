@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "server/core/endpoint_secrets.h"
 #include "server/core/errors.h"
+#include "server/core/status_macros.h"
 #include "server/core/structured_log.h"
 
 namespace paradym::webhooks {
@@ -34,15 +35,16 @@ absl::StatusOr<std::string> LoadOrCreateReplicaId(const std::string& dir) {
   const std::string path = absl::StrCat(dir, "/replica-id");
   if (!std::filesystem::exists(path) &&
       std::filesystem::exists(absl::StrCat(dir, "/outbox/events.db"))) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        path,
-        " is missing beside an existing outbox; restore it, or start "
-        "with an empty data directory"));
+    return MakeError(absl::StatusCode::kFailedPrecondition, kStoreFailed,
+                     absl::StrCat(path,
+                                  " is missing beside an existing outbox; "
+                                  "restore it, or start with an empty data "
+                                  "directory"));
   }
   absl::StatusOr<std::string> id = LoadOrCreateRandomFile(path, 8);
   if (id.ok() && !IsReplicaId(*id)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, " does not hold a replica id"));
+    return MakeError(absl::StatusCode::kFailedPrecondition, kStoreFailed,
+                     absl::StrCat(path, " does not hold a replica id"));
   }
   return id;
 }
@@ -80,19 +82,16 @@ absl::StatusOr<std::unique_ptr<JetStreamEventLog>> JetStreamEventLog::Open(
                                  std::filesystem::perms::owner_all, error);
   }
   if (error) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot create the data directory ", options.directory,
-                     ": ", error.message()));
+    return MakeError(absl::StatusCode::kFailedPrecondition, kStoreFailed,
+                     absl::StrCat("cannot create the data directory ",
+                                  options.directory, ": ", error.message()));
   }
-  absl::StatusOr<std::string> replica =
-      LoadOrCreateReplicaId(options.directory);
-  if (!replica.ok()) return replica.status();
+  ASSIGN_OR_RETURN(std::string replica,
+                   LoadOrCreateReplicaId(options.directory));
   std::unique_ptr<JetStreamEventLog> log(
-      new JetStreamEventLog(std::move(options), *std::move(replica)));
-  if (absl::Status status = log->OpenStores(clock); !status.ok()) {
-    return status;
-  }
-  if (absl::Status status = log->Start(); !status.ok()) return status;
+      new JetStreamEventLog(std::move(options), std::move(replica)));
+  RETURN_IF_ERROR(log->OpenStores(clock));
+  RETURN_IF_ERROR(log->Start());
   return log;
 }
 
@@ -101,19 +100,13 @@ absl::Status JetStreamEventLog::OpenStores(const Clock& clock) {
   outbox.directory = absl::StrCat(options_.directory, "/outbox");
   outbox.sync = options_.sync;
   outbox.retention = absl::InfiniteDuration();
-  absl::StatusOr<std::unique_ptr<SqliteEventLog>> opened =
-      SqliteEventLog::Open(outbox, clock);
-  if (!opened.ok()) return opened.status();
-  outbox_ = *std::move(opened);
+  ASSIGN_OR_RETURN(outbox_, SqliteEventLog::Open(outbox, clock));
 
   NatsClient::Options nats = options_.nats;
   nats.name = absl::StrCat("paradym-webhooksd ", replica_);
-  absl::StatusOr<std::unique_ptr<NatsClient>> client =
-      NatsClient::Connect(nats);
-  if (!client.ok()) return client.status();
-  client_ = *std::move(client);
+  ASSIGN_OR_RETURN(client_, NatsClient::Connect(nats));
 
-  if (absl::Status status = OpenCopy(clock); !status.ok()) return status;
+  RETURN_IF_ERROR(OpenCopy(clock));
   if (!client_->connected()) return absl::OkStatus();
   // A stream that cannot hold our events is a configuration error: refuse
   // to start. An unreachable one is not (webhooks wait).
@@ -141,10 +134,7 @@ std::string JetStreamEventLog::CopyDirectory() const {
 }
 
 absl::Status JetStreamEventLog::OpenCopy(const Clock& clock) {
-  absl::StatusOr<std::unique_ptr<SqliteEventLog>> opened =
-      OpenReadCopy(CopyDirectory(), clock);
-  if (!opened.ok()) return opened.status();
-  copy_ = *std::move(opened);
+  ASSIGN_OR_RETURN(copy_, OpenReadCopy(CopyDirectory(), clock));
   follower_ = std::make_unique<StreamFollower>(
       StreamFollower::Options{options_.stream}, *client_, *copy_);
   return absl::OkStatus();
@@ -159,7 +149,7 @@ absl::Status JetStreamEventLog::Start() {
   forwarding.ready_outbox_limit = options_.ready_outbox_limit;
   forwarder_ = std::make_unique<OutboxForwarder>(std::move(forwarding),
                                                  *client_, *outbox_);
-  if (absl::Status status = forwarder_->Start(); !status.ok()) return status;
+  RETURN_IF_ERROR(forwarder_->Start());
   follower_->Start();
   return absl::OkStatus();
 }
@@ -234,9 +224,7 @@ std::optional<std::uint64_t> JetStreamEventLog::FindReplay(
 }
 
 absl::Status JetStreamEventLog::CheckReady() const {
-  if (absl::Status status = forwarder_->CheckReady(); !status.ok()) {
-    return status;
-  }
+  RETURN_IF_ERROR(forwarder_->CheckReady());
   return follower_->CheckReady();
 }
 

@@ -13,6 +13,8 @@
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
+#include "server/core/errors.h"
+#include "server/core/status_macros.h"
 #include "server/core/structured_log.h"
 
 namespace paradym::webhooks {
@@ -78,7 +80,14 @@ std::string Unsafe(const jsStreamConfig& config, const std::string& subjects) {
 // leaders, or lack the servers a placement needs until they come back, so
 // it is worth trying again (UNAVAILABLE), whatever cnats calls it.
 absl::Status ApiError(natsStatus status, absl::string_view doing) {
-  return absl::UnavailableError(NatsError(status, doing).message());
+  return MakeError(absl::StatusCode::kUnavailable, kStreamError,
+                   NatsError(status, doing).message());
+}
+
+// A message-get reply that is not what JetStream answers.
+absl::Status BadReply(absl::string_view problem) {
+  return MakeError(absl::StatusCode::kUnavailable, kStreamError,
+                   absl::StrCat("a message-get reply ", problem));
 }
 
 bool TunablesDiffer(const jsStreamConfig& have, const jsStreamConfig& want) {
@@ -146,11 +155,13 @@ absl::Status EnsureStream(const NatsClient& client, const StreamSpec& spec) {
   }
   const jsStreamConfig& have = *info->Config;
   if (const std::string unsafe = Unsafe(have, subjects); !unsafe.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the JetStream stream ", spec.name, " exists with ", unsafe,
-        "; paradym-webhooksd needs file storage, limits retention, discard "
-        "old, deny delete and purge, subject ",
-        subjects, ": fix or remove it, or use --nats_stream"));
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, kStreamError,
+        absl::StrCat(
+            "the JetStream stream ", spec.name, " exists with ", unsafe,
+            "; paradym-webhooksd needs file storage, limits retention, discard "
+            "old, deny delete and purge, subject ",
+            subjects, ": fix or remove it, or use --nats_stream"));
   }
   if (!TunablesDiffer(have, want)) return absl::OkStatus();
   // Keep everything else the operator set; change only what flags decide.
@@ -189,7 +200,7 @@ absl::StatusOr<StreamMessage> ParseStreamMessageReply(absl::string_view reply) {
   rapidjson::Document document;
   document.Parse(reply.data(), reply.size());
   if (document.HasParseError() || !document.IsObject()) {
-    return absl::UnavailableError("a message-get reply that is not JSON");
+    return BadReply("that is not JSON");
   }
   if (auto error = document.FindMember("error");
       error != document.MemberEnd() && error->value.IsObject()) {
@@ -201,13 +212,14 @@ absl::StatusOr<StreamMessage> ParseStreamMessageReply(absl::string_view reply) {
             : "unknown error";
     if (code != error->value.MemberEnd() && code->value.IsInt() &&
         code->value.GetInt() == kNoMessageFound) {
-      return absl::NotFoundError(text);
+      return MakeError(absl::StatusCode::kNotFound, kStreamError, text);
     }
-    return absl::UnavailableError(absl::StrCat("the stream refused: ", text));
+    return MakeError(absl::StatusCode::kUnavailable, kStreamError,
+                     absl::StrCat("the stream refused: ", text));
   }
   const auto message = document.FindMember("message");
   if (message == document.MemberEnd() || !message->value.IsObject()) {
-    return absl::UnavailableError("a message-get reply without a message");
+    return BadReply("without a message");
   }
   const rapidjson::Value& m = message->value;
   StreamMessage out;
@@ -215,21 +227,20 @@ absl::StatusOr<StreamMessage> ParseStreamMessageReply(absl::string_view reply) {
   const auto subject = m.FindMember("subject");
   if (seq == m.MemberEnd() || !seq->value.IsUint64() ||
       subject == m.MemberEnd() || !subject->value.IsString()) {
-    return absl::UnavailableError("a message-get reply without seq/subject");
+    return BadReply("without seq/subject");
   }
   out.sequence = seq->value.GetUint64();
   out.subject = subject->value.GetString();
   if (const auto data = m.FindMember("data");
       data != m.MemberEnd() && data->value.IsString() &&
       !absl::Base64Unescape(data->value.GetString(), &out.data)) {
-    return absl::UnavailableError("a message-get reply with bad base64 data");
+    return BadReply("with bad base64 data");
   }
   if (const auto headers = m.FindMember("hdrs");
       headers != m.MemberEnd() && headers->value.IsString()) {
     std::string decoded;
     if (!absl::Base64Unescape(headers->value.GetString(), &decoded)) {
-      return absl::UnavailableError(
-          "a message-get reply with bad base64 headers");
+      return BadReply("with bad base64 headers");
     }
     out.message_id = MessageIdFromHeaders(decoded);
   }
@@ -254,11 +265,12 @@ absl::StatusOr<StreamMessage> ReadStreamMessage(const NatsClient& client,
   writer.EndObject();
   // STREAM.MSG.GET is answered by the leader; DIRECT.GET by any replica,
   // which may be behind.
-  absl::StatusOr<std::string> reply = client.Request(
-      absl::StrCat("$JS.API.STREAM.MSG.GET.", stream),
-      absl::string_view(buffer.GetString(), buffer.GetSize()), timeout);
-  if (!reply.ok()) return reply.status();
-  return ParseStreamMessageReply(*reply);
+  ASSIGN_OR_RETURN(
+      const std::string reply,
+      client.Request(absl::StrCat("$JS.API.STREAM.MSG.GET.", stream),
+                     absl::string_view(buffer.GetString(), buffer.GetSize()),
+                     timeout));
+  return ParseStreamMessageReply(reply);
 }
 
 }  // namespace paradym::webhooks

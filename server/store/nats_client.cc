@@ -6,7 +6,9 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "server/core/errors.h"
 #include "server/core/private_file.h"
+#include "server/core/status_macros.h"
 #include "server/core/structured_log.h"
 
 namespace paradym::webhooks {
@@ -49,7 +51,8 @@ void OnAsyncError(natsConnection* /*nc*/, natsSubscription* /*sub*/,
 absl::StatusOr<std::string> ReadPasswordFile(const std::string& path) {
   absl::StatusOr<std::string> contents = ReadPrivateFile(path);
   if (!contents.ok()) {
-    return absl::FailedPreconditionError(
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, kInvalidConfig,
         absl::StrCat("the NATS password file: ", contents.status().message()));
   }
   std::string password = *std::move(contents);
@@ -59,7 +62,8 @@ absl::StatusOr<std::string> ReadPasswordFile(const std::string& path) {
     password.pop_back();
   }
   if (password.empty()) {
-    return absl::FailedPreconditionError(
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, kInvalidConfig,
         absl::StrCat("the NATS password file ", path, " is empty"));
   }
   return password;
@@ -111,18 +115,15 @@ absl::Status Configure(const NatsClient::Options& options, natsOptions* opts) {
                                      options.tls_ca_file));
   }
   if (options.tls_cert_file.empty() != options.tls_key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "--nats_tls_cert and --nats_tls_key go together");
+    return MakeError(absl::StatusCode::kInvalidArgument, kInvalidConfig,
+                     "--nats_tls_cert and --nats_tls_key go together");
   }
   // Files with secrets that others may read are refused, as the server's
   // own are (the check reads them; cnats reads them again).
   for (const std::string* secret_file :
        {&options.tls_key_file, &options.creds_file}) {
     if (secret_file->empty()) continue;
-    if (absl::Status status = ReadPrivateFile(*secret_file).status();
-        !status.ok()) {
-      return status;
-    }
+    RETURN_IF_ERROR(ReadPrivateFile(*secret_file).status());
   }
   if (!options.tls_cert_file.empty() &&
       (s = natsOptions_LoadCertificatesChain(
@@ -139,15 +140,14 @@ absl::Status Configure(const NatsClient::Options& options, natsOptions* opts) {
         s, absl::StrCat("use the NATS credentials file ", options.creds_file));
   }
   if (options.user.empty() != options.password_file.empty()) {
-    return absl::InvalidArgumentError(
-        "--nats_user and --nats_password_file go together");
+    return MakeError(absl::StatusCode::kInvalidArgument, kInvalidConfig,
+                     "--nats_user and --nats_password_file go together");
   }
   if (!options.user.empty()) {
-    absl::StatusOr<std::string> password =
-        ReadPasswordFile(options.password_file);
-    if (!password.ok()) return password.status();
+    ASSIGN_OR_RETURN(const std::string password,
+                     ReadPasswordFile(options.password_file));
     if ((s = natsOptions_SetUserInfo(opts, options.user.c_str(),
-                                     password->c_str())) != NATS_OK) {
+                                     password.c_str())) != NATS_OK) {
       return NatsError(s, "set the NATS user");
     }
   }
@@ -164,6 +164,7 @@ absl::Status NatsError(natsStatus status, absl::string_view doing) {
   if (last == status && detail != nullptr && *detail != '\0') {
     absl::StrAppend(&message, " (", detail, ")");
   }
+  absl::StatusCode code = absl::StatusCode::kFailedPrecondition;
   switch (status) {
     case NATS_TIMEOUT:
     case NATS_NO_RESPONDERS:
@@ -175,32 +176,34 @@ absl::Status NatsError(natsStatus status, absl::string_view doing) {
     case NATS_STALE_CONNECTION:
     case NATS_SLOW_CONSUMER:
     case NATS_DRAINING:
-      return absl::UnavailableError(message);
+      code = absl::StatusCode::kUnavailable;
+      break;
     case NATS_NOT_FOUND:
-      return absl::NotFoundError(message);
+      code = absl::StatusCode::kNotFound;
+      break;
     case NATS_INVALID_ARG:
     case NATS_INVALID_SUBJECT:
     case NATS_INVALID_SUBSCRIPTION:
-      return absl::InvalidArgumentError(message);
+      code = absl::StatusCode::kInvalidArgument;
+      break;
     default:
-      return absl::FailedPreconditionError(message);
+      break;
   }
+  return MakeError(code, kStreamError, message);
 }
 
 absl::StatusOr<std::unique_ptr<NatsClient>> NatsClient::Connect(
     const Options& options) {
   if (options.servers.empty()) {
-    return absl::InvalidArgumentError(
-        "--nats_url names no server (nats://host:port,...)");
+    return MakeError(absl::StatusCode::kInvalidArgument, kInvalidConfig,
+                     "--nats_url names no server (nats://host:port,...)");
   }
   natsOptions* opts = nullptr;
   natsStatus s = natsOptions_Create(&opts);
   if (s != NATS_OK) return NatsError(s, "create NATS options");
   std::unique_ptr<natsOptions, void (*)(natsOptions*)> owned(
       opts, natsOptions_Destroy);
-  if (absl::Status status = Configure(options, opts); !status.ok()) {
-    return status;
-  }
+  RETURN_IF_ERROR(Configure(options, opts));
   std::unique_ptr<NatsClient> client(new NatsClient());
   s = natsConnection_Connect(&client->connection_, opts);
   if (s == NATS_NO_SERVER) {

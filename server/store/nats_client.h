@@ -43,7 +43,8 @@ using NatsMsgPtr = std::unique_ptr<natsMsg, NatsDeleter>;
 // The status for a failed cnats call: UNAVAILABLE when the cluster cannot
 // be reached or did not answer in time, NOT_FOUND, INVALID_ARGUMENT or
 // FAILED_PRECONDITION for what a retry does not mend. The message says what
-// was being done and cnats's own text (which never holds a secret).
+// was being done and cnats's own text (which never holds a secret). The
+// reason is STREAM_ERROR.
 absl::Status NatsError(natsStatus status, absl::string_view doing);
 
 class NatsClient {

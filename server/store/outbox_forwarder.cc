@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "rapidjson/document.h"
 #include "server/core/errors.h"
+#include "server/core/status_macros.h"
 #include "server/core/structured_log.h"
 
 namespace paradym::webhooks {
@@ -201,64 +202,76 @@ void OutboxForwarder::AnswerLoop() {
 
 void OutboxForwarder::Loop() {
   for (;;) {
-    bool ensure = false;
-    bool reconcile = false;
-    bool send = false;
+    Work work = Work::kNone;
     {
       absl::MutexLock lock(&mu_);
-      mu_.AwaitWithDeadline(
-          absl::Condition(
-              +[](OutboxForwarder* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-                return f->CanSend() || (f->stopping_ && f->DepthLocked() == 0 &&
-                                        f->in_flight_.empty());
-              },
-              this),
-          std::min(absl::Now() + kTick, stop_deadline_));
-      const absl::Time now = absl::Now();
-      for (auto& [id, in_flight] : in_flight_) {
-        if (!in_flight.failed &&
-            now - in_flight.sent >= options_.publish_timeout) {
-          FailLocked(id, in_flight, "no acknowledgement in time");
-        }
-      }
-      const bool stop =
-          stopping_ &&
-          (now >= stop_deadline_ || (DepthLocked() == 0 && in_flight_.empty()));
-      if (stop || now >= release_at_) ReleaseConfirmed();
-      if (stop) return;
-      if (broken_.ok() && now >= retry_at_ && client_.connected()) {
-        if (!stream_ready_) {
-          ensure = true;
-        } else if (failing_ || need_reconcile_) {
-          reconcile = !UnresolvedLocked();
-        } else {
-          send = true;
-        }
-      }
+      work = NextWorkLocked();
     }
-    if (ensure || reconcile) {
-      const absl::Status status =
-          ensure ? EnsureStream(client_, options_.stream) : Reconcile();
-      absl::MutexLock lock(&mu_);
-      if (status.ok()) {
-        if (ensure) stream_ready_ = true;
-        backoff_ = kMinBackoff;
-      } else if (status.code() == absl::StatusCode::kFailedPrecondition) {
-        broken_ = MakeError(absl::StatusCode::kUnavailable, kReplicationStalled,
-                            status.message());
-        Log(LogLevel::kError,
-            "forwarding to the stream stopped; webhooks stay in the outbox",
-            {{"error", status.message()}});
-      } else {
-        if (backoff_ == kMinBackoff) {
-          Log(LogLevel::kWarning, "the stream cannot be reached; retrying",
-              {{"error", status.message()}});
-        }
-        retry_at_ = absl::Now() + backoff_;
-        backoff_ = std::min(backoff_ * 2, kMaxBackoff);
-      }
+    switch (work) {
+      case Work::kStop:
+        return;
+      case Work::kEnsure:
+        AfterStreamCall(true, EnsureStream(client_, options_.stream));
+        break;
+      case Work::kReconcile:
+        AfterStreamCall(false, Reconcile());
+        break;
+      case Work::kSend:
+        SendMore();
+        break;
+      case Work::kNone:
+        break;
     }
-    if (send) SendMore();
+  }
+}
+
+OutboxForwarder::Work OutboxForwarder::NextWorkLocked() {
+  mu_.AwaitWithDeadline(
+      absl::Condition(
+          +[](OutboxForwarder* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return f->CanSend() || (f->stopping_ && f->DepthLocked() == 0 &&
+                                    f->in_flight_.empty());
+          },
+          this),
+      std::min(absl::Now() + kTick, stop_deadline_));
+  const absl::Time now = absl::Now();
+  for (auto& [id, in_flight] : in_flight_) {
+    if (!in_flight.failed && now - in_flight.sent >= options_.publish_timeout) {
+      FailLocked(id, in_flight, "no acknowledgement in time");
+    }
+  }
+  const bool stop = stopping_ && (now >= stop_deadline_ ||
+                                  (DepthLocked() == 0 && in_flight_.empty()));
+  if (stop || now >= release_at_) ReleaseConfirmed();
+  if (stop) return Work::kStop;
+  if (!broken_.ok() || now < retry_at_ || !client_.connected()) {
+    return Work::kNone;
+  }
+  if (!stream_ready_) return Work::kEnsure;
+  if (failing_ || need_reconcile_) {
+    return UnresolvedLocked() ? Work::kNone : Work::kReconcile;
+  }
+  return Work::kSend;
+}
+
+void OutboxForwarder::AfterStreamCall(bool ensure, const absl::Status& status) {
+  absl::MutexLock lock(&mu_);
+  if (status.ok()) {
+    if (ensure) stream_ready_ = true;
+    backoff_ = kMinBackoff;
+  } else if (status.code() == absl::StatusCode::kFailedPrecondition) {
+    broken_ = MakeError(absl::StatusCode::kUnavailable, kReplicationStalled,
+                        status.message());
+    Log(LogLevel::kError,
+        "forwarding to the stream stopped; webhooks stay in the outbox",
+        {{"error", status.message()}});
+  } else {
+    if (backoff_ == kMinBackoff) {
+      Log(LogLevel::kWarning, "the stream cannot be reached; retrying",
+          {{"error", status.message()}});
+    }
+    retry_at_ = absl::Now() + backoff_;
+    backoff_ = std::min(backoff_ * 2, kMaxBackoff);
   }
 }
 
@@ -328,50 +341,23 @@ bool OutboxForwarder::UnresolvedLocked() const {
 }
 
 void OutboxForwarder::SendMore() {
-  struct Send {
-    std::uint64_t id;
-    std::uint32_t attempt;
-  };
   std::vector<Send> sends;
   {
     absl::MutexLock lock(&mu_);
     if (failing_ || need_reconcile_ || !client_.connected()) return;
-    const absl::Time now = absl::Now();
-    while (next_ <= sendable_through_ &&
-           in_flight_.size() < options_.max_in_flight) {
-      const std::uint64_t id = next_++;
-      if (id <= confirmed_through_ || confirmed_ahead_.count(id) != 0) continue;
-      InFlight& in_flight = in_flight_[id];
-      in_flight = {now, horizon_, ++attempts_, false};
-      sends.push_back({id, in_flight.attempt});
-    }
+    sends = ClaimSendsLocked();
   }
   if (sends.empty()) return;
   std::vector<EventPtr> events;
   absl::Status status =
       ReadOutbox(sends.front().id - 1, sends.back().id,
                  sends.back().id - sends.front().id + 1, events);
-  const std::string& stream = options_.stream.name;
   std::size_t sent = 0;
   natsStatus s = NATS_OK;
   for (const EventPtr& event : events) {
     if (!status.ok() || s != NATS_OK || sent == sends.size()) break;
     if (event->sequence() != sends[sent].id) continue;  // confirmed already
-    const absl::string_view data = event->encoding_without_sequence();
-    const std::string reply = absl::StrCat(reply_prefix_, ".", sends[sent].id,
-                                           ".", sends[sent].attempt);
-    natsMsg* msg = nullptr;
-    s = natsMsg_Create(&msg, subject_.c_str(), reply.c_str(), data.data(),
-                       static_cast<int>(data.size()));
-    NatsMsgPtr owned(msg);
-    if (s == NATS_OK) {
-      s = natsMsgHeader_Set(msg, "Nats-Msg-Id",
-                            MessageId(sends[sent].id).c_str());
-    }
-    if (s == NATS_OK) {
-      s = natsMsgHeader_Set(msg, "Nats-Expected-Stream", stream.c_str());
-    }
-    if (s == NATS_OK) s = natsConnection_PublishMsg(client_.connection(), msg);
+    s = Publish(*event, sends[sent]);
     if (s == NATS_OK) ++sent;
   }
   if (sent == sends.size()) return;
@@ -381,12 +367,47 @@ void OutboxForwarder::SendMore() {
   if (status.ok() && s != NATS_OK) {
     status = NatsError(s, "publish to the stream");
   } else if (status.ok()) {
-    status = absl::InternalError("the outbox lacks an event it tracked");
+    status = MakeError(absl::StatusCode::kInternal, kInternalError,
+                       "the outbox lacks an event it tracked");
   }
   FailLocked(sends[sent].id, in_flight_[sends[sent].id], status.message());
   for (std::size_t i = sent + 1; i < sends.size(); ++i) {
     in_flight_.erase(sends[i].id);
   }
+}
+
+std::vector<OutboxForwarder::Send> OutboxForwarder::ClaimSendsLocked() {
+  std::vector<Send> sends;
+  const absl::Time now = absl::Now();
+  while (next_ <= sendable_through_ &&
+         in_flight_.size() < options_.max_in_flight) {
+    const std::uint64_t id = next_++;
+    if (id <= confirmed_through_ || confirmed_ahead_.count(id) != 0) continue;
+    InFlight& in_flight = in_flight_[id];
+    in_flight = {now, horizon_, ++attempts_, false};
+    sends.push_back({id, in_flight.attempt});
+  }
+  return sends;
+}
+
+natsStatus OutboxForwarder::Publish(const StoredEvent& event,
+                                    const Send& send) {
+  const absl::string_view data = event.encoding_without_sequence();
+  const std::string reply =
+      absl::StrCat(reply_prefix_, ".", send.id, ".", send.attempt);
+  natsMsg* msg = nullptr;
+  natsStatus s = natsMsg_Create(&msg, subject_.c_str(), reply.c_str(),
+                                data.data(), static_cast<int>(data.size()));
+  NatsMsgPtr owned(msg);
+  if (s == NATS_OK) {
+    s = natsMsgHeader_Set(msg, "Nats-Msg-Id", MessageId(send.id).c_str());
+  }
+  if (s == NATS_OK) {
+    s = natsMsgHeader_Set(msg, "Nats-Expected-Stream",
+                          options_.stream.name.c_str());
+  }
+  if (s == NATS_OK) s = natsConnection_PublishMsg(client_.connection(), msg);
+  return s;
 }
 
 absl::Status OutboxForwarder::ReadOutbox(std::uint64_t after,
@@ -406,11 +427,8 @@ absl::Status OutboxForwarder::ReadOutbox(std::uint64_t after,
   }
   while (after < through && out.size() < max_events) {
     const std::size_t before = out.size();
-    if (absl::Status status =
-            outbox_.ReadAfter(after, through, max_events - out.size(), out);
-        !status.ok()) {
-      return status;
-    }
+    RETURN_IF_ERROR(
+        outbox_.ReadAfter(after, through, max_events - out.size(), out));
     if (out.size() == before) break;
     after = out.back()->sequence();
   }
@@ -418,82 +436,92 @@ absl::Status OutboxForwarder::ReadOutbox(std::uint64_t after,
 }
 
 absl::Status OutboxForwarder::Reconcile() {
-  std::uint64_t from = std::numeric_limits<std::uint64_t>::max();
-  std::uint64_t lowest = 0;
-  std::uint64_t highest = 0;
+  ReadBack scan;
   {
     absl::MutexLock lock(&mu_);
-    lowest = confirmed_through_ + 1;
+    scan.lowest = confirmed_through_ + 1;
     if (need_reconcile_) {
-      from = reconcile_from_;
-      highest = sendable_through_;
+      scan.from = reconcile_from_;
+      scan.highest = sendable_through_;
     }
     for (const auto& [id, in_flight] : in_flight_) {
-      from = std::min(from, in_flight.bound);
-      highest = std::max(highest, id);
+      scan.from = std::min(scan.from, in_flight.bound);
+      scan.highest = std::max(scan.highest, id);
     }
   }
-  const std::uint64_t outbox_last = outbox_.Range().last;
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> found;
-  std::uint64_t last_seen = 0;
-  if (from != std::numeric_limits<std::uint64_t>::max()) {
+  const bool reading = scan.from != kNothingToRead;
+  if (reading) {
     reconciles_.fetch_add(1, std::memory_order_relaxed);
-    const std::string prefix = absl::StrCat(options_.replica, ":");
-    for (std::uint64_t at = from + 1;;) {
-      absl::StatusOr<StreamMessage> message = ReadStreamMessage(
-          client_, options_.stream.name, at, subject_, kReadTimeout);
-      if (absl::IsNotFound(message.status())) break;
-      if (!message.ok()) return message.status();
-      at = message->sequence + 1;
-      last_seen = message->sequence;
-      absl::string_view id_text = message->message_id;
-      std::uint64_t id = 0;
-      if (!absl::ConsumePrefix(&id_text, prefix) ||
-          !absl::SimpleAtoi(id_text, &id)) {
-        continue;  // not one of ours
-      }
-      if (id > outbox_last) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "the stream holds event ", id, " of replica ", options_.replica,
-            " but its outbox ends at ", outbox_last,
-            ": was this data directory restored from a backup or copied from "
-            "another replica? Start this replica with an empty data "
-            "directory"));
-      }
-      if (id < lowest || id > highest) continue;
-      std::vector<EventPtr> event;
-      if (absl::Status status = ReadOutbox(id - 1, id, 1, event);
-          !status.ok()) {
-        return status;
-      }
-      if (event.empty() || !event.front()->SameEventAs(message->data)) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "the stream's event ", id, " of replica ", options_.replica,
-            " (sequence ", message->sequence,
-            ") differs from the outbox's: two replicas share the id ",
-            options_.replica, "; give each its own data directory"));
-      }
-      found.emplace_back(id, message->sequence);
-    }
+    RETURN_IF_ERROR(ReadBackFromStream(scan));
   }
   std::vector<Answer> answers;
   {
     absl::MutexLock lock(&mu_);
-    for (const auto& [id, sequence] : found) Confirm(id, sequence, answers);
-    horizon_ = std::max(horizon_, last_seen);
+    for (const auto& [id, sequence] : scan.found) {
+      Confirm(id, sequence, answers);
+    }
+    horizon_ = std::max(horizon_, scan.last_seen);
     // Whatever was not found is sent again, at once.
     in_flight_.clear();
     next_ = confirmed_through_ + 1;
     failing_ = false;
     need_reconcile_ = false;
-    if (!found.empty() || from != std::numeric_limits<std::uint64_t>::max()) {
+    if (!scan.found.empty() || reading) {
       Log(LogLevel::kInfo, "read this replica's events back from the stream",
-          {{"confirmed", found.size()},
+          {{"confirmed", scan.found.size()},
            {"to_send", DepthLocked()},
-           {"from_sequence", from + 1}});
+           {"from_sequence", scan.from + 1}});
     }
   }
   Run(answers);
+  return absl::OkStatus();
+}
+
+absl::Status OutboxForwarder::ReadBackFromStream(ReadBack& scan) {
+  const std::uint64_t outbox_last = outbox_.Range().last;
+  const std::string prefix = absl::StrCat(options_.replica, ":");
+  for (std::uint64_t at = scan.from + 1;;) {
+    absl::StatusOr<StreamMessage> message = ReadStreamMessage(
+        client_, options_.stream.name, at, subject_, kReadTimeout);
+    if (absl::IsNotFound(message.status())) break;
+    if (!message.ok()) return message.status();
+    at = message->sequence + 1;
+    scan.last_seen = message->sequence;
+    absl::string_view id_text = message->message_id;
+    std::uint64_t id = 0;
+    if (!absl::ConsumePrefix(&id_text, prefix) ||
+        !absl::SimpleAtoi(id_text, &id)) {
+      continue;  // not one of ours
+    }
+    if (id > outbox_last) {
+      return MakeError(
+          absl::StatusCode::kFailedPrecondition, kStreamError,
+          absl::StrCat("the stream holds event ", id, " of replica ",
+                       options_.replica, " but its outbox ends at ",
+                       outbox_last,
+                       ": was this data directory restored from a backup or "
+                       "copied from another replica? Start this replica with "
+                       "an empty data directory"));
+    }
+    if (id < scan.lowest || id > scan.highest) continue;
+    RETURN_IF_ERROR(CheckOutboxHolds(*message, id));
+    scan.found.emplace_back(id, message->sequence);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status OutboxForwarder::CheckOutboxHolds(const StreamMessage& message,
+                                               std::uint64_t id) {
+  std::vector<EventPtr> event;
+  RETURN_IF_ERROR(ReadOutbox(id - 1, id, 1, event));
+  if (event.empty() || !event.front()->SameEventAs(message.data)) {
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, kStreamError,
+        absl::StrCat("the stream's event ", id, " of replica ",
+                     options_.replica, " (sequence ", message.sequence,
+                     ") differs from the outbox's: two replicas share the id ",
+                     options_.replica, "; give each its own data directory"));
+  }
   return absl::OkStatus();
 }
 

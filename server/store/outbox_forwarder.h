@@ -41,10 +41,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <limits>
 #include <map>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -133,11 +135,37 @@ class OutboxForwarder {
     Waiter waiter;
     std::uint64_t sequence = 0;
   };
+  // What the loop does next.
+  enum class Work { kNone, kEnsure, kReconcile, kSend, kStop };
+  // One publish to make: an outbox sequence and its attempt.
+  struct Send {
+    std::uint64_t id;
+    std::uint32_t attempt;
+  };
+  static constexpr std::uint64_t kNothingToRead =
+      std::numeric_limits<std::uint64_t>::max();
+  // A reconcile's read-back of the replica's subject: from stream sequence
+  // `from` on (kNothingToRead: none), for outbox sequences in [lowest,
+  // highest]; what it found (outbox sequence, stream sequence) and the last
+  // stream sequence it saw.
+  struct ReadBack {
+    std::uint64_t from = kNothingToRead;
+    std::uint64_t lowest = 0;
+    std::uint64_t highest = 0;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> found;
+    std::uint64_t last_seen = 0;
+  };
 
   static void OnAck(natsConnection* nc, natsSubscription* sub, natsMsg* msg,
                     void* self);
   static void OnAckSubscriptionDone(void* self);
   void Loop();
+  // Waits for something to do (at most a tick), times publishes out,
+  // releases what is confirmed, and says what the loop does next.
+  Work NextWorkLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes in the outcome of EnsureStream (`ensure`) or Reconcile: go on,
+  // back off, or stop for good.
+  void AfterStreamCall(bool ensure, const absl::Status& status);
   // Answers the waiters whose wait is over, until Stop.
   void AnswerLoop();
   // Whether the loop can send now.
@@ -157,9 +185,17 @@ class OutboxForwarder {
   bool UnresolvedLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // Sends what the window allows. Takes and releases mu_ itself.
   void SendMore();
+  // Marks the next events the window allows in flight.
+  std::vector<Send> ClaimSendsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands one event to the connection.
+  natsStatus Publish(const StoredEvent& event, const Send& send);
   // Reads back the replica's subject and confirms what the stream has; OK
   // when forwarding may resume.
   absl::Status Reconcile();
+  // Reconcile's read of the stream: fills `scan.found`.
+  absl::Status ReadBackFromStream(ReadBack& scan);
+  // FAILED_PRECONDITION when the outbox's event `id` is not `message`.
+  absl::Status CheckOutboxHolds(const StreamMessage& message, std::uint64_t id);
   // The events with outbox sequences in (after, through], from the cache or
   // the outbox.
   absl::Status ReadOutbox(std::uint64_t after, std::uint64_t through,

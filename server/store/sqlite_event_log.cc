@@ -2,69 +2,34 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <system_error>
 #include <utility>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "paradym/webhooks/v1/event.pb.h"
 #include "server/core/errors.h"
 #include "server/core/proto_time.h"
+#include "server/core/status_macros.h"
 #include "server/core/structured_log.h"
+#include "server/store/sqlite_connection.h"
+#include "server/store/sqlite_schema.h"
 
 namespace paradym::webhooks {
 namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
+using sqlite::BindBlob;
+using sqlite::BindText;
+using sqlite::ColumnBlob;
+using sqlite::ColumnText;
+using sqlite::ResetOnExit;
 
-// Marks the file as ours ("PWH1"), and the layout of its tables.
-constexpr int kApplicationId = 0x50574831;
-// 3 keeps what an event is derived from (receive time, endpoint, body)
-// instead of its encoding, filter fields and replay digest: a third of the
-// bytes. 1 and 2 stores are migrated at open by adding the new columns
-// (instant, nothing rewritten); their rows keep their encodings, read as
-// they were, and the old columns stay, filled with '' in new rows.
-constexpr int kSchemaVersion = 3;
-
-// A row is either lean (body is not NULL: the event is
-// StoredEvent::FromBody of its receive time, endpoint and body) or kept
-// whole (`event`: the encoding without sequence, for an event its body does
-// not give back, or a message on a stream that is no event).
-// receive_time_us is for retention; receive_time_extra_ns adds the
-// nanoseconds past it.
-constexpr char kSchema[] = R"sql(
-CREATE TABLE events (
-  sequence INTEGER PRIMARY KEY,
-  receive_time_us INTEGER NOT NULL,
-  receive_time_extra_ns INTEGER,
-  endpoint TEXT,
-  body BLOB,
-  event BLOB
-);
-CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
-)sql";
-
-constexpr char kBegin[] = "BEGIN IMMEDIATE";
-constexpr char kCommit[] = "COMMIT";
-constexpr char kRollback[] = "ROLLBACK";
-constexpr char kInsert[] =
-    "INSERT INTO events (sequence, receive_time_us, receive_time_extra_ns, "
-    "endpoint, body, event) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-// The same into a table migrated from format 1 or 2, whose old columns
-// cannot be NULL.
-constexpr char kInsertIntoMigrated[] =
-    "INSERT INTO events (sequence, receive_time_us, receive_time_extra_ns, "
-    "endpoint, body, event, event_type, project_id, workflow_id, "
-    "workflow_execution_id) VALUES (?1, ?2, ?3, ?4, ?5, coalesce(?6, X''), "
-    "'', '', '', '')";
+// The tables' layout, and the insert statement for it, are in
+// sqlite_schema.cc.
 constexpr char kRead[] =
     "SELECT sequence, receive_time_us, receive_time_extra_ns, endpoint, body, "
     "CASE WHEN body IS NULL THEN event END FROM events WHERE sequence > ?1 "
@@ -74,13 +39,6 @@ constexpr char kRead[] =
 constexpr char kReadDigests[] =
     "SELECT sequence, endpoint, body, CASE WHEN body IS NULL THEN event END "
     "FROM events ORDER BY sequence";
-constexpr char kMigrate[] =
-    "BEGIN; ALTER TABLE events ADD COLUMN receive_time_extra_ns INTEGER; "
-    "ALTER TABLE events ADD COLUMN endpoint TEXT; ALTER TABLE events ADD "
-    "COLUMN body BLOB; PRAGMA user_version=3; COMMIT;";
-constexpr char kIsMigrated[] =
-    "SELECT count(*) FROM pragma_table_info('events') WHERE name = "
-    "'event_type'";
 constexpr char kRange[] =
     "SELECT (SELECT min(sequence) FROM events), (SELECT max(sequence) FROM "
     "events), (SELECT value FROM meta WHERE key = 'deleted_through')";
@@ -99,8 +57,6 @@ constexpr char kReadReleased[] =
 constexpr char kWriteReleased[] =
     "INSERT OR REPLACE INTO meta (key, value) VALUES ('released_through', ?1), "
     "('bookmark', ?2)";
-constexpr char kOpenedAt[] =
-    "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_open_unix', ?1)";
 
 // Idle reader connections kept for reuse.
 constexpr std::size_t kMaxIdleReaders = 16;
@@ -116,91 +72,12 @@ constexpr int kCheckpointFrames = 500;
 // bounds the WAL file at about 8 MB.
 constexpr int kWalLimitFrames = 2000;
 
-// Whether a failed write or fsync ran out of space: a full disk, a quota, or
-// (EFBIG) a file size limit.
-bool IsNoSpace(int error) {
-  return error == ENOSPC || error == EDQUOT || error == EFBIG;
-}
-
-// SQLite's message for a failed call: the connection's, else the code's.
-std::string SqliteDetail(int rc, sqlite3* db) {
-  return db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-}
-
-// The runtime error for a failed SQLite call: UNAVAILABLE, STORE_FULL when
-// the disk (or file size limit) is full, STORE_FAILED otherwise.
-absl::Status StoreError(int rc, sqlite3* db, absl::string_view doing) {
-  // Read first: the failed write was this thread's last system call.
-  const int last_errno = errno;
-  const int primary = rc & 0xff;
-  const std::string detail = SqliteDetail(rc, db);
-  // SQLite says SQLITE_FULL only for a short write; a write refused outright
-  // (ENOSPC, EDQUOT, or EFBIG under a file size limit) is an I/O error, and
-  // the system error tells them apart.
-  const int system_errno = db != nullptr && sqlite3_system_errno(db) != 0
-                               ? sqlite3_system_errno(db)
-                               : last_errno;
-  const bool no_space = primary == SQLITE_FULL ||
-                        (rc == SQLITE_IOERR_WRITE && IsNoSpace(system_errno));
-  if (no_space) {
-    return MakeError(
-        absl::StatusCode::kUnavailable, kStoreFull,
-        absl::StrCat("the disk holding the event store is full (", doing, ": ",
-                     detail, "); the event was not stored"));
-  }
-  return MakeError(absl::StatusCode::kUnavailable, kStoreFailed,
-                   absl::StrCat("the event store failed (", doing, ": ", detail,
-                                "); the event was not stored"));
-}
-
-// The startup error for a failed SQLite call on `path`: DATA_LOSS when the
-// file is corrupt, FAILED_PRECONDITION otherwise.
-absl::Status OpenError(int rc, sqlite3* db, absl::string_view doing,
-                       const std::string& path) {
-  const int primary = rc & 0xff;
-  const std::string detail = SqliteDetail(rc, db);
-  if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
-    return absl::DataLossError(absl::StrCat(
-        "the event store ", path, " is corrupt (", doing, ": ", detail,
-        "); move it away and restore a backup, or start with an empty "
-        "data directory"));
-  }
-  return absl::FailedPreconditionError(
-      absl::StrCat("cannot ", doing, " the event store ", path, ": ", detail,
-                   " (is the data directory writable?)"));
-}
-
 std::int64_t ToInt64(std::uint64_t value) {
   return static_cast<std::int64_t>(value);
 }
 
-absl::string_view ColumnText(sqlite3_stmt* statement, int column) {
-  const auto* text =
-      reinterpret_cast<const char*>(sqlite3_column_text(statement, column));
-  return absl::string_view(text == nullptr ? "" : text,
-                           sqlite3_column_bytes(statement, column));
-}
-
-absl::string_view ColumnBlob(sqlite3_stmt* statement, int column) {
-  const void* blob = sqlite3_column_blob(statement, column);
-  const int size = sqlite3_column_bytes(statement, column);
-  if (blob == nullptr) return absl::string_view();
-  return absl::string_view(static_cast<const char*>(blob), size);
-}
-
-void BindText(sqlite3_stmt* statement, int index, absl::string_view text) {
-  // Never a null pointer: SQLite would store NULL.
-  sqlite3_bind_text(statement, index, text.empty() ? "" : text.data(),
-                    static_cast<int>(text.size()), SQLITE_STATIC);
-}
-
-void BindBlob(sqlite3_stmt* statement, int index, absl::string_view blob) {
-  if (blob.empty()) {
-    sqlite3_bind_zeroblob(statement, index, 0);
-  } else {
-    sqlite3_bind_blob(statement, index, blob.data(),
-                      static_cast<int>(blob.size()), SQLITE_STATIC);
-  }
+std::uint64_t ColumnSequence(sqlite3_stmt* statement, int column) {
+  return static_cast<std::uint64_t>(sqlite3_column_int64(statement, column));
 }
 
 // The receive time a row files an event under: microseconds since the
@@ -249,8 +126,7 @@ EventPtr DeriveEvent(std::uint64_t sequence, absl::Time receive_time,
 // time (two columns), endpoint, body, and the encoding of a row that is not
 // lean.
 EventPtr ColumnEvent(sqlite3_stmt* statement, int first) {
-  const auto sequence =
-      static_cast<std::uint64_t>(sqlite3_column_int64(statement, first));
+  const std::uint64_t sequence = ColumnSequence(statement, first);
   const absl::Time receive_time = ColumnTime(statement, first + 1);
   if (sqlite3_column_type(statement, first + 4) != SQLITE_NULL) {
     return DeriveEvent(sequence, receive_time, ColumnText(statement, first + 3),
@@ -260,102 +136,29 @@ EventPtr ColumnEvent(sqlite3_stmt* statement, int first) {
                                        ColumnBlob(statement, first + 5));
 }
 
-// Resets a prepared statement when it goes out of scope.
-class ResetOnExit {
- public:
-  explicit ResetOnExit(sqlite3_stmt* statement) : statement_(statement) {}
-  ~ResetOnExit() {
-    sqlite3_reset(statement_);
-    sqlite3_clear_bindings(statement_);
+// Binds one row of the insert statement (see sqlite::OpenSchema) and runs
+// it.
+absl::Status InsertRow(sqlite::Connection& writer, sqlite3_stmt* insert,
+                       const StoredEvent& event, std::uint64_t sequence) {
+  ResetOnExit reset(insert);
+  const RowTime time = ToRowTime(event.receive_time());
+  sqlite3_bind_int64(insert, 1, ToInt64(sequence));
+  sqlite3_bind_int64(insert, 2, time.micros);
+  sqlite3_bind_int64(insert, 3, time.extra_nanos);
+  // The lean row when the body gives the event back; else the encoding.
+  if (event.derived_from_body()) {
+    BindText(insert, 4, event.endpoint());
+    BindBlob(insert, 5, event.body());
+  } else {
+    BindBlob(insert, 6, event.encoding_without_sequence());
   }
-  ResetOnExit(const ResetOnExit&) = delete;
-  ResetOnExit& operator=(const ResetOnExit&) = delete;
-
- private:
-  sqlite3_stmt* statement_;
-};
+  if (const int rc = sqlite3_step(insert); rc != SQLITE_DONE) {
+    return writer.StoreError(rc, "insert");
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace
-
-// One SQLite connection and its prepared statements, used by one thread at
-// a time.
-class SqliteEventLog::Connection {
- public:
-  // Always returns the connection, even when `rc` says opening failed, so
-  // that the caller can read the error message before it is closed.
-  static std::unique_ptr<Connection> Open(const std::string& path, int flags,
-                                          int& rc) {
-    sqlite3* db = nullptr;
-    rc = sqlite3_open_v2(path.c_str(), &db, flags | SQLITE_OPEN_NOMUTEX,
-                         nullptr);
-    std::unique_ptr<Connection> connection(new Connection(db));
-    if (rc == SQLITE_OK) {
-      sqlite3_extended_result_codes(db, 1);
-      sqlite3_busy_timeout(db, 5000);
-    }
-    return connection;
-  }
-
-  ~Connection() {
-    for (auto& [sql, statement] : statements_) sqlite3_finalize(statement);
-    sqlite3_close_v2(db_);
-  }
-
-  sqlite3* db() const { return db_; }
-
-  // The prepared statement for `sql` (a string constant, cached by address),
-  // or nullptr with `rc` set.
-  sqlite3_stmt* Prepare(const char* sql, int& rc) {
-    rc = SQLITE_OK;
-    auto it = statements_.find(sql);
-    if (it != statements_.end()) return it->second;
-    sqlite3_stmt* statement = nullptr;
-    rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &statement,
-                            nullptr);
-    if (rc != SQLITE_OK) return nullptr;
-    statements_.emplace(sql, statement);
-    return statement;
-  }
-
-  // Runs `sql` (prepared and cached) with 64-bit integer parameters to the
-  // end, ignoring any rows; returns SQLite's result code.
-  int Run(const char* sql, std::initializer_list<std::int64_t> params = {}) {
-    int rc = SQLITE_OK;
-    sqlite3_stmt* statement = Prepare(sql, rc);
-    if (statement == nullptr) return rc;
-    ResetOnExit reset(statement);
-    int index = 1;
-    for (std::int64_t param : params) {
-      sqlite3_bind_int64(statement, index++, param);
-    }
-    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
-    }
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-  }
-
-  // Runs a statement that is not kept (schema, pragmas) and returns the first
-  // column of its first row in `first`, if any.
-  int RunOnce(const std::string& sql, std::string* first = nullptr) {
-    sqlite3_stmt* statement = nullptr;
-    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &statement, nullptr);
-    if (rc != SQLITE_OK) return rc;
-    bool have_first = false;
-    while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
-      if (first != nullptr && !have_first) {
-        *first = std::string(ColumnText(statement, 0));
-        have_first = true;
-      }
-    }
-    sqlite3_finalize(statement);
-    return rc == SQLITE_DONE ? SQLITE_OK : rc;
-  }
-
- private:
-  explicit Connection(sqlite3* db) : db_(db) {}
-
-  sqlite3* const db_;
-  absl::flat_hash_map<const char*, sqlite3_stmt*> statements_;
-};
 
 SqliteEventLog::SqliteEventLog(Options options, const Clock& clock)
     : options_(std::move(options)),
@@ -364,79 +167,17 @@ SqliteEventLog::SqliteEventLog(Options options, const Clock& clock)
 
 absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
     Options options, const Clock& clock) {
-  std::error_code error;
-  const bool created =
-      std::filesystem::create_directories(options.directory, error);
-  if (error) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot create the data directory ", options.directory,
-                     ": ", error.message()));
-  }
-  if (created) {
-    // Events carry personal data (credential claims): owner only.
-    std::filesystem::permissions(options.directory,
-                                 std::filesystem::perms::owner_all, error);
-  }
+  ASSIGN_OR_RETURN(const int lock_fd,
+                   sqlite::LockDataDirectory(options.directory));
   std::unique_ptr<SqliteEventLog> log(
       new SqliteEventLog(std::move(options), clock));
-  const std::string lock_path =
-      absl::StrCat(log->options_.directory, "/events.lock");
-  log->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (log->lock_fd_ < 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot write in the data directory ",
-                     log->options_.directory, ": ", std::strerror(errno)));
-  }
-  if (::flock(log->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the data directory ", log->options_.directory,
-                     " is in use by another paradym-webhooksd process (",
-                     lock_path, " is locked)"));
-  }
-  // Events are sensitive: the database is the owner's alone, and SQLite
-  // gives its WAL and shared-memory files the database file's mode. An
-  // older, looser file is tightened.
-  if (const int fd =
-          ::open(log->path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-      fd >= 0) {
-    struct stat st;
-    if (::fstat(fd, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-      ::fchmod(fd, 0600);
-    }
-    ::close(fd);
-  }
-  if (absl::Status status = log->OpenWriter(); !status.ok()) return status;
-  absl::StatusOr<SequenceRange> range = log->ReadRange();
-  if (!range.ok())
-    return absl::FailedPreconditionError(range.status().message());
-  {
-    absl::MutexLock lock(&log->range_mu_);
-    log->range_ = *range;
-  }
-  log->last_written_ = range->last;
-  if (absl::Status status = log->ReadReplayIndex(); !status.ok()) {
-    return absl::FailedPreconditionError(status.message());
-  }
-  absl::StatusOr<Released> released = log->ReadReleased();
-  if (!released.ok()) {
-    return absl::FailedPreconditionError(released.status().message());
-  }
-  {
-    absl::MutexLock lock(&log->mu_);
-    log->released_ = *released;
-  }
-  if (absl::Status status = log->OpenCheckpointer(); !status.ok()) {
-    return status;
-  }
-  // The writer fsyncs the WAL through a descriptor of its own: fsync makes
-  // the file's data durable whichever descriptor wrote it.
-  const std::string wal_path = absl::StrCat(log->path_, "-wal");
-  log->wal_fd_ = ::open(wal_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (log->wal_fd_ < 0) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot open the event store's WAL ", wal_path, ": ",
-                     std::strerror(errno)));
-  }
+  log->lock_fd_ = lock_fd;
+  // Events are sensitive: the database is the owner's alone.
+  sqlite::MakePrivate(log->path_);
+  RETURN_IF_ERROR(log->OpenWriter());
+  RETURN_IF_ERROR(log->ReadState());
+  RETURN_IF_ERROR(log->OpenCheckpointer());
+  RETURN_IF_ERROR(log->OpenWal());
   SqliteEventLog* raw = log.get();
   log->writer_thread_ = std::thread([raw] { raw->WriterLoop(); });
   log->checkpointer_thread_ = std::thread([raw] { raw->CheckpointerLoop(); });
@@ -445,101 +186,57 @@ absl::StatusOr<std::unique_ptr<SqliteEventLog>> SqliteEventLog::Open(
 
 absl::Status SqliteEventLog::OpenWriter() {
   int rc = SQLITE_OK;
-  writer_ =
-      Connection::Open(path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, rc);
-  sqlite3* db = writer_->db();
-  if (rc != SQLITE_OK) return OpenError(rc, db, "open", path_);
-  std::string mode;
-  if ((rc = writer_->RunOnce("PRAGMA journal_mode=WAL", &mode)) != SQLITE_OK) {
-    return OpenError(rc, db, "switch to WAL mode", path_);
-  }
-  if (mode != "wal") {
-    return absl::FailedPreconditionError(
-        absl::StrCat("cannot switch the event store ", path_,
-                     " to WAL mode (it stays in ", mode, " mode)"));
-  }
-  // Commits write the WAL without fsync; the writer fsyncs it once per
-  // group (Sync::kFull). Checkpoints are the checkpointer's job.
-  if ((rc = writer_->RunOnce("PRAGMA synchronous=NORMAL")) != SQLITE_OK ||
-      (rc = writer_->RunOnce("PRAGMA wal_autocheckpoint=0")) != SQLITE_OK) {
-    return OpenError(rc, db, "configure", path_);
-  }
-  sqlite3_wal_hook(db, &SqliteEventLog::OnWalCommit, this);
+  writer_ = sqlite::Connection::Open(
+      path_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, rc);
+  if (rc != SQLITE_OK) return writer_->OpenError(rc, "open");
+  RETURN_IF_ERROR(sqlite::ConfigureWriter(*writer_));
+  sqlite3_wal_hook(writer_->db(), &SqliteEventLog::OnWalCommit, this);
+  ASSIGN_OR_RETURN(insert_, sqlite::OpenSchema(*writer_));
+  return absl::OkStatus();
+}
 
-  std::string application_id, user_version, tables;
-  if ((rc = writer_->RunOnce("PRAGMA application_id", &application_id)) !=
-          SQLITE_OK ||
-      (rc = writer_->RunOnce("PRAGMA user_version", &user_version)) !=
-          SQLITE_OK ||
-      (rc = writer_->RunOnce("SELECT count(*) FROM sqlite_schema", &tables)) !=
-          SQLITE_OK) {
-    return OpenError(rc, db, "read", path_);
+absl::Status SqliteEventLog::ReadState() {
+  // A failure to read is a startup error here, not a refused webhook.
+  absl::StatusOr<SequenceRange> range = ReadRange();
+  if (!range.ok()) {
+    return WithCode(range.status(), absl::StatusCode::kFailedPrecondition);
   }
-  if (application_id == "0" && user_version == "0" && tables == "0") {
-    const std::string create = absl::StrCat(
-        "BEGIN;", kSchema, "PRAGMA application_id=", kApplicationId,
-        "; PRAGMA user_version=", kSchemaVersion, "; COMMIT;");
-    char* message = nullptr;
-    rc = sqlite3_exec(db, create.c_str(), nullptr, nullptr, &message);
-    sqlite3_free(message);
-    if (rc != SQLITE_OK) return OpenError(rc, db, "create", path_);
-  } else if (application_id != std::to_string(kApplicationId)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path_,
-                     " is not a paradym-webhooks event store; point --data_dir "
-                     "elsewhere"));
-  } else if (user_version == "1" || user_version == "2") {
-    char* message = nullptr;
-    rc = sqlite3_exec(db, kMigrate, nullptr, nullptr, &message);
-    sqlite3_free(message);
-    if (rc != SQLITE_OK) {
-      if (!sqlite3_get_autocommit(db)) writer_->RunOnce("ROLLBACK");
-      return OpenError(rc, db,
-                       absl::StrCat("migrate (format ", user_version, " to ",
-                                    kSchemaVersion, ")"),
-                       path_);
-    }
-    Log(LogLevel::kInfo, "migrated the event store to format 3",
-        {{"path", path_}, {"from_format", user_version}});
-  } else if (user_version != std::to_string(kSchemaVersion)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("the event store ", path_, " has format ", user_version,
-                     "; this paradym-webhooksd reads format ", kSchemaVersion,
-                     " (was it written by a newer version?)"));
+  {
+    absl::MutexLock lock(&range_mu_);
+    range_ = *range;
   }
-
-  std::string migrated;
-  if ((rc = writer_->RunOnce(kIsMigrated, &migrated)) != SQLITE_OK) {
-    return OpenError(rc, db, "read", path_);
+  last_written_ = range->last;
+  if (absl::Status status = ReadReplayIndex(); !status.ok()) {
+    return WithCode(status, absl::StatusCode::kFailedPrecondition);
   }
-  insert_ = migrated == "0" ? kInsert : kInsertIntoMigrated;
-
-  // Every page of the tables and indexes is read once: corruption shows now,
-  // as a clear error, not later in the middle of a replay.
-  std::string check;
-  if ((rc = writer_->RunOnce("PRAGMA quick_check(1)", &check)) != SQLITE_OK) {
-    return OpenError(rc, db, "check", path_);
+  absl::StatusOr<Released> released = ReadReleased();
+  if (!released.ok()) {
+    return WithCode(released.status(), absl::StatusCode::kFailedPrecondition);
   }
-  if (check != "ok") {
-    return absl::DataLossError(absl::StrCat(
-        "the event store ", path_, " is corrupt (quick_check: ", check,
-        "); move it away and restore a backup, or start with an empty "
-        "data directory"));
-  }
-  // Prove that it can be written now rather than at the first webhook.
-  if ((rc = writer_->Run(kOpenedAt, {absl::ToUnixSeconds(absl::Now())})) !=
-      SQLITE_OK) {
-    return OpenError(rc, db, "write", path_);
-  }
+  absl::MutexLock lock(&mu_);
+  released_ = *released;
   return absl::OkStatus();
 }
 
 absl::Status SqliteEventLog::OpenCheckpointer() {
   int rc = SQLITE_OK;
-  checkpointer_ = Connection::Open(path_, SQLITE_OPEN_READWRITE, rc);
+  checkpointer_ = sqlite::Connection::Open(path_, SQLITE_OPEN_READWRITE, rc);
   if (rc == SQLITE_OK) rc = checkpointer_->RunOnce("PRAGMA synchronous=NORMAL");
   if (rc != SQLITE_OK) {
-    return OpenError(rc, checkpointer_->db(), "open a checkpointer on", path_);
+    return checkpointer_->OpenError(rc, "open a checkpointer on");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteEventLog::OpenWal() {
+  // The writer fsyncs the WAL through a descriptor of its own: fsync makes
+  // the file's data durable whichever descriptor wrote it.
+  const std::string wal_path = absl::StrCat(path_, "-wal");
+  wal_fd_ = ::open(wal_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (wal_fd_ < 0) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, kStoreFailed,
+                     absl::StrCat("cannot open the event store's WAL ",
+                                  wal_path, ": ", std::strerror(errno)));
   }
   return absl::OkStatus();
 }
@@ -547,21 +244,16 @@ absl::Status SqliteEventLog::OpenCheckpointer() {
 absl::StatusOr<SequenceRange> SqliteEventLog::ReadRange() {
   int rc = SQLITE_OK;
   sqlite3_stmt* statement = writer_->Prepare(kRange, rc);
-  if (statement == nullptr) {
-    return StoreError(rc, writer_->db(), "read the range");
-  }
+  if (statement == nullptr) return writer_->StoreError(rc, "read the range");
   ResetOnExit reset(statement);
   if ((rc = sqlite3_step(statement)) != SQLITE_ROW) {
-    return StoreError(rc, writer_->db(), "read the range");
+    return writer_->StoreError(rc, "read the range");
   }
   const bool empty = sqlite3_column_type(statement, 0) == SQLITE_NULL;
   SequenceRange range;
   range.last =
-      std::max(static_cast<std::uint64_t>(sqlite3_column_int64(statement, 1)),
-               static_cast<std::uint64_t>(sqlite3_column_int64(statement, 2)));
-  range.oldest =
-      empty ? range.last + 1
-            : static_cast<std::uint64_t>(sqlite3_column_int64(statement, 0));
+      std::max(ColumnSequence(statement, 1), ColumnSequence(statement, 2));
+  range.oldest = empty ? range.last + 1 : ColumnSequence(statement, 0);
   return range;
 }
 
@@ -569,12 +261,11 @@ absl::Status SqliteEventLog::ReadReplayIndex() {
   int rc = SQLITE_OK;
   sqlite3_stmt* statement = writer_->Prepare(kReadDigests, rc);
   if (statement == nullptr) {
-    return StoreError(rc, writer_->db(), "read the replay digests");
+    return writer_->StoreError(rc, "read the replay digests");
   }
   ResetOnExit reset(statement);
   while ((rc = sqlite3_step(statement)) == SQLITE_ROW) {
-    const auto sequence =
-        static_cast<std::uint64_t>(sqlite3_column_int64(statement, 0));
+    const std::uint64_t sequence = ColumnSequence(statement, 0);
     if (sqlite3_column_type(statement, 2) != SQLITE_NULL) {
       replays_.Add(sequence, ComputeReplayDigest(ColumnText(statement, 1),
                                                  ColumnBlob(statement, 2)));
@@ -587,7 +278,7 @@ absl::Status SqliteEventLog::ReadReplayIndex() {
     }
   }
   if (rc != SQLITE_DONE) {
-    return StoreError(rc, writer_->db(), "read the replay digests");
+    return writer_->StoreError(rc, "read the replay digests");
   }
   return absl::OkStatus();
 }
@@ -595,18 +286,14 @@ absl::Status SqliteEventLog::ReadReplayIndex() {
 absl::StatusOr<SqliteEventLog::Released> SqliteEventLog::ReadReleased() {
   int rc = SQLITE_OK;
   sqlite3_stmt* statement = writer_->Prepare(kReadReleased, rc);
-  if (statement == nullptr) {
-    return StoreError(rc, writer_->db(), "read the release");
-  }
+  if (statement == nullptr) return writer_->StoreError(rc, "read the release");
   ResetOnExit reset(statement);
   if ((rc = sqlite3_step(statement)) != SQLITE_ROW) {
-    return StoreError(rc, writer_->db(), "read the release");
+    return writer_->StoreError(rc, "read the release");
   }
   Released released;
-  released.through =
-      static_cast<std::uint64_t>(sqlite3_column_int64(statement, 0));
-  released.bookmark =
-      static_cast<std::uint64_t>(sqlite3_column_int64(statement, 1));
+  released.through = ColumnSequence(statement, 0);
+  released.bookmark = ColumnSequence(statement, 1);
   return released;
 }
 
@@ -659,143 +346,164 @@ bool SqliteEventLog::WriterHasWork() const {
 void SqliteEventLog::WriterLoop() {
   std::vector<Pending> batch;
   // Retention looks once at startup, then every retention_interval.
-  absl::Time next_retention = absl::Now();
-  bool retention_more = false;
-  // Under a backlog that never empties, retention and groups take turns, so
-  // that neither waits for the other for long.
-  bool last_was_retention = false;
+  RetentionTurns retention{absl::Now()};
   for (;;) {
     std::uint64_t requested = 0;
-    {
-      absl::MutexLock lock(&mu_);
-      if (!retention_more) {
-        mu_.AwaitWithDeadline(
-            absl::Condition(this, &SqliteEventLog::WriterHasWork),
-            next_retention);
-      }
-      const bool retention_wanted = retention_more ||
-                                    absl::Now() >= next_retention ||
-                                    retention_requested_ != retention_done_;
-      if (!pending_.empty() && !(retention_wanted && !last_was_retention)) {
-        std::size_t bytes = 0;
-        while (!pending_.empty() && batch.size() < options_.max_batch_events) {
-          const StoredEvent& next = *pending_.front().event;
-          const std::size_t size = next.encoding_without_sequence().size();
-          if (!batch.empty() && bytes + size > options_.max_batch_bytes) {
-            break;
-          }
-          // A copy's group is consecutive: only its first event may skip
-          // ahead (and drop what is before it).
-          if (!options_.assign_sequences && !batch.empty() &&
-              next.sequence() != batch.back().event->sequence() + 1) {
-            break;
-          }
-          bytes += size;
-          batch.push_back(std::move(pending_.front()));
-          pending_.pop_front();
-        }
-      } else if (pending_.empty() && (closing_ || !retention_wanted)) {
-        if (closing_) break;
-        continue;
-      }
-      requested = retention_requested_;
-    }
-    if (!batch.empty()) {
-      Finish(CommitBatch(std::move(batch)));
-      batch.clear();
-      last_was_retention = false;
-      if (wal_frames_ >= kWalLimitFrames) CompleteCheckpoint();
-      continue;
-    }
-    // The retention deadline passed, a pass was asked for, or the last step
-    // left more to delete.
-    const absl::Status status = RetentionStep(retention_more);
-    last_was_retention = true;
-    if (!status.ok()) {
-      retention_more = false;
-      Log(LogLevel::kWarning, "retention could not delete old events",
-          {{"error", status.message()}});
-    }
-    if (!retention_more) {
-      next_retention = absl::Now() + options_.retention_interval;
-      absl::MutexLock lock(&mu_);
-      retention_done_ = requested;
-      retention_status_ = status;
+    switch (AwaitTurn(retention, batch, requested)) {
+      case Turn::kCommit:
+        Finish(CommitBatch(std::move(batch)));
+        batch.clear();
+        retention.last_was_retention = false;
+        if (wal_frames_ >= kWalLimitFrames) CompleteCheckpoint();
+        break;
+      case Turn::kRetention:
+        RunRetention(retention, requested);
+        break;
+      case Turn::kWait:
+        break;
+      case Turn::kStop:
+        StopWriter();
+        return;
     }
   }
+}
+
+SqliteEventLog::Turn SqliteEventLog::AwaitTurn(const RetentionTurns& retention,
+                                               std::vector<Pending>& batch,
+                                               std::uint64_t& requested) {
+  absl::MutexLock lock(&mu_);
+  if (!retention.more) {
+    mu_.AwaitWithDeadline(absl::Condition(this, &SqliteEventLog::WriterHasWork),
+                          retention.next);
+  }
+  const bool retention_wanted = retention.more ||
+                                absl::Now() >= retention.next ||
+                                retention_requested_ != retention_done_;
+  requested = retention_requested_;
+  if (!pending_.empty() &&
+      !(retention_wanted && !retention.last_was_retention)) {
+    TakeBatchLocked(batch);
+    return Turn::kCommit;
+  }
+  if (pending_.empty() && (closing_ || !retention_wanted)) {
+    return closing_ ? Turn::kStop : Turn::kWait;
+  }
+  // The retention deadline passed, a pass was asked for, or the last step
+  // left more to delete.
+  return Turn::kRetention;
+}
+
+void SqliteEventLog::TakeBatchLocked(std::vector<Pending>& batch) {
+  std::size_t bytes = 0;
+  while (!pending_.empty() && batch.size() < options_.max_batch_events) {
+    const StoredEvent& next = *pending_.front().event;
+    const std::size_t size = next.encoding_without_sequence().size();
+    if (!batch.empty() && bytes + size > options_.max_batch_bytes) break;
+    // A copy's group is consecutive: only its first event may skip ahead
+    // (and drop what is before it).
+    if (!options_.assign_sequences && !batch.empty() &&
+        next.sequence() != batch.back().event->sequence() + 1) {
+      break;
+    }
+    bytes += size;
+    batch.push_back(std::move(pending_.front()));
+    pending_.pop_front();
+  }
+}
+
+void SqliteEventLog::RunRetention(RetentionTurns& retention,
+                                  std::uint64_t requested) {
+  const absl::Status status = RetentionStep(retention.more);
+  retention.last_was_retention = true;
+  if (!status.ok()) {
+    retention.more = false;
+    Log(LogLevel::kWarning, "retention could not delete old events",
+        {{"error", status.message()}});
+  }
+  if (retention.more) return;
+  retention.next = absl::Now() + options_.retention_interval;
+  absl::MutexLock lock(&mu_);
+  retention_done_ = requested;
+  retention_status_ = status;
+}
+
+void SqliteEventLog::StopWriter() {
   // The last release is kept for the next start, even if nothing was deleted.
   if (absl::Status status = WriteRelease(); !status.ok()) {
     Log(LogLevel::kWarning, "the event store could not write the release",
         {{"error", status.message()}});
   }
-  {
-    absl::MutexLock lock(&mu_);
-    retention_done_ = retention_requested_;
-    retention_status_ = MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
-                                  "the event store is closed");
-  }
+  absl::MutexLock lock(&mu_);
+  retention_done_ = retention_requested_;
+  retention_status_ = MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
+                                "the event store is closed");
 }
 
 SqliteEventLog::Written SqliteEventLog::CommitBatch(
     std::vector<Pending> batch) {
   const absl::Time start = absl::Now();
+  Written written{std::move(batch), absl::OkStatus()};
   std::uint64_t first = last_written_ + 1;
   std::uint64_t drop_before = 0;
-  Written written{std::move(batch), absl::OkStatus()};
   if (!options_.assign_sequences) {
     first = written.events.front().event->sequence();
-    if (first <= last_written_) {
-      written.status = MakeError(
-          absl::StatusCode::kFailedPrecondition, kStoreFailed,
-          absl::StrCat("sequence ", first, " is not after the last stored, ",
-                       last_written_));
-    } else if (first > last_written_ + 1) {
-      bool announced = false;
-      {
-        absl::MutexLock lock(&mu_);
-        announced = skip_to_ == first;
-      }
-      if (announced) {
-        drop_before = first;
-        // Readers asking for what is dropped get SEQUENCE_TOO_OLD from now.
-        absl::MutexLock lock(&range_mu_);
-        range_.oldest = std::max(range_.oldest, drop_before);
-      } else {
-        written.status =
-            MakeError(absl::StatusCode::kFailedPrecondition, kStoreFailed,
-                      absl::StrCat("sequence ", first, " leaves a gap after ",
-                                   last_written_));
-      }
-    }
+    written.status = CheckCopySequence(first, drop_before);
   }
   if (written.status.ok()) {
     written.status = InsertBatch(written.events, first, drop_before);
   }
-  if (written.status.ok() && drop_before != 0) {
-    replays_.ForgetBefore(drop_before);
+  if (!written.status.ok()) {
+    RecoverFromFailedCommit(written);
+    return written;
   }
-  if (written.status.ok()) {
-    stats_.commit_latency.Observe(absl::Now() - start);
-    last_written_ = first + written.events.size() - 1;
-    std::uint64_t sequence = first;
-    for (Pending& pending : written.events) {
-      pending.event->set_sequence(sequence++);
-    }
-  } else {
-    stats_.failed_commits.fetch_add(1, std::memory_order_relaxed);
-    Log(LogLevel::kError, "the event store could not commit; webhooks refused",
-        {{"events", written.events.size()},
-         {"error", written.status.message()}});
-    // Whatever happened, continue from what the store really holds.
-    absl::StatusOr<SequenceRange> range = ReadRange();
-    if (range.ok()) {
-      last_written_ = range->last;
-    } else {
-      Log(LogLevel::kError, "cannot read the event store's range",
-          {{"error", range.status().message()}});
-    }
+  if (drop_before != 0) replays_.ForgetBefore(drop_before);
+  stats_.commit_latency.Observe(absl::Now() - start);
+  last_written_ = first + written.events.size() - 1;
+  std::uint64_t sequence = first;
+  for (Pending& pending : written.events) {
+    pending.event->set_sequence(sequence++);
   }
   return written;
+}
+
+absl::Status SqliteEventLog::CheckCopySequence(std::uint64_t first,
+                                               std::uint64_t& drop_before) {
+  if (first <= last_written_) {
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, kStoreFailed,
+        absl::StrCat("sequence ", first, " is not after the last stored, ",
+                     last_written_));
+  }
+  if (first == last_written_ + 1) return absl::OkStatus();
+  bool announced = false;
+  {
+    absl::MutexLock lock(&mu_);
+    announced = skip_to_ == first;
+  }
+  if (!announced) {
+    return MakeError(absl::StatusCode::kFailedPrecondition, kStoreFailed,
+                     absl::StrCat("sequence ", first, " leaves a gap after ",
+                                  last_written_));
+  }
+  drop_before = first;
+  // Readers asking for what is dropped get SEQUENCE_TOO_OLD from now.
+  absl::MutexLock lock(&range_mu_);
+  range_.oldest = std::max(range_.oldest, drop_before);
+  return absl::OkStatus();
+}
+
+void SqliteEventLog::RecoverFromFailedCommit(const Written& written) {
+  stats_.failed_commits.fetch_add(1, std::memory_order_relaxed);
+  Log(LogLevel::kError, "the event store could not commit; webhooks refused",
+      {{"events", written.events.size()}, {"error", written.status.message()}});
+  // Whatever happened, continue from what the store really holds.
+  absl::StatusOr<SequenceRange> range = ReadRange();
+  if (range.ok()) {
+    last_written_ = range->last;
+  } else {
+    Log(LogLevel::kError, "cannot read the event store's range",
+        {{"error", range.status().message()}});
+  }
 }
 
 void SqliteEventLog::Finish(Written written) {
@@ -806,20 +514,7 @@ void SqliteEventLog::Finish(Written written) {
     return;
   }
   const std::size_t events = written.events.size();
-  absl::Status synced;
-  if (options_.sync == Sync::kFull) {
-    const absl::Time start = absl::Now();
-    if (::fdatasync(wal_fd_) != 0) {
-      synced = MakeError(
-          absl::StatusCode::kUnavailable,
-          IsNoSpace(errno) ? kStoreFull : kStoreFailed,
-          absl::StrCat("the event store could not be synced to disk (",
-                       std::strerror(errno), "); the event may be lost"));
-      Log(LogLevel::kError, "fsync of the event store failed",
-          {{"events", events}, {"error", synced.message()}});
-    }
-    stats_.sync_latency.Observe(absl::Now() - start);
-  }
+  const absl::Status synced = SyncWal(events);
   // Replays are recognized from the moment readers see the events.
   for (const Pending& pending : written.events) {
     if (pending.event->has_replay_digest()) {
@@ -845,6 +540,23 @@ void SqliteEventLog::Finish(Written written) {
       std::move(pending.done)(std::move(stored));
     }
   }
+}
+
+absl::Status SqliteEventLog::SyncWal(std::size_t events) {
+  if (options_.sync != Sync::kFull) return absl::OkStatus();
+  const absl::Time start = absl::Now();
+  absl::Status synced;
+  if (::fdatasync(wal_fd_) != 0) {
+    synced = MakeError(
+        absl::StatusCode::kUnavailable,
+        sqlite::IsNoSpace(errno) ? kStoreFull : kStoreFailed,
+        absl::StrCat("the event store could not be synced to disk (",
+                     std::strerror(errno), "); the event may be lost"));
+    Log(LogLevel::kError, "fsync of the event store failed",
+        {{"events", events}, {"error", synced.message()}});
+  }
+  stats_.sync_latency.Observe(absl::Now() - start);
+  return synced;
 }
 
 int SqliteEventLog::OnWalCommit(void* self, sqlite3* /*db*/,
@@ -873,14 +585,10 @@ void SqliteEventLog::CompleteCheckpoint() {
       +[](bool* running) { return !*running; }, &checkpoint_running_));
   // Complete (every frame copied), the next commit starts the WAL over.
   // BUSY (another process checkpoints): tried again after the next group.
-  const int rc = sqlite3_wal_checkpoint_v2(
-      writer_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  if (rc == SQLITE_OK) {
-    stats_.checkpoints.fetch_add(1, std::memory_order_relaxed);
-  } else if (rc != SQLITE_BUSY) {
-    Log(LogLevel::kWarning, "checkpoint of the event store failed",
-        {{"error", sqlite3_errmsg(writer_->db())}});
-  }
+  CountCheckpoint(
+      sqlite3_wal_checkpoint_v2(writer_->db(), nullptr,
+                                SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr),
+      writer_->db());
 }
 
 void SqliteEventLog::CheckpointerLoop() {
@@ -903,55 +611,56 @@ void SqliteEventLog::CheckpointerLoop() {
       absl::MutexLock lock(&checkpoint_mu_);
       checkpoint_running_ = false;
     }
-    if (rc == SQLITE_OK) {
-      stats_.checkpoints.fetch_add(1, std::memory_order_relaxed);
-    } else if (rc != SQLITE_BUSY) {
-      Log(LogLevel::kWarning, "checkpoint of the event store failed",
-          {{"error", sqlite3_errmsg(checkpointer_->db())}});
-    }
+    CountCheckpoint(rc, checkpointer_->db());
+  }
+}
+
+void SqliteEventLog::CountCheckpoint(int rc, sqlite3* db) {
+  if (rc == SQLITE_OK) {
+    stats_.checkpoints.fetch_add(1, std::memory_order_relaxed);
+  } else if (rc != SQLITE_BUSY) {
+    Log(LogLevel::kWarning, "checkpoint of the event store failed",
+        {{"error", sqlite3_errmsg(db)}});
   }
 }
 
 absl::Status SqliteEventLog::InsertBatch(const std::vector<Pending>& batch,
                                          std::uint64_t first_sequence,
                                          std::uint64_t drop_before) {
-  sqlite3* db = writer_->db();
-  int rc = writer_->Run(kBegin);
-  if (rc != SQLITE_OK) return StoreError(rc, db, "begin");
-  absl::Status status;
-  if (drop_before != 0 &&
-      ((rc = writer_->Run(kDelete, {ToInt64(drop_before)})) != SQLITE_OK ||
-       (rc = writer_->Run(kDeletedThrough, {ToInt64(drop_before - 1)})) !=
-           SQLITE_OK)) {
-    status = StoreError(rc, db, "drop events the source no longer has");
+  if (const int rc = writer_->Begin(); rc != SQLITE_OK) {
+    return writer_->StoreError(rc, "begin");
   }
-  sqlite3_stmt* insert = writer_->Prepare(insert_, rc);
-  if (insert == nullptr) status = StoreError(rc, db, "prepare");
-  std::uint64_t sequence = first_sequence;
-  for (std::size_t i = 0; status.ok() && i < batch.size(); ++i) {
-    const StoredEvent& event = *batch[i].event;
-    ResetOnExit reset(insert);
-    const RowTime time = ToRowTime(event.receive_time());
-    sqlite3_bind_int64(insert, 1, ToInt64(sequence++));
-    sqlite3_bind_int64(insert, 2, time.micros);
-    sqlite3_bind_int64(insert, 3, time.extra_nanos);
-    // The lean row when the body gives the event back; else the encoding.
-    if (event.derived_from_body()) {
-      BindText(insert, 4, event.endpoint());
-      BindBlob(insert, 5, event.body());
-    } else {
-      BindBlob(insert, 6, event.encoding_without_sequence());
+  absl::Status status = WriteBatch(batch, first_sequence, drop_before);
+  if (status.ok()) {
+    if (const int rc = writer_->Commit(); rc != SQLITE_OK) {
+      status = writer_->StoreError(rc, "commit");
     }
-    if ((rc = sqlite3_step(insert)) != SQLITE_DONE) {
-      status = StoreError(rc, db, "insert");
-    }
-  }
-  if (status.ok() && (rc = writer_->Run(kCommit)) != SQLITE_OK) {
-    status = StoreError(rc, db, "commit");
   }
   // SQLite may have rolled back already (a full disk does that).
-  if (!status.ok() && !sqlite3_get_autocommit(db)) writer_->Run(kRollback);
+  if (!status.ok()) writer_->RollbackIfOpen();
   return status;
+}
+
+absl::Status SqliteEventLog::WriteBatch(const std::vector<Pending>& batch,
+                                        std::uint64_t first_sequence,
+                                        std::uint64_t drop_before) {
+  int rc = SQLITE_OK;
+  if (drop_before != 0 && (rc = DropBefore(drop_before)) != SQLITE_OK) {
+    return writer_->StoreError(rc, "drop events the source no longer has");
+  }
+  sqlite3_stmt* insert = writer_->Prepare(insert_, rc);
+  if (insert == nullptr) return writer_->StoreError(rc, "prepare");
+  std::uint64_t sequence = first_sequence;
+  for (const Pending& pending : batch) {
+    RETURN_IF_ERROR(InsertRow(*writer_, insert, *pending.event, sequence++));
+  }
+  return absl::OkStatus();
+}
+
+int SqliteEventLog::DropBefore(std::uint64_t end) {
+  int rc = writer_->Run(kDelete, {ToInt64(end)});
+  if (rc == SQLITE_OK) rc = writer_->Run(kDeletedThrough, {ToInt64(end - 1)});
+  return rc;
 }
 
 absl::Status SqliteEventLog::WriteRelease() {
@@ -967,18 +676,44 @@ absl::Status SqliteEventLog::WriteRelease() {
   if (rc != SQLITE_OK) {
     absl::MutexLock lock(&mu_);
     release_unwritten_ = true;
-    return StoreError(rc, writer_->db(), "write the release");
+    return writer_->StoreError(rc, "write the release");
   }
   return absl::OkStatus();
 }
 
 absl::Status SqliteEventLog::RetentionStep(bool& more) {
   more = false;
-  if (absl::Status status = WriteRelease(); !status.ok()) return status;
+  RETURN_IF_ERROR(WriteRelease());
   const SequenceRange range = Range();
   if (range.oldest > range.last) return absl::OkStatus();
-  sqlite3* db = writer_->db();
-  // Delete the sequences before `due`, at most one chunk of them.
+  const std::uint64_t chunk_end =
+      std::min(range.oldest + options_.retention_chunk, range.last + 1);
+  ASSIGN_OR_RETURN(const std::uint64_t end, RetentionEnd(range, chunk_end));
+  if (end <= range.oldest) return absl::OkStatus();
+  // Readers asking for what is being deleted get SEQUENCE_TOO_OLD from now.
+  {
+    absl::MutexLock lock(&range_mu_);
+    range_.oldest = end;
+  }
+  int rc = writer_->Begin();
+  if (rc == SQLITE_OK) rc = DropBefore(end);
+  if (rc == SQLITE_OK) rc = writer_->Commit();
+  if (rc != SQLITE_OK) {
+    absl::Status status = writer_->StoreError(rc, "delete old events");
+    writer_->RollbackIfOpen();
+    return status;
+  }
+  replays_.ForgetBefore(end);
+  stats_.deleted_events.fetch_add(end - range.oldest,
+                                  std::memory_order_relaxed);
+  more = end == range.oldest + options_.retention_chunk;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::uint64_t> SqliteEventLog::RetentionEnd(
+    const SequenceRange& range, std::uint64_t chunk_end) {
+  // Delete the sequences before `due`, at most one chunk of them: those
+  // beyond max_events and those released, then those older than retention.
   std::uint64_t due = range.oldest;
   if (options_.max_events > 0 &&
       range.last - range.oldest + 1 > options_.max_events) {
@@ -988,48 +723,22 @@ absl::Status SqliteEventLog::RetentionStep(bool& more) {
     absl::MutexLock lock(&mu_);
     due = std::max(due, std::min(released_.through, range.last) + 1);
   }
-  const std::uint64_t chunk_end =
-      std::min(range.oldest + options_.retention_chunk, range.last + 1);
-  if (options_.retention != absl::InfiniteDuration() && due < chunk_end) {
-    const std::int64_t cutoff =
-        absl::ToUnixMicros(clock_.Now() - options_.retention);
-    int rc = SQLITE_OK;
-    sqlite3_stmt* first_young = writer_->Prepare(kFirstYoung, rc);
-    if (first_young == nullptr) return StoreError(rc, db, "prepare");
-    ResetOnExit reset(first_young);
-    sqlite3_bind_int64(first_young, 1, ToInt64(due));
-    sqlite3_bind_int64(first_young, 2, ToInt64(chunk_end));
-    sqlite3_bind_int64(first_young, 3, cutoff);
-    rc = sqlite3_step(first_young);
-    if (rc == SQLITE_ROW) {
-      due = static_cast<std::uint64_t>(sqlite3_column_int64(first_young, 0));
-    } else if (rc == SQLITE_DONE) {
-      due = chunk_end;  // everything in the chunk is old
-    } else {
-      return StoreError(rc, db, "find old events");
-    }
+  if (options_.retention == absl::InfiniteDuration() || due >= chunk_end) {
+    return std::min(due, chunk_end);
   }
-  const std::uint64_t end = std::min(due, chunk_end);
-  if (end <= range.oldest) return absl::OkStatus();
-  // Readers asking for what is being deleted get SEQUENCE_TOO_OLD from now.
-  {
-    absl::MutexLock lock(&range_mu_);
-    range_.oldest = end;
-  }
-  int rc = writer_->Run(kBegin);
-  if (rc == SQLITE_OK) rc = writer_->Run(kDelete, {ToInt64(end)});
-  if (rc == SQLITE_OK) rc = writer_->Run(kDeletedThrough, {ToInt64(end - 1)});
-  if (rc == SQLITE_OK) rc = writer_->Run(kCommit);
-  if (rc != SQLITE_OK) {
-    absl::Status status = StoreError(rc, db, "delete old events");
-    if (!sqlite3_get_autocommit(db)) writer_->Run(kRollback);
-    return status;
-  }
-  replays_.ForgetBefore(end);
-  stats_.deleted_events.fetch_add(end - range.oldest,
-                                  std::memory_order_relaxed);
-  more = end == range.oldest + options_.retention_chunk;
-  return absl::OkStatus();
+  const std::int64_t cutoff =
+      absl::ToUnixMicros(clock_.Now() - options_.retention);
+  int rc = SQLITE_OK;
+  sqlite3_stmt* first_young = writer_->Prepare(kFirstYoung, rc);
+  if (first_young == nullptr) return writer_->StoreError(rc, "prepare");
+  ResetOnExit reset(first_young);
+  sqlite3_bind_int64(first_young, 1, ToInt64(due));
+  sqlite3_bind_int64(first_young, 2, ToInt64(chunk_end));
+  sqlite3_bind_int64(first_young, 3, cutoff);
+  rc = sqlite3_step(first_young);
+  if (rc == SQLITE_ROW) return ColumnSequence(first_young, 0);
+  if (rc == SQLITE_DONE) return chunk_end;  // everything in the chunk is old
+  return writer_->StoreError(rc, "find old events");
 }
 
 absl::Status SqliteEventLog::EnforceRetentionForTest() {
@@ -1108,25 +817,27 @@ void SqliteEventLog::AddMetrics(PrometheusText& text) const {
                 static_cast<double>(replays_.size()));
 }
 
-absl::StatusOr<std::unique_ptr<SqliteEventLog::Connection>>
+absl::StatusOr<std::unique_ptr<sqlite::Connection>>
 SqliteEventLog::AcquireReader() const {
   {
     absl::MutexLock lock(&readers_mu_);
     if (!idle_readers_.empty()) {
-      std::unique_ptr<Connection> reader = std::move(idle_readers_.back());
+      std::unique_ptr<sqlite::Connection> reader =
+          std::move(idle_readers_.back());
       idle_readers_.pop_back();
       return reader;
     }
   }
   int rc = SQLITE_OK;
-  std::unique_ptr<Connection> reader =
-      Connection::Open(path_, SQLITE_OPEN_READWRITE, rc);
+  std::unique_ptr<sqlite::Connection> reader =
+      sqlite::Connection::Open(path_, SQLITE_OPEN_READWRITE, rc);
   if (rc == SQLITE_OK) rc = reader->RunOnce("PRAGMA query_only=1");
-  if (rc != SQLITE_OK) return StoreError(rc, reader->db(), "open a reader");
+  if (rc != SQLITE_OK) return reader->StoreError(rc, "open a reader");
   return reader;
 }
 
-void SqliteEventLog::ReleaseReader(std::unique_ptr<Connection> reader) const {
+void SqliteEventLog::ReleaseReader(
+    std::unique_ptr<sqlite::Connection> reader) const {
   absl::MutexLock lock(&readers_mu_);
   if (idle_readers_.size() < kMaxIdleReaders) {
     idle_readers_.push_back(std::move(reader));
@@ -1140,41 +851,45 @@ absl::Status SqliteEventLog::ReadAfter(std::uint64_t after, std::uint64_t up_to,
   if (range.TooOld(after)) return SequenceTooOldError(after, range);
   const std::uint64_t last = std::min(up_to, range.last);
   if (after >= last || max_events == 0) return absl::OkStatus();
-  absl::StatusOr<std::unique_ptr<Connection>> reader = AcquireReader();
-  if (!reader.ok()) return reader.status();
+  ASSIGN_OR_RETURN(std::unique_ptr<sqlite::Connection> reader, AcquireReader());
   const std::size_t old_size = out.size();
-  absl::Status status;
-  {
-    int rc = SQLITE_OK;
-    sqlite3_stmt* read = (*reader)->Prepare(kRead, rc);
-    if (read == nullptr) return StoreError(rc, (*reader)->db(), "prepare");
-    ResetOnExit reset(read);
-    sqlite3_bind_int64(read, 1, ToInt64(after));
-    sqlite3_bind_int64(read, 2, ToInt64(last));
-    sqlite3_bind_int64(read, 3,
-                       static_cast<std::int64_t>(
-                           std::min<std::uint64_t>(max_events, last - after)));
-    std::uint64_t expected = after + 1;
-    while ((rc = sqlite3_step(read)) == SQLITE_ROW) {
-      if (static_cast<std::uint64_t>(sqlite3_column_int64(read, 0)) !=
-          expected++) {
-        break;  // retention got there first
-      }
-      out.push_back(ColumnEvent(read, 0));
-    }
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-      status = StoreError(rc, (*reader)->db(), "read events");
-    } else if (out.size() == old_size) {
-      // The events asked for were deleted meanwhile.
-      status = SequenceTooOldError(after, Range());
-    }
+  absl::Status status = ReadRows(*reader, after, last, max_events, out);
+  if (status.ok() && out.size() == old_size) {
+    // The events asked for were deleted meanwhile.
+    status = SequenceTooOldError(after, Range());
   }
   if (status.ok()) {
-    ReleaseReader(std::move(reader).value());
+    ReleaseReader(std::move(reader));
   } else {
     out.resize(old_size);
   }
   return status;
+}
+
+absl::Status SqliteEventLog::ReadRows(sqlite::Connection& reader,
+                                      std::uint64_t after, std::uint64_t last,
+                                      std::size_t max_events,
+                                      std::vector<EventPtr>& out) const {
+  int rc = SQLITE_OK;
+  sqlite3_stmt* read = reader.Prepare(kRead, rc);
+  if (read == nullptr) return reader.StoreError(rc, "prepare");
+  ResetOnExit reset(read);
+  sqlite3_bind_int64(read, 1, ToInt64(after));
+  sqlite3_bind_int64(read, 2, ToInt64(last));
+  sqlite3_bind_int64(read, 3,
+                     static_cast<std::int64_t>(
+                         std::min<std::uint64_t>(max_events, last - after)));
+  std::uint64_t expected = after + 1;
+  while ((rc = sqlite3_step(read)) == SQLITE_ROW) {
+    if (ColumnSequence(read, 0) != expected++) {
+      break;  // retention got there first
+    }
+    out.push_back(ColumnEvent(read, 0));
+  }
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    return reader.StoreError(rc, "read events");
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace paradym::webhooks

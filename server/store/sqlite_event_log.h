@@ -38,6 +38,10 @@
 //   (*log)->Close();  // commits what is waiting, then stops the writer
 //
 // One process at a time: Open takes a lock on the directory.
+//
+// The pieces: sqlite_connection.h wraps SQLite's calls and maps its errors;
+// sqlite_schema.h makes the checks at open (directory, lock, file mode, WAL,
+// format and migrations); this file is the log itself.
 
 #ifndef PARADYM_WEBHOOKS_SERVER_STORE_SQLITE_EVENT_LOG_H_
 #define PARADYM_WEBHOOKS_SERVER_STORE_SQLITE_EVENT_LOG_H_
@@ -64,6 +68,9 @@
 struct sqlite3;
 
 namespace paradym::webhooks {
+namespace sqlite {
+class Connection;
+}  // namespace sqlite
 
 // Thread-safe, as every EventLog; its writer and checkpointer threads are
 // its own.
@@ -171,7 +178,6 @@ class SqliteEventLog final : public EventLog {
   const std::string& path() const { return path_; }
 
  private:
-  class Connection;
   struct Pending {
     std::shared_ptr<StoredEvent> event;
     AppendCallback done;
@@ -181,34 +187,87 @@ class SqliteEventLog final : public EventLog {
     std::vector<Pending> events;
     absl::Status status;
   };
+  // What the writer does next.
+  enum class Turn { kCommit, kRetention, kWait, kStop };
+  // The writer's retention schedule.
+  struct RetentionTurns {
+    absl::Time next;    // when retention looks again
+    bool more = false;  // the last step left more to delete
+    // Under a backlog that never empties, retention and groups take turns,
+    // so that neither waits for the other for long.
+    bool last_was_retention = false;
+  };
 
   SqliteEventLog(Options options, const Clock& clock);
 
   absl::Status OpenWriter();
+  // Reads what the store holds (at open): its range, replay index and
+  // release.
+  absl::Status ReadState();
   absl::Status OpenCheckpointer();
+  absl::Status OpenWal();
+
   void WriterLoop();
   bool WriterHasWork() const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Waits for work and says which; fills `batch` for kCommit, and sets
+  // `requested` to the retention passes asked for so far.
+  Turn AwaitTurn(const RetentionTurns& retention, std::vector<Pending>& batch,
+                 std::uint64_t& requested);
+  // Moves the next group from pending_ into `batch` (empty).
+  void TakeBatchLocked(std::vector<Pending>& batch)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One retention step; a pass that ends answers EnforceRetentionForTest's
+  // `requested` callers.
+  void RunRetention(RetentionTurns& retention, std::uint64_t requested);
+  // Writes the last release and answers the last EnforceRetentionForTest
+  // callers.
+  void StopWriter();
+
   Written CommitBatch(std::vector<Pending> batch);
+  // For a copy (!assign_sequences): whether a group from `first` may follow
+  // the last stored; sets `drop_before` for an announced jump.
+  absl::Status CheckCopySequence(std::uint64_t first,
+                                 std::uint64_t& drop_before);
+  // After a failed commit: counts it and continues from what the store
+  // holds.
+  void RecoverFromFailedCommit(const Written& written);
   // Fsyncs the WAL for a committed group (Sync::kFull), shows it to readers
   // and runs its callbacks; or runs them with the refusal.
   void Finish(Written written);
+  // Fsyncs the WAL (Sync::kFull) for a group of `events`.
+  absl::Status SyncWal(std::size_t events);
+
   void CheckpointerLoop();
   // Copies what is left of the WAL into the database file, on the writer
   // thread, so that the next commit starts the WAL over.
   void CompleteCheckpoint();
+  // Counts a checkpoint's success or logs its failure.
+  void CountCheckpoint(int rc, sqlite3* db);
   // Called by SQLite on the writer thread after each commit.
   static int OnWalCommit(void* self, sqlite3* db, const char* name, int frames);
+
   // Inserts `batch` with sequences from `first_sequence` on (events with
   // their own sequences when !assign_sequences), after deleting every event
-  // before `drop_before` when that is not 0.
+  // before `drop_before` when that is not 0, in one transaction.
   absl::Status InsertBatch(const std::vector<Pending>& batch,
                            std::uint64_t first_sequence,
                            std::uint64_t drop_before);
+  // InsertBatch's statements, inside its transaction.
+  absl::Status WriteBatch(const std::vector<Pending>& batch,
+                          std::uint64_t first_sequence,
+                          std::uint64_t drop_before);
+  // Deletes the events before `end` and remembers that it did (no
+  // transaction of its own); returns SQLite's result code.
+  int DropBefore(std::uint64_t end);
   // Writes the release asked for last, if it is not written yet.
   absl::Status WriteRelease();
   // Deletes one chunk of what retention allows. Sets `more` when another
   // chunk is due.
   absl::Status RetentionStep(bool& more);
+  // Where the next retention step ends: the first sequence of `range` it
+  // keeps, at most `chunk_end`.
+  absl::StatusOr<std::uint64_t> RetentionEnd(const SequenceRange& range,
+                                             std::uint64_t chunk_end);
   // The range the store holds, read from the file (at open, and after a
   // failure).
   absl::StatusOr<SequenceRange> ReadRange();
@@ -217,8 +276,12 @@ class SqliteEventLog final : public EventLog {
   absl::Status ReadReplayIndex();
 
   // A reader connection from the pool, or a new one.
-  absl::StatusOr<std::unique_ptr<Connection>> AcquireReader() const;
-  void ReleaseReader(std::unique_ptr<Connection> reader) const;
+  absl::StatusOr<std::unique_ptr<sqlite::Connection>> AcquireReader() const;
+  void ReleaseReader(std::unique_ptr<sqlite::Connection> reader) const;
+  // ReadAfter's query on `reader`, for (after, last].
+  absl::Status ReadRows(sqlite::Connection& reader, std::uint64_t after,
+                        std::uint64_t last, std::size_t max_events,
+                        std::vector<EventPtr>& out) const;
 
   const Options options_;
   const Clock& clock_;
@@ -227,7 +290,7 @@ class SqliteEventLog final : public EventLog {
   int wal_fd_ = -1;  // the WAL, for the writer's fsync
 
   // Used by the writer thread only (and by Open before it starts).
-  std::unique_ptr<Connection> writer_;
+  std::unique_ptr<sqlite::Connection> writer_;
   // The insert statement for the table's layout (new, or migrated).
   const char* insert_ = nullptr;
   std::uint64_t last_written_ = 0;  // the last sequence committed
@@ -236,7 +299,7 @@ class SqliteEventLog final : public EventLog {
   // The WAL's frames when the writer last asked for a background checkpoint.
   int checkpoint_asked_at_ = 0;
   // Used by the checkpointer thread only.
-  std::unique_ptr<Connection> checkpointer_;
+  std::unique_ptr<sqlite::Connection> checkpointer_;
 
   mutable absl::Mutex mu_;
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
@@ -265,7 +328,7 @@ class SqliteEventLog final : public EventLog {
   SequenceRange range_ ABSL_GUARDED_BY(range_mu_);
 
   mutable absl::Mutex readers_mu_;
-  mutable std::vector<std::unique_ptr<Connection>> idle_readers_
+  mutable std::vector<std::unique_ptr<sqlite::Connection>> idle_readers_
       ABSL_GUARDED_BY(readers_mu_);
 
   // The replay digests of the events readers can see.

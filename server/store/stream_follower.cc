@@ -39,7 +39,8 @@ absl::Status StreamFollower::CheckCopy() const {
   absl::StatusOr<StreamMessage> message =
       ReadStreamMessage(client_, options_.stream.name, last, "", kReadTimeout);
   if (absl::IsNotFound(message.status())) {
-    return absl::FailedPreconditionError(
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, kStreamError,
         absl::StrCat("this replica's copy of the stream holds sequence ", last,
                      " but the stream ", options_.stream.name,
                      " has nothing from there on: the stream was recreated"));
@@ -55,10 +56,12 @@ absl::Status StreamFollower::CheckCopy() const {
                                                           : status;
   }
   if (held.empty() || !held.front()->SameEventAs(message->data)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "this replica's copy of the stream differs from the stream ",
-        options_.stream.name, " at sequence ", last,
-        ": the stream was recreated"));
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, kStreamError,
+        absl::StrCat(
+            "this replica's copy of the stream differs from the stream ",
+            options_.stream.name, " at sequence ", last,
+            ": the stream was recreated"));
   }
   return absl::OkStatus();
 }
@@ -175,98 +178,106 @@ void StreamFollower::Loop() {
       Refresh();
       next_refresh = absl::Now() + options_.refresh_interval;
     }
-    bool failed = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (copy_failed_) {
-        // Continue from what the copy really stored, once it has answered
-        // everything it was given.
-        mu_.Await(absl::Condition(
-            +[](StreamFollower* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-              return f->outstanding_ == 0;
-            },
-            this));
-        copy_failed_ = false;
-        failed = true;
-      }
-    }
-    if (failed) {
+    if (TakeCopyFailure()) {
+      // Continue from what the copy really stored.
       Unsubscribe(subscription);
       fed_ = copy_.Range().last;
       if (!SleepFor(kRetry)) break;
       continue;
     }
     if (subscription == nullptr) {
-      if (!client_.connected()) {
-        if (!SleepFor(kRetry)) break;
-        continue;
-      }
-      absl::Status status = CheckCopy();
-      if (status.code() == absl::StatusCode::kFailedPrecondition) {
-        Log(LogLevel::kError,
-            "stopped following the stream; restart this replica to rebuild "
-            "its copy",
-            {{"error", status.message()}});
-        absl::MutexLock lock(&mu_);
-        broken_ = MakeError(absl::StatusCode::kUnavailable, kReplicationStalled,
-                            status.message());
-        break;
-      }
-      absl::StatusOr<natsSubscription*> subscribed =
-          status.ok() ? Subscribe() : status;
-      if (!subscribed.ok()) {
-        Log(LogLevel::kDebug, "cannot follow the stream yet",
-            {{"error", subscribed.status().message()}});
-        if (!SleepFor(kRetry)) break;
-        continue;
-      }
-      subscription = *subscribed;
+      const Followed followed = Follow(subscription);
+      if (followed == Followed::kStop) break;
+      if (followed == Followed::kRetry) continue;
       fresh = true;
     }
-    natsMsg* received = nullptr;
-    const natsStatus s =
-        natsSubscription_NextMsg(&received, subscription, kNextMessageMillis);
-    NatsMsgPtr msg(received);
-    if (s == NATS_TIMEOUT) continue;
-    jsMsgMetaData* found = nullptr;
-    if (s != NATS_OK || natsMsg_GetMetaData(&found, msg.get()) != NATS_OK) {
-      Log(LogLevel::kWarning, "following the stream failed; following again",
-          {{"error", natsStatus_GetText(s)}});
-      Unsubscribe(subscription);
-      continue;
-    }
-    std::unique_ptr<jsMsgMetaData, NatsDeleter> meta(found);
-    const std::uint64_t sequence = meta->Sequence.Stream;
-    {
-      absl::MutexLock lock(&mu_);
-      horizon_ = std::max(horizon_, sequence + meta->NumPending);
-    }
-    if (sequence <= fed_) continue;
-    if (sequence != fed_ + 1) {
-      if (!fresh) {
-        // The stream deleted what came next while we were reading: follow
-        // again from where it starts now.
-        Unsubscribe(subscription);
-        continue;
-      }
-      // A subscription from fed_ + 1 starts later only when the stream no
-      // longer has what is between.
-      Log(LogLevel::kInfo,
-          "the stream no longer holds the events after this replica's copy; "
-          "continuing where it starts",
-          {{"copy_last", fed_}, {"stream_first", sequence}});
-      copy_.SkipTo(sequence);
-    }
-    fresh = false;
-    Feed(msg.get(), sequence);
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
-        +[](StreamFollower* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-          return f->outstanding_ < f->options_.max_outstanding || f->stopping_;
-        },
-        this));
+    ReceiveNext(subscription, fresh);
   }
   Unsubscribe(subscription);
+}
+
+bool StreamFollower::TakeCopyFailure() {
+  absl::MutexLock lock(&mu_);
+  if (!copy_failed_) return false;
+  // Once the copy has answered everything it was given.
+  mu_.Await(absl::Condition(
+      +[](StreamFollower* f)
+           ABSL_NO_THREAD_SAFETY_ANALYSIS { return f->outstanding_ == 0; },
+      this));
+  copy_failed_ = false;
+  return true;
+}
+
+StreamFollower::Followed StreamFollower::Follow(
+    natsSubscription*& subscription) {
+  if (!client_.connected()) {
+    return SleepFor(kRetry) ? Followed::kRetry : Followed::kStop;
+  }
+  absl::Status status = CheckCopy();
+  if (status.code() == absl::StatusCode::kFailedPrecondition) {
+    Log(LogLevel::kError,
+        "stopped following the stream; restart this replica to rebuild "
+        "its copy",
+        {{"error", status.message()}});
+    absl::MutexLock lock(&mu_);
+    broken_ = MakeError(absl::StatusCode::kUnavailable, kReplicationStalled,
+                        status.message());
+    return Followed::kStop;
+  }
+  absl::StatusOr<natsSubscription*> subscribed =
+      status.ok() ? Subscribe() : status;
+  if (!subscribed.ok()) {
+    Log(LogLevel::kDebug, "cannot follow the stream yet",
+        {{"error", subscribed.status().message()}});
+    return SleepFor(kRetry) ? Followed::kRetry : Followed::kStop;
+  }
+  subscription = *subscribed;
+  return Followed::kFollowing;
+}
+
+void StreamFollower::ReceiveNext(natsSubscription*& subscription, bool& fresh) {
+  natsMsg* received = nullptr;
+  const natsStatus s =
+      natsSubscription_NextMsg(&received, subscription, kNextMessageMillis);
+  NatsMsgPtr msg(received);
+  if (s == NATS_TIMEOUT) return;
+  jsMsgMetaData* found = nullptr;
+  if (s != NATS_OK || natsMsg_GetMetaData(&found, msg.get()) != NATS_OK) {
+    Log(LogLevel::kWarning, "following the stream failed; following again",
+        {{"error", natsStatus_GetText(s)}});
+    Unsubscribe(subscription);
+    return;
+  }
+  std::unique_ptr<jsMsgMetaData, NatsDeleter> meta(found);
+  const std::uint64_t sequence = meta->Sequence.Stream;
+  {
+    absl::MutexLock lock(&mu_);
+    horizon_ = std::max(horizon_, sequence + meta->NumPending);
+  }
+  if (sequence <= fed_) return;
+  if (sequence != fed_ + 1) {
+    if (!fresh) {
+      // The stream deleted what came next while we were reading: follow
+      // again from where it starts now.
+      Unsubscribe(subscription);
+      return;
+    }
+    // A subscription from fed_ + 1 starts later only when the stream no
+    // longer has what is between.
+    Log(LogLevel::kInfo,
+        "the stream no longer holds the events after this replica's copy; "
+        "continuing where it starts",
+        {{"copy_last", fed_}, {"stream_first", sequence}});
+    copy_.SkipTo(sequence);
+  }
+  fresh = false;
+  Feed(msg.get(), sequence);
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](StreamFollower* f) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return f->outstanding_ < f->options_.max_outstanding || f->stopping_;
+      },
+      this));
 }
 
 std::uint64_t StreamFollower::horizon() const {

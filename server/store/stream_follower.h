@@ -69,7 +69,23 @@ class StreamFollower {
   absl::Status CheckReady() const;
 
  private:
+  // What Follow did.
+  enum class Followed {
+    kFollowing,  // subscribed
+    kRetry,      // waited a moment: go around again
+    kStop,       // stopping, or the copy does not match the stream
+  };
+
   void Loop();
+  // Whether the copy failed to store an event; if so, waits until it has
+  // answered every event it was given.
+  bool TakeCopyFailure();
+  // Checks the copy against the stream and subscribes from its next
+  // sequence.
+  Followed Follow(natsSubscription*& subscription);
+  // Takes the next message from the stream, if any, and feeds it to the
+  // copy; unsubscribes when it cannot. `fresh`: the subscription is new.
+  void ReceiveNext(natsSubscription*& subscription, bool& fresh);
   // Subscribes from the copy's next sequence.
   absl::StatusOr<natsSubscription*> Subscribe() const;
   // Reads the stream's first and last sequences: the copy releases what the

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "server/core/errors.h"
 #include "tests/testing/server_process.h"
 
 namespace paradym::webhooks {
@@ -287,6 +288,30 @@ TEST(EndpointSecrets, ReadSecretsFileRefusesAFileGroupOrOthersMayRead) {
   const std::string path = dir.path() + "/owner-only";
   testing::WriteFileWithMode(path, "default=s3cret\n", 0400);
   EXPECT_TRUE(ReadSecretsFile(path).ok());
+}
+
+// A secrets file that cannot be used is a configuration error, whatever the
+// reason: INVALID_CONFIG.
+TEST(EndpointSecrets, ReadSecretsFileErrorsCarryTheInvalidConfigReason) {
+  TempDir dir;
+  const std::string bad_line = dir.path() + "/bad-line";
+  WriteFile(bad_line, "no equals sign\n");
+  const std::string too_open = dir.path() + "/too-open";
+  testing::WriteFileWithMode(too_open, "default=s3cret\n", 0644);
+  const struct {
+    std::string path;
+    absl::StatusCode code;
+  } cases[] = {
+      {bad_line, absl::StatusCode::kInvalidArgument},
+      {too_open, absl::StatusCode::kFailedPrecondition},
+      {dir.path() + "/missing", absl::StatusCode::kFailedPrecondition},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.path);
+    const absl::Status status = ReadSecretsFile(c.path).status();
+    EXPECT_EQ(status.code(), c.code);
+    EXPECT_EQ(ErrorReason(status), kInvalidConfig);
+  }
 }
 
 TEST(EndpointSecrets, ReadSecretsFileMissingFileIsFailedPrecondition) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -415,6 +416,41 @@ TEST_F(SqliteEventLogTest, ADataDirectoryThatIsAFileIsAClearError) {
       SqliteEventLog::Open(Options(), clock_);
   EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(log.status().message(), HasSubstr(dir_));
+}
+
+// Refusals at startup carry a reason too: STORE_FAILED for a directory or
+// file that cannot be used as it is, STORE_CORRUPT for a damaged file.
+TEST_F(SqliteEventLogTest, RefusalsAtStartCarryAReason) {
+  std::filesystem::create_directories(dir_);
+  const int lock =
+      ::open((dir_ + "/events.lock").c_str(), O_RDWR | O_CREAT, 0600);
+  ASSERT_EQ(::flock(lock, LOCK_EX | LOCK_NB), 0);
+  absl::StatusOr<std::unique_ptr<SqliteEventLog>> locked =
+      SqliteEventLog::Open(Options(), clock_);
+  EXPECT_EQ(locked.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ErrorReason(locked.status()), kStoreFailed);
+  ::close(lock);
+
+  ASSERT_NE(Open(), nullptr);  // makes the store, and closes it
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(
+      sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr),
+      SQLITE_OK);
+  sqlite3_close(db);
+  absl::StatusOr<std::unique_ptr<SqliteEventLog>> newer =
+      SqliteEventLog::Open(Options(), clock_);
+  EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ErrorReason(newer.status()), kStoreFailed);
+  EXPECT_THAT(newer.status().message(), HasSubstr("has format 99"));
+
+  std::filesystem::remove_all(dir_);
+  std::filesystem::create_directories(dir_);
+  testing::WriteFileWithMode(path(), std::string(8192, 'z'), 0600);
+  absl::StatusOr<std::unique_ptr<SqliteEventLog>> garbage =
+      SqliteEventLog::Open(Options(), clock_);
+  EXPECT_EQ(garbage.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(ErrorReason(garbage.status()), kStoreCorrupt);
 }
 
 TEST_F(SqliteEventLogTest, MetricsCountCommits) {
