@@ -1,5 +1,6 @@
 // paradym-webhooksd: flags and wiring only. The logic lives in server/core,
-// the gRPC face in server/grpc.
+// the event stores in server/store, the gRPC face in server/grpc and the
+// HTTP front in server/http.
 
 #include <grpc/support/log.h>
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -45,6 +46,8 @@
 #include "server/http/http_server.h"
 #include "server/http/webhook_http_adapter.h"
 #include "server/store/jetstream_event_log.h"
+#include "server/store/jetstream_stream.h"
+#include "server/store/nats_client.h"
 #include "server/store/sqlite_event_log.h"
 
 ABSL_FLAG(
@@ -292,13 +295,20 @@ absl::StatusOr<absl::Duration> MaxEventAgeFlag() {
   return age;
 }
 
-absl::StatusOr<OpenedLog> OpenSqlite(const Clock& clock) {
-  SqliteEventLog::Options options;
+// Sets what the SQLite store and a replica's outbox both take, `directory`
+// and `sync`, from --data_dir and --sync; returns --retention.
+template <typename StoreOptions>
+absl::StatusOr<absl::Duration> SetDurableStoreFlags(StoreOptions& options) {
   options.directory = absl::GetFlag(FLAGS_data_dir);
   absl::StatusOr<SqliteEventLog::Sync> sync = SyncFlag();
   if (!sync.ok()) return sync.status();
   options.sync = *sync;
-  absl::StatusOr<absl::Duration> retention = RetentionFlag();
+  return RetentionFlag();
+}
+
+absl::StatusOr<OpenedLog> OpenSqlite(const Clock& clock) {
+  SqliteEventLog::Options options;
+  absl::StatusOr<absl::Duration> retention = SetDurableStoreFlags(options);
   if (!retention.ok()) return retention.status();
   options.retention = *retention;
   options.max_events = absl::GetFlag(FLAGS_max_events);
@@ -309,47 +319,61 @@ absl::StatusOr<OpenedLog> OpenSqlite(const Clock& clock) {
   return OpenedLog{*std::move(log), [raw] { raw->Close(); }, raw->path()};
 }
 
-absl::StatusOr<OpenedLog> OpenJetStream(const Clock& clock) {
-  JetStreamEventLog::Options options;
-  options.directory = absl::GetFlag(FLAGS_data_dir);
-  absl::StatusOr<SqliteEventLog::Sync> sync = SyncFlag();
-  if (!sync.ok()) return sync.status();
-  options.sync = *sync;
-  absl::StatusOr<absl::Duration> retention = RetentionFlag();
-  if (!retention.ok()) return retention.status();
-  options.stream.max_age = *retention;
-  options.stream.max_msgs = absl::GetFlag(FLAGS_max_events);
-  options.stream.name = absl::GetFlag(FLAGS_nats_stream);
-  options.stream.replicas = absl::GetFlag(FLAGS_nats_replicas);
-  options.stream.duplicate_window = absl::GetFlag(FLAGS_nats_duplicate_window);
-  if (options.stream.name.empty() ||
-      options.stream.name.find_first_of(". *>\t") != std::string::npos) {
+// The stream the replicas share: --nats_stream, --nats_replicas and
+// --nats_duplicate_window, limited like the SQLite store by `retention` and
+// --max_events.
+absl::StatusOr<StreamSpec> StreamFlags(absl::Duration retention) {
+  StreamSpec stream;
+  stream.max_age = retention;
+  stream.max_msgs = absl::GetFlag(FLAGS_max_events);
+  stream.name = absl::GetFlag(FLAGS_nats_stream);
+  stream.replicas = absl::GetFlag(FLAGS_nats_replicas);
+  stream.duplicate_window = absl::GetFlag(FLAGS_nats_duplicate_window);
+  if (stream.name.empty() ||
+      stream.name.find_first_of(". *>\t") != std::string::npos) {
     return absl::InvalidArgumentError(
         "--nats_stream must be a name without '.', '*', '>' or spaces");
   }
-  if (options.stream.replicas < 1 || options.stream.replicas > 5) {
+  if (stream.replicas < 1 || stream.replicas > 5) {
     return absl::InvalidArgumentError("--nats_replicas must be 1 to 5");
   }
-  if (options.stream.duplicate_window <= absl::ZeroDuration()) {
+  if (stream.duplicate_window <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "--nats_duplicate_window must be positive");
   }
+  return stream;
+}
+
+// How to reach the NATS servers: --nats_url and the credential flags.
+NatsClient::Options NatsFlags() {
+  NatsClient::Options nats;
+  for (absl::string_view url :
+       absl::StrSplit(absl::GetFlag(FLAGS_nats_url), ',', absl::SkipEmpty())) {
+    nats.servers.emplace_back(absl::StripAsciiWhitespace(url));
+  }
+  nats.creds_file = absl::GetFlag(FLAGS_nats_creds);
+  nats.user = absl::GetFlag(FLAGS_nats_user);
+  nats.password_file = absl::GetFlag(FLAGS_nats_password_file);
+  nats.tls_ca_file = absl::GetFlag(FLAGS_nats_tls_ca);
+  nats.tls_cert_file = absl::GetFlag(FLAGS_nats_tls_cert);
+  nats.tls_key_file = absl::GetFlag(FLAGS_nats_tls_key);
+  return nats;
+}
+
+absl::StatusOr<OpenedLog> OpenJetStream(const Clock& clock) {
+  JetStreamEventLog::Options options;
+  absl::StatusOr<absl::Duration> retention = SetDurableStoreFlags(options);
+  if (!retention.ok()) return retention.status();
+  absl::StatusOr<StreamSpec> stream = StreamFlags(*retention);
+  if (!stream.ok()) return stream.status();
+  options.stream = *std::move(stream);
   options.replication_wait = absl::GetFlag(FLAGS_replication_wait);
   if (options.replication_wait < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "--replication_wait must not be negative");
   }
   options.ready_outbox_limit = absl::GetFlag(FLAGS_outbox_ready_limit);
-  for (absl::string_view url :
-       absl::StrSplit(absl::GetFlag(FLAGS_nats_url), ',', absl::SkipEmpty())) {
-    options.nats.servers.emplace_back(absl::StripAsciiWhitespace(url));
-  }
-  options.nats.creds_file = absl::GetFlag(FLAGS_nats_creds);
-  options.nats.user = absl::GetFlag(FLAGS_nats_user);
-  options.nats.password_file = absl::GetFlag(FLAGS_nats_password_file);
-  options.nats.tls_ca_file = absl::GetFlag(FLAGS_nats_tls_ca);
-  options.nats.tls_cert_file = absl::GetFlag(FLAGS_nats_tls_cert);
-  options.nats.tls_key_file = absl::GetFlag(FLAGS_nats_tls_key);
+  options.nats = NatsFlags();
   absl::StatusOr<std::unique_ptr<JetStreamEventLog>> log =
       JetStreamEventLog::Open(std::move(options), clock);
   if (!log.ok()) return log.status();
@@ -391,48 +415,13 @@ class WithoutReflection final : public grpc::ServerBuilderOption {
 
 // SIGHUP: rereads the secrets, the tokens and the certificates. What fails
 // to load keeps its previous configuration, and the log says why.
-void Reload(const std::optional<std::string>& env_secret,
-            const TlsFiles& grpc_tls, WebhookIngestor& ingestor,
-            AccessControl& access, HttpServer& http) {
-  if (absl::StatusOr<std::vector<EndpointSecrets>> secrets =
-          LoadSecrets(env_secret);
-      secrets.ok()) {
-    std::vector<std::string> names;
-    for (const auto& endpoint : *secrets) names.push_back(endpoint.name);
-    ingestor.SetVerifier(SignatureVerifier(*std::move(secrets)));
-    Log(LogLevel::kInfo, "reloaded the webhook secrets",
-        {{"endpoints", absl::StrJoin(names, ",")}});
-  } else {
-    Log(LogLevel::kError, "cannot reload the webhook secrets; keeping the old",
-        {{"error", secrets.status().message()}});
-  }
-  if (const std::string path = absl::GetFlag(FLAGS_grpc_tokens_file);
-      !path.empty()) {
-    if (absl::StatusOr<TokenTable> tokens = ReadTokensFile(path); tokens.ok()) {
-      const std::size_t count = tokens->tokens().size();
-      access.SetTokens(*std::move(tokens));
-      Log(LogLevel::kInfo, "reloaded the gRPC tokens", {{"tokens", count}});
-    } else {
-      Log(LogLevel::kError, "cannot reload the gRPC tokens; keeping the old",
-          {{"error", tokens.status().message()}});
-    }
-  }
-  if (absl::Status status = http.ReloadTls(); !status.ok()) {
-    Log(LogLevel::kError,
-        "cannot reload the HTTP certificate files; keeping the old",
-        {{"error", status.message()}});
-  } else if (!absl::GetFlag(FLAGS_http_tls_cert).empty()) {
-    Log(LogLevel::kInfo, "reloaded the HTTP certificate files");
-  }
-  // gRPC rereads its certificate files by itself; say whether they are good.
-  if (!grpc_tls.cert_file.empty()) {
-    if (absl::Status status = LoadTlsMaterial(grpc_tls).status();
-        !status.ok()) {
-      Log(LogLevel::kError,
-          "the gRPC certificate files do not load; gRPC keeps the old",
-          {{"error", status.message()}});
-    }
-  }
+// --grpc_tokens_file read, when given.
+absl::StatusOr<std::optional<TokenTable>> TokensFlag() {
+  const std::string path = absl::GetFlag(FLAGS_grpc_tokens_file);
+  if (path.empty()) return std::nullopt;
+  absl::StatusOr<TokenTable> tokens = ReadTokensFile(path);
+  if (!tokens.ok()) return tokens.status();
+  return *std::move(tokens);
 }
 
 void ReportReady(int fd, int grpc_port, int http_port, int metrics_port) {
@@ -447,12 +436,351 @@ void ReportReady(int fd, int grpc_port, int http_port, int metrics_port) {
   ::close(fd);
 }
 
-int Run() {
-  // Debian's Abseil checks every Mutex for lock-order cycles, a cost on every
-  // request; the tests keep the check.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  // Signals are taken by sigwait below; block them before any thread starts
-  // so that no other thread receives them.
+// Exit codes of a service that cannot start.
+constexpr int kBadFlag = 2;
+constexpr int kCannotStart = 1;
+
+// The running service: the core, its gRPC and HTTP fronts, and what signals
+// do to them. Run() starts it in steps (the core, gRPC, HTTP), serves until
+// SIGTERM or SIGINT (SIGHUP reloads) and drains. Each step logs why it fails
+// and returns the exit code; the members are declared in the order the steps
+// build them, so that they are destroyed in reverse.
+//
+// Thread-compatible: Run() on one thread (the one that takes the signals);
+// the objects it builds are shared with gRPC's and the HTTP threads.
+class Daemon {
+ public:
+  // `signals` are blocked in every thread; Run() takes them with sigwait.
+  explicit Daemon(const sigset_t& signals) : signals_(signals) {}
+
+  Daemon(const Daemon&) = delete;
+  Daemon& operator=(const Daemon&) = delete;
+
+  // The process's exit code: 0 after a stop on SIGTERM or SIGINT.
+  int Run() {
+    if (int code = StartCore(); code != 0) return code;
+    if (int code = StartGrpc(); code != 0) return code;
+    if (int code = StartHttp(); code != 0) {
+      grpc_server_->Shutdown();
+      return code;
+    }
+    ReportServing();
+    Drain(WaitForStopSignal());
+    return 0;
+  }
+
+ private:
+  int StartCore();
+  // The webhook secrets, after logging why when they do not load; keeps the
+  // environment's for reloads.
+  std::optional<std::vector<EndpointSecrets>> LoadStartupSecrets();
+  int StartGrpc();
+  // Builds the gRPC server on --grpc_address and starts it; false when it
+  // cannot listen.
+  bool ListenGrpc(const std::shared_ptr<grpc::ServerCredentials>& credentials);
+  int StartHttp();
+  // /metrics on a listener of its own, when --metrics_address asks for one;
+  // false when it cannot listen.
+  bool StartMetricsListener();
+  void ReportServing();
+  // Serves until SIGTERM or SIGINT, and returns which; reloads on SIGHUP.
+  int WaitForStopSignal();
+  void Drain(int signal_number);
+
+  // SIGHUP: rereads the secrets, the tokens and the certificates. What fails
+  // to load keeps its previous configuration, and the log says why.
+  void Reload() {
+    ReloadSecrets();
+    ReloadTokens();
+    ReloadCertificates();
+  }
+  void ReloadSecrets();
+  void ReloadTokens();
+  void ReloadCertificates();
+
+  const sigset_t signals_;
+  std::optional<std::string> env_secret_;
+  std::vector<std::string> endpoint_names_;
+  RealClock clock_;
+  OpenedLog log_;
+  SequenceRange opened_range_;  // what the log held when opened
+  std::optional<SubscriptionHub> hub_;
+  std::optional<WebhookIngestor> ingestor_;
+  TlsFiles grpc_tls_;
+  std::optional<AccessControl> access_;
+  std::optional<WebhookServiceAdapter> service_;
+  ReflectionV1Service reflection_v1_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  int grpc_port_ = 0;
+  std::optional<WebhookHttpAdapter> http_adapter_;
+  std::optional<HttpServer> http_;
+  int http_port_ = 0;
+  std::optional<HttpServer> metrics_http_;
+  int metrics_port_ = 0;
+};
+
+// The secrets, the event log, the subscription hub and the ingestor.
+int Daemon::StartCore() {
+  std::optional<std::vector<EndpointSecrets>> secrets = LoadStartupSecrets();
+  if (!secrets.has_value()) return kCannotStart;
+  absl::StatusOr<OpenedLog> opened = OpenEventLog(clock_);
+  if (!opened.ok()) {
+    Log(LogLevel::kError, "cannot open the event store",
+        {{"store", absl::GetFlag(FLAGS_store)},
+         {"error", opened.status().message()}});
+    return opened.status().code() == absl::StatusCode::kInvalidArgument
+               ? kBadFlag
+               : kCannotStart;
+  }
+  log_ = *std::move(opened);
+  opened_range_ = log_.log->Range();
+  hub_.emplace(*log_.log,
+               SubscriptionHub::Options{absl::GetFlag(FLAGS_subscriber_queue),
+                                        absl::GetFlag(FLAGS_max_subscribers)});
+  WebhookIngestor::Options options;
+  options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
+  absl::StatusOr<absl::Duration> max_event_age = MaxEventAgeFlag();
+  if (!max_event_age.ok()) {
+    Log(LogLevel::kError, "invalid flag",
+        {{"error", max_event_age.status().message()}});
+    return kBadFlag;
+  }
+  options.max_event_age = *max_event_age;
+  ingestor_.emplace(options, SignatureVerifier(std::move(secrets).value()),
+                    *log_.log, *hub_, clock_);
+  return 0;
+}
+
+std::optional<std::vector<EndpointSecrets>> Daemon::LoadStartupSecrets() {
+  absl::StatusOr<std::optional<std::string>> env_secret = TakeEnvSecret();
+  absl::StatusOr<std::vector<EndpointSecrets>> secrets =
+      env_secret.ok()
+          ? LoadSecrets(*env_secret)
+          : absl::StatusOr<std::vector<EndpointSecrets>>(env_secret.status());
+  if (!secrets.ok()) {
+    Log(LogLevel::kError, "cannot load the webhook secrets",
+        {{"error", secrets.status().message()}});
+    return std::nullopt;
+  }
+  env_secret_ = *std::move(env_secret);
+  for (const auto& endpoint : *secrets) {
+    endpoint_names_.push_back(endpoint.name);
+  }
+  return *std::move(secrets);
+}
+
+// Who may call, the service, and the gRPC server that serves it.
+int Daemon::StartGrpc() {
+  absl::StatusOr<std::optional<TokenTable>> tokens = TokensFlag();
+  if (!tokens.ok()) {
+    Log(LogLevel::kError, "cannot load the gRPC tokens",
+        {{"error", tokens.status().message()}});
+    return kCannotStart;
+  }
+  grpc_tls_ = {absl::GetFlag(FLAGS_grpc_tls_cert),
+               absl::GetFlag(FLAGS_grpc_tls_key),
+               absl::GetFlag(FLAGS_grpc_client_ca)};
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      MakeServerCredentials(grpc_tls_);
+  if (!credentials.ok()) {
+    Log(LogLevel::kError, "cannot set up gRPC TLS",
+        {{"error", credentials.status().message()}});
+    return credentials.status().code() == absl::StatusCode::kInvalidArgument
+               ? kBadFlag
+               : kCannotStart;
+  }
+  access_.emplace(AccessControl::Options{!grpc_tls_.ca_file.empty()},
+                  *std::move(tokens));
+  if (access_->protected_mode()) {
+    Log(LogLevel::kInfo,
+        "no gRPC credentials configured: only callers on loopback are served "
+        "(see --grpc_tokens_file and --grpc_client_ca)");
+  }
+  service_.emplace(*ingestor_, *hub_, *log_.log, *access_);
+  return ListenGrpc(*credentials) ? 0 : kCannotStart;
+}
+
+bool Daemon::ListenGrpc(
+    const std::shared_ptr<grpc::ServerCredentials>& credentials) {
+  const bool reflection = absl::GetFlag(FLAGS_reflection);
+  grpc::EnableDefaultHealthCheckService(true);
+  if (reflection) {
+    // Reflection describes the health service from these descriptors;
+    // naming one keeps the linker from dropping them.
+    (void)grpc::health::v1::HealthCheckResponse::descriptor();
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  }
+  grpc::ServerBuilder builder;
+  const std::string address = absl::GetFlag(FLAGS_grpc_address);
+  builder.AddListeningPort(address, credentials, &grpc_port_);
+  // Let bodies up to the limit arrive, so that larger ones get our own clear
+  // BODY_TOO_LARGE rather than gRPC's generic message-size error.
+  builder.SetMaxReceiveMessageSize(static_cast<int>(std::max<std::size_t>(
+      4 << 20, ingestor_->options().max_body_bytes + 65536)));
+  builder.RegisterService(&*service_);
+  // gRPC 1.51's plugin above serves reflection v1alpha only; buf curl and
+  // grpcurl ask for v1 first.
+  if (reflection) {
+    reflection_v1_.AddTo(builder);
+  } else {
+    builder.SetOption(std::make_unique<WithoutReflection>());
+  }
+  grpc_server_ = builder.BuildAndStart();
+  if (grpc_server_ == nullptr || grpc_port_ == 0) {
+    Log(LogLevel::kError, "cannot listen for gRPC",
+        {{"grpc_address", address}});
+    return false;
+  }
+  grpc_server_->GetHealthCheckService()->SetServingStatus(kServiceName, true);
+  return true;
+}
+
+// The HTTP front, and /metrics on its own listener when asked for; ready
+// once both listen.
+int Daemon::StartHttp() {
+  HttpServer::Options options;
+  options.address = absl::GetFlag(FLAGS_http_address);
+  options.threads = absl::GetFlag(FLAGS_http_threads);
+  options.read_timeout = absl::GetFlag(FLAGS_http_read_timeout);
+  options.idle_timeout = absl::GetFlag(FLAGS_http_idle_timeout);
+  options.max_connections = absl::GetFlag(FLAGS_http_max_connections);
+  options.tls = {absl::GetFlag(FLAGS_http_tls_cert),
+                 absl::GetFlag(FLAGS_http_tls_key), ""};
+  if (options.tls.cert_file.empty() != options.tls.key_file.empty()) {
+    Log(LogLevel::kError, "--http_tls_cert and --http_tls_key go together");
+    return kBadFlag;
+  }
+  http_adapter_.emplace(*ingestor_, *hub_, *log_.log);
+  http_.emplace(options, *http_adapter_);
+  if (!StartMetricsListener()) return kCannotStart;
+  absl::StatusOr<int> port = http_->Start();
+  if (!port.ok()) {
+    Log(LogLevel::kError, "cannot listen for HTTP",
+        {{"http_address", options.address},
+         {"error", port.status().message()}});
+    return kCannotStart;
+  }
+  http_port_ = *port;
+  http_adapter_->SetReady(true);
+  return 0;
+}
+
+bool Daemon::StartMetricsListener() {
+  const std::string address = absl::GetFlag(FLAGS_metrics_address);
+  if (address.empty()) return true;
+  HttpServer::Options options;
+  options.address = address;
+  options.threads = 1;
+  options.max_connections = 64;
+  options.metrics_only = true;
+  metrics_http_.emplace(options, *http_adapter_);
+  absl::StatusOr<int> port = metrics_http_->Start();
+  if (!port.ok()) {
+    Log(LogLevel::kError, "cannot listen for /metrics",
+        {{"metrics_address", address}, {"error", port.status().message()}});
+    return false;
+  }
+  metrics_port_ = *port;
+  http_adapter_->ServeMetricsElsewhere();
+  return true;
+}
+
+void Daemon::ReportServing() {
+  Log(LogLevel::kInfo, "serving",
+      {{"grpc_address", absl::GetFlag(FLAGS_grpc_address)},
+       {"grpc_port", grpc_port_},
+       {"http_address", absl::GetFlag(FLAGS_http_address)},
+       {"http_port", http_port_},
+       {"endpoints", absl::StrJoin(endpoint_names_, ",")},
+       {"store", absl::GetFlag(FLAGS_store)},
+       {"store_path", log_.path},
+       {"oldest_sequence", opened_range_.oldest},
+       {"last_sequence", opened_range_.last}});
+  ReportReady(absl::GetFlag(FLAGS_ready_fd), grpc_port_, http_port_,
+              metrics_port_);
+}
+
+int Daemon::WaitForStopSignal() {
+  int signal_number = 0;
+  while (sigwait(&signals_, &signal_number) == 0 && signal_number == SIGHUP) {
+    Reload();
+  }
+  return signal_number;
+}
+
+// Stops taking webhooks, lets the ones in flight finish within
+// --shutdown_grace_seconds, then ends the streams, stops and closes the log.
+void Daemon::Drain(int signal_number) {
+  const absl::Time deadline =
+      absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
+  Log(LogLevel::kInfo, "shutting down",
+      {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  grpc_server_->GetHealthCheckService()->SetServingStatus(false);
+  http_->BeginDrain();
+  if (!http_->WaitForIdle(deadline - absl::Now())) {
+    Log(LogLevel::kWarning, "HTTP requests still in flight at the deadline");
+  }
+  ingestor_->Shutdown();
+  grpc_server_->Shutdown(absl::ToChronoTime(deadline));
+  http_->Stop();
+  if (metrics_http_) metrics_http_->Stop();
+  // Every request has been answered: commit what is left and stop writing.
+  log_.close();
+  Log(LogLevel::kInfo, "stopped");
+}
+
+void Daemon::ReloadSecrets() {
+  absl::StatusOr<std::vector<EndpointSecrets>> secrets =
+      LoadSecrets(env_secret_);
+  if (!secrets.ok()) {
+    Log(LogLevel::kError, "cannot reload the webhook secrets; keeping the old",
+        {{"error", secrets.status().message()}});
+    return;
+  }
+  std::vector<std::string> names;
+  for (const auto& endpoint : *secrets) names.push_back(endpoint.name);
+  ingestor_->SetVerifier(SignatureVerifier(*std::move(secrets)));
+  Log(LogLevel::kInfo, "reloaded the webhook secrets",
+      {{"endpoints", absl::StrJoin(names, ",")}});
+}
+
+void Daemon::ReloadTokens() {
+  const std::string path = absl::GetFlag(FLAGS_grpc_tokens_file);
+  if (path.empty()) return;
+  absl::StatusOr<TokenTable> tokens = ReadTokensFile(path);
+  if (!tokens.ok()) {
+    Log(LogLevel::kError, "cannot reload the gRPC tokens; keeping the old",
+        {{"error", tokens.status().message()}});
+    return;
+  }
+  const std::size_t count = tokens->tokens().size();
+  access_->SetTokens(*std::move(tokens));
+  Log(LogLevel::kInfo, "reloaded the gRPC tokens", {{"tokens", count}});
+}
+
+void Daemon::ReloadCertificates() {
+  if (absl::Status status = http_->ReloadTls(); !status.ok()) {
+    Log(LogLevel::kError,
+        "cannot reload the HTTP certificate files; keeping the old",
+        {{"error", status.message()}});
+  } else if (!absl::GetFlag(FLAGS_http_tls_cert).empty()) {
+    Log(LogLevel::kInfo, "reloaded the HTTP certificate files");
+  }
+  // gRPC rereads its certificate files by itself; say whether they are good.
+  if (!grpc_tls_.cert_file.empty()) {
+    if (absl::Status status = LoadTlsMaterial(grpc_tls_).status();
+        !status.ok()) {
+      Log(LogLevel::kError,
+          "the gRPC certificate files do not load; gRPC keeps the old",
+          {{"error", status.message()}});
+    }
+  }
+}
+
+// Blocks the signals the daemon takes with sigwait, before any thread starts
+// so that no other thread receives them; ignores those that must not end the
+// process.
+sigset_t TakeOverSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -463,199 +791,30 @@ int Run() {
   // Under a file size limit, a write past it must fail (the store then
   // refuses the webhook with 503) rather than kill the process.
   ::signal(SIGXFSZ, SIG_IGN);
+  return signals;
+}
 
-  if (auto level = ParseLogLevel(absl::GetFlag(FLAGS_log_level))) {
-    SetMinLogLevel(*level);
-  } else {
+// Applies --log_level, and sends gRPC's log to ours; false when the flag
+// names no level.
+bool SetUpLogging() {
+  std::optional<LogLevel> level = ParseLogLevel(absl::GetFlag(FLAGS_log_level));
+  if (!level.has_value()) {
     Log(LogLevel::kError, "--log_level must be debug, info, warning or error");
-    return 2;
+    return false;
   }
+  SetMinLogLevel(*level);
   gpr_set_log_function(LogFromGrpc);
+  return true;
+}
 
-  absl::StatusOr<std::optional<std::string>> env_secret = TakeEnvSecret();
-  absl::StatusOr<std::vector<EndpointSecrets>> secrets =
-      env_secret.ok()
-          ? LoadSecrets(*env_secret)
-          : absl::StatusOr<std::vector<EndpointSecrets>>(env_secret.status());
-  if (!secrets.ok()) {
-    Log(LogLevel::kError, "cannot load the webhook secrets",
-        {{"error", secrets.status().message()}});
-    return 1;
-  }
-  std::vector<std::string> endpoint_names;
-  for (const auto& endpoint : *secrets) endpoint_names.push_back(endpoint.name);
-
-  RealClock clock;
-  absl::StatusOr<OpenedLog> opened = OpenEventLog(clock);
-  if (!opened.ok()) {
-    Log(LogLevel::kError, "cannot open the event store",
-        {{"store", absl::GetFlag(FLAGS_store)},
-         {"error", opened.status().message()}});
-    return opened.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-  }
-  EventLog& log = *opened->log;
-  const SequenceRange range = log.Range();
-  SubscriptionHub hub(log, {absl::GetFlag(FLAGS_subscriber_queue),
-                            absl::GetFlag(FLAGS_max_subscribers)});
-  WebhookIngestor::Options ingest_options;
-  ingest_options.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
-  absl::StatusOr<absl::Duration> max_event_age = MaxEventAgeFlag();
-  if (!max_event_age.ok()) {
-    Log(LogLevel::kError, "invalid flag",
-        {{"error", max_event_age.status().message()}});
-    return 2;
-  }
-  ingest_options.max_event_age = *max_event_age;
-  WebhookIngestor ingestor(ingest_options,
-                           SignatureVerifier(std::move(secrets).value()), log,
-                           hub, clock);
-  std::optional<TokenTable> tokens;
-  if (const std::string path = absl::GetFlag(FLAGS_grpc_tokens_file);
-      !path.empty()) {
-    absl::StatusOr<TokenTable> read = ReadTokensFile(path);
-    if (!read.ok()) {
-      Log(LogLevel::kError, "cannot load the gRPC tokens",
-          {{"error", read.status().message()}});
-      return 1;
-    }
-    tokens = *std::move(read);
-  }
-  const TlsFiles grpc_tls{absl::GetFlag(FLAGS_grpc_tls_cert),
-                          absl::GetFlag(FLAGS_grpc_tls_key),
-                          absl::GetFlag(FLAGS_grpc_client_ca)};
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      MakeServerCredentials(grpc_tls);
-  if (!credentials.ok()) {
-    Log(LogLevel::kError, "cannot set up gRPC TLS",
-        {{"error", credentials.status().message()}});
-    return credentials.status().code() == absl::StatusCode::kInvalidArgument
-               ? 2
-               : 1;
-  }
-  AccessControl access({!grpc_tls.ca_file.empty()}, std::move(tokens));
-  if (access.protected_mode()) {
-    Log(LogLevel::kInfo,
-        "no gRPC credentials configured: only callers on loopback are served "
-        "(see --grpc_tokens_file and --grpc_client_ca)");
-  }
-  WebhookServiceAdapter service(ingestor, hub, log, access);
-  ReflectionV1Service reflection_v1;
-  const bool reflection = absl::GetFlag(FLAGS_reflection);
-
-  grpc::EnableDefaultHealthCheckService(true);
-  if (reflection) {
-    // Reflection describes the health service from these descriptors;
-    // naming one keeps the linker from dropping them.
-    (void)grpc::health::v1::HealthCheckResponse::descriptor();
-    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  }
-  grpc::ServerBuilder builder;
-  const std::string address = absl::GetFlag(FLAGS_grpc_address);
-  int grpc_port = 0;
-  builder.AddListeningPort(address, *credentials, &grpc_port);
-  // Let bodies up to the limit arrive, so that larger ones get our own clear
-  // BODY_TOO_LARGE rather than gRPC's generic message-size error.
-  builder.SetMaxReceiveMessageSize(static_cast<int>(
-      std::max<std::size_t>(4 << 20, ingest_options.max_body_bytes + 65536)));
-  builder.RegisterService(&service);
-  // gRPC 1.51's plugin above serves reflection v1alpha only; buf curl and
-  // grpcurl ask for v1 first.
-  if (reflection) {
-    reflection_v1.AddTo(builder);
-  } else {
-    builder.SetOption(std::make_unique<WithoutReflection>());
-  }
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || grpc_port == 0) {
-    Log(LogLevel::kError, "cannot listen for gRPC",
-        {{"grpc_address", address}});
-    return 1;
-  }
-  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
-  health->SetServingStatus(kServiceName, true);
-
-  WebhookHttpAdapter http_adapter(ingestor, hub, log);
-  HttpServer::Options http_options;
-  http_options.address = absl::GetFlag(FLAGS_http_address);
-  http_options.threads = absl::GetFlag(FLAGS_http_threads);
-  http_options.read_timeout = absl::GetFlag(FLAGS_http_read_timeout);
-  http_options.idle_timeout = absl::GetFlag(FLAGS_http_idle_timeout);
-  http_options.max_connections = absl::GetFlag(FLAGS_http_max_connections);
-  http_options.tls = {absl::GetFlag(FLAGS_http_tls_cert),
-                      absl::GetFlag(FLAGS_http_tls_key), ""};
-  if (http_options.tls.cert_file.empty() != http_options.tls.key_file.empty()) {
-    Log(LogLevel::kError, "--http_tls_cert and --http_tls_key go together");
-    server->Shutdown();
-    return 2;
-  }
-  HttpServer http(http_options, http_adapter);
-  // /metrics on a listener of its own, when asked for.
-  std::optional<HttpServer> metrics_http;
-  int metrics_port = 0;
-  if (const std::string metrics_address = absl::GetFlag(FLAGS_metrics_address);
-      !metrics_address.empty()) {
-    HttpServer::Options metrics_options;
-    metrics_options.address = metrics_address;
-    metrics_options.threads = 1;
-    metrics_options.max_connections = 64;
-    metrics_options.metrics_only = true;
-    metrics_http.emplace(metrics_options, http_adapter);
-    absl::StatusOr<int> port = metrics_http->Start();
-    if (!port.ok()) {
-      Log(LogLevel::kError, "cannot listen for /metrics",
-          {{"metrics_address", metrics_address},
-           {"error", port.status().message()}});
-      server->Shutdown();
-      return 1;
-    }
-    metrics_port = *port;
-    http_adapter.ServeMetricsElsewhere();
-  }
-  absl::StatusOr<int> http_port = http.Start();
-  if (!http_port.ok()) {
-    Log(LogLevel::kError, "cannot listen for HTTP",
-        {{"http_address", http_options.address},
-         {"error", http_port.status().message()}});
-    server->Shutdown();
-    return 1;
-  }
-  http_adapter.SetReady(true);
-  Log(LogLevel::kInfo, "serving",
-      {{"grpc_address", address},
-       {"grpc_port", grpc_port},
-       {"http_address", http_options.address},
-       {"http_port", *http_port},
-       {"endpoints", absl::StrJoin(endpoint_names, ",")},
-       {"store", absl::GetFlag(FLAGS_store)},
-       {"store_path", opened->path},
-       {"oldest_sequence", range.oldest},
-       {"last_sequence", range.last}});
-  ReportReady(absl::GetFlag(FLAGS_ready_fd), grpc_port, *http_port,
-              metrics_port);
-
-  int signal_number = 0;
-  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGHUP) {
-    Reload(*env_secret, grpc_tls, ingestor, access, http);
-  }
-  const absl::Time deadline =
-      absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_shutdown_grace_seconds));
-  Log(LogLevel::kInfo, "shutting down",
-      {{"signal", signal_number == SIGTERM ? "SIGTERM" : "SIGINT"}});
-  // Stop taking webhooks, let the ones in flight finish, then end the
-  // streams and stop.
-  health->SetServingStatus(false);
-  http.BeginDrain();
-  if (!http.WaitForIdle(deadline - absl::Now())) {
-    Log(LogLevel::kWarning, "HTTP requests still in flight at the deadline");
-  }
-  ingestor.Shutdown();
-  server->Shutdown(absl::ToChronoTime(deadline));
-  http.Stop();
-  if (metrics_http) metrics_http->Stop();
-  // Every request has been answered: commit what is left and stop writing.
-  opened->close();
-  Log(LogLevel::kInfo, "stopped");
-  return 0;
+int Run() {
+  // Debian's Abseil checks every Mutex for lock-order cycles, a cost on every
+  // request; the tests keep the check.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  const sigset_t signals = TakeOverSignals();
+  if (!SetUpLogging()) return kBadFlag;
+  Daemon daemon(signals);
+  return daemon.Run();
 }
 
 }  // namespace
@@ -663,12 +822,16 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Receives Paradym webhooks, verifies and types them, and serves them "
-      "over gRPC (paradym.webhooks.v1.WebhookService).\n\n"
-      "  paradym-webhooksd [--grpc_address=0.0.0.0:50051] "
+      "Receives Paradym webhooks over HTTP, verifies and types them, stores "
+      "them and serves them over gRPC (paradym.webhooks.v1.WebhookService).\n\n"
+      "  paradym-webhooksd [--http_address=0.0.0.0:8080] "
+      "[--grpc_address=0.0.0.0:50051]\n"
+      "                    [--store=sqlite --data_dir=./data] "
       "[--secrets_file=PATH]\n\n"
-      "Secrets come from env PARADYM_WEBHOOK_SECRET or --secrets_file, never "
-      "from a flag value.");
+      "Paradym POSTs to /webhook (every endpoint's secret is tried) or "
+      "/webhooks/{endpoint}; /healthz, /readyz and /metrics are served on the "
+      "same port. Secrets come from env PARADYM_WEBHOOK_SECRET or "
+      "--secrets_file, never from a flag value.");
   absl::ParseCommandLine(argc, argv);
   // A crash prints its stack to stderr. SIGTERM and SIGINT never reach the
   // handler: Run blocks them in every thread and takes them with sigwait.

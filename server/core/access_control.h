@@ -47,6 +47,8 @@ enum class Scope : std::uint8_t {
 absl::string_view ScopeName(Scope scope);
 
 // The tokens of a tokens file.
+//
+// Thread-safe once built: nothing changes it (a reload builds a new one).
 class TokenTable {
  public:
   struct Token {
@@ -83,6 +85,9 @@ struct Caller {
   bool verified_client_certificate = false;
 };
 
+// Who may make which call.
+//
+// Thread-safe: gRPC's threads authorize while a reload SetTokens.
 class AccessControl {
  public:
   struct Options {

@@ -22,6 +22,7 @@
 
 namespace paradym::webhooks {
 
+// Thread-safe: immutable once created.
 class EventFilter {
  public:
   // Limits on untrusted filter lists.

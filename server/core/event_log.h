@@ -50,6 +50,9 @@ struct SequenceRange {
   bool TooOld(std::uint64_t after) const { return after < oldest - 1; }
 };
 
+// The ordered, sequenced store of accepted events.
+//
+// Thread-safe: every implementation takes every call from any thread.
 class EventLog {
  public:
   virtual ~EventLog() = default;

@@ -33,6 +33,7 @@ namespace paradym::webhooks {
 // this version does not know it.
 v1::EventType EventTypeFromString(absl::string_view event_type);
 
+// Thread-safe: const after construction; its scratch is per thread.
 class EventNormalizer {
  public:
   struct Options {

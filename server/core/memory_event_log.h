@@ -22,6 +22,7 @@
 
 namespace paradym::webhooks {
 
+// Thread-safe, as every EventLog.
 class MemoryEventLog final : public EventLog {
  public:
   struct Options {

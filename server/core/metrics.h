@@ -31,6 +31,9 @@
 
 namespace paradym::webhooks {
 
+// A count that only goes up.
+//
+// Thread-safe: atomic, relaxed (a metric, not a synchronization).
 class Counter {
  public:
   void Increment(std::uint64_t n = 1) {
@@ -45,6 +48,8 @@ class Counter {
 // Counters keyed by label values. Label values may come from input (event
 // types), so the number of series is capped: past `max_series`, new label
 // sets are counted under the label value "other".
+//
+// Thread-safe.
 class LabeledCounter {
  public:
   explicit LabeledCounter(std::size_t max_series = 256)
@@ -68,6 +73,8 @@ class LabeledCounter {
 };
 
 // A latency histogram with fixed bucket bounds, in seconds.
+//
+// Thread-safe: atomic buckets.
 class LatencyHistogram {
  public:
   // Upper bounds in seconds, increasing; +Inf is implied.
@@ -92,6 +99,8 @@ class LatencyHistogram {
 };
 
 // Builds a page in the Prometheus text exposition format (version 0.0.4).
+//
+// Thread-compatible: one page, built on one thread.
 class PrometheusText {
  public:
   void AddCounter(absl::string_view name, absl::string_view help,

@@ -44,6 +44,8 @@ std::string SignBody(absl::string_view secret, absl::string_view body);
 // outer key blocks, computed once, so that each verification only hashes
 // the message (OpenSSL 3's one-shot HMAC() looks the algorithm up on every
 // call, which costs as much as hashing a webhook).
+//
+// Thread-safe: const after construction.
 class HmacKey {
  public:
   explicit HmacKey(absl::string_view secret);
@@ -54,6 +56,8 @@ class HmacKey {
   std::shared_ptr<const State> inner_, outer_;
 };
 
+// Thread-safe: const after construction (WebhookIngestor shares one among
+// its threads and replaces it whole on a reload).
 class SignatureVerifier {
  public:
   // `endpoints` must be valid (see ValidateEndpointSecrets).

@@ -7,9 +7,9 @@
 // serialization shared by every subscriber; and exactly what a durable store
 // writes and reads back.
 //
-// The encoding leaves out `sequence`, which the log assigns later; Encoded()
-// puts it first. Protobuf concatenation is merging, so the result decodes as
-// the whole event.
+// The encoding leaves out `sequence`, which the log assigns later;
+// AppendEncoded() puts it first. Protobuf concatenation is merging, so the
+// result decodes as the whole event.
 //
 // Most events follow from three things: the webhook's body, the endpoint
 // that verified it and the receive time. FromBody derives the event from
@@ -45,6 +45,8 @@
 
 namespace paradym::webhooks {
 
+// Thread-compatible until the log assigns its sequence; thread-safe from
+// then on, shared as an EventPtr that nobody modifies.
 class StoredEvent {
  public:
   // Encodes `event` (its `sequence` is ignored). A store keeps the whole

@@ -23,6 +23,10 @@ constexpr std::size_t kChunkBytes = std::size_t{32} << 10;
 // then waits only for the other threads' wakes instead of for itself.
 thread_local const Subscription* waking_now = nullptr;
 
+absl::Status Unsubscribed() {
+  return MakeError(absl::StatusCode::kCancelled, kCancelled, "unsubscribed");
+}
+
 absl::Status ShuttingDown() {
   return MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
                    "the server is shutting down; reconnect and resume after "
@@ -97,10 +101,14 @@ absl::Status Subscription::Take(std::size_t max_events, std::size_t max_bytes,
     std::uint64_t up_to = 0;
     {
       absl::MutexLock lock(&hub_.mu_);
-      if (!end_.ok()) return end_;
-      if (!live_ && cursor_ >= hub_.last_published_) hub_.GoLiveLocked(*this);
-      if (live_) {
-        TakeLive(max_events, max_bytes, out);
+      SubscriptionHub::Subscriber* self = hub_.FindLocked(*this);
+      if (self == nullptr) return Unsubscribed();
+      if (!self->end.ok()) return self->end;
+      if (!self->live && replay_cursor_ >= hub_.last_published_) {
+        hub_.GoLiveLocked(*self);
+      }
+      if (self->live) {
+        hub_.TakeLiveLocked(*self, max_events, max_bytes, out);
         return absl::OkStatus();
       }
       up_to = hub_.last_published_;
@@ -108,61 +116,66 @@ absl::Status Subscription::Take(std::size_t max_events, std::size_t max_bytes,
     if (absl::Status status = Replay(up_to, max_events, max_bytes, out);
         !status.ok()) {
       absl::MutexLock lock(&hub_.mu_);
-      if (end_.ok()) end_ = status;
-      return end_;
+      SubscriptionHub::Subscriber* self = hub_.FindLocked(*this);
+      if (self == nullptr) return Unsubscribed();
+      if (self->end.ok()) self->end = status;
+      return self->end;
     }
     if (out.events() > 0) return absl::OkStatus();
     // Nothing in that window matched; look again, possibly switching to live.
   }
 }
 
-void Subscription::TakeLive(std::size_t max_events, std::size_t max_bytes,
-                            Sink& out) {
+template <typename Sink>
+void SubscriptionHub::TakeLiveLocked(Subscriber& subscriber,
+                                     std::size_t max_events,
+                                     std::size_t max_bytes, Sink& out) {
   std::size_t bytes = 0;
-  if (match_all_) {
+  if (subscriber.subscription->match_all_) {
     // Every live event after the cursor, from the hub's.
-    for (std::uint64_t sequence = std::max(cursor_ + 1, hub_.live_first_);
-         sequence <= hub_.last_published_ && out.events() < max_events;
-         ++sequence) {
-      const SubscriptionHub::LiveEvent& live = hub_.LiveAt(sequence);
+    for (std::uint64_t sequence = std::max(subscriber.cursor + 1, live_first_);
+         sequence <= last_published_ && out.events() < max_events; ++sequence) {
+      const LiveEvent& live = LiveAt(sequence);
       if (out.events() > 0 && bytes + live.encoded_size > max_bytes) break;
       bytes += live.encoded_size;
-      out.Add(live.event, sequence, hub_.ChunkOf(live), live.offset, live.size);
-      cursor_ = sequence;
+      out.Add(live.event, sequence, ChunkOf(live), live.offset, live.size);
+      subscriber.cursor = sequence;
     }
   } else {
-    while (!queue_.empty() && out.events() < max_events) {
-      const EventPtr& event = queue_.front();
+    std::deque<EventPtr>& queue = subscriber.queue;
+    while (!queue.empty() && out.events() < max_events) {
+      const EventPtr& event = queue.front();
       const std::size_t size = event->EncodedSize();
       if (out.events() > 0 && bytes + size > max_bytes) break;
       bytes += size;
       const std::uint64_t sequence = event->sequence();
       // Its shared encoding, if the hub still has it.
-      if (sequence >= hub_.live_first_ && sequence <= hub_.last_published_) {
-        const SubscriptionHub::LiveEvent& live = hub_.LiveAt(sequence);
-        out.Add(event, sequence, hub_.ChunkOf(live), live.offset, live.size);
+      if (sequence >= live_first_ && sequence <= last_published_) {
+        const LiveEvent& live = LiveAt(sequence);
+        out.Add(event, sequence, ChunkOf(live), live.offset, live.size);
       } else {
         out.Add(event, sequence, nullptr, 0, 0);
       }
-      cursor_ = sequence;
-      queue_.pop_front();
+      subscriber.cursor = sequence;
+      queue.pop_front();
     }
   }
-  if (out.events() == 0) armed_ = true;
+  if (out.events() == 0) subscriber.armed = true;
 }
 
 absl::Status Subscription::Replay(std::uint64_t up_to, std::size_t max_events,
                                   std::size_t max_bytes, Sink& out) {
   std::vector<EventPtr> chunk;
   std::size_t bytes = 0;
-  while (cursor_ < up_to) {
+  while (replay_cursor_ < up_to) {
     chunk.clear();
-    RETURN_IF_ERROR(hub_.log_.ReadAfter(cursor_, up_to, kReplayChunk, chunk));
+    RETURN_IF_ERROR(
+        hub_.log_.ReadAfter(replay_cursor_, up_to, kReplayChunk, chunk));
     if (chunk.empty()) {
       // The log must hold everything up to what was published.
       return MakeError(
           absl::StatusCode::kInternal, kLogGap,
-          absl::StrCat("the event log holds nothing after ", cursor_,
+          absl::StrCat("the event log holds nothing after ", replay_cursor_,
                        " but sequence ", up_to, " was published"));
     }
     for (const EventPtr& event : chunk) {
@@ -175,7 +188,7 @@ absl::Status Subscription::Replay(std::uint64_t up_to, std::size_t max_events,
         bytes += size;
         out.Add(event, event->sequence(), nullptr, 0, 0);
       }
-      cursor_ = event->sequence();
+      replay_cursor_ = event->sequence();
     }
     if (out.events() > 0) return absl::OkStatus();
   }
@@ -197,10 +210,10 @@ absl::StatusOr<std::shared_ptr<Subscription>> SubscriptionHub::Subscribe(
     std::function<void()> on_ready) {
   absl::MutexLock lock(&mu_);
   if (shutting_down_) return ShuttingDown();
-  if (subscriptions_.size() >= options_.max_subscriptions) {
+  if (subscribers_.size() >= options_.max_subscriptions) {
     return MakeError(
         absl::StatusCode::kResourceExhausted, kTooManySubscribers,
-        absl::StrCat(subscriptions_.size(),
+        absl::StrCat(subscribers_.size(),
                      " Subscribe streams are open, the most this server "
                      "takes (--max_subscribers); retry later"),
         {{"max_subscribers", std::to_string(options_.max_subscriptions)}});
@@ -230,44 +243,37 @@ absl::StatusOr<std::shared_ptr<Subscription>> SubscriptionHub::Subscribe(
   }
   std::shared_ptr<Subscription> subscription(
       new Subscription(*this, std::move(filter), cursor, std::move(on_ready)));
-  subscription->AssertHub(*this);
-  subscription->attached_ = true;
+  auto subscriber = std::make_shared<Subscriber>(subscription);
+  subscriber->attached = true;
   if (subscription->match_all_) {
-    match_all_.push_back(subscription.get());
+    match_all_.push_back(subscriber.get());
   } else {
-    index_.Add(subscription->filter_, subscription.get());
+    index_.Add(subscription->filter_, subscriber.get());
   }
   // A start beyond what was published (a replica catching up) is live at
   // once: Publish skips what it has seen.
-  if (cursor >= last_published_) GoLiveLocked(*subscription);
-  subscriptions_.push_back(subscription);
+  if (cursor >= last_published_) GoLiveLocked(*subscriber);
+  subscribers_.emplace(subscription.get(), std::move(subscriber));
   return subscription;
 }
 
 void SubscriptionHub::Unsubscribe(Subscription& subscription) {
   absl::MutexLock lock(&mu_);
-  subscription.AssertHub(*this);
-  subscription.unsubscribed_ = true;
-  subscription.queue_.clear();
-  if (subscription.end_.ok()) {
-    subscription.end_ =
-        MakeError(absl::StatusCode::kCancelled, kCancelled, "unsubscribed");
-  }
-  DetachLocked(subscription);
-  subscriptions_.erase(
-      std::remove_if(subscriptions_.begin(), subscriptions_.end(),
-                     [&](const std::shared_ptr<Subscription>& s) {
-                       return s.get() == &subscription;
-                     }),
-      subscriptions_.end());
+  auto it = subscribers_.find(&subscription);
+  if (it == subscribers_.end()) return;
+  // Kept until its wakes have run; its Next says CANCELLED from now on.
+  const std::shared_ptr<Subscriber> subscriber = std::move(it->second);
+  subscribers_.erase(it);
+  subscriber->queue.clear();
+  DetachLocked(*subscriber);
   const int own_wakes = waking_now == &subscription ? 1 : 0;
   struct Waiting {
-    Subscription* subscription;
+    const Subscriber* subscriber;
     int own_wakes;
-  } waiting{&subscription, own_wakes};
+  } waiting{subscriber.get(), own_wakes};
   mu_.Await(absl::Condition(
       +[](Waiting* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {  // Await holds mu_
-        return w->subscription->wakes_running_ <= w->own_wakes;
+        return w->subscriber->wakes_running <= w->own_wakes;
       },
       &waiting));
 }
@@ -281,44 +287,48 @@ SubscriptionHub::Wakeups SubscriptionHub::Publish(EventPtr event) {
     live_first_ = sequence + 1;
     return wakeups;
   }
-  // Filtered subscriptions: only those the index names, each once.
-  bool matched = false;
-  candidates_.clear();
-  index_.AppendCandidates(*event, candidates_);
-  for (Subscription* subscription : candidates_) {
-    subscription->AssertHub(*this);
-    if (subscription->considered_ == sequence) continue;
-    subscription->considered_ = sequence;
-    // A live subscription's cursor changes only under mu_.
-    if (!subscription->live_ || sequence <= subscription->cursor_ ||
-        !subscription->filter_.Matches(*event)) {
-      continue;
-    }
-    if (subscription->queue_.size() >= options_.queue_capacity) {
-      overflowing_.push_back(subscription);
-      continue;
-    }
-    subscription->queue_.push_back(event);
-    matched = true;
-    ArmForWakeLocked(*subscription, wakeups);
-  }
+  const bool matched = QueueForFilteredLocked(event, wakeups);
   KeepLocked(std::move(event), matched || !match_all_.empty());
   // The others read on from their cursor: wake those waiting, end those the
   // kept events no longer reach.
-  for (Subscription* subscription : match_all_) {
-    subscription->AssertHub(*this);
-    if (!subscription->live_ || sequence <= subscription->cursor_) continue;
-    if (subscription->cursor_ + 1 < live_first_) {
-      overflowing_.push_back(subscription);
+  for (Subscriber* subscriber : match_all_) {
+    if (!subscriber->live || sequence <= subscriber->cursor) continue;
+    if (subscriber->cursor + 1 < live_first_) {
+      overflowing_.push_back(subscriber);
       continue;
     }
-    ArmForWakeLocked(*subscription, wakeups);
+    ArmForWakeLocked(*subscriber, wakeups);
   }
-  for (Subscription* subscription : overflowing_) {
-    OverflowLocked(*subscription, wakeups);
+  for (Subscriber* subscriber : overflowing_) {
+    OverflowLocked(*subscriber, wakeups);
   }
   overflowing_.clear();
   return wakeups;
+}
+
+bool SubscriptionHub::QueueForFilteredLocked(const EventPtr& event,
+                                             Wakeups& wakeups) {
+  const std::uint64_t sequence = event->sequence();
+  bool matched = false;
+  // Only those the index names, each once.
+  candidates_.clear();
+  index_.AppendCandidates(*event, candidates_);
+  for (Subscriber* subscriber : candidates_) {
+    if (subscriber->considered == sequence) continue;
+    subscriber->considered = sequence;
+    if (!subscriber->live || sequence <= subscriber->cursor ||
+        !subscriber->subscription->filter_.Matches(*event)) {
+      continue;
+    }
+    if (subscriber->queue.size() >= options_.queue_capacity) {
+      overflowing_.push_back(subscriber);
+      continue;
+    }
+    subscriber->queue.push_back(event);
+    matched = true;
+    ArmForWakeLocked(*subscriber, wakeups);
+  }
+  return matched;
 }
 
 void SubscriptionHub::KeepLocked(EventPtr event, bool frame) {
@@ -360,15 +370,14 @@ void SubscriptionHub::DropOldestChunkLocked() {
 
 void SubscriptionHub::Wake(Wakeups wakeups) {
   if (wakeups.empty()) return;
-  for (const auto& subscription : wakeups) {
-    waking_now = subscription.get();
-    subscription->on_ready_();
+  for (const std::shared_ptr<Subscriber>& subscriber : wakeups) {
+    waking_now = subscriber->subscription.get();
+    subscriber->subscription->on_ready_();
     waking_now = nullptr;
   }
   absl::MutexLock lock(&mu_);
-  for (const auto& subscription : wakeups) {
-    subscription->AssertHub(*this);
-    --subscription->wakes_running_;
+  for (const std::shared_ptr<Subscriber>& subscriber : wakeups) {
+    --subscriber->wakes_running;
   }
 }
 
@@ -377,11 +386,8 @@ void SubscriptionHub::Shutdown() {
   {
     absl::MutexLock lock(&mu_);
     shutting_down_ = true;
-    for (const auto& subscription : subscriptions_) {
-      subscription->AssertHub(*this);
-      if (subscription->end_.ok()) {
-        EndLocked(*subscription, ShuttingDown(), wakeups);
-      }
+    for (const auto& [subscription, subscriber] : subscribers_) {
+      if (subscriber->end.ok()) EndLocked(*subscriber, ShuttingDown(), wakeups);
     }
   }
   Wake(std::move(wakeups));
@@ -389,7 +395,7 @@ void SubscriptionHub::Shutdown() {
 
 std::size_t SubscriptionHub::size() const {
   absl::MutexLock lock(&mu_);
-  return subscriptions_.size();
+  return subscribers_.size();
 }
 
 std::uint64_t SubscriptionHub::overflows() const {
@@ -397,21 +403,24 @@ std::uint64_t SubscriptionHub::overflows() const {
   return overflows_;
 }
 
-void SubscriptionHub::EndLocked(Subscription& subscription, absl::Status status,
-                                Wakeups& wakeups) {
-  subscription.AssertHub(*this);
-  subscription.end_ = std::move(status);
-  subscription.queue_.clear();
-  DetachLocked(subscription);
-  ArmForWakeLocked(subscription, wakeups);
+SubscriptionHub::Subscriber* SubscriptionHub::FindLocked(
+    const Subscription& subscription) const {
+  auto it = subscribers_.find(&subscription);
+  return it == subscribers_.end() ? nullptr : it->second.get();
 }
 
-void SubscriptionHub::OverflowLocked(Subscription& subscription,
-                                     Wakeups& wakeups) {
-  subscription.AssertHub(*this);
+void SubscriptionHub::EndLocked(Subscriber& subscriber, absl::Status status,
+                                Wakeups& wakeups) {
+  subscriber.end = std::move(status);
+  subscriber.queue.clear();
+  DetachLocked(subscriber);
+  ArmForWakeLocked(subscriber, wakeups);
+}
+
+void SubscriptionHub::OverflowLocked(Subscriber& subscriber, Wakeups& wakeups) {
   ++overflows_;
-  const std::uint64_t last = subscription.cursor_;
-  EndLocked(subscription,
+  const std::uint64_t last = subscriber.cursor;
+  EndLocked(subscriber,
             MakeError(absl::StatusCode::kResourceExhausted, kSubscriberTooSlow,
                       absl::StrCat("the subscriber fell more than ",
                                    options_.queue_capacity,
@@ -422,27 +431,26 @@ void SubscriptionHub::OverflowLocked(Subscription& subscription,
             wakeups);
 }
 
-void SubscriptionHub::ArmForWakeLocked(Subscription& subscription,
+void SubscriptionHub::ArmForWakeLocked(Subscriber& subscriber,
                                        Wakeups& wakeups) {
-  subscription.AssertHub(*this);
-  if (!subscription.armed_ || subscription.unsubscribed_) return;
-  subscription.armed_ = false;
-  ++subscription.wakes_running_;
-  wakeups.push_back(subscription.shared_from_this());
+  if (!subscriber.armed) return;
+  subscriber.armed = false;
+  ++subscriber.wakes_running;
+  wakeups.push_back(subscriber.shared_from_this());
 }
 
-void SubscriptionHub::DetachLocked(Subscription& subscription) {
-  subscription.AssertHub(*this);
-  if (!subscription.attached_) return;
-  subscription.attached_ = false;
+void SubscriptionHub::DetachLocked(Subscriber& subscriber) {
+  if (!subscriber.attached) return;
+  subscriber.attached = false;
+  const Subscription& subscription = *subscriber.subscription;
   if (subscription.match_all_) {
-    auto it = std::find(match_all_.begin(), match_all_.end(), &subscription);
+    auto it = std::find(match_all_.begin(), match_all_.end(), &subscriber);
     *it = match_all_.back();
     match_all_.pop_back();
   } else {
-    index_.Remove(subscription.filter_, &subscription);
+    index_.Remove(subscription.filter_, &subscriber);
   }
-  if (!subscription.live_ || --live_count_ > 0) return;
+  if (!subscriber.live || --live_count_ > 0) return;
   // Nobody is live: keep nothing.
   live_events_.clear();
   live_first_ = last_published_ + 1;
@@ -452,10 +460,10 @@ void SubscriptionHub::DetachLocked(Subscription& subscription) {
   filling_ = nullptr;
 }
 
-void SubscriptionHub::GoLiveLocked(Subscription& subscription) {
-  subscription.AssertHub(*this);
-  subscription.live_ = true;
-  if (subscription.attached_) ++live_count_;
+void SubscriptionHub::GoLiveLocked(Subscriber& subscriber) {
+  subscriber.live = true;
+  subscriber.cursor = subscriber.subscription->replay_cursor_;
+  if (subscriber.attached) ++live_count_;
 }
 
 }  // namespace paradym::webhooks

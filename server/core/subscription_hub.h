@@ -28,15 +28,12 @@
 //   hub.Unsubscribe(**subscription);  // on_ready never runs after this
 //
 // The hub listens to its log (EventLog::SetListener): every event the log
-// announces is published, in sequence order. Publish can also be called
-// directly, with the same ordering, by a hub whose log announces nothing:
-//   SubscriptionHub::Wakeups wakeups = hub.Publish(stored_event);
-//   hub.Wake(std::move(wakeups));  // after releasing the publisher's locks
+// announces is published, in sequence order, and the subscriptions it wakes
+// are woken after the hub's lock is released.
 
 #ifndef PARADYM_WEBHOOKS_SERVER_CORE_SUBSCRIPTION_HUB_H_
 #define PARADYM_WEBHOOKS_SERVER_CORE_SUBSCRIPTION_HUB_H_
 
-#include <cassert>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -46,6 +43,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -58,6 +56,10 @@ namespace paradym::webhooks {
 
 class Subscription;
 
+// Thread-safe: the log's threads publish while consumers on other threads
+// subscribe, take and unsubscribe. One lock, `mu_`, guards the hub and what
+// it keeps of each subscription (a Subscriber); it is never held while
+// reading the log for a replay or running an `on_ready`.
 class SubscriptionHub {
  public:
   struct Options {
@@ -72,9 +74,6 @@ class SubscriptionHub {
     // it framed anew (a copy of its own): a speed limit, not a cut-off.
     std::size_t max_shared_bytes = std::size_t{64} << 20;
   };
-
-  // Subscriptions that must be woken, returned by Publish and Shutdown.
-  using Wakeups = std::vector<std::shared_ptr<Subscription>>;
 
   // Becomes the listener of `log`, which must outlive the hub and must not
   // append while the hub is destroyed. Live events start after the log's last
@@ -97,16 +96,9 @@ class SubscriptionHub {
       std::function<void()> on_ready);
 
   // Removes `subscription`. When this returns, its `on_ready` is not running
-  // and never runs again. Must not be called from inside `on_ready`.
+  // (but for the one that called this, if any) and never runs again. From
+  // inside an `on_ready`, only that subscription may be removed.
   void Unsubscribe(Subscription& subscription);
-
-  // Hands `event` to every live matching subscription. Events must come in
-  // sequence order, each after the log stored it. Never blocks on a
-  // subscriber; call Wake() with the result after releasing your own locks.
-  [[nodiscard]] Wakeups Publish(EventPtr event);
-
-  // Runs `on_ready` of each subscription in `wakeups`.
-  void Wake(Wakeups wakeups);
 
   // Ends every subscription with UNAVAILABLE (SHUTTING_DOWN) and refuses new
   // ones.
@@ -120,6 +112,47 @@ class SubscriptionHub {
 
  private:
   friend class Subscription;
+
+  // What the hub keeps of one subscription: whether and where it gets live
+  // events, and how it ends. Guarded by mu_ as the containers that hold it
+  // are: it is reached only through subscribers_, index_, match_all_, the
+  // scratch lists and Wakeups, under mu_ (Wake reads only the constant
+  // `subscription` without it). An unsubscribed one is in none of them, so
+  // nothing arms or ends it again.
+  struct Subscriber : std::enable_shared_from_this<Subscriber> {
+    explicit Subscriber(std::shared_ptr<Subscription> subscription)
+        : subscription(std::move(subscription)) {}
+
+    const std::shared_ptr<Subscription> subscription;
+    // Switched from replay to live events; from then on `cursor` is the last
+    // sequence given out or skipped (before, the consumer keeps its own).
+    bool live = false;
+    std::uint64_t cursor = 0;
+    // Filed in index_ or match_all_ (and, when live, counted in
+    // live_count_): from Subscribe until the subscription ends.
+    bool attached = false;
+    // Live events matched and not taken yet (filtered subscriptions only).
+    std::deque<EventPtr> queue;
+    // The last sequence Publish considered it for.
+    std::uint64_t considered = 0;
+    // Next found nothing: the next event or the end wakes it.
+    bool armed = false;
+    absl::Status end;
+    // Wakes armed and not yet run to their end; Unsubscribe waits for them.
+    int wakes_running = 0;
+  };
+
+  // Subscribers that must be woken, returned by Publish and Shutdown. Each
+  // holds its subscription and is counted in its `wakes_running`.
+  using Wakeups = std::vector<std::shared_ptr<Subscriber>>;
+
+  // Hands `event` to every live matching subscription. Events come in
+  // sequence order, each after the log stored it. Never blocks on a
+  // subscriber; Wake() the result once the publisher's locks are released.
+  [[nodiscard]] Wakeups Publish(EventPtr event);
+
+  // Runs `on_ready` of each subscription in `wakeups`.
+  void Wake(Wakeups wakeups);
 
   // A live event as the hub keeps it for its subscriptions.
   struct LiveEvent {
@@ -140,19 +173,32 @@ class SubscriptionHub {
     std::uint64_t first_sequence;
   };
 
-  // Ends `subscription` with `status` and, when it waits, adds it to `wakeups`.
-  void EndLocked(Subscription& subscription, absl::Status status,
-                 Wakeups& wakeups) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Ends `subscription` for falling behind.
-  void OverflowLocked(Subscription& subscription, Wakeups& wakeups)
+  // What the hub keeps of `subscription`; nullptr once unsubscribed.
+  Subscriber* FindLocked(const Subscription& subscription) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ArmForWakeLocked(Subscription& subscription, Wakeups& wakeups)
+  // Takes `subscriber`'s live events into `out`, a Subscription::Sink (a
+  // type this header cannot name yet), as Subscription::Next does.
+  template <typename Sink>
+  void TakeLiveLocked(Subscriber& subscriber, std::size_t max_events,
+                      std::size_t max_bytes, Sink& out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Stops handing live events to `subscription` (ended or unsubscribed).
-  void DetachLocked(Subscription& subscription)
+  // Ends `subscriber` with `status` and, when it waits, adds it to `wakeups`.
+  void EndLocked(Subscriber& subscriber, absl::Status status, Wakeups& wakeups)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Switches `subscription` from replay to live events.
-  void GoLiveLocked(Subscription& subscription)
+  // Ends `subscriber` for falling behind.
+  void OverflowLocked(Subscriber& subscriber, Wakeups& wakeups)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ArmForWakeLocked(Subscriber& subscriber, Wakeups& wakeups)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stops handing live events to `subscriber` (ended or unsubscribed).
+  void DetachLocked(Subscriber& subscriber) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Switches `subscriber` from replay to live events, from where its
+  // consumer's replay left off. On the consumer's thread, or before it has
+  // the subscription.
+  void GoLiveLocked(Subscriber& subscriber) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues `event` for the live filtered subscriptions it matches; whether
+  // it matched any. Those that have too many queued go to overflowing_.
+  bool QueueForFilteredLocked(const EventPtr& event, Wakeups& wakeups)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Keeps `event`, framed when `frame`, for the live subscriptions.
   void KeepLocked(EventPtr event, bool frame)
@@ -173,14 +219,15 @@ class SubscriptionHub {
   EventLog& log_;
   const Options options_;
   mutable absl::Mutex mu_;
-  std::vector<std::shared_ptr<Subscription>> subscriptions_
-      ABSL_GUARDED_BY(mu_);
+  // Every open subscription, by its address.
+  absl::flat_hash_map<const Subscription*, std::shared_ptr<Subscriber>>
+      subscribers_ ABSL_GUARDED_BY(mu_);
   // The subscriptions that get live events: filtered ones in `index_`, the
   // others in `match_all_`. Ended ones are in neither.
-  FilterIndex<Subscription> index_ ABSL_GUARDED_BY(mu_);
-  std::vector<Subscription*> match_all_ ABSL_GUARDED_BY(mu_);
-  std::vector<Subscription*> candidates_ ABSL_GUARDED_BY(mu_);   // scratch
-  std::vector<Subscription*> overflowing_ ABSL_GUARDED_BY(mu_);  // scratch
+  FilterIndex<Subscriber> index_ ABSL_GUARDED_BY(mu_);
+  std::vector<Subscriber*> match_all_ ABSL_GUARDED_BY(mu_);
+  std::vector<Subscriber*> candidates_ ABSL_GUARDED_BY(mu_);   // scratch
+  std::vector<Subscriber*> overflowing_ ABSL_GUARDED_BY(mu_);  // scratch
   // Live subscriptions not ended. While there is one, the hub keeps the
   // last live events: live_events_ holds live_first_..last_published_.
   std::size_t live_count_ ABSL_GUARDED_BY(mu_) = 0;
@@ -198,8 +245,12 @@ class SubscriptionHub {
   std::uint64_t overflows_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-// Declared after SubscriptionHub, whose lock guards its state.
-class Subscription : public std::enable_shared_from_this<Subscription> {
+// One subscription of a SubscriptionHub, as its consumer sees it: the
+// events it pulls. The hub keeps the rest (SubscriptionHub::Subscriber).
+//
+// Thread-compatible: one consumer at a time calls Next, while the hub
+// publishes on other threads.
+class Subscription {
  public:
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
@@ -210,7 +261,7 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
   // will run once when there is. Otherwise the status that ended the
   // subscription: RESOURCE_EXHAUSTED (SUBSCRIBER_TOO_SLOW), UNAVAILABLE
   // (SHUTTING_DOWN), OUT_OF_RANGE (SEQUENCE_TOO_OLD, when replay falls behind
-  // the log). One consumer at a time.
+  // the log), CANCELLED after Unsubscribe.
   absl::Status Next(std::size_t max_events, std::size_t max_bytes,
                     std::vector<EventPtr>& out);
   // The same events, encoded as one SubscribeResponse: live events as pieces
@@ -230,21 +281,9 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
         filter_(std::move(filter)),
         match_all_(filter_.MatchesEverything()),
         on_ready_(std::move(on_ready)),
-        cursor_(cursor) {}
+        replay_cursor_(cursor) {}
 
   absl::Status Take(std::size_t max_events, std::size_t max_bytes, Sink& out);
-  // Takes live events, under the hub's lock.
-  void TakeLive(std::size_t max_events, std::size_t max_bytes, Sink& out)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(hub_.mu_);
-
-  // `hub`, whose lock the caller holds, is hub_: every subscription a hub
-  // handles is its own. Tells the thread-safety analysis, which cannot see
-  // it, that the state below is locked.
-  void AssertHub(const SubscriptionHub& hub) const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(hub.mu_)
-          ABSL_ASSERT_EXCLUSIVE_LOCK(hub_.mu_) {
-    assert(&hub == &hub_);
-  }
 
   // Reads the next replay batch from the log, outside the hub's lock.
   absl::Status Replay(std::uint64_t up_to, std::size_t max_events,
@@ -255,23 +294,10 @@ class Subscription : public std::enable_shared_from_this<Subscription> {
   const bool match_all_;  // filter_ matches every event
   const std::function<void()> on_ready_;
 
-  // Only the consumer touches these while replaying; the hub's lock guards
-  // the switch to live.
-  std::uint64_t cursor_;         // the last sequence given out (or skipped)
-  EncodedBatchBuilder builder_;  // the consumer's
-
-  bool live_ ABSL_GUARDED_BY(hub_.mu_) = false;
-  // Filed in the hub's index_ or match_all_ (and, when live, counted in its
-  // live_count_): from Subscribe until the subscription ends.
-  bool attached_ ABSL_GUARDED_BY(hub_.mu_) = false;
-  // Live events matched and not taken yet (filtered subscriptions only).
-  std::deque<EventPtr> queue_ ABSL_GUARDED_BY(hub_.mu_);
-  // The last sequence the hub considered it for.
-  std::uint64_t considered_ ABSL_GUARDED_BY(hub_.mu_) = 0;
-  bool armed_ ABSL_GUARDED_BY(hub_.mu_) = false;
-  absl::Status end_ ABSL_GUARDED_BY(hub_.mu_);
-  int wakes_running_ ABSL_GUARDED_BY(hub_.mu_) = 0;
-  bool unsubscribed_ ABSL_GUARDED_BY(hub_.mu_) = false;
+  // The consumer's: the last sequence replay gave out or skipped, until the
+  // hub takes over at the switch to live (Subscriber::cursor).
+  std::uint64_t replay_cursor_;
+  EncodedBatchBuilder builder_;
 };
 
 }  // namespace paradym::webhooks

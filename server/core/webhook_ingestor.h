@@ -52,6 +52,8 @@ struct WebhookRequest {
   absl::string_view endpoint;  // empty: try every configured secret
 };
 
+// Thread-safe: every HTTP thread and gRPC's threads ingest at once, while
+// SIGHUP's thread may SetVerifier and the stopping thread Shutdown.
 class WebhookIngestor {
  public:
   struct Options {

@@ -9,8 +9,8 @@
 // reuses one response per stream, so that a second file question on a stream
 // repeats the files of the first.
 //
-// TODO: drop this once the gRPC we build on serves v1 itself (upstream
-// added it in grpc/grpc#34599, after 1.51): both would claim the same method,
+// TODO(grpc/grpc#34599): drop this once the gRPC we build on serves v1
+// itself (that change came after 1.51): both would claim the same method,
 // and the two copies of reflection.proto the same symbols.
 //
 //   ReflectionV1Service reflection;  // must outlive the server
@@ -32,6 +32,8 @@
 
 namespace paradym::webhooks {
 
+// Thread-safe: each call's reactor is its own; the service only reads the
+// descriptor pool and the server's list of services.
 class ReflectionV1Service final
     : public ::grpc::reflection::v1::ServerReflection::CallbackService {
  public:

@@ -87,6 +87,10 @@ void ToByteBuffer(EncodedBatch& batch, std::vector<grpc::Slice>& slices,
 // Lifetime: created by Subscribe(); deleted by OnDone() once the
 // subscription has left the hub (so no wake can reach it) and the pacer has
 // taken back its turn (so none is pending or running).
+//
+// Thread-safe: gRPC's callbacks, the hub's wakes (on a publishing thread) and
+// the pacer's turns (on its thread) come at once; `mu_` guards what they
+// share, and the batch and its buffers belong to whoever owns the writer.
 class SubscribeReactor final
     : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
       private WritePacer::Stream {
@@ -170,12 +174,7 @@ class SubscribeReactor final
   // pacer's thread writes them, within a millisecond or when pacing allows.
   void OnWake() {
     absl::MutexLock lock(&mu_);
-    if (finished_) return;
-    if (writing_) {
-      wake_pending_ = true;
-      return;
-    }
-    if (turn_pending_) return;  // the turn will pull
+    if (!MayPullLocked()) return;
     turn_pending_ = true;
     pacer_.Schedule(*this, std::max(absl::Now(), next_write_));
   }
@@ -184,12 +183,7 @@ class SubscribeReactor final
   void OnReady() {
     {
       absl::MutexLock lock(&mu_);
-      if (finished_) return;
-      if (writing_) {
-        wake_pending_ = true;
-        return;
-      }
-      if (turn_pending_) return;  // the turn will pull
+      if (!MayPullLocked()) return;
       if (absl::Now() < next_write_) {
         turn_pending_ = true;
         pacer_.Schedule(*this, next_write_);
@@ -198,6 +192,19 @@ class SubscribeReactor final
       writing_ = true;
     }
     Pump();
+  }
+
+  // The checks OnWake and OnReady start with: whether they may go on to
+  // pull. Not when the stream is finished; not while the writer is busy
+  // (which is told to pull again when it is done); not while a turn is
+  // pending (the turn will pull).
+  bool MayPullLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return false;
+    if (writing_) {
+      wake_pending_ = true;
+      return false;
+    }
+    return !turn_pending_;
   }
 
   void OnTurn() override {

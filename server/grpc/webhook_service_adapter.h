@@ -48,6 +48,7 @@ using WebhookServiceBase = ::paradym::webhooks::v1::WebhookService::
 // on loopback. IPv4-mapped IPv6 loopback counts; a Unix socket does not.
 bool IsLoopbackPeer(absl::string_view peer);
 
+// Thread-safe: gRPC calls its methods on its own threads at once.
 class WebhookServiceAdapter final : public WebhookServiceBase {
  public:
   struct Options {

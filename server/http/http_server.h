@@ -1,17 +1,18 @@
 // The HTTP/1.1 server in front of WebhookHttpAdapter, on Boost.Beast.
 //
-// Asynchronous: `threads` threads, each running an io_context of its own;
-// each connection is handed to one of them, in turn, for good. Keep-alive,
-// pipelining, chunked bodies and Expect: 100-continue. A connection reads
-// into one bounded buffer, feeds Beast's parser itself, answers with one
-// send when the answer fits the socket, and keeps one timer; answers the
-// core makes on another thread (the SQLite store's) go back to each thread
-// in batches. A hostile client cannot hold resources: the header is limited
-// in size, a whole request must arrive within `read_timeout` of its first
-// byte, an idle keep-alive connection is closed after `idle_timeout`, and
-// connections over `max_connections` are closed at once. With TLS files it
-// speaks HTTPS (reloadable). The server only moves bytes; what to answer is
-// the adapter's business.
+// Asynchronous: `threads` threads, each running an io_context of its own
+// (http_worker.h); each connection is handed to one of them, in turn, for
+// good, so that no handler needs a strand. Keep-alive, pipelining, chunked
+// bodies and Expect: 100-continue (http_connection.h). A connection reads
+// into one bounded buffer, feeds Beast's parser itself
+// (http_request_parser.h), answers with one send when the answer fits the
+// socket, and keeps one timer; answers the core makes on another thread (the
+// SQLite store's) go back to each thread in batches. A hostile client cannot
+// hold resources: the header is limited in size, a whole request must arrive
+// within `read_timeout` of its first byte, an idle keep-alive connection is
+// closed after `idle_timeout`, and connections over `max_connections` are
+// closed at once. With TLS files it speaks HTTPS (reloadable). The server
+// only moves bytes; what to answer is the adapter's business.
 //
 //   HttpServer server(options, adapter);
 //   absl::StatusOr<int> port = server.Start();
@@ -19,6 +20,9 @@
 //   server.BeginDrain();                      // stop accepting, 503 new ones
 //   server.WaitForIdle(absl::Seconds(5));     // requests in flight finish
 //   server.Stop();
+//
+// Thread-safe: ReloadTls, BeginDrain and WaitForIdle from any thread; Start
+// and Stop from the owner's thread.
 
 #ifndef PARADYM_WEBHOOKS_SERVER_HTTP_HTTP_SERVER_H_
 #define PARADYM_WEBHOOKS_SERVER_HTTP_HTTP_SERVER_H_

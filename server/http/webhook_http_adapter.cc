@@ -26,20 +26,33 @@ bool IsJson(absl::string_view content_type) {
   return absl::EqualsIgnoreCase(media, "application/json");
 }
 
-// The HTTP status for a status of the core or of this adapter.
-int HttpStatusFor(const absl::Status& status, absl::string_view reason) {
-  if (reason == kMethodNotAllowed) return 405;
-  if (reason == kLengthRequired) return 411;
-  if (reason == kBodyTooLarge) return 413;
-  if (reason == kUnsupportedMediaType) return 415;
-  if (reason == kRequestTimeout) return 408;
-  if (reason == kHeadersTooLarge) return 431;
-  switch (status.code()) {
+// Reasons whose HTTP status says more than their code's: the RFC 9110
+// (RFC 6585 for 431) statuses made for them.
+struct ReasonStatus {
+  absl::string_view reason;
+  int status;
+};
+constexpr ReasonStatus kStatusByReason[] = {
+    {kRequestTimeout, 408},        // RFC 9110 15.5.9
+    {kMethodNotAllowed, 405},      // RFC 9110 15.5.6, with an Allow header
+    {kLengthRequired, 411},        // RFC 9110 15.5.12
+    {kBodyTooLarge, 413},          // RFC 9110 15.5.14
+    {kUnsupportedMediaType, 415},  // RFC 9110 15.5.16
+    {kHeadersTooLarge, 431},       // RFC 6585 5
+};
+
+// Every canonical code's HTTP status, as google.rpc.Code documents it
+// (googleapis, google/rpc/code.proto: the "HTTP Mapping" of each code),
+// but for CANCELLED: code.proto says 499, nginx's "client closed request",
+// which no RFC defines and no client reads (it has gone). Codes outside the
+// canonical ones are 500, as UNKNOWN.
+int HttpStatusForCode(absl::StatusCode code) {
+  switch (code) {
     case absl::StatusCode::kOk:
       return 200;
     case absl::StatusCode::kInvalidArgument:
-    case absl::StatusCode::kOutOfRange:
     case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kOutOfRange:
       return 400;
     case absl::StatusCode::kUnauthenticated:
       return 401;
@@ -47,8 +60,16 @@ int HttpStatusFor(const absl::Status& status, absl::string_view reason) {
       return 403;
     case absl::StatusCode::kNotFound:
       return 404;
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kAborted:
+      return 409;
     case absl::StatusCode::kResourceExhausted:
       return 429;
+    case absl::StatusCode::kCancelled:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kDataLoss:
+      return 500;
     case absl::StatusCode::kUnimplemented:
       return 501;
     case absl::StatusCode::kUnavailable:
@@ -58,6 +79,15 @@ int HttpStatusFor(const absl::Status& status, absl::string_view reason) {
     default:
       return 500;
   }
+}
+
+// The HTTP status for a status of the core or of this adapter: by its
+// reason where the reason has a status of its own, else by its code.
+int HttpStatusFor(const absl::Status& status, absl::string_view reason) {
+  for (const ReasonStatus& entry : kStatusByReason) {
+    if (reason == entry.reason) return entry.status;
+  }
+  return HttpStatusForCode(status.code());
 }
 
 }  // namespace
@@ -93,47 +123,16 @@ WebhookHttpAdapter::HeadDecision WebhookHttpAdapter::OnHead(
     const HttpRequestHead& head) {
   HeadDecision decision;
   const absl::string_view path = head.target.substr(0, head.target.find('?'));
-  const bool webhook_path = path == kWebhookPath;
   const bool endpoint_path =
       absl::StartsWith(path, kEndpointPrefix) &&
       path.size() > kEndpointPrefix.size() &&
       path.find('/', kEndpointPrefix.size()) == absl::string_view::npos;
-  if (head.metrics_listener && path != "/metrics") {
-    decision.response =
-        ErrorResponse(MakeError(absl::StatusCode::kNotFound, kUnknownPath,
-                                "this port serves GET /metrics only"));
+  if (absl::Status status = CheckListener(head, path); !status.ok()) {
+    decision.response = ErrorResponse(status);
     return decision;
   }
-  if (path == "/metrics" && !head.metrics_listener) {
-    if (metrics_elsewhere_.load()) {
-      decision.response = ErrorResponse(
-          MakeError(absl::StatusCode::kNotFound, kUnknownPath,
-                    "/metrics is served on the --metrics_address listener"));
-      return decision;
-    }
-    if (!head.loopback_peer) {
-      decision.response = ErrorResponse(MakeError(
-          absl::StatusCode::kPermissionDenied, kMetricsLoopbackOnly,
-          "/metrics is served to clients on loopback only; start the server "
-          "with --metrics_address to serve it on an address of its own"));
-      return decision;
-    }
-  }
-  if (!webhook_path && !endpoint_path) {
-    if (path == "/healthz" || path == "/readyz" || path == "/metrics") {
-      if (head.method != "GET") {
-        decision.response = ErrorResponse(
-            MakeError(absl::StatusCode::kUnimplemented, kMethodNotAllowed,
-                      absl::StrCat(path, " answers GET only")));
-        decision.response->allow = "GET";
-      } else {
-        decision.response = Get(path);
-      }
-      return decision;
-    }
-    decision.response = ErrorResponse(MakeError(
-        absl::StatusCode::kNotFound, kUnknownPath,
-        "no such path; POST webhooks to /webhook or /webhooks/{endpoint}"));
+  if (path != kWebhookPath && !endpoint_path) {
+    decision.response = AnswerOtherPath(head.method, path);
     return decision;
   }
   if (head.method != "POST") {
@@ -143,42 +142,82 @@ WebhookHttpAdapter::HeadDecision WebhookHttpAdapter::OnHead(
     decision.response->allow = "POST";
     return decision;
   }
-  if (draining()) {
-    decision.response = ErrorResponse(
-        MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
-                  "the server is shutting down; send the webhook to another "
-                  "instance"));
-    return decision;
-  }
   if (endpoint_path) {
     decision.endpoint = std::string(path.substr(kEndpointPrefix.size()));
-    if (absl::Status status = ingestor_.CheckEndpoint(decision.endpoint);
-        !status.ok()) {
-      decision.response = ErrorResponse(status);
-      return decision;
+  }
+  if (absl::Status status =
+          CheckWebhookHead(head, endpoint_path, decision.endpoint);
+      !status.ok()) {
+    decision.response = ErrorResponse(status);
+  }
+  return decision;
+}
+
+absl::Status WebhookHttpAdapter::CheckListener(const HttpRequestHead& head,
+                                               absl::string_view path) const {
+  if (head.metrics_listener && path != "/metrics") {
+    return MakeError(absl::StatusCode::kNotFound, kUnknownPath,
+                     "this port serves GET /metrics only");
+  }
+  if (path != "/metrics" || head.metrics_listener) return absl::OkStatus();
+  if (metrics_elsewhere_.load()) {
+    return MakeError(absl::StatusCode::kNotFound, kUnknownPath,
+                     "/metrics is served on the --metrics_address listener");
+  }
+  if (!head.loopback_peer) {
+    return MakeError(
+        absl::StatusCode::kPermissionDenied, kMetricsLoopbackOnly,
+        "/metrics is served to clients on loopback only; start the server "
+        "with --metrics_address to serve it on an address of its own");
+  }
+  return absl::OkStatus();
+}
+
+HttpResponse WebhookHttpAdapter::AnswerOtherPath(absl::string_view method,
+                                                 absl::string_view path) {
+  if (path != "/healthz" && path != "/readyz" && path != "/metrics") {
+    return ErrorResponse(MakeError(
+        absl::StatusCode::kNotFound, kUnknownPath,
+        "no such path; POST webhooks to /webhook or /webhooks/{endpoint}"));
+  }
+  if (method != "GET") {
+    HttpResponse response = ErrorResponse(
+        MakeError(absl::StatusCode::kUnimplemented, kMethodNotAllowed,
+                  absl::StrCat(path, " answers GET only")));
+    response.allow = "GET";
+    return response;
+  }
+  return Get(path);
+}
+
+absl::Status WebhookHttpAdapter::CheckWebhookHead(
+    const HttpRequestHead& head, bool endpoint_path,
+    absl::string_view endpoint) const {
+  if (draining()) {
+    return MakeError(absl::StatusCode::kUnavailable, kShuttingDown,
+                     "the server is shutting down; send the webhook to another "
+                     "instance");
+  }
+  if (endpoint_path) {
+    if (absl::Status status = ingestor_.CheckEndpoint(endpoint); !status.ok()) {
+      return status;
     }
   }
   if (!IsJson(head.content_type)) {
-    decision.response = ErrorResponse(
-        MakeError(absl::StatusCode::kInvalidArgument, kUnsupportedMediaType,
-                  "the body must be JSON (Content-Type: application/json)"));
-    return decision;
+    return MakeError(absl::StatusCode::kInvalidArgument, kUnsupportedMediaType,
+                     "the body must be JSON (Content-Type: application/json)");
   }
   if (!head.has_content_length && !head.chunked) {
-    decision.response = ErrorResponse(
-        MakeError(absl::StatusCode::kInvalidArgument, kLengthRequired,
-                  "send a Content-Length or a chunked body"));
-    return decision;
+    return MakeError(absl::StatusCode::kInvalidArgument, kLengthRequired,
+                     "send a Content-Length or a chunked body");
   }
   const std::size_t limit = ingestor_.options().max_body_bytes;
   if (head.has_content_length && head.content_length > limit) {
-    decision.response = ErrorResponse(
-        MakeError(absl::StatusCode::kInvalidArgument, kBodyTooLarge,
-                  absl::StrCat("the body has ", head.content_length,
-                               " bytes; the limit is ", limit)));
-    return decision;
+    return MakeError(absl::StatusCode::kInvalidArgument, kBodyTooLarge,
+                     absl::StrCat("the body has ", head.content_length,
+                                  " bytes; the limit is ", limit));
   }
-  return decision;
+  return absl::OkStatus();
 }
 
 void WebhookHttpAdapter::OnBody(

@@ -81,6 +81,8 @@ struct HttpConnectionStats {
   Counter refused;  // over --http_max_connections
 };
 
+// Thread-safe: the HTTP server's threads call it at once; its flags and
+// counters are atomic, the core it calls is thread-safe.
 class WebhookHttpAdapter {
  public:
   // All must outlive the adapter.
@@ -121,12 +123,23 @@ class WebhookHttpAdapter {
   }
 
   HttpConnectionStats& connection_stats() { return connection_stats_; }
-  const LabeledCounter& requests() const { return requests_; }
 
   // The /metrics page.
   std::string RenderMetrics() const;
 
  private:
+  // OK unless the listener `head` came on does not serve `path` to its
+  // client (/metrics: on its own listener, or to loopback only).
+  absl::Status CheckListener(const HttpRequestHead& head,
+                             absl::string_view path) const;
+  // The answer for a path other than a webhook's: GET /healthz, /readyz or
+  // /metrics, else 404 or 405.
+  HttpResponse AnswerOtherPath(absl::string_view method,
+                               absl::string_view path);
+  // OK when a POSTed webhook with `head` should be read (to `endpoint` when
+  // `endpoint_path`); else why not, judged on the head alone.
+  absl::Status CheckWebhookHead(const HttpRequestHead& head, bool endpoint_path,
+                                absl::string_view endpoint) const;
   HttpResponse Respond(HttpResponse response);
   HttpResponse Get(absl::string_view path);
 

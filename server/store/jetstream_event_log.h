@@ -48,6 +48,8 @@
 
 namespace paradym::webhooks {
 
+// Thread-safe, as every EventLog; forwarding and following run on threads of
+// their own.
 class JetStreamEventLog final : public EventLog {
  public:
   struct Options {

@@ -74,7 +74,7 @@ absl::StatusOr<StreamMessage> ReadStreamMessage(const NatsClient& client,
                                                 absl::Duration timeout);
 
 // A JetStream API reply `reply` to `subject`, parsed: the "message" of a
-// message-get reply. Exposed for tests.
+// message-get reply.
 absl::StatusOr<StreamMessage> ParseStreamMessageReply(absl::string_view reply);
 
 }  // namespace paradym::webhooks

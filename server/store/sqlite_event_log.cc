@@ -741,7 +741,7 @@ absl::StatusOr<std::uint64_t> SqliteEventLog::RetentionEnd(
   return writer_->StoreError(rc, "find old events");
 }
 
-absl::Status SqliteEventLog::EnforceRetention() {
+absl::Status SqliteEventLog::EnforceRetentionForTest() {
   absl::MutexLock lock(&mu_);
   if (closing_) {
     return MakeError(absl::StatusCode::kUnavailable, kShuttingDown,

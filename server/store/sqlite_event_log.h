@@ -72,6 +72,8 @@ namespace sqlite {
 class Connection;
 }  // namespace sqlite
 
+// Thread-safe, as every EventLog; its writer and checkpointer threads are
+// its own.
 class SqliteEventLog final : public EventLog {
  public:
   // What "committed" means before an append's callback runs.
@@ -146,7 +148,7 @@ class SqliteEventLog final : public EventLog {
   std::size_t replay_digests() const { return replays_.size(); }
 
   // Deletes what retention allows now, and returns when that is done.
-  absl::Status EnforceRetention();
+  absl::Status EnforceRetentionForTest();
 
   // For a copy: the next event may have `sequence` although that leaves a
   // gap, because the source no longer has what is before it; every event
@@ -214,10 +216,11 @@ class SqliteEventLog final : public EventLog {
   // Moves the next group from pending_ into `batch` (empty).
   void TakeBatchLocked(std::vector<Pending>& batch)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // One retention step; a pass that ends answers EnforceRetention's
+  // One retention step; a pass that ends answers EnforceRetentionForTest's
   // `requested` callers.
   void RunRetention(RetentionTurns& retention, std::uint64_t requested);
-  // Writes the last release and answers the last EnforceRetention callers.
+  // Writes the last release and answers the last EnforceRetentionForTest
+  // callers.
   void StopWriter();
 
   Written CommitBatch(std::vector<Pending> batch);
@@ -301,7 +304,8 @@ class SqliteEventLog final : public EventLog {
   mutable absl::Mutex mu_;
   std::deque<Pending> pending_ ABSL_GUARDED_BY(mu_);
   bool closing_ ABSL_GUARDED_BY(mu_) = false;
-  // EnforceRetention requests and the passes completed, so callers can wait.
+  // EnforceRetentionForTest requests and the passes completed, so callers can
+  // wait.
   std::uint64_t retention_requested_ ABSL_GUARDED_BY(mu_) = 0;
   std::uint64_t retention_done_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status retention_status_ ABSL_GUARDED_BY(mu_);

@@ -203,6 +203,39 @@ TEST_F(HubTest, OnReadyRunsOnceWhenAWaitingSubscriptionGetsEvents) {
   EXPECT_EQ(wakes.load(), 1);
 }
 
+TEST_F(HubTest, AnUnsubscribedSubscriptionIsCancelledAndForgotten) {
+  auto gone = Subscribe(std::nullopt);
+  auto stays = Subscribe(std::nullopt);
+  EXPECT_EQ(hub_.size(), 2u);
+  hub_.Unsubscribe(*gone);
+  EXPECT_EQ(hub_.size(), 1u);
+  Publish();
+  std::vector<EventPtr> batch;
+  EXPECT_EQ(gone->Next(10, 1 << 20, batch).code(),
+            absl::StatusCode::kCancelled);
+  EXPECT_THAT(batch, IsEmpty());
+  ASSERT_TRUE(stays->Next(10, 1 << 20, batch).ok());
+  EXPECT_THAT(Sequences(batch), ElementsAre(1));
+  hub_.Unsubscribe(*stays);
+  EXPECT_EQ(hub_.size(), 0u);
+}
+
+TEST_F(HubTest, ASubscriptionMayUnsubscribeFromItsOwnOnReady) {
+  int wakes = 0;
+  std::shared_ptr<Subscription> subscription;
+  subscription = Subscribe(std::nullopt, {}, [&] {
+    ++wakes;
+    hub_.Unsubscribe(*subscription);  // must not wait for itself
+  });
+  std::vector<EventPtr> batch;
+  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());  // arms
+  Publish();
+  EXPECT_EQ(wakes, 1);
+  EXPECT_EQ(hub_.size(), 0u);
+  Publish();
+  EXPECT_EQ(wakes, 1);
+}
+
 TEST_F(HubTest, NonMatchingEventsDoNotWake) {
   std::atomic<int> wakes{0};
   EventFilter::Spec spec;

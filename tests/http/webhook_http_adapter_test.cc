@@ -168,6 +168,58 @@ TEST_F(WebhookHttpAdapterTest, StatusMappingIsOneTable) {
   }
 }
 
+TEST_F(WebhookHttpAdapterTest, EveryCodeMapsAsGoogleRpcCodeSays) {
+  // google/rpc/code.proto's HTTP mapping; CANCELLED is 500, not its 499.
+  const struct {
+    absl::StatusCode code;
+    int http;
+  } cases[] = {
+      {absl::StatusCode::kOk, 200},
+      {absl::StatusCode::kCancelled, 500},
+      {absl::StatusCode::kUnknown, 500},
+      {absl::StatusCode::kInvalidArgument, 400},
+      {absl::StatusCode::kDeadlineExceeded, 504},
+      {absl::StatusCode::kNotFound, 404},
+      {absl::StatusCode::kAlreadyExists, 409},
+      {absl::StatusCode::kPermissionDenied, 403},
+      {absl::StatusCode::kResourceExhausted, 429},
+      {absl::StatusCode::kFailedPrecondition, 400},
+      {absl::StatusCode::kAborted, 409},
+      {absl::StatusCode::kOutOfRange, 400},
+      {absl::StatusCode::kUnimplemented, 501},
+      {absl::StatusCode::kInternal, 500},
+      {absl::StatusCode::kUnavailable, 503},
+      {absl::StatusCode::kDataLoss, 500},
+      {absl::StatusCode::kUnauthenticated, 401},
+      {static_cast<absl::StatusCode>(99), 500},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(absl::StatusCodeToString(c.code));
+    EXPECT_EQ(
+        adapter_.ErrorResponse(MakeError(c.code, "SOME_REASON", "m")).status,
+        c.http);
+  }
+}
+
+TEST_F(WebhookHttpAdapterTest, ReasonsWithAStatusOfTheirOwnOverrideTheCode) {
+  const struct {
+    absl::string_view reason;
+    int http;
+  } cases[] = {
+      {kRequestTimeout, 408},       {kMethodNotAllowed, 405},
+      {kLengthRequired, 411},       {kBodyTooLarge, 413},
+      {kUnsupportedMediaType, 415}, {kHeadersTooLarge, 431},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.reason);
+    EXPECT_EQ(adapter_
+                  .ErrorResponse(
+                      MakeError(absl::StatusCode::kInternal, c.reason, "m"))
+                  .status,
+              c.http);
+  }
+}
+
 TEST_F(WebhookHttpAdapterTest, ReadinessFollowsStartAndDrain) {
   auto readyz = [&] { return Head("GET", "/readyz").response->status; };
   EXPECT_EQ(readyz(), 503);

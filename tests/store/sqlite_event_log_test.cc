@@ -273,7 +273,7 @@ TEST_F(SqliteEventLogTest, MaxEventsDeletesTheOldest) {
   for (int i = 0; i < 10; ++i) {
     ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
   }
-  ASSERT_TRUE(log->EnforceRetention().ok());
+  ASSERT_TRUE(log->EnforceRetentionForTest().ok());
   EXPECT_EQ(log->Range().oldest, 8u);
   EXPECT_EQ(log->Range().last, 10u);
   EXPECT_EQ(log->stats().deleted_events.load(), 7u);
@@ -302,17 +302,17 @@ TEST_F(SqliteEventLogTest, RetentionDeletesByAgeInChunksAndKeepsTheSequence) {
     }
     // Not yet a week old: nothing goes.
     clock_.Advance(absl::Hours(24 * 7 - 1));
-    ASSERT_TRUE(log->EnforceRetention().ok());
+    ASSERT_TRUE(log->EnforceRetentionForTest().ok());
     EXPECT_EQ(log->Range().oldest, 1u);
     // The first ten are now older than a week.
     clock_.Advance(absl::Hours(2));
-    ASSERT_TRUE(log->EnforceRetention().ok());
+    ASSERT_TRUE(log->EnforceRetentionForTest().ok());
     EXPECT_EQ(log->Range().oldest, 11u);
     EXPECT_EQ(log->Range().last, 13u);
     EXPECT_THAT(Sequences(ReadAll(*log, 10)), ElementsAre(11, 12, 13));
     // And then everything.
     clock_.Advance(absl::Hours(72));
-    ASSERT_TRUE(log->EnforceRetention().ok());
+    ASSERT_TRUE(log->EnforceRetentionForTest().ok());
     EXPECT_EQ(log->Range().oldest, 14u);
     EXPECT_EQ(log->Range().last, 13u);
   }
@@ -336,7 +336,7 @@ TEST_F(SqliteEventLogTest, ARetentionPassLeavesReadersConsistent) {
   for (int i = 0; i < 20; ++i) {
     ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
   }
-  ASSERT_TRUE(log->EnforceRetention().ok());
+  ASSERT_TRUE(log->EnforceRetentionForTest().ok());
   for (std::uint64_t after : {0ull, 5ull, 14ull}) {
     std::vector<EventPtr> out;
     const absl::Status status = log->ReadAfter(after, 20, 100, out);
@@ -576,7 +576,7 @@ TEST_F(SqliteEventLogTest, ReleasedEventsGoAndTheBookmarkSurvivesARestart) {
   for (int i = 0; i < 5; ++i)
     ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
   log->Release(3, 777);
-  ASSERT_TRUE(log->EnforceRetention().ok());
+  ASSERT_TRUE(log->EnforceRetentionForTest().ok());
   EXPECT_EQ(log->Range().oldest, 4u);
   EXPECT_THAT(Sequences(ReadAll(*log, 3)), ElementsAre(4, 5));
   EXPECT_EQ(log->released().through, 3u);
@@ -584,7 +584,7 @@ TEST_F(SqliteEventLogTest, ReleasedEventsGoAndTheBookmarkSurvivesARestart) {
 
   // Released beyond what is held: everything goes, and the sequence goes on.
   log->Release(9, 778);
-  ASSERT_TRUE(log->EnforceRetention().ok());
+  ASSERT_TRUE(log->EnforceRetentionForTest().ok());
   EXPECT_EQ(log->Range().oldest, 6u);
   EXPECT_EQ(log->Range().last, 5u);
   log.reset();
@@ -647,7 +647,7 @@ TEST_F(SqliteEventLogTest, RetentionForgetsTheDigestsOfWhatItDeletes) {
     ASSERT_TRUE(
         AppendAndWait(*log, MakeWebhook("new", kStart + absl::Hours(48))).ok());
     clock_.Advance(absl::Hours(24 * 7 + 1));
-    ASSERT_TRUE(log->EnforceRetention().ok());
+    ASSERT_TRUE(log->EnforceRetentionForTest().ok());
     ASSERT_EQ(log->Range().oldest, 2u);
     EXPECT_EQ(log->FindReplay(DigestOf("old")), std::nullopt);
     EXPECT_EQ(log->FindReplay(DigestOf("new")), 2u);
