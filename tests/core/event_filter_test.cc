@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/errors.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks {
 
@@ -23,6 +24,9 @@ void PrintTo(const FieldViolation& violation, std::ostream* os) {
 
 namespace {
 
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
+using ::paradym::webhooks::testing::StatusIs;
 using ::paradym::webhooks::v1::Event;
 using ::testing::ElementsAre;
 using ::testing::Field;
@@ -54,7 +58,7 @@ EventFilter::Spec MakeSpec(
 
 EventFilter MustCreate(EventFilter::Spec spec) {
   absl::StatusOr<EventFilter> filter = EventFilter::Create(std::move(spec));
-  EXPECT_TRUE(filter.ok()) << filter.status();
+  EXPECT_THAT(filter, IsOk());
   return filter.ok() ? *std::move(filter) : EventFilter();
 }
 
@@ -206,7 +210,7 @@ TEST(EventFilter, AcceptsValuesAtTheLimits) {
   absl::StatusOr<EventFilter> filter = EventFilter::Create(
       MakeSpec({std::string(EventFilter::kMaxValueBytes - 1, 't') + "*"},
                /*project_ids=*/many, /*workflow_ids=*/{longest}));
-  ASSERT_TRUE(filter.ok()) << filter.status();
+  ASSERT_THAT(filter, IsOk());
   EXPECT_TRUE(filter->Matches(
       MakeEvent(std::string(EventFilter::kMaxValueBytes - 1, 't') + ".x",
                 absl::StrCat("p", EventFilter::kMaxValues - 1), longest)));
@@ -275,9 +279,8 @@ TEST(EventFilter, RejectsInvalidSpecs) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     absl::StatusOr<EventFilter> filter = EventFilter::Create(c.spec);
-    ASSERT_FALSE(filter.ok());
-    EXPECT_EQ(filter.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_EQ(ErrorReason(filter.status()), kInvalidRequest);
+    ASSERT_THAT(filter, StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_THAT(filter, HasReason(kInvalidRequest));
     EXPECT_THAT(ErrorFieldViolations(filter.status()),
                 ElementsAre(Field(&FieldViolation::field, c.field)));
     // The message starts with the field, for people reading it.

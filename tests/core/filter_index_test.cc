@@ -6,11 +6,13 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks {
 namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
+using ::paradym::webhooks::testing::IsOk;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 using ::testing::UnorderedElementsAreArray;
@@ -31,7 +33,7 @@ EventFilter MustCreate(std::vector<std::string> event_types,
   spec.workflow_ids = std::move(workflow_ids);
   spec.workflow_execution_ids = std::move(workflow_execution_ids);
   absl::StatusOr<EventFilter> filter = EventFilter::Create(std::move(spec));
-  EXPECT_TRUE(filter.ok()) << filter.status();
+  EXPECT_THAT(filter, IsOk());
   return filter.ok() ? *std::move(filter) : EventFilter();
 }
 
