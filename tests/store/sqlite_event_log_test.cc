@@ -24,6 +24,7 @@
 #include "tests/testing/event_log_testing.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_data.h"
 
 namespace paradym::webhooks {
@@ -32,7 +33,10 @@ namespace {
 namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::AppendAndWait;
 using ::paradym::webhooks::testing::FakeClock;
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::MakeTempDir;
+using ::paradym::webhooks::testing::StatusIs;
 using ::paradym::webhooks::testing::UniqueBody;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -55,12 +59,12 @@ std::shared_ptr<StoredEvent> MakeEvent(const std::string& body,
 // What WebhookIngestor stores for the n-th distinct webhook.
 std::shared_ptr<StoredEvent> MakeIngested(int n, absl::Time received = kStart) {
   EventNormalizer::EncodedEvent normalized;
-  EXPECT_TRUE(EventNormalizer()
-                  .Encode(UniqueBody(n), {"default", received}, normalized)
-                  .ok());
+  EXPECT_THAT(EventNormalizer().Encode(UniqueBody(n), {"default", received},
+                                       normalized),
+              IsOk());
   absl::StatusOr<std::shared_ptr<StoredEvent>> stored =
       StoredEvent::FromNormalized(normalized.encoding);
-  EXPECT_TRUE(stored.ok()) << stored.status();
+  EXPECT_THAT(stored, IsOk());
   return *std::move(stored);
 }
 
@@ -87,7 +91,7 @@ class SqliteEventLogTest : public ::testing::Test {
   std::unique_ptr<SqliteEventLog> Open(SqliteEventLog::Options options) {
     absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
         SqliteEventLog::Open(std::move(options), clock_);
-    EXPECT_TRUE(log.ok()) << log.status();
+    EXPECT_THAT(log, IsOk());
     return log.ok() ? std::move(log).value() : nullptr;
   }
 
@@ -96,7 +100,7 @@ class SqliteEventLogTest : public ::testing::Test {
   std::vector<EventPtr> ReadAll(const EventLog& log, std::uint64_t after = 0) {
     std::vector<EventPtr> out;
     const absl::Status status = log.ReadAfter(after, ~0ull, 1 << 20, out);
-    EXPECT_TRUE(status.ok()) << status;
+    EXPECT_THAT(status, IsOk());
     return out;
   }
 
@@ -117,7 +121,7 @@ TEST_F(SqliteEventLogTest, AnEmptyStoreStartsAtSequenceOne) {
             std::filesystem::perms::owner_all);
   for (std::uint64_t i = 1; i <= 3; ++i) {
     absl::StatusOr<EventPtr> stored = AppendAndWait(*log, MakeEvent("x"));
-    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_THAT(stored, IsOk());
     EXPECT_EQ((*stored)->sequence(), i);
   }
   EXPECT_EQ(log->Range().oldest, 1u);
@@ -133,7 +137,7 @@ TEST_F(SqliteEventLogTest, StoreFilesAreTheOwnersOnly) {
   {
     auto log = Open();
     ASSERT_NE(log, nullptr);
-    ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+    ASSERT_THAT(AppendAndWait(*log, MakeEvent("x")), IsOk());
     for (const char* suffix : {"", "-wal", "-shm"}) {
       SCOPED_TRACE(suffix);
       const std::string file = path() + suffix;
@@ -154,7 +158,7 @@ TEST_F(SqliteEventLogTest, ReadsBackExactlyWhatWasStored) {
     auto stored =
         AppendAndWait(*log, MakeEvent(std::string(100 * i, 'a' + i), kStart,
                                       absl::StrCat("project-", i)));
-    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_THAT(stored, IsOk());
     written.push_back(Encoded(**stored));
   }
   std::vector<EventPtr> read = ReadAll(*log);
@@ -168,13 +172,13 @@ TEST_F(SqliteEventLogTest, ReadsBackExactlyWhatWasStored) {
   }
   // Windows and limits as ReadAfter promises.
   std::vector<EventPtr> out;
-  ASSERT_TRUE(log->ReadAfter(1, 4, 100, out).ok());
+  ASSERT_THAT(log->ReadAfter(1, 4, 100, out), IsOk());
   EXPECT_THAT(Sequences(out), ElementsAre(2, 3, 4));
   out.clear();
-  ASSERT_TRUE(log->ReadAfter(0, 100, 2, out).ok());
+  ASSERT_THAT(log->ReadAfter(0, 100, 2, out), IsOk());
   EXPECT_THAT(Sequences(out), ElementsAre(1, 2));
   out.clear();
-  ASSERT_TRUE(log->ReadAfter(5, 100, 10, out).ok());
+  ASSERT_THAT(log->ReadAfter(5, 100, 10, out), IsOk());
   EXPECT_TRUE(out.empty());
 }
 
@@ -185,7 +189,7 @@ TEST_F(SqliteEventLogTest, SurvivesARestartAndContinuesTheSequence) {
     ASSERT_NE(log, nullptr);
     for (int i = 0; i < 4; ++i) {
       auto stored = AppendAndWait(*log, MakeEvent(absl::StrCat("body ", i)));
-      ASSERT_TRUE(stored.ok()) << stored.status();
+      ASSERT_THAT(stored, IsOk());
       written.push_back(Encoded(**stored));
     }
   }
@@ -197,7 +201,7 @@ TEST_F(SqliteEventLogTest, SurvivesARestartAndContinuesTheSequence) {
   ASSERT_EQ(read.size(), 4u);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(Encoded(*read[i]), written[i]);
   auto next = AppendAndWait(*log, MakeEvent("after restart"));
-  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_THAT(next, IsOk());
   EXPECT_EQ((*next)->sequence(), 5u);
 }
 
@@ -255,12 +259,12 @@ TEST_F(SqliteEventLogTest, CloseCommitsWhatIsWaitingThenRefuses) {
   }
   log->Close();
   for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
+    ASSERT_THAT(results[i], IsOk()) << i;
     EXPECT_EQ((*results[i])->sequence(), static_cast<std::uint64_t>(i + 1));
   }
   absl::StatusOr<EventPtr> late = AppendAndWait(*log, MakeEvent("late"));
-  EXPECT_EQ(late.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(ErrorReason(late.status()), kShuttingDown);
+  EXPECT_THAT(late, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(late, HasReason(kShuttingDown));
   // Reads still work after Close.
   EXPECT_EQ(ReadAll(*log).size(), 50u);
 }
@@ -271,16 +275,16 @@ TEST_F(SqliteEventLogTest, MaxEventsDeletesTheOldest) {
   auto log = Open(options);
   ASSERT_NE(log, nullptr);
   for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+    ASSERT_THAT(AppendAndWait(*log, MakeEvent("x")), IsOk());
   }
-  ASSERT_TRUE(log->EnforceRetention().ok());
+  ASSERT_THAT(log->EnforceRetention(), IsOk());
   EXPECT_EQ(log->Range().oldest, 8u);
   EXPECT_EQ(log->Range().last, 10u);
   EXPECT_EQ(log->stats().deleted_events.load(), 7u);
   std::vector<EventPtr> out;
   const absl::Status too_old = log->ReadAfter(0, 100, 10, out);
-  EXPECT_EQ(too_old.code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(ErrorReason(too_old), kSequenceTooOld);
+  EXPECT_THAT(too_old, StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(too_old, HasReason(kSequenceTooOld));
   EXPECT_EQ(ErrorMetadata(too_old, "oldest_sequence"), "8");
   EXPECT_TRUE(out.empty());
   EXPECT_THAT(Sequences(ReadAll(*log, 7)), ElementsAre(8, 9, 10));
@@ -294,25 +298,26 @@ TEST_F(SqliteEventLogTest, RetentionDeletesByAgeInChunksAndKeepsTheSequence) {
     auto log = Open(options);
     ASSERT_NE(log, nullptr);
     for (int i = 0; i < 10; ++i) {
-      ASSERT_TRUE(AppendAndWait(*log, MakeEvent("old", kStart)).ok());
+      ASSERT_THAT(AppendAndWait(*log, MakeEvent("old", kStart)), IsOk());
     }
     for (int i = 0; i < 3; ++i) {
-      ASSERT_TRUE(
-          AppendAndWait(*log, MakeEvent("new", kStart + absl::Hours(48))).ok());
+      ASSERT_THAT(
+          AppendAndWait(*log, MakeEvent("new", kStart + absl::Hours(48))),
+          IsOk());
     }
     // Not yet a week old: nothing goes.
     clock_.Advance(absl::Hours(24 * 7 - 1));
-    ASSERT_TRUE(log->EnforceRetention().ok());
+    ASSERT_THAT(log->EnforceRetention(), IsOk());
     EXPECT_EQ(log->Range().oldest, 1u);
     // The first ten are now older than a week.
     clock_.Advance(absl::Hours(2));
-    ASSERT_TRUE(log->EnforceRetention().ok());
+    ASSERT_THAT(log->EnforceRetention(), IsOk());
     EXPECT_EQ(log->Range().oldest, 11u);
     EXPECT_EQ(log->Range().last, 13u);
     EXPECT_THAT(Sequences(ReadAll(*log, 10)), ElementsAre(11, 12, 13));
     // And then everything.
     clock_.Advance(absl::Hours(72));
-    ASSERT_TRUE(log->EnforceRetention().ok());
+    ASSERT_THAT(log->EnforceRetention(), IsOk());
     EXPECT_EQ(log->Range().oldest, 14u);
     EXPECT_EQ(log->Range().last, 13u);
   }
@@ -322,7 +327,7 @@ TEST_F(SqliteEventLogTest, RetentionDeletesByAgeInChunksAndKeepsTheSequence) {
   EXPECT_EQ(log->Range().oldest, 14u);
   EXPECT_EQ(log->Range().last, 13u);
   auto next = AppendAndWait(*log, MakeEvent("x", clock_.Now()));
-  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_THAT(next, IsOk());
   EXPECT_EQ((*next)->sequence(), 14u);
 }
 
@@ -334,13 +339,13 @@ TEST_F(SqliteEventLogTest, ARetentionPassLeavesReadersConsistent) {
   auto log = Open(options);
   ASSERT_NE(log, nullptr);
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+    ASSERT_THAT(AppendAndWait(*log, MakeEvent("x")), IsOk());
   }
-  ASSERT_TRUE(log->EnforceRetention().ok());
+  ASSERT_THAT(log->EnforceRetention(), IsOk());
   for (std::uint64_t after : {0ull, 5ull, 14ull}) {
     std::vector<EventPtr> out;
     const absl::Status status = log->ReadAfter(after, 20, 100, out);
-    EXPECT_EQ(ErrorReason(status), kSequenceTooOld) << after;
+    EXPECT_THAT(status, HasReason(kSequenceTooOld)) << after;
     EXPECT_TRUE(out.empty());
   }
   EXPECT_THAT(Sequences(ReadAll(*log, 15)), ElementsAre(16, 17, 18, 19, 20));
@@ -351,7 +356,7 @@ TEST_F(SqliteEventLogTest, ASecondProcessOnTheSameDirectoryIsRefused) {
   ASSERT_NE(first, nullptr);
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> second =
       SqliteEventLog::Open(Options(), clock_);
-  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(second.status().message(), HasSubstr("in use by another"));
 }
 
@@ -363,7 +368,7 @@ TEST_F(SqliteEventLogTest, GarbageInsteadOfAStoreIsAClearError) {
   }
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
       SqliteEventLog::Open(Options(), clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(log.status().message(), HasSubstr(path()));
   EXPECT_THAT(log.status().message(), HasSubstr("is corrupt"));
   // The file is left as it was, for whoever investigates.
@@ -375,7 +380,8 @@ TEST_F(SqliteEventLogTest, ADamagedPageIsFoundAtStartup) {
     auto log = Open();
     ASSERT_NE(log, nullptr);
     for (int i = 0; i < 200; ++i) {
-      ASSERT_TRUE(AppendAndWait(*log, MakeEvent(std::string(300, 'q'))).ok());
+      ASSERT_THAT(AppendAndWait(*log, MakeEvent(std::string(300, 'q'))),
+                  IsOk());
     }
   }  // closing checkpoints the WAL into events.db
   const auto size = std::filesystem::file_size(path());
@@ -389,7 +395,7 @@ TEST_F(SqliteEventLogTest, ADamagedPageIsFoundAtStartup) {
   }
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
       SqliteEventLog::Open(Options(), clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss) << log.status();
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(log.status().message(), HasSubstr("is corrupt"));
 }
 
@@ -403,7 +409,7 @@ TEST_F(SqliteEventLogTest, AnotherSqliteDatabaseIsNotTakenOver) {
   sqlite3_close(db);
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
       SqliteEventLog::Open(Options(), clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(log.status().message(),
               HasSubstr("is not a paradym-webhooks event store"));
 }
@@ -414,7 +420,7 @@ TEST_F(SqliteEventLogTest, ADataDirectoryThatIsAFileIsAClearError) {
   { std::ofstream out(dir_); }
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
       SqliteEventLog::Open(Options(), clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(log.status().message(), HasSubstr(dir_));
 }
 
@@ -456,7 +462,7 @@ TEST_F(SqliteEventLogTest, RefusalsAtStartCarryAReason) {
 TEST_F(SqliteEventLogTest, MetricsCountCommits) {
   auto log = Open();
   ASSERT_NE(log, nullptr);
-  ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+  ASSERT_THAT(AppendAndWait(*log, MakeEvent("x")), IsOk());
   PrometheusText text;
   log->AddMetrics(text);
   EXPECT_THAT(text.str(),
@@ -479,7 +485,7 @@ TEST_F(SqliteEventLogTest, TheWalStaysSmallUnderSteadyLoad) {
   constexpr int kEvents = 5000;
   std::uintmax_t largest_wal = 0;
   for (int i = 0; i < kEvents; ++i) {
-    ASSERT_TRUE(AppendAndWait(*log, MakeIngested(i)).ok());
+    ASSERT_THAT(AppendAndWait(*log, MakeIngested(i)), IsOk());
     if (i % 100 == 99) {
       largest_wal =
           std::max(largest_wal, std::filesystem::file_size(path() + "-wal"));
@@ -493,9 +499,9 @@ TEST_F(SqliteEventLogTest, TheWalStaysSmallUnderSteadyLoad) {
 TEST_F(SqliteEventLogTest, TheLargestStartReadsNothingRatherThanTooOld) {
   auto log = Open();
   ASSERT_NE(log, nullptr);
-  ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+  ASSERT_THAT(AppendAndWait(*log, MakeEvent("x")), IsOk());
   std::vector<EventPtr> out;
-  EXPECT_TRUE(log->ReadAfter(~0ull, ~0ull, 10, out).ok());
+  EXPECT_THAT(log->ReadAfter(~0ull, ~0ull, 10, out), IsOk());
   EXPECT_TRUE(out.empty());
 }
 
@@ -510,7 +516,7 @@ TEST_F(SqliteEventLogTest, AnnouncesEachEventInOrderBeforeItsCallback) {
   });
   for (int i = 0; i < 3; ++i) {
     absl::StatusOr<EventPtr> stored = AppendAndWait(*log, MakeEvent("x"));
-    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_THAT(stored, IsOk());
     absl::MutexLock lock(&mu);
     // Announced before the callback that answered it.
     EXPECT_EQ(heard.back(), (*stored)->sequence());
@@ -529,34 +535,34 @@ TEST_F(SqliteEventLogTest, ACopyKeepsTheSequencesItIsGiven) {
     std::shared_ptr<StoredEvent> event = MakeEvent("x");
     event->set_sequence(sequence);
     absl::StatusOr<EventPtr> stored = AppendAndWait(*log, std::move(event));
-    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_THAT(stored, IsOk());
     EXPECT_EQ((*stored)->sequence(), sequence);
   }
   // A gap nobody announced is refused: it would lose events.
   std::shared_ptr<StoredEvent> event = MakeEvent("ten");
   event->set_sequence(10);
   absl::StatusOr<EventPtr> gap = AppendAndWait(*log, event);
-  EXPECT_EQ(gap.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ErrorReason(gap.status()), kStoreFailed);
+  EXPECT_THAT(gap, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(gap, HasReason(kStoreFailed));
   EXPECT_EQ(log->Range().last, 3u);
 
   // The source no longer has 4..9: everything before 10 goes, as there.
   log->SkipTo(10);
-  ASSERT_TRUE(AppendAndWait(*log, std::move(event)).ok());
+  ASSERT_THAT(AppendAndWait(*log, std::move(event)), IsOk());
   EXPECT_EQ(log->Range().oldest, 10u);
   EXPECT_EQ(log->Range().last, 10u);
   EXPECT_THAT(Sequences(ReadAll(*log, 9)), ElementsAre(10));
   std::vector<EventPtr> out;
   const absl::Status old = log->ReadAfter(2, 10, 10, out);
-  EXPECT_EQ(old.code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(ErrorReason(old), kSequenceTooOld);
+  EXPECT_THAT(old, StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(old, HasReason(kSequenceTooOld));
 
   // A sequence that is not after the last is refused, and nothing changes.
   event = MakeEvent("again");
   event->set_sequence(10);
   absl::StatusOr<EventPtr> again = AppendAndWait(*log, std::move(event));
-  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ErrorReason(again.status()), kStoreFailed);
+  EXPECT_THAT(again, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(again, HasReason(kStoreFailed));
   EXPECT_EQ(log->Range().last, 10u);
 
   log.reset();
@@ -574,9 +580,9 @@ TEST_F(SqliteEventLogTest, ReleasedEventsGoAndTheBookmarkSurvivesARestart) {
   EXPECT_EQ(log->released().through, 0u);
   EXPECT_EQ(log->released().bookmark, 0u);
   for (int i = 0; i < 5; ++i)
-    ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+    ASSERT_THAT(AppendAndWait(*log, MakeEvent("x")), IsOk());
   log->Release(3, 777);
-  ASSERT_TRUE(log->EnforceRetention().ok());
+  ASSERT_THAT(log->EnforceRetention(), IsOk());
   EXPECT_EQ(log->Range().oldest, 4u);
   EXPECT_THAT(Sequences(ReadAll(*log, 3)), ElementsAre(4, 5));
   EXPECT_EQ(log->released().through, 3u);
@@ -584,7 +590,7 @@ TEST_F(SqliteEventLogTest, ReleasedEventsGoAndTheBookmarkSurvivesARestart) {
 
   // Released beyond what is held: everything goes, and the sequence goes on.
   log->Release(9, 778);
-  ASSERT_TRUE(log->EnforceRetention().ok());
+  ASSERT_THAT(log->EnforceRetention(), IsOk());
   EXPECT_EQ(log->Range().oldest, 6u);
   EXPECT_EQ(log->Range().last, 5u);
   log.reset();
@@ -594,7 +600,7 @@ TEST_F(SqliteEventLogTest, ReleasedEventsGoAndTheBookmarkSurvivesARestart) {
   EXPECT_EQ(log->released().through, 9u);
   EXPECT_EQ(log->released().bookmark, 778u);
   absl::StatusOr<EventPtr> next = AppendAndWait(*log, MakeEvent("y"));
-  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_THAT(next, IsOk());
   EXPECT_EQ((*next)->sequence(), 6u);
 }
 
@@ -617,8 +623,8 @@ TEST_F(SqliteEventLogTest, FindsReplaysAlsoAfterARestart) {
     auto log = Open();
     ASSERT_NE(log, nullptr);
     EXPECT_EQ(log->FindReplay(DigestOf("a")), std::nullopt);
-    ASSERT_TRUE(AppendAndWait(*log, MakeWebhook("a")).ok());
-    ASSERT_TRUE(AppendAndWait(*log, MakeWebhook("b")).ok());
+    ASSERT_THAT(AppendAndWait(*log, MakeWebhook("a")), IsOk());
+    ASSERT_THAT(AppendAndWait(*log, MakeWebhook("b")), IsOk());
     EXPECT_EQ(log->FindReplay(DigestOf("a")), 1u);
     EXPECT_EQ(log->FindReplay(DigestOf("b")), 2u);
     EXPECT_EQ(log->replay_digests(), 2u);
@@ -643,11 +649,12 @@ TEST_F(SqliteEventLogTest, RetentionForgetsTheDigestsOfWhatItDeletes) {
   {
     auto log = Open(options);
     ASSERT_NE(log, nullptr);
-    ASSERT_TRUE(AppendAndWait(*log, MakeWebhook("old", kStart)).ok());
-    ASSERT_TRUE(
-        AppendAndWait(*log, MakeWebhook("new", kStart + absl::Hours(48))).ok());
+    ASSERT_THAT(AppendAndWait(*log, MakeWebhook("old", kStart)), IsOk());
+    ASSERT_THAT(
+        AppendAndWait(*log, MakeWebhook("new", kStart + absl::Hours(48))),
+        IsOk());
     clock_.Advance(absl::Hours(24 * 7 + 1));
-    ASSERT_TRUE(log->EnforceRetention().ok());
+    ASSERT_THAT(log->EnforceRetention(), IsOk());
     ASSERT_EQ(log->Range().oldest, 2u);
     EXPECT_EQ(log->FindReplay(DigestOf("old")), std::nullopt);
     EXPECT_EQ(log->FindReplay(DigestOf("new")), 2u);
@@ -704,7 +711,7 @@ TEST_F(SqliteEventLogTest, AVersion1StoreIsMigratedAndItsEventsFound) {
     EXPECT_EQ(events[0]->replay_digest(), DigestOf("from v1"));
     if (open == 0) {
       absl::StatusOr<EventPtr> next = AppendAndWait(*log, MakeWebhook("v2"));
-      ASSERT_TRUE(next.ok()) << next.status();
+      ASSERT_THAT(next, IsOk());
       EXPECT_EQ((*next)->sequence(), 2u);
     }
     EXPECT_EQ(log->FindReplay(DigestOf("v2")), 2u);
@@ -759,7 +766,7 @@ TEST_F(SqliteEventLogTest, IngestedEventsAreKeptLeanAndReadBackExactly) {
          {MakeIngested(1, received), MakeEvent("not derived"),
           MakeIngested(2, received)}) {
       absl::StatusOr<EventPtr> stored = AppendAndWait(*log, event);
-      ASSERT_TRUE(stored.ok()) << stored.status();
+      ASSERT_THAT(stored, IsOk());
       written.push_back(Encoded(**stored));
     }
     std::vector<EventPtr> read = ReadAll(*log);
@@ -801,7 +808,7 @@ TEST_F(SqliteEventLogTest, ALeanRowWhoseBodyGivesNoEventIsServedWithItsBody) {
   {
     auto log = Open();
     ASSERT_NE(log, nullptr);
-    ASSERT_TRUE(AppendAndWait(*log, MakeIngested(1)).ok());
+    ASSERT_THAT(AppendAndWait(*log, MakeIngested(1)), IsOk());
   }
   EXPECT_THAT(Query(path(), "UPDATE events SET body = CAST('{broken' AS BLOB)"),
               ::testing::IsEmpty());
@@ -900,7 +907,7 @@ TEST_F(SqliteEventLogTest, AVersion2StoreIsMigratedAndReadBackIdentically) {
     EXPECT_FALSE(events[2]->has_replay_digest());
     if (open == 0) {
       absl::StatusOr<EventPtr> next = AppendAndWait(*log, MakeIngested(8));
-      ASSERT_TRUE(next.ok()) << next.status();
+      ASSERT_THAT(next, IsOk());
       EXPECT_EQ((*next)->sequence(), 13u);
       written.push_back(Encoded(**next));
     } else {
