@@ -32,6 +32,7 @@
 #include "tests/testing/http_client.h"
 #include "tests/testing/list_all_events.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_data.h"
 
 namespace paradym::webhooks {
@@ -42,8 +43,9 @@ using ::paradym::webhooks::testing::ChildProcess;
 using ::paradym::webhooks::testing::Env;
 using ::paradym::webhooks::testing::ErrorReasonOf;
 using ::paradym::webhooks::testing::GrpcErrorMetadata;
-using ::paradym::webhooks::testing::GrpcErrorReason;
+using ::paradym::webhooks::testing::HasReason;
 using ::paradym::webhooks::testing::HttpReply;
+using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::MakeTempDir;
 using ::paradym::webhooks::testing::PostRequest;
 using ::paradym::webhooks::testing::RawHttpConnection;
@@ -51,6 +53,7 @@ using ::paradym::webhooks::testing::ReadTestData;
 using ::paradym::webhooks::testing::SequenceOf;
 using ::paradym::webhooks::testing::ServerOptions;
 using ::paradym::webhooks::testing::StartServer;
+using ::paradym::webhooks::testing::StatusIs;
 using ::paradym::webhooks::testing::UniqueBody;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -72,7 +75,7 @@ class DurabilityTest : public ::testing::Test {
              ChildProcess::Options limits = {}) {
     args.push_back("--data_dir=" + data_dir_);
     auto server = StartServer(std::move(args), SecretEnv(), std::move(limits));
-    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_THAT(server, IsOk());
     server_ = std::move(server).value();
     stub_ = v1::WebhookService::NewStub(grpc::CreateChannel(
         server_->grpc_address(), grpc::InsecureChannelCredentials()));
@@ -89,7 +92,7 @@ class DurabilityTest : public ::testing::Test {
   HttpReply Post(const std::string& body) {
     absl::StatusOr<HttpReply> reply =
         testing::HttpExchange(server_->http_port(), SignedPost(body), kTimeout);
-    EXPECT_TRUE(reply.ok()) << reply.status();
+    EXPECT_THAT(reply, IsOk());
     return reply.ok() ? *reply : HttpReply{};
   }
 
@@ -104,10 +107,10 @@ class DurabilityTest : public ::testing::Test {
     ChildProcess::Options options = ServerOptions(std::move(args), SecretEnv());
     options.honor_file_permissions = honor_permissions;
     auto child = ChildProcess::Start(std::move(options));
-    EXPECT_TRUE(child.ok()) << child.status();
+    EXPECT_THAT(child, IsOk());
     if (!child.ok()) return -1;
     absl::StatusOr<int> code = (*child)->Wait(kTimeout);
-    EXPECT_TRUE(code.ok()) << code.status();
+    EXPECT_THAT(code, IsOk());
     stderr_out = (*child)->Stderr();
     return code.ok() ? *code : -1;
   }
@@ -263,8 +266,8 @@ TEST_F(DurabilityTest, RetentionDeletesTheOldestAndSaysWhatIsLeft) {
   v1::SubscribeResponse response;
   EXPECT_FALSE(reader->Read(&response));
   const grpc::Status status = reader->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
-  EXPECT_EQ(GrpcErrorReason(status), "SEQUENCE_TOO_OLD");
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::OUT_OF_RANGE));
+  EXPECT_THAT(status, HasReason("SEQUENCE_TOO_OLD"));
   EXPECT_EQ(GrpcErrorMetadata(status, "oldest_sequence"), "8");
 
   v1::ListEventsRequest list;
@@ -273,7 +276,7 @@ TEST_F(DurabilityTest, RetentionDeletesTheOldestAndSaysWhatIsLeft) {
   v1::ListEventsResponse listed;
   const grpc::Status list_status =
       stub_->ListEvents(&list_context, list, &listed);
-  EXPECT_EQ(list_status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_THAT(list_status, StatusIs(grpc::StatusCode::OUT_OF_RANGE));
   EXPECT_EQ(GrpcErrorMetadata(list_status, "oldest_sequence"), "8");
 }
 

@@ -18,9 +18,11 @@
 #include "gtest/gtest.h"
 #include "paradym/webhooks/v1/webhook_service.grpc.pb.h"
 #include "server/core/signature_verifier.h"
+#include "tests/testing/grpc_status.h"
 #include "tests/testing/http_client.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/slow_reader_channel.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_certificates.h"
 #include "tests/testing/test_data.h"
 
@@ -33,6 +35,7 @@ using ::paradym::webhooks::testing::Env;
 using ::paradym::webhooks::testing::ErrorReasonOf;
 using ::paradym::webhooks::testing::HttpExchange;
 using ::paradym::webhooks::testing::HttpReply;
+using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::ListTestData;
 using ::paradym::webhooks::testing::MakeTempDir;
 using ::paradym::webhooks::testing::PostRequest;
@@ -51,7 +54,7 @@ class HttpFrontTest : public ::testing::Test {
   void Start(std::vector<std::string> args = {}) {
     auto server =
         StartServer(std::move(args), {{"PARADYM_WEBHOOK_SECRET", kSecret}});
-    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_THAT(server, IsOk());
     server_ = std::move(server).value();
     stub_ = v1::WebhookService::NewStub(grpc::CreateChannel(
         server_->grpc_address(), grpc::InsecureChannelCredentials()));
@@ -67,7 +70,7 @@ class HttpFrontTest : public ::testing::Test {
 
   HttpReply Exchange(const std::string& request) {
     absl::StatusOr<HttpReply> reply = HttpExchange(port(), request, kTimeout);
-    EXPECT_TRUE(reply.ok()) << reply.status();
+    EXPECT_THAT(reply, IsOk());
     return reply.ok() ? *reply : HttpReply{};
   }
 
@@ -210,7 +213,7 @@ TEST_F(HttpFrontTest, KeepAliveServesManyRequestsOnOneConnection) {
   for (int i = 1; i <= 200; ++i) {
     ASSERT_TRUE(connection.Send(SignedPost(UniqueBody(i))));
     absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_THAT(reply, IsOk());
     ASSERT_EQ(reply->status, 200);
     ASSERT_EQ(reply->body, absl::StrCat("{\"sequence\":", i, "}\n"));
   }
@@ -221,7 +224,7 @@ TEST_F(HttpFrontTest, KeepAliveServesManyRequestsOnOneConnection) {
   for (const char* expected : {"{\"sequence\":201}\n", "{\"sequence\":202}\n",
                                "{\"status\":\"ok\"}\n"}) {
     absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_THAT(reply, IsOk());
     EXPECT_EQ(reply->body, expected);
   }
 }
@@ -251,7 +254,7 @@ TEST_F(HttpFrontTest, ChunkedBodyIsAccepted) {
       std::string(64, 'a'), "\r\n\r\n", absl::Hex(big.size()), "\r\n", big,
       "\r\n", absl::Hex(big.size()), "\r\n", big, "\r\n0\r\n\r\n")));
   absl::StatusOr<HttpReply> refused = connection.Read(kTimeout);
-  ASSERT_TRUE(refused.ok()) << refused.status();
+  ASSERT_THAT(refused, IsOk());
   EXPECT_EQ(refused->status, 413);
   EXPECT_EQ(ErrorReasonOf(*refused), "BODY_TOO_LARGE");
   EXPECT_TRUE(connection.ClosedWithin(kTimeout));
@@ -266,7 +269,7 @@ TEST_F(HttpFrontTest, OversizedBodyIsRefusedBeforeItIsSent) {
       "Content-Length: 10000000\r\nX-Paradym-HMAC-SHA-256: " +
       std::string(64, 'a') + "\r\n\r\n"));
   absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_THAT(reply, IsOk());
   EXPECT_EQ(reply->status, 413);
   EXPECT_EQ(ErrorReasonOf(*reply), "BODY_TOO_LARGE");
   EXPECT_EQ(reply->headers["connection"], "close");
@@ -284,11 +287,11 @@ TEST_F(HttpFrontTest, ExpectContinueGets100ThenTheAnswer) {
       body.size(), "\r\nX-Paradym-HMAC-SHA-256: ", SignBody(kSecret, body),
       "\r\n\r\n")));
   absl::StatusOr<HttpReply> interim = connection.Read(kTimeout);
-  ASSERT_TRUE(interim.ok()) << interim.status();
+  ASSERT_THAT(interim, IsOk());
   EXPECT_EQ(interim->status, 100);
   ASSERT_TRUE(connection.Send(body));
   absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_THAT(reply, IsOk());
   EXPECT_EQ(reply->status, 200);
 }
 
@@ -304,7 +307,7 @@ TEST_F(HttpFrontTest, Http10ExpectContinueGetsNo100) {
       body.size(), "\r\nX-Paradym-HMAC-SHA-256: ", SignBody(kSecret, body),
       "\r\n\r\n", body)));
   absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_THAT(reply, IsOk());
   EXPECT_EQ(reply->status, 200) << reply->body;
 }
 
@@ -323,12 +326,12 @@ TEST_F(HttpFrontTest, TransferEncodingOtherThanChunkedIs400AndCloses) {
         "\r\nX-Paradym-HMAC-SHA-256: ", std::string(64, 'a'),
         "\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")));
     absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_THAT(reply, IsOk());
     EXPECT_EQ(reply->status, 400);
     EXPECT_EQ(ErrorReasonOf(*reply), "MALFORMED_HTTP");
     EXPECT_EQ(reply->headers["connection"], "close");
     absl::StatusOr<std::string> rest = connection.ReadUntilClosed(kTimeout);
-    ASSERT_TRUE(rest.ok()) << rest.status();
+    ASSERT_THAT(rest, IsOk());
     EXPECT_EQ(*rest, "") << "the smuggled request was served";
   }
 }
@@ -342,7 +345,7 @@ TEST_F(HttpFrontTest, HeadIsAnsweredWithoutABody) {
       "HEAD /webhook HTTP/1.1\r\nHost: x\r\n\r\n"
       "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
   absl::StatusOr<std::string> bytes = connection.ReadUntilClosed(kTimeout);
-  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  ASSERT_THAT(bytes, IsOk());
   ASSERT_THAT(*bytes, ::testing::StartsWith("HTTP/1.1 405 "));
   EXPECT_THAT(*bytes, HasSubstr("Allow: POST\r\n"));
   const std::size_t end_of_head = bytes->find("\r\n\r\n");
@@ -361,7 +364,7 @@ TEST_F(HttpFrontTest, ATricklingClientCannotHoldAClosingConnection) {
       connection.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n"
                       "Connection: close\r\n\r\n"));
   absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_THAT(reply, IsOk());
   EXPECT_EQ(reply->status, 200);
   // The server's half-close shows as an end of stream at once; only a write
   // that fails shows that it closed the socket for good.
@@ -385,7 +388,7 @@ TEST_F(HttpFrontTest, RunningOutOfFileDescriptorsNeitherSpinsNorStalls) {
   auto server =
       testing::StartServer({"--store=memory", "--http_threads=1"},
                            {{"PARADYM_WEBHOOK_SECRET", kSecret}}, limits);
-  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_THAT(server, IsOk());
   server_ = *std::move(server);
   RawHttpConnection first(port());
   ASSERT_TRUE(first.connected());
@@ -408,7 +411,7 @@ TEST_F(HttpFrontTest, RunningOutOfFileDescriptorsNeitherSpinsNorStalls) {
       ReadTestData("events/workflowExecution.started.json");
   ASSERT_TRUE(first.Send(SignedPost(body)));
   absl::StatusOr<HttpReply> reply = first.Read(kTimeout);
-  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_THAT(reply, IsOk());
   EXPECT_EQ(reply->status, 200) << reply->body;
   absl::SleepFor(absl::Seconds(2) - (absl::Now() - start));
   const double cpu_seconds =
@@ -418,7 +421,7 @@ TEST_F(HttpFrontTest, RunningOutOfFileDescriptorsNeitherSpinsNorStalls) {
   // the descriptors.
   ASSERT_TRUE(first.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
   absl::StatusOr<HttpReply> metrics = first.Read(kTimeout);
-  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  ASSERT_THAT(metrics, IsOk());
   EXPECT_THAT(
       metrics->body,
       Not(HasSubstr("paradym_webhooks_http_connections_refused_total 0\n")));
@@ -440,7 +443,7 @@ TEST_F(HttpFrontTest, EndlessChunkExtensionsAndTrailersAreRefused) {
     // Never finished: the server must answer before the line ends.
     ASSERT_TRUE(connection.Send(head + start));
     absl::StatusOr<HttpReply> reply = connection.Read(absl::Seconds(5));
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_THAT(reply, IsOk());
     EXPECT_EQ(reply->status, 431);
     EXPECT_EQ(ErrorReasonOf(*reply), "HEADERS_TOO_LARGE");
     EXPECT_TRUE(connection.ClosedWithin(kTimeout));
@@ -483,7 +486,7 @@ TEST_F(HttpFrontTest, IdleKeepAliveConnectionsAreClosed) {
   Start({"--http_idle_timeout=1s"});
   RawHttpConnection connection(port());
   ASSERT_TRUE(connection.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-  ASSERT_TRUE(connection.Read(kTimeout).ok());
+  ASSERT_THAT(connection.Read(kTimeout), IsOk());
   const absl::Time idle_since = absl::Now();
   EXPECT_TRUE(connection.ClosedWithin(kTimeout));
   EXPECT_GE(absl::Now() - idle_since, absl::Milliseconds(900));
@@ -511,7 +514,7 @@ TEST_F(HttpFrontTest, ConnectionsOverTheLimitAreClosedAtOnce) {
   // Both are served, so both are counted before the third arrives.
   for (RawHttpConnection* connection : {&first, &second}) {
     ASSERT_TRUE(connection->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-    ASSERT_TRUE(connection->Read(kTimeout).ok());
+    ASSERT_THAT(connection->Read(kTimeout), IsOk());
   }
   RawHttpConnection third(port());
   EXPECT_TRUE(third.ClosedWithin(kTimeout));
@@ -537,7 +540,7 @@ TEST_F(HttpFrontTest, AStuckSubscriberNeverDelaysThe200) {
   for (int i = 1; i <= kRequests; ++i) {
     ASSERT_TRUE(connection.Send(SignedPost(UniqueBody(i))));
     absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_THAT(reply, IsOk());
     ASSERT_EQ(reply->status, 200) << reply->body;
   }
   HttpReply page = Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -633,7 +636,7 @@ TEST_F(HttpFrontTest, AReplayGetsTheOriginalSequenceAndIsStoredOnce) {
   v1::IngestResponse response;
   {
     grpc::ClientContext context;
-    ASSERT_TRUE(stub_->Ingest(&context, request, &response).ok());
+    ASSERT_THAT(stub_->Ingest(&context, request, &response), IsOk());
   }
   EXPECT_EQ(response.event().sequence(), 1u);
   EXPECT_FALSE(response.pending_replication());
@@ -644,7 +647,7 @@ TEST_F(HttpFrontTest, AReplayGetsTheOriginalSequenceAndIsStoredOnce) {
     list_request.set_start_after_sequence(0);
     v1::ListEventsResponse listed;
     grpc::ClientContext context;
-    EXPECT_TRUE(stub_->ListEvents(&context, list_request, &listed).ok());
+    EXPECT_THAT(stub_->ListEvents(&context, list_request, &listed), IsOk());
     return listed;
   };
   ASSERT_EQ(list().events_size(), 2);
@@ -697,7 +700,7 @@ TEST_F(HttpFrontTest, TheAgeDefaultsToTheRetentionAndCannotExceedIt) {
        "--data_dir=" + MakeTempDir() + "/data", "--grpc_address=127.0.0.1:0",
        "--http_address=127.0.0.1:0"},
       {{"PARADYM_WEBHOOK_SECRET", kSecret}}));
-  ASSERT_TRUE(child.ok()) << child.status();
+  ASSERT_THAT(child, IsOk());
   EXPECT_EQ((*child)->Wait(kTimeout).value_or(-1), 2);
   EXPECT_THAT((*child)->Stderr(), HasSubstr("must not exceed --retention"));
 }
@@ -715,7 +718,7 @@ TEST_F(HttpFrontTest, ARequestSentInTinyPiecesIsServed) {
       ASSERT_TRUE(connection.Send(request.substr(at, 5)));
     }
     absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_THAT(reply, IsOk());
     EXPECT_EQ(reply->status, 200) << reply->body;
     EXPECT_EQ(reply->body, "{\"sequence\":1}\n");
 
@@ -730,7 +733,7 @@ TEST_F(HttpFrontTest, ARequestSentInTinyPiecesIsServed) {
     }
     ASSERT_TRUE(connection.Send("0\r\n\r\n"));
     reply = connection.Read(kTimeout);
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_THAT(reply, IsOk());
     EXPECT_EQ(reply->status, 200) << reply->body;
     EXPECT_EQ(reply->body, "{\"sequence\":2}\n");
   }
@@ -751,11 +754,11 @@ TEST_F(HttpFrontTest, APipelinedBurstIsAnsweredInOrder) {
     ASSERT_TRUE(connection.Send(burst));
     for (int i = 1; i <= kRequests; ++i) {
       absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-      ASSERT_TRUE(reply.ok()) << i << ": " << reply.status();
+      ASSERT_THAT(reply, IsOk()) << i;
       ASSERT_EQ(reply->body, absl::StrCat("{\"sequence\":", i, "}\n"));
     }
     absl::StatusOr<HttpReply> health = connection.Read(kTimeout);
-    ASSERT_TRUE(health.ok()) << health.status();
+    ASSERT_THAT(health, IsOk());
     EXPECT_EQ(health->body, "{\"status\":\"ok\"}\n");
   }
 }
@@ -768,7 +771,7 @@ TEST_F(HttpFrontTest, ARequestThatStallsAfterServedOnesIsCutOff) {
   for (int i = 1; i <= 3; ++i) {
     ASSERT_TRUE(connection.Send(SignedPost(UniqueBody(i))));
     absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_THAT(reply, IsOk());
     ASSERT_EQ(reply->status, 200);
   }
   const absl::Time stalled = absl::Now();
@@ -791,7 +794,7 @@ TEST_F(HttpFrontTest, AConnectionInUseOutlivesTheIdleTimeout) {
   while (absl::Now() - opened < absl::Milliseconds(2500) && served < 50) {
     ASSERT_TRUE(connection.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
     absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-    ASSERT_TRUE(reply.ok()) << "after " << served << ": " << reply.status();
+    ASSERT_THAT(reply, IsOk()) << "after " << served;
     ASSERT_EQ(reply->status, 200);
     ++served;
     absl::SleepFor(absl::Milliseconds(250));  // idle, but less than 1s
@@ -805,7 +808,7 @@ TEST_F(HttpFrontTest, AConnectionInUseOutlivesTheIdleTimeout) {
 // but never starts the TLS handshake is cut off after the read timeout.
 TEST_F(HttpFrontTest, HttpsKeepsConnectionsAliveAndCutsOffSilentClients) {
   const std::string dir = MakeTempDir();
-  ASSERT_TRUE(testing::MakeTestCertificates(dir).ok());
+  ASSERT_THAT(testing::MakeTestCertificates(dir), IsOk());
   Start({"--http_tls_cert=" + dir + "/server.pem",
          "--http_tls_key=" + dir + "/server.key", "--http_read_timeout=1s"});
   const std::string healthz =
@@ -816,7 +819,7 @@ TEST_F(HttpFrontTest, HttpsKeepsConnectionsAliveAndCutsOffSilentClients) {
       {"-sS", "--max-time", "10", "--cacert", dir + "/ca.pem", "-w",
        "%{http_code} %{num_connects}\n", "-o", "/dev/null", healthz, "-o",
        "/dev/null", healthz, "-o", "/dev/null", healthz});
-  ASSERT_TRUE(curl.ok()) << curl.status();
+  ASSERT_THAT(curl, IsOk());
   EXPECT_EQ(curl->out, "200 1\n200 0\n200 0\n") << curl->err;
 
   RawHttpConnection silent(port());
@@ -834,7 +837,7 @@ TEST_F(HttpFrontTest, SigtermFinishesRequestsInFlightAndRefusesNewOnes) {
   RawHttpConnection in_flight(port()), probe(port()), idle(port());
   for (RawHttpConnection* connection : {&probe, &idle}) {
     ASSERT_TRUE(connection->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-    ASSERT_TRUE(connection->Read(kTimeout).ok());
+    ASSERT_THAT(connection->Read(kTimeout), IsOk());
   }
   // The server answers 100 Continue only once it has taken the request.
   ASSERT_TRUE(in_flight.Send(absl::StrCat(
@@ -843,7 +846,7 @@ TEST_F(HttpFrontTest, SigtermFinishesRequestsInFlightAndRefusesNewOnes) {
       body.size(), "\r\nX-Paradym-HMAC-SHA-256: ", SignBody(kSecret, body),
       "\r\n\r\n")));
   absl::StatusOr<HttpReply> interim = in_flight.Read(kTimeout);
-  ASSERT_TRUE(interim.ok()) << interim.status();
+  ASSERT_THAT(interim, IsOk());
   ASSERT_EQ(interim->status, 100);
 
   ASSERT_EQ(::kill(server_->pid(), SIGTERM), 0);
@@ -854,8 +857,7 @@ TEST_F(HttpFrontTest, SigtermFinishesRequestsInFlightAndRefusesNewOnes) {
   while (!draining && absl::Now() < deadline) {
     ASSERT_TRUE(probe.Send("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"));
     absl::StatusOr<HttpReply> reply = probe.Read(kTimeout);
-    ASSERT_TRUE(reply.ok())
-        << reply.status() << "\nserver: " << server_->Stderr();
+    ASSERT_THAT(reply, IsOk()) << "server: " << server_->Stderr();
     draining = reply->status == 503 || reply->headers["connection"] == "close";
     if (reply->status == 503) {
       EXPECT_EQ(reply->headers["connection"], "close");
@@ -865,7 +867,7 @@ TEST_F(HttpFrontTest, SigtermFinishesRequestsInFlightAndRefusesNewOnes) {
   // New webhooks are refused while draining.
   ASSERT_TRUE(idle.Send(SignedPost(body)));
   absl::StatusOr<HttpReply> refused = idle.Read(kTimeout);
-  ASSERT_TRUE(refused.ok()) << refused.status();
+  ASSERT_THAT(refused, IsOk());
   EXPECT_EQ(refused->status, 503);
   EXPECT_EQ(ErrorReasonOf(*refused), "SHUTTING_DOWN");
   EXPECT_EQ(refused->headers["connection"], "close");
@@ -873,12 +875,12 @@ TEST_F(HttpFrontTest, SigtermFinishesRequestsInFlightAndRefusesNewOnes) {
   // The request in flight completes and is accepted.
   ASSERT_TRUE(in_flight.Send(body));
   absl::StatusOr<HttpReply> finished = in_flight.Read(kTimeout);
-  ASSERT_TRUE(finished.ok()) << finished.status();
+  ASSERT_THAT(finished, IsOk());
   EXPECT_EQ(finished->status, 200);
   EXPECT_EQ(finished->body, "{\"sequence\":1}\n");
 
   absl::StatusOr<int> exit_code = server_->Wait(absl::Seconds(20));
-  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  ASSERT_THAT(exit_code, IsOk());
   EXPECT_EQ(*exit_code, 0);
 }
 
