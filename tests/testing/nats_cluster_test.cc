@@ -18,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/wait_for.h"
 
 namespace paradym::webhooks::testing {
 namespace {
@@ -68,15 +69,14 @@ absl::Status AddStreamOnce(jsCtx* js, int replicas) {
 // leader, which takes seconds on a loaded machine (an identical config is
 // accepted again if a timed-out attempt did create it).
 absl::Status AddStream(jsCtx* js, int replicas) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  for (;;) {
-    absl::Status status = AddStreamOnce(js, replicas);
-    if (status.code() != absl::StatusCode::kDeadlineExceeded ||
-        absl::Now() >= deadline) {
-      return status;
-    }
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  absl::Status status;
+  WaitFor(
+      [&] {
+        status = AddStreamOnce(js, replicas);
+        return status.code() != absl::StatusCode::kDeadlineExceeded;
+      },
+      absl::Seconds(30), absl::Milliseconds(100));
+  return status;
 }
 
 // One publish with a Msg-Id, so that a retry is never stored twice (the
@@ -103,13 +103,11 @@ absl::StatusOr<uint64_t> Publish(jsCtx* js, const std::string& msg_id) {
 absl::StatusOr<uint64_t> PublishWithRetries(jsCtx* js,
                                             const std::string& msg_id,
                                             absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  for (;;) {
-    absl::StatusOr<uint64_t> sequence = Publish(js, msg_id);
-    if (sequence.ok() || absl::Now() >= deadline) return sequence;
-    // The cluster is electing; asking again at once would only spin.
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  absl::StatusOr<uint64_t> sequence;
+  // The cluster is electing; asking again at once would only spin.
+  WaitFor([&] { return (sequence = Publish(js, msg_id)).ok(); }, timeout,
+          absl::Milliseconds(100));
+  return sequence;
 }
 
 std::vector<uint64_t> PublishAll(jsCtx* js, std::vector<std::string> ids) {
