@@ -22,6 +22,7 @@
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_data.h"
+#include "tests/testing/wait_for.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -36,6 +37,7 @@ using ::paradym::webhooks::testing::ReadTestData;
 using ::paradym::webhooks::testing::RunCommand;
 using ::paradym::webhooks::testing::StartServer;
 using ::paradym::webhooks::testing::UniqueBody;
+using ::paradym::webhooks::testing::WaitFor;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -267,11 +269,10 @@ TEST_F(CliSubscribeTest, OutputFileIsADurableConsumerThatResumes) {
     }
     return sequences;
   };
+  // The checks after it say what arrived.
   auto wait_for = [&](std::size_t count) {
-    const absl::Time give_up = absl::Now() + absl::Seconds(30);
-    while (read_sequences().size() < count && absl::Now() < give_up) {
-      absl::SleepFor(absl::Milliseconds(20));
-    }
+    WaitFor([&] { return read_sequences().size() >= count; }, absl::Seconds(30),
+            absl::Milliseconds(20));
   };
   {
     auto cli = StartCli({"--from-start", "--output=" + output});

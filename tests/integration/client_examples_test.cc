@@ -28,6 +28,7 @@
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_certificates.h"
 #include "tests/testing/test_data.h"
+#include "tests/testing/wait_for.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -40,6 +41,7 @@ using ::paradym::webhooks::testing::PathFromEnv;
 using ::paradym::webhooks::testing::PostRequest;
 using ::paradym::webhooks::testing::ReadTestData;
 using ::paradym::webhooks::testing::StartServer;
+using ::paradym::webhooks::testing::WaitFor;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::IsEmpty;
@@ -157,16 +159,16 @@ class ClientExampleTest : public ::testing::TestWithParam<Example (*)()> {
   void WaitForSubscribers(int n) {
     const std::string line =
         absl::StrCat("\nparadym_webhooks_subscribers ", n, "\n");
-    const absl::Time give_up = absl::Now() + kTimeout;
-    while (absl::Now() < give_up) {
-      absl::StatusOr<HttpReply> page = testing::HttpExchange(
-          server_->http_port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
-          kTimeout);
-      ASSERT_THAT(page, IsOk());
-      if (absl::StrContains(page->body, line)) return;
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    FAIL() << "no " << n << " subscribers within " << kTimeout;
+    absl::StatusOr<HttpReply> page;
+    const auto counted = [&] {
+      page = testing::HttpExchange(server_->http_port(),
+                                   "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+                                   kTimeout);
+      return !page.ok() || absl::StrContains(page->body, line);
+    };
+    ASSERT_TRUE(WaitFor(counted, kTimeout, absl::Milliseconds(20)))
+        << "no " << n << " subscribers within " << kTimeout;
+    ASSERT_THAT(page, IsOk());
   }
 
   // Stops the server with SIGTERM (its streams end UNAVAILABLE) and starts

@@ -34,6 +34,7 @@
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_data.h"
+#include "tests/testing/wait_for.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -55,6 +56,7 @@ using ::paradym::webhooks::testing::ServerOptions;
 using ::paradym::webhooks::testing::StartServer;
 using ::paradym::webhooks::testing::StatusIs;
 using ::paradym::webhooks::testing::UniqueBody;
+using ::paradym::webhooks::testing::WaitFor;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -136,7 +138,7 @@ TEST_P(KillTest, EveryEventThatGotA200SurvivesKill9) {
   constexpr int kKillAfter = 400;
   absl::Mutex mu;
   std::map<std::uint64_t, std::string> accepted;  // sequence -> body
-  std::atomic<int> accepted_count{0};
+  int accepted_count = 0;
   std::vector<std::thread> senders;
   const int port = server_->http_port();
   for (int s = 0; s < kSenders; ++s) {
@@ -159,11 +161,12 @@ TEST_P(KillTest, EveryEventThatGotA200SurvivesKill9) {
       }
     });
   }
-  const absl::Time give_up = absl::Now() + absl::Seconds(60);
-  while (accepted_count.load() < kKillAfter && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(2));
+  {
+    absl::MutexLock lock(&mu);
+    const auto enough = [&] { return accepted_count >= kKillAfter; };
+    mu.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(60));
+    ASSERT_GE(accepted_count, kKillAfter);
   }
-  ASSERT_GE(accepted_count.load(), kKillAfter);
   ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);
   for (auto& sender : senders) sender.join();
   ASSERT_EQ(server_->Wait(kTimeout).value_or(-1), 128 + SIGKILL);
@@ -247,12 +250,12 @@ TEST_F(DurabilityTest, RetentionDeletesTheOldestAndSaysWhatIsLeft) {
   // Retention runs in the background, every second.
   std::uint64_t oldest = 0;
   std::vector<v1::Event> events;
-  const absl::Time give_up = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < give_up) {
-    events = ListAll(&oldest);
-    if (oldest == 8) break;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  WaitFor(
+      [&] {
+        events = ListAll(&oldest);
+        return oldest == 8;
+      },
+      absl::Seconds(20), absl::Milliseconds(100));
   ASSERT_EQ(oldest, 8u);
   ASSERT_EQ(events.size(), 5u);
   EXPECT_EQ(events.front().sequence(), 8u);
