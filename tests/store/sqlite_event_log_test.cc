@@ -1,7 +1,6 @@
 #include "server/store/sqlite_event_log.h"
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +23,7 @@
 #include "tests/testing/event_log_testing.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/sqlite_file.h"
 #include "tests/testing/status_matchers.h"
 #include "tests/testing/test_data.h"
 
@@ -32,10 +32,14 @@ namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::AppendAndWait;
+using ::paradym::webhooks::testing::ExecSql;
 using ::paradym::webhooks::testing::FakeClock;
 using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::InsertRows;
 using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::MakeTempDir;
+using ::paradym::webhooks::testing::SqlRows;
+using ::paradym::webhooks::testing::SqlValue;
 using ::paradym::webhooks::testing::StatusIs;
 using ::paradym::webhooks::testing::UniqueBody;
 using ::testing::ElementsAre;
@@ -401,12 +405,7 @@ TEST_F(SqliteEventLogTest, ADamagedPageIsFoundAtStartup) {
 
 TEST_F(SqliteEventLogTest, AnotherSqliteDatabaseIsNotTakenOver) {
   std::filesystem::create_directories(dir_);
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE orders (id INTEGER)", nullptr,
-                         nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
+  ASSERT_THAT(ExecSql(path(), "CREATE TABLE orders (id INTEGER)"), IsOk());
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
       SqliteEventLog::Open(Options(), clock_);
   EXPECT_THAT(log, StatusIs(absl::StatusCode::kFailedPrecondition));
@@ -438,12 +437,7 @@ TEST_F(SqliteEventLogTest, RefusalsAtStartCarryAReason) {
   ::close(lock);
 
   ASSERT_NE(Open(), nullptr);  // makes the store, and closes it
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(
-      sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr),
-      SQLITE_OK);
-  sqlite3_close(db);
+  ASSERT_THAT(ExecSql(path(), "PRAGMA user_version=99"), IsOk());
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> newer =
       SqliteEventLog::Open(Options(), clock_);
   EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition);
@@ -669,8 +663,6 @@ TEST_F(SqliteEventLogTest, RetentionForgetsTheDigestsOfWhatItDeletes) {
 TEST_F(SqliteEventLogTest, AVersion1StoreIsMigratedAndItsEventsFound) {
   // A store as the first format wrote it: no digest column.
   std::filesystem::create_directories(dir_);
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
   const std::shared_ptr<StoredEvent> old = MakeWebhook("from v1");
   const std::string schema = absl::StrCat(
       "PRAGMA journal_mode=WAL; BEGIN;"
@@ -682,23 +674,13 @@ TEST_F(SqliteEventLogTest, AVersion1StoreIsMigratedAndItsEventsFound) {
       "WITHOUT ROWID;"
       "PRAGMA application_id=",
       0x50574831, "; PRAGMA user_version=1; COMMIT;");
-  ASSERT_EQ(sqlite3_exec(db, schema.c_str(), nullptr, nullptr, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
-  sqlite3_stmt* insert = nullptr;
-  ASSERT_EQ(
-      sqlite3_prepare_v2(db,
+  ASSERT_THAT(ExecSql(path(), schema), IsOk());
+  ASSERT_THAT(InsertRows(path(),
                          "INSERT INTO events VALUES (1, ?1, 'workflowExecution."
                          "completed', '', '', '', ?2)",
-                         -1, &insert, nullptr),
-      SQLITE_OK);
-  sqlite3_bind_int64(insert, 1, old->receive_time_micros());
-  const absl::string_view encoding = old->encoding_without_sequence();
-  sqlite3_bind_blob(insert, 2, encoding.data(),
-                    static_cast<int>(encoding.size()), SQLITE_TRANSIENT);
-  ASSERT_EQ(sqlite3_step(insert), SQLITE_DONE);
-  sqlite3_finalize(insert);
-  sqlite3_close(db);
+                         {{old->receive_time_micros(),
+                           std::string(old->encoding_without_sequence())}}),
+              IsOk());
 
   for (int open = 0; open < 2; ++open) {
     SCOPED_TRACE(open == 0 ? "migrating" : "migrated");
@@ -716,41 +698,7 @@ TEST_F(SqliteEventLogTest, AVersion1StoreIsMigratedAndItsEventsFound) {
     }
     EXPECT_EQ(log->FindReplay(DigestOf("v2")), 2u);
   }
-  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* version = nullptr;
-  ASSERT_EQ(
-      sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr),
-      SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(version), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(version, 0), 3);
-  sqlite3_finalize(version);
-  sqlite3_close(db);
-}
-
-// Runs `sql` on the store's file, from outside, and returns its rows, the
-// columns joined by '|' (NULL as "NULL").
-std::vector<std::string> Query(const std::string& path,
-                               const std::string& sql) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* statement = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
-  std::vector<std::string> rows;
-  while (statement != nullptr && sqlite3_step(statement) == SQLITE_ROW) {
-    std::string row;
-    for (int i = 0; i < sqlite3_column_count(statement); ++i) {
-      if (i > 0) row += "|";
-      const auto* text =
-          reinterpret_cast<const char*>(sqlite3_column_text(statement, i));
-      row += text == nullptr ? "NULL" : text;
-    }
-    rows.push_back(std::move(row));
-  }
-  sqlite3_finalize(statement);
-  sqlite3_close(db);
-  return rows;
+  EXPECT_THAT(SqlRows(path(), "PRAGMA user_version"), ElementsAre("3"));
 }
 
 // An ingested webhook's row holds its receive time, endpoint and body, and
@@ -774,10 +722,10 @@ TEST_F(SqliteEventLogTest, IngestedEventsAreKeptLeanAndReadBackExactly) {
     for (int i = 0; i < 3; ++i) EXPECT_EQ(Encoded(*read[i]), written[i]);
   }
   EXPECT_THAT(
-      Query(path(),
-            "SELECT sequence, receive_time_us, receive_time_extra_ns, "
-            "endpoint, body = CAST(?1 AS BLOB), length(body), event IS NULL "
-            "FROM events ORDER BY sequence"),
+      SqlRows(path(),
+              "SELECT sequence, receive_time_us, receive_time_extra_ns, "
+              "endpoint, body = CAST(?1 AS BLOB), length(body), event IS NULL "
+              "FROM events ORDER BY sequence"),
       ElementsAre(
           absl::StrCat("1|", absl::ToUnixMicros(received), "|789|default|NULL|",
                        UniqueBody(1).size(), "|1"),
@@ -810,8 +758,9 @@ TEST_F(SqliteEventLogTest, ALeanRowWhoseBodyGivesNoEventIsServedWithItsBody) {
     ASSERT_NE(log, nullptr);
     ASSERT_THAT(AppendAndWait(*log, MakeIngested(1)), IsOk());
   }
-  EXPECT_THAT(Query(path(), "UPDATE events SET body = CAST('{broken' AS BLOB)"),
-              ::testing::IsEmpty());
+  EXPECT_THAT(
+      SqlRows(path(), "UPDATE events SET body = CAST('{broken' AS BLOB)"),
+      ::testing::IsEmpty());
   auto log = Open();
   ASSERT_NE(log, nullptr);
   std::vector<EventPtr> read = ReadAll(*log);
@@ -830,8 +779,6 @@ TEST_F(SqliteEventLogTest, ALeanRowWhoseBodyGivesNoEventIsServedWithItsBody) {
 // new events.
 TEST_F(SqliteEventLogTest, AVersion2StoreIsMigratedAndReadBackIdentically) {
   std::filesystem::create_directories(dir_);
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
   const std::string schema = absl::StrCat(
       "PRAGMA journal_mode=WAL; BEGIN;"
       "CREATE TABLE events (sequence INTEGER PRIMARY KEY, receive_time_us "
@@ -843,9 +790,7 @@ TEST_F(SqliteEventLogTest, AVersion2StoreIsMigratedAndReadBackIdentically) {
       "INSERT INTO meta VALUES ('deleted_through', 9);"
       "PRAGMA application_id=",
       0x50574831, "; PRAGMA user_version=2; COMMIT;");
-  ASSERT_EQ(sqlite3_exec(db, schema.c_str(), nullptr, nullptr, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
+  ASSERT_THAT(ExecSql(path(), schema), IsOk());
   // Sequences 10 to 12 (9 and before were deleted): an ingested webhook, an
   // event that is not one, and a message that is no event at all.
   StoredEvent::Parts opaque;
@@ -853,37 +798,29 @@ TEST_F(SqliteEventLogTest, AVersion2StoreIsMigratedAndReadBackIdentically) {
   opaque.encoding_without_sequence = opaque_bytes;
   const std::vector<std::shared_ptr<StoredEvent>> old = {
       MakeIngested(7), MakeWebhook("from v2"), StoredEvent::FromParts(opaque)};
-  sqlite3_stmt* insert = nullptr;
-  ASSERT_EQ(
-      sqlite3_prepare_v2(
-          db, "INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", -1,
-          &insert, nullptr),
-      SQLITE_OK);
+  std::vector<std::vector<SqlValue>> rows;
   std::vector<std::string> written;
   for (std::size_t i = 0; i < old.size(); ++i) {
     const StoredEvent& event = *old[i];
-    sqlite3_bind_int64(insert, 1, static_cast<std::int64_t>(10 + i));
-    sqlite3_bind_int64(insert, 2, event.receive_time_micros());
-    const absl::string_view fields[] = {
-        event.event_type(), event.project_id(), event.workflow_id(),
-        event.workflow_execution_id(), event.encoding_without_sequence()};
-    for (int f = 0; f < 5; ++f) {
-      sqlite3_bind_blob(insert, 3 + f, fields[f].data(),
-                        static_cast<int>(fields[f].size()), SQLITE_TRANSIENT);
-    }
+    rows.push_back(
+        {static_cast<std::int64_t>(10 + i), event.receive_time_micros(),
+         std::string(event.event_type()), std::string(event.project_id()),
+         std::string(event.workflow_id()),
+         std::string(event.workflow_execution_id()),
+         std::string(event.encoding_without_sequence())});
     if (event.has_replay_digest()) {
-      sqlite3_bind_blob(insert, 8, event.replay_digest().data(),
-                        static_cast<int>(event.replay_digest().size()),
-                        SQLITE_TRANSIENT);
+      const ReplayDigest& digest = event.replay_digest();
+      rows.back().push_back(std::string(digest.begin(), digest.end()));
     } else {
-      sqlite3_bind_null(insert, 8);
+      rows.back().push_back(nullptr);
     }
-    ASSERT_EQ(sqlite3_step(insert), SQLITE_DONE) << sqlite3_errmsg(db);
-    sqlite3_reset(insert);
     written.push_back(Encoded(*event.WithSequence(10 + i)));
   }
-  sqlite3_finalize(insert);
-  sqlite3_close(db);
+  ASSERT_THAT(InsertRows(path(),
+                         "INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                         "?7, ?8)",
+                         rows),
+              IsOk());
 
   for (int open = 0; open < 2; ++open) {
     SCOPED_TRACE(open == 0 ? "migrating" : "migrated");
@@ -917,10 +854,10 @@ TEST_F(SqliteEventLogTest, AVersion2StoreIsMigratedAndReadBackIdentically) {
               13u);
   }
   // The new event went into the migrated table lean.
-  EXPECT_THAT(Query(path(),
-                    "SELECT event_type, length(event), length(body), "
-                    "(SELECT user_version FROM pragma_user_version) FROM "
-                    "events WHERE sequence = 13"),
+  EXPECT_THAT(SqlRows(path(),
+                      "SELECT event_type, length(event), length(body), "
+                      "(SELECT user_version FROM pragma_user_version) FROM "
+                      "events WHERE sequence = 13"),
               ElementsAre(absl::StrCat("|0|", UniqueBody(8).size(), "|3")));
 }
 
