@@ -34,6 +34,7 @@ namespace paradym::webhooks {
 namespace {
 
 using ::paradym::webhooks::testing::ChildProcess;
+using ::paradym::webhooks::testing::GetRequest;
 using ::paradym::webhooks::testing::HttpReply;
 using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::MakeTempDir;
@@ -161,8 +162,7 @@ class ClientExampleTest : public ::testing::TestWithParam<Example (*)()> {
         absl::StrCat("\nparadym_webhooks_subscribers ", n, "\n");
     absl::StatusOr<HttpReply> page;
     const auto counted = [&] {
-      page = testing::HttpExchange(server_->http_port(),
-                                   "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+      page = testing::HttpExchange(server_->http_port(), GetRequest("/metrics"),
                                    kTimeout);
       return !page.ok() || absl::StrContains(page->body, line);
     };

@@ -146,8 +146,8 @@ TEST_P(KillTest, EveryEventThatGotA200SurvivesKill9) {
       RawHttpConnection connection(port);
       for (int i = 0; i < kMaxPerSender; ++i) {
         const std::string body = UniqueBody(s * kMaxPerSender + i);
-        if (!connection.Send(SignedPost(body))) return;
-        absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+        absl::StatusOr<HttpReply> reply =
+            connection.Exchange(SignedPost(body), kTimeout);
         if (!reply.ok()) return;  // the server died mid-request
         if (reply->status != 200) {
           ADD_FAILURE() << reply->status << " " << reply->body;

@@ -33,6 +33,7 @@ namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::ChildProcess;
 using ::paradym::webhooks::testing::Env;
 using ::paradym::webhooks::testing::ErrorReasonOf;
+using ::paradym::webhooks::testing::GetRequest;
 using ::paradym::webhooks::testing::HttpExchange;
 using ::paradym::webhooks::testing::HttpReply;
 using ::paradym::webhooks::testing::IsOk;
@@ -77,6 +78,17 @@ class HttpFrontTest : public ::testing::Test {
   static std::string SignedPost(const std::string& body,
                                 const std::string& path = "/webhook") {
     return PostRequest(path, body, SignBody(kSecret, body));
+  }
+
+  // The head of a signed POST of `body` that waits for 100 Continue.
+  static std::string ExpectContinueHead(
+      const std::string& body, absl::string_view version = "HTTP/1.1") {
+    return absl::StrCat("POST /webhook ", version,
+                        "\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        "Expect: 100-continue\r\nContent-Length: ",
+                        body.size(),
+                        "\r\nX-Paradym-HMAC-SHA-256: ", SignBody(kSecret, body),
+                        "\r\n\r\n");
   }
 
   std::unique_ptr<ChildProcess> server_;
@@ -155,8 +167,7 @@ TEST_F(HttpFrontTest, EveryStatusHasItsReasonAndNeverEchoesSecrets) {
        "UNKNOWN_PATH"},
       {"unknown endpoint", SignedPost(good, "/webhooks/shop"), 404,
        "UNKNOWN_ENDPOINT"},
-      {"GET a webhook path", "GET /webhook HTTP/1.1\r\nHost: x\r\n\r\n", 405,
-       "METHOD_NOT_ALLOWED"},
+      {"GET a webhook path", GetRequest("/webhook"), 405, "METHOD_NOT_ALLOWED"},
       {"PUT a webhook path",
        absl::StrCat("PUT /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: ",
                     good.size(), "\r\n\r\n", good),
@@ -202,8 +213,8 @@ TEST_F(HttpFrontTest, EveryStatusHasItsReasonAndNeverEchoesSecrets) {
 
 TEST_F(HttpFrontTest, HealthAndReadiness) {
   Start();
-  EXPECT_EQ(Exchange("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
-  EXPECT_EQ(Exchange("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
+  EXPECT_EQ(Exchange(GetRequest("/healthz")).status, 200);
+  EXPECT_EQ(Exchange(GetRequest("/readyz")).status, 200);
 }
 
 TEST_F(HttpFrontTest, KeepAliveServesManyRequestsOnOneConnection) {
@@ -211,8 +222,8 @@ TEST_F(HttpFrontTest, KeepAliveServesManyRequestsOnOneConnection) {
   RawHttpConnection connection(port());
   ASSERT_TRUE(connection.connected());
   for (int i = 1; i <= 200; ++i) {
-    ASSERT_TRUE(connection.Send(SignedPost(UniqueBody(i))));
-    absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+    absl::StatusOr<HttpReply> reply =
+        connection.Exchange(SignedPost(UniqueBody(i)), kTimeout);
     ASSERT_THAT(reply, IsOk());
     ASSERT_EQ(reply->status, 200);
     ASSERT_EQ(reply->body, absl::StrCat("{\"sequence\":", i, "}\n"));
@@ -220,7 +231,7 @@ TEST_F(HttpFrontTest, KeepAliveServesManyRequestsOnOneConnection) {
   // Pipelined: three requests in one write, three answers in order.
   ASSERT_TRUE(connection.Send(SignedPost(UniqueBody(201)) +
                               SignedPost(UniqueBody(202)) +
-                              "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+                              GetRequest("/healthz")));
   for (const char* expected : {"{\"sequence\":201}\n", "{\"sequence\":202}\n",
                                "{\"status\":\"ok\"}\n"}) {
     absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
@@ -281,11 +292,7 @@ TEST_F(HttpFrontTest, ExpectContinueGets100ThenTheAnswer) {
   const std::string body =
       ReadTestData("events/workflowExecution.started.json");
   RawHttpConnection connection(port());
-  ASSERT_TRUE(connection.Send(absl::StrCat(
-      "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-      "Expect: 100-continue\r\nContent-Length: ",
-      body.size(), "\r\nX-Paradym-HMAC-SHA-256: ", SignBody(kSecret, body),
-      "\r\n\r\n")));
+  ASSERT_TRUE(connection.Send(ExpectContinueHead(body)));
   absl::StatusOr<HttpReply> interim = connection.Read(kTimeout);
   ASSERT_THAT(interim, IsOk());
   EXPECT_EQ(interim->status, 100);
@@ -301,11 +308,7 @@ TEST_F(HttpFrontTest, Http10ExpectContinueGetsNo100) {
   const std::string body =
       ReadTestData("events/workflowExecution.started.json");
   RawHttpConnection connection(port());
-  ASSERT_TRUE(connection.Send(absl::StrCat(
-      "POST /webhook HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\n"
-      "Expect: 100-continue\r\nContent-Length: ",
-      body.size(), "\r\nX-Paradym-HMAC-SHA-256: ", SignBody(kSecret, body),
-      "\r\n\r\n", body)));
+  ASSERT_TRUE(connection.Send(ExpectContinueHead(body, "HTTP/1.0") + body));
   absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
   ASSERT_THAT(reply, IsOk());
   EXPECT_EQ(reply->status, 200) << reply->body;
@@ -409,8 +412,7 @@ TEST_F(HttpFrontTest, RunningOutOfFileDescriptorsNeitherSpinsNorStalls) {
   const absl::Time start = absl::Now();
   const std::string body =
       ReadTestData("events/workflowExecution.started.json");
-  ASSERT_TRUE(first.Send(SignedPost(body)));
-  absl::StatusOr<HttpReply> reply = first.Read(kTimeout);
+  absl::StatusOr<HttpReply> reply = first.Exchange(SignedPost(body), kTimeout);
   ASSERT_THAT(reply, IsOk());
   EXPECT_EQ(reply->status, 200) << reply->body;
   absl::SleepFor(absl::Seconds(2) - (absl::Now() - start));
@@ -419,8 +421,8 @@ TEST_F(HttpFrontTest, RunningOutOfFileDescriptorsNeitherSpinsNorStalls) {
   EXPECT_LT(cpu_seconds, 0.5) << "the server spun";
   // Past what fits, connections were refused rather than left to exhaust
   // the descriptors.
-  ASSERT_TRUE(first.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
-  absl::StatusOr<HttpReply> metrics = first.Read(kTimeout);
+  absl::StatusOr<HttpReply> metrics =
+      first.Exchange(GetRequest("/metrics"), kTimeout);
   ASSERT_THAT(metrics, IsOk());
   EXPECT_THAT(
       metrics->body,
@@ -476,7 +478,7 @@ TEST_F(HttpFrontTest, SlowClientIsCutOffWhileOthersAreServed) {
   EXPECT_TRUE(trickle.ClosedWithin(kTimeout));
   EXPECT_GE(absl::Now() - trickle_started, absl::Milliseconds(900));
   // Both are counted as 408 REQUEST_TIMEOUT.
-  HttpReply page = Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  HttpReply page = Exchange(GetRequest("/metrics"));
   EXPECT_THAT(page.body,
               HasSubstr("paradym_webhooks_http_requests_total{code=\"408\","
                         "reason=\"REQUEST_TIMEOUT\"} 2\n"));
@@ -485,8 +487,7 @@ TEST_F(HttpFrontTest, SlowClientIsCutOffWhileOthersAreServed) {
 TEST_F(HttpFrontTest, IdleKeepAliveConnectionsAreClosed) {
   Start({"--http_idle_timeout=1s"});
   RawHttpConnection connection(port());
-  ASSERT_TRUE(connection.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-  ASSERT_THAT(connection.Read(kTimeout), IsOk());
+  ASSERT_THAT(connection.Exchange(GetRequest("/healthz"), kTimeout), IsOk());
   const absl::Time idle_since = absl::Now();
   EXPECT_TRUE(connection.ClosedWithin(kTimeout));
   EXPECT_GE(absl::Now() - idle_since, absl::Milliseconds(900));
@@ -513,14 +514,15 @@ TEST_F(HttpFrontTest, ConnectionsOverTheLimitAreClosedAtOnce) {
   RawHttpConnection first(port()), second(port());
   // Both are served, so both are counted before the third arrives.
   for (RawHttpConnection* connection : {&first, &second}) {
-    ASSERT_TRUE(connection->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-    ASSERT_THAT(connection->Read(kTimeout), IsOk());
+    ASSERT_THAT(connection->Exchange(GetRequest("/healthz"), kTimeout), IsOk());
   }
   RawHttpConnection third(port());
   EXPECT_TRUE(third.ClosedWithin(kTimeout));
   // The first two still work.
-  ASSERT_TRUE(first.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-  EXPECT_EQ(first.Read(kTimeout)->status, 200);
+  absl::StatusOr<HttpReply> again =
+      first.Exchange(GetRequest("/healthz"), kTimeout);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->status, 200);
 }
 
 // A subscriber that never reads cannot hold up the HTTP answers: every POST
@@ -538,12 +540,12 @@ TEST_F(HttpFrontTest, AStuckSubscriberNeverDelaysThe200) {
   RawHttpConnection connection(port());
   constexpr int kRequests = 2000;
   for (int i = 1; i <= kRequests; ++i) {
-    ASSERT_TRUE(connection.Send(SignedPost(UniqueBody(i))));
-    absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+    absl::StatusOr<HttpReply> reply =
+        connection.Exchange(SignedPost(UniqueBody(i)), kTimeout);
     ASSERT_THAT(reply, IsOk());
     ASSERT_EQ(reply->status, 200) << reply->body;
   }
-  HttpReply page = Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  HttpReply page = Exchange(GetRequest("/metrics"));
   EXPECT_THAT(page.body,
               HasSubstr("paradym_webhooks_subscriber_overflows_total 1\n"));
   context.TryCancel();
@@ -574,7 +576,7 @@ TEST_F(HttpFrontTest, MetricsCountWhatWasSent) {
     ASSERT_EQ(Exchange(PostRequest("/webhook", body, "")).status, 401);
   }
   ASSERT_EQ(Exchange(SignedPost(body, "/nope")).status, 404);
-  HttpReply page = Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  HttpReply page = Exchange(GetRequest("/metrics"));
   ASSERT_EQ(page.status, 200);
   EXPECT_THAT(page.headers["content-type"], HasSubstr("text/plain"));
   const std::string& text = page.body;
@@ -674,8 +676,7 @@ TEST_F(HttpFrontTest, AStaleEventIs401AndCounted) {
   HttpReply fresh = Exchange(SignedPost(FreshBody(1)));
   EXPECT_EQ(fresh.status, 200) << fresh.body;
   EXPECT_EQ(fresh.body, "{\"sequence\":1}\n");
-  const std::string text =
-      Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").body;
+  const std::string text = Exchange(GetRequest("/metrics")).body;
   EXPECT_EQ(MetricValue(text,
                         "paradym_webhooks_webhooks_refused_total{"
                         "reason=\"STALE_EVENT\"}"),
@@ -748,7 +749,7 @@ TEST_F(HttpFrontTest, APipelinedBurstIsAnsweredInOrder) {
     constexpr int kRequests = 150;
     std::string burst;
     for (int i = 1; i <= kRequests; ++i) burst += SignedPost(UniqueBody(i));
-    burst += "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    burst += GetRequest("/healthz");
     ASSERT_GT(burst.size(), 64 * 1024);
     RawHttpConnection connection(port());
     ASSERT_TRUE(connection.Send(burst));
@@ -769,8 +770,8 @@ TEST_F(HttpFrontTest, ARequestThatStallsAfterServedOnesIsCutOff) {
   Start({"--http_read_timeout=1s", "--http_idle_timeout=60s"});
   RawHttpConnection connection(port());
   for (int i = 1; i <= 3; ++i) {
-    ASSERT_TRUE(connection.Send(SignedPost(UniqueBody(i))));
-    absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+    absl::StatusOr<HttpReply> reply =
+        connection.Exchange(SignedPost(UniqueBody(i)), kTimeout);
     ASSERT_THAT(reply, IsOk());
     ASSERT_EQ(reply->status, 200);
   }
@@ -778,7 +779,7 @@ TEST_F(HttpFrontTest, ARequestThatStallsAfterServedOnesIsCutOff) {
   ASSERT_TRUE(connection.Send("POST /webhook HTTP/1.1\r\nHost: x\r\n"));
   EXPECT_TRUE(connection.ClosedWithin(absl::Seconds(20)));
   EXPECT_GE(absl::Now() - stalled, absl::Milliseconds(900));
-  HttpReply page = Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  HttpReply page = Exchange(GetRequest("/metrics"));
   EXPECT_THAT(page.body,
               HasSubstr("paradym_webhooks_http_requests_total{code=\"408\","
                         "reason=\"REQUEST_TIMEOUT\"} 1\n"));
@@ -792,8 +793,8 @@ TEST_F(HttpFrontTest, AConnectionInUseOutlivesTheIdleTimeout) {
   const absl::Time opened = absl::Now();
   int served = 0;
   while (absl::Now() - opened < absl::Milliseconds(2500) && served < 50) {
-    ASSERT_TRUE(connection.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-    absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+    absl::StatusOr<HttpReply> reply =
+        connection.Exchange(GetRequest("/healthz"), kTimeout);
     ASSERT_THAT(reply, IsOk()) << "after " << served;
     ASSERT_EQ(reply->status, 200);
     ++served;
@@ -836,15 +837,10 @@ TEST_F(HttpFrontTest, SigtermFinishesRequestsInFlightAndRefusesNewOnes) {
       ReadTestData("events/workflowExecution.started.json");
   RawHttpConnection in_flight(port()), probe(port()), idle(port());
   for (RawHttpConnection* connection : {&probe, &idle}) {
-    ASSERT_TRUE(connection->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-    ASSERT_THAT(connection->Read(kTimeout), IsOk());
+    ASSERT_THAT(connection->Exchange(GetRequest("/healthz"), kTimeout), IsOk());
   }
   // The server answers 100 Continue only once it has taken the request.
-  ASSERT_TRUE(in_flight.Send(absl::StrCat(
-      "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-      "Expect: 100-continue\r\nContent-Length: ",
-      body.size(), "\r\nX-Paradym-HMAC-SHA-256: ", SignBody(kSecret, body),
-      "\r\n\r\n")));
+  ASSERT_TRUE(in_flight.Send(ExpectContinueHead(body)));
   absl::StatusOr<HttpReply> interim = in_flight.Read(kTimeout);
   ASSERT_THAT(interim, IsOk());
   ASSERT_EQ(interim->status, 100);
@@ -855,8 +851,8 @@ TEST_F(HttpFrontTest, SigtermFinishesRequestsInFlightAndRefusesNewOnes) {
   const absl::Time deadline = absl::Now() + kTimeout;
   bool draining = false;
   while (!draining && absl::Now() < deadline) {
-    ASSERT_TRUE(probe.Send("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"));
-    absl::StatusOr<HttpReply> reply = probe.Read(kTimeout);
+    absl::StatusOr<HttpReply> reply =
+        probe.Exchange(GetRequest("/readyz"), kTimeout);
     ASSERT_THAT(reply, IsOk()) << "server: " << server_->Stderr();
     draining = reply->status == 503 || reply->headers["connection"] == "close";
     if (reply->status == 503) {
@@ -865,8 +861,7 @@ TEST_F(HttpFrontTest, SigtermFinishesRequestsInFlightAndRefusesNewOnes) {
   }
   ASSERT_TRUE(draining);
   // New webhooks are refused while draining.
-  ASSERT_TRUE(idle.Send(SignedPost(body)));
-  absl::StatusOr<HttpReply> refused = idle.Read(kTimeout);
+  absl::StatusOr<HttpReply> refused = idle.Exchange(SignedPost(body), kTimeout);
   ASSERT_THAT(refused, IsOk());
   EXPECT_EQ(refused->status, 503);
   EXPECT_EQ(ErrorReasonOf(*refused), "SHUTTING_DOWN");

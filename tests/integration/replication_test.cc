@@ -38,6 +38,7 @@ namespace {
 namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::ChildProcess;
 using ::paradym::webhooks::testing::ErrorReasonOf;
+using ::paradym::webhooks::testing::GetRequest;
 using ::paradym::webhooks::testing::HttpExchange;
 using ::paradym::webhooks::testing::HttpReply;
 using ::paradym::webhooks::testing::IsOk;
@@ -162,8 +163,8 @@ class ReplicationTest : public ::testing::Test {
     EXPECT_TRUE(WaitFor(
         [&] {
           for (std::size_t i = 0; i < ReplicaCount(); ++i) {
-            absl::StatusOr<HttpReply> metrics = HttpExchange(
-                HttpPort(i), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+            absl::StatusOr<HttpReply> metrics =
+                HttpExchange(HttpPort(i), GetRequest("/metrics"));
             if (!metrics.ok() ||
                 !absl::StrContains(metrics->body,
                                    "paradym_webhooks_outbox_events 0\n")) {
@@ -382,7 +383,7 @@ TEST_F(ReplicationTest, AnEventAcceptedByOneReplicaReachesSubscribersOfAll) {
   const std::vector<v1::Event> stream = Converged();
   ASSERT_EQ(stream.size(), 3u);
   absl::StatusOr<HttpReply> ready =
-      HttpExchange(HttpPort(0), "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
+      HttpExchange(HttpPort(0), GetRequest("/readyz"));
   ASSERT_THAT(ready, IsOk());
   EXPECT_EQ(ready->status, 200) << ready->body;
 }
@@ -528,7 +529,7 @@ TEST_F(ReplicationTest, TheWholeClusterDownLongerThanTheDuplicateWindow) {
   for (int i = 0; i < 6; ++i) post(1);
   // Past the bound, a replica that cannot reach the stream is not ready.
   absl::StatusOr<HttpReply> ready =
-      HttpExchange(HttpPort(1), "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
+      HttpExchange(HttpPort(1), GetRequest("/readyz"));
   ASSERT_THAT(ready, IsOk());
   EXPECT_EQ(ready->status, 503) << ready->body;
   EXPECT_EQ(ErrorReasonOf(*ready), "REPLICATION_STALLED");
@@ -547,8 +548,8 @@ TEST_F(ReplicationTest, TheWholeClusterDownLongerThanTheDuplicateWindow) {
   ExpectEveryAcceptedOnce(outcomes, stream);
   ASSERT_TRUE(WaitFor(
       [&] {
-        absl::StatusOr<HttpReply> ready = HttpExchange(
-            HttpPort(1), "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
+        absl::StatusOr<HttpReply> ready =
+            HttpExchange(HttpPort(1), GetRequest("/readyz"));
         return ready.ok() && ready->status == 200;
       },
       kTimeout));
