@@ -21,6 +21,7 @@
 #include "tests/testing/raw_grpc_call.h"
 #include "tests/testing/slow_reader_channel.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/subscribe_stream.h"
 #include "tests/testing/test_data.h"
 #include "tests/testing/wait_for.h"
 
@@ -29,12 +30,14 @@ namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
 using ::google::protobuf::util::MessageDifferencer;
+using ::paradym::webhooks::testing::EndOf;
 using ::paradym::webhooks::testing::FakeClock;
 using ::paradym::webhooks::testing::GrpcBadFields;
 using ::paradym::webhooks::testing::GrpcErrorMetadata;
 using ::paradym::webhooks::testing::HasReason;
 using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::ListTestData;
+using ::paradym::webhooks::testing::ReadEvents;
 using ::paradym::webhooks::testing::ReadTestData;
 using ::paradym::webhooks::testing::StatusIs;
 using ::paradym::webhooks::testing::UniqueBody;
@@ -89,15 +92,15 @@ class WebhookServiceTest : public ::testing::Test {
     return reader;
   }
 
-  // Reads until `count` events arrived; the stream must stay open.
-  std::vector<v1::Event> ReadEvents(
-      grpc::ClientReader<v1::SubscribeResponse>& reader, std::size_t count) {
-    std::vector<v1::Event> events;
-    v1::SubscribeResponse response;
-    while (events.size() < count && reader.Read(&response)) {
-      for (const auto& event : response.events()) events.push_back(event);
+  // Ingests UniqueBody(0) .. UniqueBody(count - 1); the first refusal, or
+  // OK.
+  grpc::Status IngestUniqueBodies(int count) {
+    for (int i = 0; i < count; ++i) {
+      v1::IngestResponse ingested;
+      grpc::Status status = Ingest(UniqueBody(i), &ingested);
+      if (!status.ok()) return status;
     }
-    return events;
+    return grpc::Status::OK;
   }
 
   FakeClock clock_;
@@ -200,10 +203,7 @@ TEST_F(WebhookServiceTest, FilteredSubscribeGetsOnlyMatchingEventsInOrder) {
 }
 
 TEST_F(WebhookServiceTest, SubscribeResumesAfterASequence) {
-  for (int i = 0; i < 5; ++i) {
-    v1::IngestResponse ingested;
-    ASSERT_THAT(Ingest(UniqueBody(i), &ingested), IsOk());
-  }
+  ASSERT_THAT(IngestUniqueBodies(5), IsOk());
   grpc::ClientContext context;
   v1::SubscribeRequest request;
   request.set_start_after_sequence(3);
@@ -232,10 +232,7 @@ TEST_F(WebhookServiceTest, ManySubscribersEachGetEveryEventInOrder) {
     if (i % 2 == 1) request.add_event_types("workflowExecution.*");
     readers.push_back(Subscribe(*contexts.back(), request));
   }
-  for (int i = 0; i < kEvents; ++i) {
-    v1::IngestResponse ingested;
-    ASSERT_THAT(Ingest(UniqueBody(i), &ingested), IsOk());
-  }
+  ASSERT_THAT(IngestUniqueBodies(kEvents), IsOk());
   for (int i = 0; i < kStreams; ++i) {
     SCOPED_TRACE(i);
     std::vector<v1::Event> events = ReadEvents(*readers[i], kEvents);
@@ -263,10 +260,7 @@ class PacedSubscribeTest : public WebhookServiceTest {
 };
 
 TEST_F(PacedSubscribeTest, FullBatchesAreNotHeldBack) {
-  for (int i = 0; i < 6; ++i) {
-    v1::IngestResponse ingested;
-    ASSERT_THAT(Ingest(UniqueBody(i), &ingested), IsOk());
-  }
+  ASSERT_THAT(IngestUniqueBodies(6), IsOk());
   grpc::ClientContext context;
   v1::SubscribeRequest request;
   request.set_start_after_sequence(0);
@@ -579,11 +573,7 @@ class WebhookServiceTokenTest : public WebhookServiceTest {
                            std::chrono::milliseconds(500));
       v1::SubscribeRequest request;
       request.set_start_after_sequence(0);
-      auto reader = stub_->Subscribe(&context, request);
-      v1::SubscribeResponse response;
-      while (reader->Read(&response)) {
-      }
-      statuses["Subscribe"] = reader->Finish();
+      statuses["Subscribe"] = EndOf(*stub_->Subscribe(&context, request));
     }
     return statuses;
   }
