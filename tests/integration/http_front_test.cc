@@ -23,6 +23,7 @@
 #include "tests/testing/server_process.h"
 #include "tests/testing/slow_reader_channel.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/subscribe_stream.h"
 #include "tests/testing/test_certificates.h"
 #include "tests/testing/test_data.h"
 
@@ -41,6 +42,7 @@ using ::paradym::webhooks::testing::ListTestData;
 using ::paradym::webhooks::testing::MakeTempDir;
 using ::paradym::webhooks::testing::PostRequest;
 using ::paradym::webhooks::testing::RawHttpConnection;
+using ::paradym::webhooks::testing::ReadEvents;
 using ::paradym::webhooks::testing::ReadTestData;
 using ::paradym::webhooks::testing::StartServer;
 using ::paradym::webhooks::testing::UniqueBody;
@@ -111,11 +113,7 @@ TEST_F(HttpFrontTest, EveryEventTypeGoesFromHttpToASubscriberTyped) {
     EXPECT_EQ(reply.body, absl::StrCat("{\"sequence\":", i + 1, "}\n"));
     EXPECT_EQ(reply.headers["content-type"], "application/json");
   }
-  std::vector<v1::Event> events;
-  v1::SubscribeResponse response;
-  while (events.size() < names.size() && reader->Read(&response)) {
-    for (const auto& event : response.events()) events.push_back(event);
-  }
+  const std::vector<v1::Event> events = ReadEvents(*reader, names.size());
   ASSERT_EQ(events.size(), names.size());
   for (std::size_t i = 0; i < names.size(); ++i) {
     SCOPED_TRACE(names[i]);

@@ -20,6 +20,7 @@
 #include "tests/testing/grpc_status.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/status_matchers.h"
+#include "tests/testing/subscribe_stream.h"
 #include "tests/testing/test_data.h"
 
 namespace paradym::webhooks {
@@ -27,6 +28,7 @@ namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::ChildProcess;
+using ::paradym::webhooks::testing::EndOf;
 using ::paradym::webhooks::testing::Env;
 using ::paradym::webhooks::testing::GrpcBadFields;
 using ::paradym::webhooks::testing::GrpcErrorMetadata;
@@ -34,6 +36,7 @@ using ::paradym::webhooks::testing::HasReason;
 using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::ListTestData;
 using ::paradym::webhooks::testing::MakeTempDir;
+using ::paradym::webhooks::testing::ReadEvents;
 using ::paradym::webhooks::testing::ReadTestData;
 using ::paradym::webhooks::testing::StartServer;
 using ::paradym::webhooks::testing::StatusIs;
@@ -100,24 +103,6 @@ class ServerBinaryTest : public ::testing::Test {
     return reader;
   }
 
-  static std::vector<v1::Event> Read(
-      grpc::ClientReader<v1::SubscribeResponse>& reader, std::size_t count) {
-    std::vector<v1::Event> events;
-    v1::SubscribeResponse response;
-    while (events.size() < count && reader.Read(&response)) {
-      for (const auto& event : response.events()) events.push_back(event);
-    }
-    return events;
-  }
-
-  // A subscription's final status: reads nothing more, expects the end.
-  static grpc::Status EndOf(grpc::ClientReader<v1::SubscribeResponse>& reader) {
-    v1::SubscribeResponse response;
-    while (reader.Read(&response)) {
-    }
-    return reader.Finish();
-  }
-
   std::unique_ptr<ChildProcess> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::WebhookService::Stub> stub_;
@@ -145,7 +130,7 @@ TEST_F(ServerBinaryTest, EveryEventTypeReachesAFilteredSubscriber) {
       R"({"eventType":"workflowExecution.started","projectId":"another-project","payload":{"workflowExecutionId":"x"}})";
   ASSERT_THAT(IngestSigned(other_project), IsOk());
 
-  std::vector<v1::Event> events = Read(*all, names.size() + 1);
+  std::vector<v1::Event> events = ReadEvents(*all, names.size() + 1);
   ASSERT_EQ(events.size(), names.size() + 1);
   for (std::size_t i = 0; i < names.size(); ++i) {
     SCOPED_TRACE(names[i]);
@@ -184,12 +169,12 @@ TEST_F(ServerBinaryTest, EveryEventTypeReachesAFilteredSubscriber) {
   EXPECT_EQ(unknown.payload().fields().at("theirLabel").string_value(),
             "Wallet");
 
-  std::vector<v1::Event> workflow_events = Read(*workflow, 6);
+  std::vector<v1::Event> workflow_events = ReadEvents(*workflow, 6);
   ASSERT_EQ(workflow_events.size(), 6u);
   for (const auto& e : workflow_events) {
     EXPECT_EQ(e.event_type().rfind("workflowExecution.", 0), 0u);
   }
-  std::vector<v1::Event> project_events = Read(*project, 1);
+  std::vector<v1::Event> project_events = ReadEvents(*project, 1);
   ASSERT_EQ(project_events.size(), 1u);
   EXPECT_EQ(project_events[0].sequence(), names.size() + 1);
 
@@ -332,7 +317,7 @@ TEST_F(ServerBinaryTest, ResumeAfterASequenceGetsExactlyTheMissedThenLive) {
     for (int i = 0; i < 3; ++i) {
       ASSERT_THAT(IngestSigned(UniqueBody(next++)), IsOk());
     }
-    std::vector<v1::Event> events = Read(*reader, 3);
+    std::vector<v1::Event> events = ReadEvents(*reader, 3);
     ASSERT_EQ(events.size(), 3u);
     last_seen = events.back().sequence();
     context.TryCancel();
@@ -346,7 +331,8 @@ TEST_F(ServerBinaryTest, ResumeAfterASequenceGetsExactlyTheMissedThenLive) {
   auto reader = Subscribe(context, request);
   ASSERT_THAT(IngestSigned(UniqueBody(next++)), IsOk());  // live
   std::vector<std::uint64_t> sequences;
-  for (const auto& e : Read(*reader, 5)) sequences.push_back(e.sequence());
+  for (const auto& e : ReadEvents(*reader, 5))
+    sequences.push_back(e.sequence());
   EXPECT_THAT(sequences, ElementsAre(4, 5, 6, 7, 8));
   context.TryCancel();
 }
@@ -358,7 +344,7 @@ TEST_F(ServerBinaryTest, SigtermEndsOpenStreamsWithUnavailableAndExitsCleanly) {
   ASSERT_THAT(
       IngestSigned(ReadTestData("events/workflowExecution.started.json")),
       IsOk());
-  ASSERT_EQ(Read(*reader, 1).size(), 1u);
+  ASSERT_EQ(ReadEvents(*reader, 1).size(), 1u);
   const auto started = std::chrono::steady_clock::now();
   ASSERT_EQ(::kill(server_->pid(), SIGTERM), 0);
   const grpc::Status status = EndOf(*reader);
