@@ -47,6 +47,21 @@ absl::StatusOr<CnatsPtr<jsCtx>> JetStream(natsConnection* connection) {
   return owned;
 }
 
+// A client of the cluster: a connection and its JetStream context.
+struct Client {
+  CnatsPtr<natsConnection> connection;
+  CnatsPtr<jsCtx> js;
+};
+
+absl::StatusOr<Client> ConnectJetStream(const NatsCluster& nats,
+                                        const std::string& urls) {
+  absl::StatusOr<CnatsPtr<natsConnection>> connection = nats.Connect(urls);
+  if (!connection.ok()) return connection.status();
+  absl::StatusOr<CnatsPtr<jsCtx>> js = JetStream(connection->get());
+  if (!js.ok()) return js.status();
+  return Client{*std::move(connection), *std::move(js)};
+}
+
 absl::Status AddStreamOnce(jsCtx* js, int replicas) {
   jsStreamConfig config;
   jsStreamConfig_Init(&config);
@@ -144,14 +159,11 @@ TEST(NatsCluster, ThreeNodesReplicateAStream) {
                 HasSubstr(absl::StrCat("server_name: ", nats.name(i))));
   }
 
-  absl::StatusOr<CnatsPtr<natsConnection>> connection =
-      nats.Connect(nats.urls());
-  ASSERT_THAT(connection, IsOk());
-  absl::StatusOr<CnatsPtr<jsCtx>> js = JetStream(connection->get());
-  ASSERT_THAT(js, IsOk());
-  const absl::Status added = AddStream(js->get(), 3);
-  ASSERT_THAT(added, IsOk());
-  EXPECT_THAT(PublishAll(js->get(), {"a", "b", "c"}), ElementsAre(1, 2, 3));
+  absl::StatusOr<Client> client = ConnectJetStream(nats, nats.urls());
+  ASSERT_THAT(client, IsOk());
+  ASSERT_THAT(AddStream(client->js.get(), 3), IsOk());
+  EXPECT_THAT(PublishAll(client->js.get(), {"a", "b", "c"}),
+              ElementsAre(1, 2, 3));
 
   absl::StatusOr<CnatsPtr<jsStreamInfo>> info = nats.StreamInfo(kStream);
   ASSERT_THAT(info, IsOk());
@@ -170,14 +182,10 @@ TEST(NatsCluster, KilledLeaderIsReplacedAndComesBack) {
       NatsCluster::Start(NatsCluster::Options());
   ASSERT_THAT(cluster, IsOk());
   NatsCluster& nats = **cluster;
-  absl::StatusOr<CnatsPtr<natsConnection>> connection =
-      nats.Connect(nats.urls());
-  ASSERT_THAT(connection, IsOk());
-  absl::StatusOr<CnatsPtr<jsCtx>> js = JetStream(connection->get());
-  ASSERT_THAT(js, IsOk());
-  const absl::Status added = AddStream(js->get(), 3);
-  ASSERT_THAT(added, IsOk());
-  EXPECT_THAT(PublishAll(js->get(), {"before"}), ElementsAre(1));
+  absl::StatusOr<Client> client = ConnectJetStream(nats, nats.urls());
+  ASSERT_THAT(client, IsOk());
+  ASSERT_THAT(AddStream(client->js.get(), 3), IsOk());
+  EXPECT_THAT(PublishAll(client->js.get(), {"before"}), ElementsAre(1));
   absl::StatusOr<int> old_leader = nats.StreamLeader(kStream);
   ASSERT_THAT(old_leader, IsOk());
 
@@ -186,7 +194,7 @@ TEST(NatsCluster, KilledLeaderIsReplacedAndComesBack) {
   ASSERT_THAT(killed, IsOk());
   EXPECT_FALSE(nats.running(*old_leader));
   absl::StatusOr<uint64_t> after =
-      PublishWithRetries(js->get(), "after", absl::Seconds(15));
+      PublishWithRetries(client->js.get(), "after", absl::Seconds(15));
   ASSERT_THAT(after, IsOk()) << nats.LogTail((*old_leader + 1) % 3);
   EXPECT_EQ(*after, 2u);
   ReportDuration(
@@ -204,7 +212,7 @@ TEST(NatsCluster, KilledLeaderIsReplacedAndComesBack) {
   absl::StatusOr<int> leader =
       nats.WaitForStreamLeader(kStream, absl::Seconds(15));
   ASSERT_THAT(leader, IsOk());
-  EXPECT_THAT(PublishAll(js->get(), {"restarted"}), ElementsAre(3));
+  EXPECT_THAT(PublishAll(client->js.get(), {"restarted"}), ElementsAre(3));
 }
 
 TEST(NatsCluster, SingleNodeKeepsItsStoreAcrossAStop) {
@@ -223,14 +231,10 @@ TEST(NatsCluster, SingleNodeKeepsItsStoreAcrossAStop) {
               StatusIs(absl::StatusCode::kNotFound));
 
   {
-    absl::StatusOr<CnatsPtr<natsConnection>> connection =
-        nats.Connect(nats.url(0));
-    ASSERT_THAT(connection, IsOk());
-    absl::StatusOr<CnatsPtr<jsCtx>> js = JetStream(connection->get());
-    ASSERT_THAT(js, IsOk());
-    const absl::Status added = AddStream(js->get(), 1);
-    ASSERT_THAT(added, IsOk());
-    EXPECT_THAT(PublishAll(js->get(), {"a"}), ElementsAre(1));
+    absl::StatusOr<Client> client = ConnectJetStream(nats, nats.url(0));
+    ASSERT_THAT(client, IsOk());
+    ASSERT_THAT(AddStream(client->js.get(), 1), IsOk());
+    EXPECT_THAT(PublishAll(client->js.get(), {"a"}), ElementsAre(1));
   }
   absl::StatusOr<int> leader = nats.StreamLeader(kStream);
   ASSERT_THAT(leader, IsOk());
@@ -247,12 +251,9 @@ TEST(NatsCluster, SingleNodeKeepsItsStoreAcrossAStop) {
   const absl::Status restarted = nats.Restart(0);
   ASSERT_THAT(restarted, IsOk());
 
-  absl::StatusOr<CnatsPtr<natsConnection>> connection =
-      nats.Connect(nats.url(0));
-  ASSERT_THAT(connection, IsOk());
-  absl::StatusOr<CnatsPtr<jsCtx>> js = JetStream(connection->get());
-  ASSERT_THAT(js, IsOk());
-  EXPECT_THAT(PublishAll(js->get(), {"b"}), ElementsAre(2));
+  absl::StatusOr<Client> client = ConnectJetStream(nats, nats.url(0));
+  ASSERT_THAT(client, IsOk());
+  EXPECT_THAT(PublishAll(client->js.get(), {"b"}), ElementsAre(2));
 }
 
 TEST(NatsCluster, ExtraConfigReachesEveryNode) {
