@@ -20,6 +20,7 @@
 namespace paradym::webhooks {
 namespace {
 
+using ::paradym::webhooks::testing::HasReason;
 using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::StatusIs;
 using ::testing::ElementsAre;
@@ -309,8 +310,8 @@ TEST(EndpointSecrets, ReadSecretsFileErrorsCarryTheInvalidConfigReason) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c.path);
     const absl::Status status = ReadSecretsFile(c.path).status();
-    EXPECT_EQ(status.code(), c.code);
-    EXPECT_EQ(ErrorReason(status), kInvalidConfig);
+    EXPECT_THAT(status, StatusIs(c.code));
+    EXPECT_THAT(status, HasReason(kInvalidConfig));
   }
 }
 
