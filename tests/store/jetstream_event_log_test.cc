@@ -426,21 +426,21 @@ TEST_F(JetStreamEventLogSecureTest, RefusalsAtStartCarryAReason) {
   JetStreamEventLog::Options no_server = Options();
   no_server.nats.servers.clear();
   auto log = JetStreamEventLog::Open(no_server, clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ErrorReason(log.status()), kInvalidConfig);
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(log, HasReason(kInvalidConfig));
 
   const std::string key = dir_ + "/client.key";
   ASSERT_EQ(::chmod(key.c_str(), 0640), 0);
   log = JetStreamEventLog::Open(Options(), clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ErrorReason(log.status()), kInvalidConfig);
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(log, HasReason(kInvalidConfig));
   ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
 
   JetStreamEventLog::Options wrong_password = Options();
   wrong_password.nats.password_file = dir_ + "/wrong-password";
   log = JetStreamEventLog::Open(wrong_password, clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ErrorReason(log.status()), kStreamError);
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(log, HasReason(kStreamError));
 }
 
 TEST_F(JetStreamEventLogSecureTest, AnUntrustedServerIsAClearErrorAtStart) {

@@ -432,16 +432,16 @@ TEST_F(SqliteEventLogTest, RefusalsAtStartCarryAReason) {
   ASSERT_EQ(::flock(lock, LOCK_EX | LOCK_NB), 0);
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> locked =
       SqliteEventLog::Open(Options(), clock_);
-  EXPECT_EQ(locked.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ErrorReason(locked.status()), kStoreFailed);
+  EXPECT_THAT(locked, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(locked, HasReason(kStoreFailed));
   ::close(lock);
 
   ASSERT_NE(Open(), nullptr);  // makes the store, and closes it
   ASSERT_THAT(ExecSql(path(), "PRAGMA user_version=99"), IsOk());
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> newer =
       SqliteEventLog::Open(Options(), clock_);
-  EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ErrorReason(newer.status()), kStoreFailed);
+  EXPECT_THAT(newer, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(newer, HasReason(kStoreFailed));
   EXPECT_THAT(newer.status().message(), HasSubstr("has format 99"));
 
   std::filesystem::remove_all(dir_);
@@ -449,8 +449,8 @@ TEST_F(SqliteEventLogTest, RefusalsAtStartCarryAReason) {
   testing::WriteFileWithMode(path(), std::string(8192, 'z'), 0600);
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> garbage =
       SqliteEventLog::Open(Options(), clock_);
-  EXPECT_EQ(garbage.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(ErrorReason(garbage.status()), kStoreCorrupt);
+  EXPECT_THAT(garbage, StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(garbage, HasReason(kStoreCorrupt));
 }
 
 TEST_F(SqliteEventLogTest, MetricsCountCommits) {
