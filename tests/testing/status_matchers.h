@@ -3,7 +3,7 @@
 // does not ship), plus HasReason for the google.rpc.ErrorInfo reason that
 // every error of this project carries (server/core/errors.h).
 //
-//   ASSERT_THAT(log.Append(event), IsOk());
+//   ASSERT_THAT(ReadSecretsFile(path), IsOk());
 //   EXPECT_THAT(verifier.Verify(body, signature, ""),
 //               StatusIs(absl::StatusCode::kUnauthenticated));
 //   EXPECT_THAT(status, HasReason(kSignatureMismatch));
