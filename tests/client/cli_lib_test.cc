@@ -9,11 +9,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/event_normalizer.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks::cli {
 namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
+using ::paradym::webhooks::testing::IsOk;
+using ::paradym::webhooks::testing::StatusIs;
 using ::testing::HasSubstr;
 
 const absl::Time kNow = absl::FromUnixMillis(1718184600123);
@@ -23,9 +26,9 @@ TEST(SampleEvents, EveryTypeIsAcceptedAndTypedByTheServersNormalizer) {
   for (const std::string& type : SampleEventTypes()) {
     SCOPED_TRACE(type);
     absl::StatusOr<std::string> body = SampleBody(type, {}, kNow);
-    ASSERT_TRUE(body.ok()) << body.status();
+    ASSERT_THAT(body, IsOk());
     v1::Event event;
-    ASSERT_TRUE(EventNormalizer().Normalize(*body, event).ok()) << *body;
+    ASSERT_THAT(EventNormalizer().Normalize(*body, event), IsOk()) << *body;
     EXPECT_EQ(event.event_type(), type);
     EXPECT_NE(event.type(), v1::EVENT_TYPE_UNSPECIFIED);
     EXPECT_NE(event.typed_payload_case(), v1::Event::TYPED_PAYLOAD_NOT_SET);
@@ -41,8 +44,8 @@ TEST(SampleEvents, EveryTypeIsAcceptedAndTypedByTheServersNormalizer) {
 }
 
 TEST(SampleEvents, UnknownTypesAreRefused) {
-  EXPECT_EQ(SampleBody("no.such.type", {}, kNow).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(SampleBody("no.such.type", {}, kNow),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(ApplyOverrides, SetsReplacesAndCreatesFieldsWithJsonOrStringValues) {
@@ -64,36 +67,36 @@ TEST(ApplyOverrides, MalformedOverridesAreInvalidArgument) {
   for (const char* bad : {"novalue", "=x", "a..b=1", "c.d=1"}) {
     SCOPED_TRACE(bad);
     absl::StatusOr<std::string> result = ApplyOverrides(body, {bad});
-    EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(result, StatusIs(absl::StatusCode::kInvalidArgument));
   }
   EXPECT_THAT(ApplyOverrides(body, {"c.d=1"}).status().message(),
               HasSubstr("c is not an object"));
-  EXPECT_EQ(ApplyOverrides("[1]", {"a=1"}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(ApplyOverrides("[1]", {"a=1"}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(WebhookUrl, ParsesHttpUrlsAndRefusesTheRest) {
   absl::StatusOr<WebhookUrl> url =
       ParseWebhookUrl("http://127.0.0.1:8080/webhook");
-  ASSERT_TRUE(url.ok());
+  ASSERT_THAT(url, IsOk());
   EXPECT_EQ(url->host, "127.0.0.1");
   EXPECT_EQ(url->port, "8080");
   EXPECT_EQ(url->target, "/webhook");
   url = ParseWebhookUrl("http://[::1]:9000/webhooks/shop?x=1");
-  ASSERT_TRUE(url.ok()) << url.status();
+  ASSERT_THAT(url, IsOk());
   EXPECT_EQ(url->host, "::1");
   EXPECT_EQ(url->port, "9000");
   EXPECT_EQ(url->target, "/webhooks/shop?x=1");
   url = ParseWebhookUrl("http://example.com");
-  ASSERT_TRUE(url.ok());
+  ASSERT_THAT(url, IsOk());
   EXPECT_EQ(url->port, "80");
   EXPECT_EQ(url->target, "/");
   for (const char* bad :
        {"https://example.com/webhook", "ftp://x", "x:80", "http://:80/",
         "http://h:0/", "http://h:99999/", "http://[::1/"}) {
     SCOPED_TRACE(bad);
-    EXPECT_EQ(ParseWebhookUrl(bad).status().code(),
-              absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(ParseWebhookUrl(bad),
+                StatusIs(absl::StatusCode::kInvalidArgument));
   }
 }
 
@@ -108,7 +111,7 @@ TEST(EventOutput, TableRowsShowTheTypedDetail) {
   event.mutable_workflow_execution_failed()->mutable_error()->set_code("x1");
   const EventPrinter table(EventPrinter::Format::kTable);
   std::string text;
-  ASSERT_TRUE(table.Append(event, text).ok());
+  ASSERT_THAT(table.Append(event, text), IsOk());
   EXPECT_EQ(text,
             "42       09:30:00.005 workflowExecution.failed               "
             "c6f1c0d2   9d3c2b1a   x1\n");
@@ -122,13 +125,13 @@ TEST(EventOutput, JsonLinesResumeFromTheLastCompleteLine) {
   event.set_sequence(7);
   event.set_event_type("x.y");
   std::string text;
-  ASSERT_TRUE(
-      EventPrinter(EventPrinter::Format::kJson).Append(event, text).ok());
+  ASSERT_THAT(EventPrinter(EventPrinter::Format::kJson).Append(event, text),
+              IsOk());
   EXPECT_EQ(text, "{\"sequence\":\"7\",\"eventType\":\"x.y\"}\n");
   EXPECT_EQ(LastSequenceInJsonLines(text), 7u);
   event.set_sequence(8);
-  ASSERT_TRUE(
-      EventPrinter(EventPrinter::Format::kJson).Append(event, text).ok());
+  ASSERT_THAT(EventPrinter(EventPrinter::Format::kJson).Append(event, text),
+              IsOk());
   EXPECT_EQ(LastSequenceInJsonLines(text), 8u);
   // A torn last line does not count.
   EXPECT_EQ(LastSequenceInJsonLines(text + "{\"sequence\":\"9\",\"ev"), 8u);

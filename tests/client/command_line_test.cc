@@ -7,10 +7,13 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks::cli {
 namespace {
 
+using ::paradym::webhooks::testing::IsOk;
+using ::paradym::webhooks::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -28,14 +31,14 @@ absl::StatusOr<CommandLine> ParseArgs(
 
 TEST(CommandLine, ParsesCommandAndArguments) {
   absl::StatusOr<CommandLine> line = ParseArgs({"verify", "body.json", "x"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_EQ(line->command(), "verify");
   EXPECT_THAT(line->arguments(), ElementsAre("body.json", "x"));
 }
 
 TEST(CommandLine, EmptyCommandLine) {
   absl::StatusOr<CommandLine> line = ParseArgs({});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_EQ(line->command(), "");
   EXPECT_THAT(line->arguments(), IsEmpty());
   EXPECT_FALSE(line->Has("address"));
@@ -44,7 +47,7 @@ TEST(CommandLine, EmptyCommandLine) {
 TEST(CommandLine, FlagWithEquals) {
   absl::StatusOr<CommandLine> line =
       ParseArgs({"subscribe", "--address=localhost:50051"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_EQ(line->command(), "subscribe");
   EXPECT_EQ(line->Value("address"), "localhost:50051");
   EXPECT_TRUE(line->Has("address"));
@@ -53,13 +56,13 @@ TEST(CommandLine, FlagWithEquals) {
 
 TEST(CommandLine, ValueKeepsLaterEqualsSigns) {
   absl::StatusOr<CommandLine> line = ParseArgs({"sign", "--secret=a=b=="});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_EQ(line->Value("secret"), "a=b==");
 }
 
 TEST(CommandLine, EmptyValueWithEquals) {
   absl::StatusOr<CommandLine> line = ParseArgs({"subscribe", "--endpoint="});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_TRUE(line->Has("endpoint"));
   EXPECT_EQ(line->Value("endpoint"), "");
 }
@@ -67,7 +70,7 @@ TEST(CommandLine, EmptyValueWithEquals) {
 TEST(CommandLine, FlagWithSeparateValue) {
   absl::StatusOr<CommandLine> line =
       ParseArgs({"subscribe", "--address", "localhost:1", "extra"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_EQ(line->Value("address"), "localhost:1");
   EXPECT_THAT(line->arguments(), ElementsAre("extra"));
 }
@@ -75,7 +78,7 @@ TEST(CommandLine, FlagWithSeparateValue) {
 TEST(CommandLine, FlagsMayPrecedeTheCommand) {
   absl::StatusOr<CommandLine> line =
       ParseArgs({"--address", "h:1", "subscribe", "arg"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_EQ(line->command(), "subscribe");
   EXPECT_EQ(line->Value("address"), "h:1");
   EXPECT_THAT(line->arguments(), ElementsAre("arg"));
@@ -84,7 +87,7 @@ TEST(CommandLine, FlagsMayPrecedeTheCommand) {
 TEST(CommandLine, BooleanFlagTakesNoValue) {
   absl::StatusOr<CommandLine> line =
       ParseArgs({"subscribe", "--from-start", "5"}, {"from-start"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_TRUE(line->Has("from-start"));
   EXPECT_EQ(line->Value("from-start"), "true");
   EXPECT_THAT(line->arguments(), ElementsAre("5"));
@@ -93,21 +96,21 @@ TEST(CommandLine, BooleanFlagTakesNoValue) {
 TEST(CommandLine, BooleanFlagAtTheEnd) {
   absl::StatusOr<CommandLine> line =
       ParseArgs({"subscribe", "--from-start"}, {"from-start"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_EQ(line->Value("from-start"), "true");
 }
 
 TEST(CommandLine, BooleanFlagWithExplicitValue) {
   absl::StatusOr<CommandLine> line =
       ParseArgs({"subscribe", "--from-start=false"}, {"from-start"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_EQ(line->Value("from-start"), "false");
 }
 
 TEST(CommandLine, BooleanFlagWithUnderscoreSpelling) {
   absl::StatusOr<CommandLine> line =
       ParseArgs({"subscribe", "--from_start", "5"}, {"from-start"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_EQ(line->Value("from-start"), "true");
   EXPECT_THAT(line->arguments(), ElementsAre("5"));
 }
@@ -115,14 +118,14 @@ TEST(CommandLine, BooleanFlagWithUnderscoreSpelling) {
 TEST(CommandLine, BooleanFlagDeclaredWithUnderscores) {
   absl::StatusOr<CommandLine> line =
       ParseArgs({"subscribe", "--from-start", "5"}, {"from_start"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_EQ(line->Value("from-start"), "true");
   EXPECT_THAT(line->arguments(), ElementsAre("5"));
 }
 
 TEST(CommandLine, HelpIsAlwaysBoolean) {
   absl::StatusOr<CommandLine> line = ParseArgs({"subscribe", "--help", "x"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_TRUE(line->Has("help"));
   EXPECT_THAT(line->arguments(), ElementsAre("x"));
 }
@@ -131,7 +134,7 @@ TEST(CommandLine, RepeatedFlagsKeepEveryValue) {
   absl::StatusOr<CommandLine> line = ParseArgs(
       {"subscribe", "--event-type=workflowExecution.*", "--event-type",
        "openid4vc.issuance.offered", "--event_type=didcomm.*"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_THAT(line->Values("event-type"),
               ElementsAre("workflowExecution.*", "openid4vc.issuance.offered",
                           "didcomm.*"));
@@ -142,7 +145,7 @@ TEST(CommandLine, RepeatedFlagsKeepEveryValue) {
 TEST(CommandLine, UnderscoreAndDashAreTheSame) {
   absl::StatusOr<CommandLine> line =
       ParseArgs({"subscribe", "--project_id=p1", "--workflow-id=w1"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_EQ(line->Value("project-id"), "p1");
   EXPECT_EQ(line->Value("project_id"), "p1");
   EXPECT_EQ(line->Value("workflow_id"), "w1");
@@ -160,7 +163,7 @@ TEST(CommandLine, NormalizeFlagName) {
 TEST(CommandLine, DoubleDashEndsFlags) {
   absl::StatusOr<CommandLine> line =
       ParseArgs({"sign", "--secret=s", "--", "--not-a-flag=1", "--", "-"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_EQ(line->command(), "sign");
   EXPECT_EQ(line->Value("secret"), "s");
   EXPECT_FALSE(line->Has("not-a-flag"));
@@ -169,36 +172,34 @@ TEST(CommandLine, DoubleDashEndsFlags) {
 
 TEST(CommandLine, DoubleDashBeforeCommand) {
   absl::StatusOr<CommandLine> line = ParseArgs({"--", "--verify"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_EQ(line->command(), "--verify");
   EXPECT_THAT(line->arguments(), IsEmpty());
 }
 
 TEST(CommandLine, SingleDashArgumentsAreNotFlags) {
   absl::StatusOr<CommandLine> line = ParseArgs({"verify", "-", "-v"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_THAT(line->arguments(), ElementsAre("-", "-v"));
   EXPECT_FALSE(line->Has("v"));
 }
 
 TEST(CommandLine, MissingValueIsAnError) {
   absl::StatusOr<CommandLine> line = ParseArgs({"subscribe", "--address"});
-  ASSERT_FALSE(line.ok());
-  EXPECT_EQ(line.status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_THAT(line, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(line.status().message()), HasSubstr("--address"));
 }
 
 TEST(CommandLine, MissingValueNamesNormalizedFlag) {
   absl::StatusOr<CommandLine> line =
       ParseArgs({"subscribe", "--project_id"}, {"from-start"});
-  ASSERT_FALSE(line.ok());
-  EXPECT_EQ(line.status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_THAT(line, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(line.status().message()), HasSubstr("project-id"));
 }
 
 TEST(CommandLine, AbsentFlag) {
   absl::StatusOr<CommandLine> line = ParseArgs({"subscribe", "--a=1"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_FALSE(line->Has("b"));
   EXPECT_EQ(line->Value("b"), std::nullopt);
   EXPECT_THAT(line->Values("b"), IsEmpty());
@@ -208,22 +209,23 @@ TEST(CommandLine, CheckKnownAcceptsKnownFlags) {
   absl::StatusOr<CommandLine> line = ParseArgs(
       {"subscribe", "--address=a", "--event_type=x", "--help", "--from-start"},
       {"from-start"});
-  ASSERT_TRUE(line.ok()) << line.status();
-  EXPECT_TRUE(line->CheckKnown({"address", "event-type", "from-start"}).ok());
+  ASSERT_THAT(line, IsOk());
+  EXPECT_THAT(line->CheckKnown({"address", "event-type", "from-start"}),
+              IsOk());
 }
 
 TEST(CommandLine, CheckKnownWithoutFlags) {
   absl::StatusOr<CommandLine> line = ParseArgs({"subscribe", "arg"});
-  ASSERT_TRUE(line.ok()) << line.status();
-  EXPECT_TRUE(line->CheckKnown({}).ok());
+  ASSERT_THAT(line, IsOk());
+  EXPECT_THAT(line->CheckKnown({}), IsOk());
 }
 
 TEST(CommandLine, CheckKnownNamesFirstUnknownFlag) {
   absl::StatusOr<CommandLine> line =
       ParseArgs({"subscribe", "--address=a", "--adress=b", "--colour=red"});
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   const absl::Status status = line->CheckKnown({"address"});
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(std::string(status.message()), HasSubstr("--adress"));
   EXPECT_THAT(std::string(status.message()),
               ::testing::Not(HasSubstr("colour")));

@@ -7,10 +7,14 @@
 #include "gtest/gtest.h"
 #include "server/core/errors.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks {
 namespace {
 
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
+using ::paradym::webhooks::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -21,7 +25,7 @@ TokenTable Tokens() {
   absl::StatusOr<TokenTable> tokens =
       TokenTable::Parse(absl::StrCat("# who may call\n\nreader\tread ", kReader,
                                      "\n  admin * ", kAdmin, "  \n"));
-  EXPECT_TRUE(tokens.ok()) << tokens.status();
+  EXPECT_THAT(tokens, IsOk());
   return *std::move(tokens);
 }
 
@@ -59,7 +63,7 @@ TEST(TokenTable, ErrorsNameTheLineButNeverTheToken) {
        }) {
     SCOPED_TRACE(c.text);
     absl::StatusOr<TokenTable> tokens = TokenTable::Parse(c.text);
-    EXPECT_EQ(tokens.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(tokens, StatusIs(absl::StatusCode::kInvalidArgument));
     EXPECT_THAT(tokens.status().message(), HasSubstr(c.problem));
     EXPECT_THAT(tokens.status().message(), Not(HasSubstr("SECRET")));
   }
@@ -71,13 +75,13 @@ TEST(AccessControl, ProtectedModeServesLoopbackOnly) {
   for (Scope scope : {Scope::kRead, Scope::kIngest, Scope::kVerify}) {
     SCOPED_TRACE(ScopeName(scope));
     absl::StatusOr<std::string> local = access.Authorize({"", true}, scope);
-    ASSERT_TRUE(local.ok()) << local.status();
+    ASSERT_THAT(local, IsOk());
     EXPECT_EQ(*local, "loopback");
     // A token proves nothing when none are configured.
     absl::StatusOr<std::string> remote =
         access.Authorize({Bearer(kReader), false}, scope);
-    EXPECT_EQ(remote.status().code(), absl::StatusCode::kUnauthenticated);
-    EXPECT_EQ(ErrorReason(remote.status()), "LOOPBACK_ONLY");
+    EXPECT_THAT(remote, StatusIs(absl::StatusCode::kUnauthenticated));
+    EXPECT_THAT(remote, HasReason("LOOPBACK_ONLY"));
     EXPECT_THAT(remote.status().message(), HasSubstr("--grpc_tokens_file"));
   }
 }
@@ -88,18 +92,17 @@ TEST(AccessControl, ClientCertificatesAloneAdmitVerifiedClients) {
   EXPECT_FALSE(access.protected_mode());
   absl::StatusOr<std::string> verified =
       access.Authorize({"", false, true}, Scope::kRead);
-  ASSERT_TRUE(verified.ok());
+  ASSERT_THAT(verified, IsOk());
   EXPECT_EQ(*verified, "client-certificate");
-  EXPECT_EQ(
-      ErrorReason(access.Authorize({"", true, false}, Scope::kRead).status()),
-      "LOOPBACK_ONLY");
+  EXPECT_THAT(access.Authorize({"", true, false}, Scope::kRead),
+              HasReason("LOOPBACK_ONLY"));
 }
 
 TEST(AccessControl, TokensApplyToEveryoneLoopbackToo) {
   const AccessControl access({}, Tokens());
   EXPECT_FALSE(access.protected_mode());
-  EXPECT_EQ(ErrorReason(access.Authorize({"", true}, Scope::kRead).status()),
-            "TOKEN_MISSING");
+  EXPECT_THAT(access.Authorize({"", true}, Scope::kRead),
+              HasReason("TOKEN_MISSING"));
   EXPECT_EQ(*access.Authorize({Bearer(kReader), false}, Scope::kRead),
             "reader");
   EXPECT_EQ(*access.Authorize({absl::StrCat("BEARER  ", kAdmin), false},
@@ -107,8 +110,8 @@ TEST(AccessControl, TokensApplyToEveryoneLoopbackToo) {
             "admin");
   absl::StatusOr<std::string> denied =
       access.Authorize({Bearer(kReader), true}, Scope::kIngest);
-  EXPECT_EQ(denied.status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(ErrorReason(denied.status()), "SCOPE_MISSING");
+  EXPECT_THAT(denied, StatusIs(absl::StatusCode::kPermissionDenied));
+  EXPECT_THAT(denied, HasReason("SCOPE_MISSING"));
   EXPECT_EQ(ErrorMetadata(denied.status(), "token_name"), "reader");
   EXPECT_EQ(ErrorMetadata(denied.status(), "scope"), "ingest");
   for (const std::string authorization :
@@ -118,8 +121,8 @@ TEST(AccessControl, TokensApplyToEveryoneLoopbackToo) {
     SCOPED_TRACE(authorization);
     absl::StatusOr<std::string> refused =
         access.Authorize({authorization, true}, Scope::kRead);
-    EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnauthenticated);
-    EXPECT_EQ(ErrorReason(refused.status()), "TOKEN_INVALID");
+    EXPECT_THAT(refused, StatusIs(absl::StatusCode::kUnauthenticated));
+    EXPECT_THAT(refused, HasReason("TOKEN_INVALID"));
     EXPECT_THAT(refused.status().message(), Not(HasSubstr(kReader)));
   }
 }
@@ -127,10 +130,8 @@ TEST(AccessControl, TokensApplyToEveryoneLoopbackToo) {
 TEST(AccessControl, SetTokensReplacesThem) {
   AccessControl access({}, Tokens());
   access.SetTokens(*TokenTable::Parse("next read next-token-0123456789\n"));
-  EXPECT_EQ(
-      ErrorReason(
-          access.Authorize({Bearer(kReader), false}, Scope::kRead).status()),
-      "TOKEN_INVALID");
+  EXPECT_THAT(access.Authorize({Bearer(kReader), false}, Scope::kRead),
+              HasReason("TOKEN_INVALID"));
   EXPECT_EQ(
       *access.Authorize({"Bearer next-token-0123456789", false}, Scope::kRead),
       "next");
@@ -142,25 +143,25 @@ TEST(ReadTokensFile, RefusesAFileOthersMayReadAndNamesThePath) {
   testing::WriteFileWithMode(path, absl::StrCat("reader read ", kReader, "\n"),
                              0644);
   absl::StatusOr<TokenTable> tokens = ReadTokensFile(path);
-  EXPECT_EQ(tokens.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(tokens, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(tokens.status().message(), HasSubstr("mode 0644"));
   EXPECT_THAT(tokens.status().message(), Not(HasSubstr(kReader)));
 
   testing::WriteFileWithMode(path, "reader read short\n", 0600);
   tokens = ReadTokensFile(path);
-  EXPECT_EQ(tokens.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(tokens, StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(tokens.status().message(),
               HasSubstr(path + ": tokens file line 1"));
 
   testing::WriteFileWithMode(path, absl::StrCat("reader read ", kReader, "\n"),
                              0600);
   tokens = ReadTokensFile(path);
-  ASSERT_TRUE(tokens.ok()) << tokens.status();
+  ASSERT_THAT(tokens, IsOk());
   EXPECT_EQ(tokens->tokens().size(), 1u);
-  EXPECT_EQ(ReadTokensFile(dir + "/missing").status().code(),
-            absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ReadTokensFile(dir).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(ReadTokensFile(dir + "/missing"),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(ReadTokensFile(dir),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "server/core/signature_verifier.h"
+#include "tests/testing/status_matchers.h"
 
 #if defined(PARADYM_CRYPTO_BORINGSSL)
 // BoringSSL's headers define OPENSSL_IS_BORINGSSL; OpenSSL's never do. If
@@ -27,6 +28,8 @@
 namespace paradym::webhooks {
 namespace {
 
+using ::paradym::webhooks::testing::IsOk;
+
 TEST(CryptoLibrary, TheLoadedLibraryIsTheChosenOne) {
   const std::string version = OpenSSL_version(OPENSSL_VERSION);
 #if defined(PARADYM_CRYPTO_BORINGSSL)
@@ -42,7 +45,7 @@ TEST(CryptoLibrary, VerifiesThePublicVector) {
   absl::StatusOr<absl::string_view> endpoint = verifier.Verify(
       "Hello, world!",
       "90b6bb4be394220aae3e7628a15029f0b8eef8d1cf86856f65583fcc317a2743", "");
-  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+  ASSERT_THAT(endpoint, IsOk());
   EXPECT_EQ(*endpoint, "default");
 }
 

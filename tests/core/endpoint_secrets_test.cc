@@ -15,10 +15,14 @@
 #include "gtest/gtest.h"
 #include "server/core/errors.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks {
 namespace {
 
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
+using ::paradym::webhooks::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
@@ -73,7 +77,7 @@ bool IsLowercaseHex(absl::string_view s) {
 TEST(EndpointSecrets, ParsesOneEndpoint) {
   absl::StatusOr<std::vector<EndpointSecrets>> endpoints =
       ParseSecretsFile("default=s3cret\n");
-  ASSERT_TRUE(endpoints.ok()) << endpoints.status();
+  ASSERT_THAT(endpoints, IsOk());
   EXPECT_THAT(*endpoints,
               ElementsAre(IsEndpoint("default", Secrets{"s3cret"})));
 }
@@ -81,7 +85,7 @@ TEST(EndpointSecrets, ParsesOneEndpoint) {
 TEST(EndpointSecrets, ParsesHeaderExample) {
   absl::StatusOr<std::vector<EndpointSecrets>> endpoints =
       ParseSecretsFile("default=s3cret\n# rotation\nshop=old\nshop=new\n");
-  ASSERT_TRUE(endpoints.ok()) << endpoints.status();
+  ASSERT_THAT(endpoints, IsOk());
   EXPECT_THAT(*endpoints,
               ElementsAre(IsEndpoint("default", Secrets{"s3cret"}),
                           IsEndpoint("shop", Secrets{"old", "new"})));
@@ -97,7 +101,7 @@ TEST(EndpointSecrets, SkipsCommentsBlankLinesAndTrimsWhitespace) {
       "\tshop=shop-secret\r\n"
       "bank = bank secret with spaces inside \n"
       "crm=no-trailing-newline");
-  ASSERT_TRUE(endpoints.ok()) << endpoints.status();
+  ASSERT_THAT(endpoints, IsOk());
   EXPECT_THAT(
       *endpoints,
       ElementsAre(IsEndpoint("default", Secrets{"s3cret"}),
@@ -111,7 +115,7 @@ TEST(EndpointSecrets, SameNameOnTwoLinesIsARotation) {
       "shop=old-secret\n"
       "default=d\n"
       "shop=new-secret\n");
-  ASSERT_TRUE(endpoints.ok()) << endpoints.status();
+  ASSERT_THAT(endpoints, IsOk());
   EXPECT_THAT(
       *endpoints,
       ElementsAre(IsEndpoint("shop", Secrets{"old-secret", "new-secret"}),
@@ -121,14 +125,14 @@ TEST(EndpointSecrets, SameNameOnTwoLinesIsARotation) {
 TEST(EndpointSecrets, DeduplicatesIdenticalSecret) {
   absl::StatusOr<std::vector<EndpointSecrets>> endpoints =
       ParseSecretsFile("shop=same\nshop=same\nshop= same \n");
-  ASSERT_TRUE(endpoints.ok()) << endpoints.status();
+  ASSERT_THAT(endpoints, IsOk());
   EXPECT_THAT(*endpoints, ElementsAre(IsEndpoint("shop", Secrets{"same"})));
 }
 
 TEST(EndpointSecrets, SameSecretOnTwoEndpointsIsKeptForBoth) {
   absl::StatusOr<std::vector<EndpointSecrets>> endpoints =
       ParseSecretsFile("a=shared\nb=shared\n");
-  ASSERT_TRUE(endpoints.ok()) << endpoints.status();
+  ASSERT_THAT(endpoints, IsOk());
   EXPECT_THAT(*endpoints, ElementsAre(IsEndpoint("a", Secrets{"shared"}),
                                       IsEndpoint("b", Secrets{"shared"})));
 }
@@ -136,7 +140,7 @@ TEST(EndpointSecrets, SameSecretOnTwoEndpointsIsKeptForBoth) {
 TEST(EndpointSecrets, SecretMayContainEquals) {
   absl::StatusOr<std::vector<EndpointSecrets>> endpoints =
       ParseSecretsFile("default=c2VjcmV0==\nshop=a=b=c\n");
-  ASSERT_TRUE(endpoints.ok()) << endpoints.status();
+  ASSERT_THAT(endpoints, IsOk());
   EXPECT_THAT(*endpoints,
               ElementsAre(IsEndpoint("default", Secrets{"c2VjcmV0=="}),
                           IsEndpoint("shop", Secrets{"a=b=c"})));
@@ -146,7 +150,7 @@ TEST(EndpointSecrets, AcceptsSecretOfMaximumLength) {
   const std::string secret(kMaxSecretBytes, 'k');
   absl::StatusOr<std::vector<EndpointSecrets>> endpoints =
       ParseSecretsFile(absl::StrCat("default=", secret, "\n"));
-  ASSERT_TRUE(endpoints.ok()) << endpoints.status();
+  ASSERT_THAT(endpoints, IsOk());
   EXPECT_THAT(*endpoints, ElementsAre(IsEndpoint("default", Secrets{secret})));
 }
 
@@ -179,8 +183,7 @@ TEST(EndpointSecrets, RejectsBadLinesNamingTheLineButNotTheSecret) {
     SCOPED_TRACE(c.name);
     absl::StatusOr<std::vector<EndpointSecrets>> endpoints =
         ParseSecretsFile(c.contents);
-    ASSERT_FALSE(endpoints.ok());
-    EXPECT_EQ(endpoints.status().code(), absl::StatusCode::kInvalidArgument);
+    ASSERT_THAT(endpoints, StatusIs(absl::StatusCode::kInvalidArgument));
     const std::string message(endpoints.status().message());
     EXPECT_THAT(message, HasSubstr(absl::StrCat("line ", c.line, ":")));
     if (!c.secret.empty()) {
@@ -196,8 +199,7 @@ TEST(EndpointSecrets, RejectsFileWithoutEndpoints) {
     SCOPED_TRACE(absl::StrCat("contents: \"", absl::CEscape(contents), "\""));
     absl::StatusOr<std::vector<EndpointSecrets>> endpoints =
         ParseSecretsFile(contents);
-    ASSERT_FALSE(endpoints.ok());
-    EXPECT_EQ(endpoints.status().code(), absl::StatusCode::kInvalidArgument);
+    ASSERT_THAT(endpoints, StatusIs(absl::StatusCode::kInvalidArgument));
   }
 }
 
@@ -250,7 +252,7 @@ TEST(EndpointSecrets, ReadSecretsFileParsesTheFile) {
   WriteFile(path, "# test\ndefault=s3cret\nshop=old\nshop=new\n");
   absl::StatusOr<std::vector<EndpointSecrets>> endpoints =
       ReadSecretsFile(path);
-  ASSERT_TRUE(endpoints.ok()) << endpoints.status();
+  ASSERT_THAT(endpoints, IsOk());
   EXPECT_THAT(*endpoints,
               ElementsAre(IsEndpoint("default", Secrets{"s3cret"}),
                           IsEndpoint("shop", Secrets{"old", "new"})));
@@ -262,8 +264,7 @@ TEST(EndpointSecrets, ReadSecretsFileNamesPathAndLineButNotSecret) {
   WriteFile(path, "default=ok\nTOPSECRET-line-two\n");
   absl::StatusOr<std::vector<EndpointSecrets>> endpoints =
       ReadSecretsFile(path);
-  ASSERT_FALSE(endpoints.ok());
-  EXPECT_EQ(endpoints.status().code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_THAT(endpoints, StatusIs(absl::StatusCode::kInvalidArgument));
   const std::string message(endpoints.status().message());
   EXPECT_THAT(message, HasSubstr(path));
   EXPECT_THAT(message, HasSubstr("line 2:"));
@@ -280,14 +281,14 @@ TEST(EndpointSecrets, ReadSecretsFileRefusesAFileGroupOrOthersMayRead) {
     testing::WriteFileWithMode(path, "default=TOPSECRET\n", mode);
     absl::StatusOr<std::vector<EndpointSecrets>> endpoints =
         ReadSecretsFile(path);
-    EXPECT_EQ(endpoints.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(endpoints, StatusIs(absl::StatusCode::kFailedPrecondition));
     EXPECT_THAT(endpoints.status().message(),
                 HasSubstr(absl::StrCat("chmod 600 ", path)));
     EXPECT_THAT(endpoints.status().message(), Not(HasSubstr("TOPSECRET")));
   }
   const std::string path = dir.path() + "/owner-only";
   testing::WriteFileWithMode(path, "default=s3cret\n", 0400);
-  EXPECT_TRUE(ReadSecretsFile(path).ok());
+  EXPECT_THAT(ReadSecretsFile(path), IsOk());
 }
 
 // A secrets file that cannot be used is a configuration error, whatever the
@@ -309,8 +310,8 @@ TEST(EndpointSecrets, ReadSecretsFileErrorsCarryTheInvalidConfigReason) {
   for (const auto& c : cases) {
     SCOPED_TRACE(c.path);
     const absl::Status status = ReadSecretsFile(c.path).status();
-    EXPECT_EQ(status.code(), c.code);
-    EXPECT_EQ(ErrorReason(status), kInvalidConfig);
+    EXPECT_THAT(status, StatusIs(c.code));
+    EXPECT_THAT(status, HasReason(kInvalidConfig));
   }
 }
 
@@ -319,8 +320,7 @@ TEST(EndpointSecrets, ReadSecretsFileMissingFileIsFailedPrecondition) {
   const std::string path = dir.path() + "/does-not-exist";
   absl::StatusOr<std::vector<EndpointSecrets>> endpoints =
       ReadSecretsFile(path);
-  ASSERT_FALSE(endpoints.ok());
-  EXPECT_EQ(endpoints.status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_THAT(endpoints, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(std::string(endpoints.status().message()), HasSubstr(path));
 }
 
@@ -330,7 +330,7 @@ TEST(EndpointSecrets, LoadOrCreateSecretFileCreatesPrivateFile) {
   const std::string path = secret_dir + "/secret";
 
   absl::StatusOr<std::string> secret = LoadOrCreateSecretFile(path);
-  ASSERT_TRUE(secret.ok()) << secret.status();
+  ASSERT_THAT(secret, IsOk());
   EXPECT_EQ(secret->size(), 64u);
   EXPECT_TRUE(IsLowercaseHex(*secret)) << *secret;
   EXPECT_EQ(ReadFile(path), *secret + "\n");
@@ -339,7 +339,7 @@ TEST(EndpointSecrets, LoadOrCreateSecretFileCreatesPrivateFile) {
   EXPECT_EQ(PermissionBits(dir.path() + "/state"), 0700);
 
   absl::StatusOr<std::string> again = LoadOrCreateSecretFile(path);
-  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_THAT(again, IsOk());
   EXPECT_EQ(*again, *secret);
   EXPECT_EQ(ReadFile(path), *secret + "\n");
 }
@@ -350,8 +350,8 @@ TEST(EndpointSecrets, LoadOrCreateSecretFileGeneratesDistinctSecrets) {
       LoadOrCreateSecretFile(dir.path() + "/one");
   absl::StatusOr<std::string> second =
       LoadOrCreateSecretFile(dir.path() + "/two");
-  ASSERT_TRUE(first.ok()) << first.status();
-  ASSERT_TRUE(second.ok()) << second.status();
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(second, IsOk());
   EXPECT_NE(*first, *second);
 }
 
@@ -360,7 +360,7 @@ TEST(EndpointSecrets, LoadOrCreateSecretFileReadsExistingSecret) {
   const std::string path = dir.path() + "/secret";
   WriteFile(path, "  my-own-secret \t\nignored second line\n");
   absl::StatusOr<std::string> secret = LoadOrCreateSecretFile(path);
-  ASSERT_TRUE(secret.ok()) << secret.status();
+  ASSERT_THAT(secret, IsOk());
   EXPECT_EQ(*secret, "my-own-secret");
   EXPECT_EQ(ReadFile(path), "  my-own-secret \t\nignored second line\n");
 }
@@ -370,8 +370,7 @@ TEST(EndpointSecrets, LoadOrCreateSecretFileRejectsEmptyExistingFile) {
   const std::string path = dir.path() + "/secret";
   WriteFile(path, "  \n");
   absl::StatusOr<std::string> secret = LoadOrCreateSecretFile(path);
-  ASSERT_FALSE(secret.ok());
-  EXPECT_EQ(secret.status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_THAT(secret, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_EQ(ReadFile(path), "  \n");
 }
 
@@ -381,8 +380,7 @@ TEST(EndpointSecrets, LoadOrCreateSecretFileRejectsOverlongExistingSecret) {
   const std::string secret(kMaxSecretBytes + 1, 'S');
   WriteFile(path, secret + "\n");
   absl::StatusOr<std::string> loaded = LoadOrCreateSecretFile(path);
-  ASSERT_FALSE(loaded.ok());
-  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_THAT(loaded, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(std::string(loaded.status().message()), Not(HasSubstr(secret)));
 }
 

@@ -1,6 +1,5 @@
 #include "server/core/event_filter.h"
 
-#include <ostream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -12,51 +11,23 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/errors.h"
+#include "tests/testing/core_printers.h"
+#include "tests/testing/event_filter_testing.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks {
 
-// Readable failure messages for field violations.
-void PrintTo(const FieldViolation& violation, std::ostream* os) {
-  *os << "{field: \"" << violation.field << "\", description: \""
-      << violation.description << "\"}";
-}
-
 namespace {
 
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
+using ::paradym::webhooks::testing::MakeEvent;
+using ::paradym::webhooks::testing::MakeSpec;
+using ::paradym::webhooks::testing::MustCreate;
+using ::paradym::webhooks::testing::StatusIs;
 using ::paradym::webhooks::v1::Event;
 using ::testing::ElementsAre;
 using ::testing::Field;
-
-Event MakeEvent(std::string event_type, std::string project_id = "",
-                std::string workflow_id = "",
-                std::string workflow_execution_id = "") {
-  Event event;
-  event.set_event_type(std::move(event_type));
-  event.set_project_id(std::move(project_id));
-  event.set_workflow_id(std::move(workflow_id));
-  event.set_workflow_execution_id(std::move(workflow_execution_id));
-  return event;
-}
-
-// A Spec without C++20 designated initializers.
-EventFilter::Spec MakeSpec(
-    std::vector<std::string> event_types,
-    std::vector<std::string> project_ids = {},
-    std::vector<std::string> workflow_ids = {},
-    std::vector<std::string> workflow_execution_ids = {}) {
-  EventFilter::Spec spec;
-  spec.event_types = std::move(event_types);
-  spec.project_ids = std::move(project_ids);
-  spec.workflow_ids = std::move(workflow_ids);
-  spec.workflow_execution_ids = std::move(workflow_execution_ids);
-  return spec;
-}
-
-EventFilter MustCreate(EventFilter::Spec spec) {
-  absl::StatusOr<EventFilter> filter = EventFilter::Create(std::move(spec));
-  EXPECT_TRUE(filter.ok()) << filter.status();
-  return filter.ok() ? *std::move(filter) : EventFilter();
-}
 
 const std::vector<Event>& SampleEvents() {
   static const auto* const kEvents = new std::vector<Event>{
@@ -206,7 +177,7 @@ TEST(EventFilter, AcceptsValuesAtTheLimits) {
   absl::StatusOr<EventFilter> filter = EventFilter::Create(
       MakeSpec({std::string(EventFilter::kMaxValueBytes - 1, 't') + "*"},
                /*project_ids=*/many, /*workflow_ids=*/{longest}));
-  ASSERT_TRUE(filter.ok()) << filter.status();
+  ASSERT_THAT(filter, IsOk());
   EXPECT_TRUE(filter->Matches(
       MakeEvent(std::string(EventFilter::kMaxValueBytes - 1, 't') + ".x",
                 absl::StrCat("p", EventFilter::kMaxValues - 1), longest)));
@@ -275,9 +246,8 @@ TEST(EventFilter, RejectsInvalidSpecs) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     absl::StatusOr<EventFilter> filter = EventFilter::Create(c.spec);
-    ASSERT_FALSE(filter.ok());
-    EXPECT_EQ(filter.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_EQ(ErrorReason(filter.status()), kInvalidRequest);
+    ASSERT_THAT(filter, StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_THAT(filter, HasReason(kInvalidRequest));
     EXPECT_THAT(ErrorFieldViolations(filter.status()),
                 ElementsAre(Field(&FieldViolation::field, c.field)));
     // The message starts with the field, for people reading it.

@@ -9,12 +9,16 @@
 #include "server/core/errors.h"
 #include "server/core/memory_event_log.h"
 #include "tests/testing/event_log_testing.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks {
 namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::AppendAndWait;
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
+using ::paradym::webhooks::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
@@ -35,7 +39,7 @@ class EventListingTest : public ::testing::Test {
       v1::Event event;
       event.set_event_type("workflowExecution.started");
       event.set_project_id(project);
-      ASSERT_TRUE(AppendAndWait(log_, StoredEvent::Create(event)).ok());
+      ASSERT_THAT(AppendAndWait(log_, StoredEvent::Create(event)), IsOk());
     }
   }
 
@@ -53,7 +57,7 @@ TEST_F(EventListingTest, PagesThroughEverythingOldestFirst) {
   EventQuery query;
   query.page_size = 2;
   absl::StatusOr<EventPage> page = ListEvents(log_, query);
-  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(Sequences(*page), ElementsAre(1, 2));
   EXPECT_EQ(page->range.oldest, 1u);
   EXPECT_EQ(page->range.last, 5u);
@@ -61,12 +65,12 @@ TEST_F(EventListingTest, PagesThroughEverythingOldestFirst) {
 
   query.page_token = page->next_page_token;
   page = ListEvents(log_, query);
-  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(Sequences(*page), ElementsAre(3, 4));
 
   query.page_token = page->next_page_token;
   page = ListEvents(log_, query);
-  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(Sequences(*page), ElementsAre(5));
   EXPECT_EQ(page->next_page_token, "") << "the last page has no token";
 }
@@ -78,13 +82,13 @@ TEST_F(EventListingTest, APageStaysUnderTheByteCap) {
     v1::Event event;
     event.set_event_type("workflowExecution.started");
     event.set_body(std::string(i == 5 ? (4 << 20) : 500000, 'x'));
-    ASSERT_TRUE(AppendAndWait(log_, StoredEvent::Create(event)).ok());
+    ASSERT_THAT(AppendAndWait(log_, StoredEvent::Create(event)), IsOk());
   }
   EventQuery query;
   std::vector<std::uint64_t> seen;
   for (int pages = 0; pages < 20; ++pages) {
     absl::StatusOr<EventPage> page = ListEvents(log_, query);
-    ASSERT_TRUE(page.ok()) << page.status();
+    ASSERT_THAT(page, IsOk());
     std::size_t bytes = 0;
     for (const EventPtr& event : page->events) bytes += event->EncodedSize();
     if (page->events.size() > 1) {
@@ -102,7 +106,7 @@ TEST_F(EventListingTest, FiltersLikeSubscribe) {
   EventQuery query;
   query.filter = Projects({"b"});
   absl::StatusOr<EventPage> page = ListEvents(log_, query);
-  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(Sequences(*page), ElementsAre(2, 5));
   EXPECT_EQ(page->next_page_token, "");
 }
@@ -112,11 +116,11 @@ TEST_F(EventListingTest, StartsAfterASequence) {
   EventQuery query;
   query.start_after_sequence = 2;
   absl::StatusOr<EventPage> page = ListEvents(log_, query);
-  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(Sequences(*page), ElementsAre(3, 4));
   query.start_after_sequence = 4;
   page = ListEvents(log_, query);
-  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(page->events, IsEmpty());
   EXPECT_EQ(page->next_page_token, "");
 }
@@ -127,16 +131,16 @@ TEST_F(EventListingTest, ARareMatchStillAnswersWithinTheScanLimit) {
   query.filter = Projects({"b"});
   query.max_scanned = 3;
   absl::StatusOr<EventPage> page = ListEvents(log_, query);
-  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(page->events, IsEmpty());
   ASSERT_FALSE(page->next_page_token.empty()) << "more to examine";
   query.page_token = page->next_page_token;
   page = ListEvents(log_, query);  // 4..6
-  ASSERT_TRUE(page.ok());
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(page->events, IsEmpty());
   query.page_token = page->next_page_token;
   page = ListEvents(log_, query);  // 7
-  ASSERT_TRUE(page.ok());
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(Sequences(*page), ElementsAre(7));
   EXPECT_EQ(page->next_page_token, "");
 }
@@ -147,11 +151,11 @@ TEST_F(EventListingTest, PageSizeIsCappedAndDefaulted) {
   EventQuery query;
   query.page_size = 5000;
   absl::StatusOr<EventPage> page = ListEvents(log_, query);
-  ASSERT_TRUE(page.ok());
+  ASSERT_THAT(page, IsOk());
   EXPECT_EQ(page->events.size(), 1000u);
   query.page_size = 0;
   page = ListEvents(log_, query);
-  ASSERT_TRUE(page.ok());
+  ASSERT_THAT(page, IsOk());
   EXPECT_EQ(page->events.size(), 100u);
 }
 
@@ -160,8 +164,8 @@ TEST_F(EventListingTest, BadQueriesAreInvalidArgumentNamingTheField) {
   EventQuery negative;
   negative.page_size = -1;
   absl::Status status = ListEvents(log_, negative).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ErrorReason(status), kInvalidRequest);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(status, HasReason(kInvalidRequest));
   ASSERT_EQ(ErrorFieldViolations(status).size(), 1u);
   EXPECT_EQ(ErrorFieldViolations(status)[0].field, "page_size");
 
@@ -171,15 +175,15 @@ TEST_F(EventListingTest, BadQueriesAreInvalidArgumentNamingTheField) {
     EventQuery bad_token;
     bad_token.page_token = token;
     status = ListEvents(log_, bad_token).status();
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_EQ(ErrorReason(status), kInvalidPageToken);
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_THAT(status, HasReason(kInvalidPageToken));
   }
 
   EventQuery both;
   both.page_token = "after-1";
   both.start_after_sequence = 1;
   status = ListEvents(log_, both).status();
-  EXPECT_EQ(ErrorReason(status), kInvalidRequest);
+  EXPECT_THAT(status, HasReason(kInvalidRequest));
   EXPECT_EQ(ErrorFieldViolations(status)[0].field, "start_after_sequence");
 }
 
@@ -195,17 +199,17 @@ TEST_F(ShortEventListingTest, TheLargestStartIsBeyondTheLastNotTooOld) {
   EventQuery query;
   query.start_after_sequence = ~std::uint64_t{0};
   absl::StatusOr<EventPage> page = ListEvents(log_, query);
-  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(page->events, IsEmpty());
   EXPECT_EQ(page->next_page_token, "");
   query.start_after_sequence = 0;
   query.page_token = "after-18446744073709551615";
   page = ListEvents(log_, query);
-  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(page->events, IsEmpty());
   std::vector<EventPtr> out;
-  EXPECT_TRUE(
-      log_.ReadAfter(~std::uint64_t{0}, ~std::uint64_t{0}, 10, out).ok());
+  EXPECT_THAT(log_.ReadAfter(~std::uint64_t{0}, ~std::uint64_t{0}, 10, out),
+              IsOk());
   EXPECT_THAT(out, IsEmpty());
 }
 
@@ -214,13 +218,13 @@ TEST_F(ShortEventListingTest, AStartBeforeTheOldestIsOutOfRange) {
   EventQuery query;
   query.start_after_sequence = 2;
   absl::Status status = ListEvents(log_, query).status();
-  EXPECT_EQ(status.code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(ErrorReason(status), kSequenceTooOld);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(status, HasReason(kSequenceTooOld));
   EXPECT_EQ(ErrorMetadata(status, "oldest_sequence"), "4");
   // From the oldest held (0) is fine.
   query.start_after_sequence = 0;
   absl::StatusOr<EventPage> page = ListEvents(log_, query);
-  ASSERT_TRUE(page.ok());
+  ASSERT_THAT(page, IsOk());
   EXPECT_THAT(Sequences(*page), ElementsAre(4, 5, 6));
 }
 

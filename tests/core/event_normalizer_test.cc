@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "server/core/errors.h"
 #include "tests/testing/core_printers.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_data.h"
 
 namespace paradym::webhooks {
@@ -28,6 +29,9 @@ namespace {
 
 using ::google::protobuf::Struct;
 using ::google::protobuf::Value;
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
+using ::paradym::webhooks::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::IsEmpty;
@@ -65,7 +69,7 @@ Struct PayloadOf(const std::string& body) {
   Struct envelope;
   const auto status =
       google::protobuf::util::JsonStringToMessage(body, &envelope);
-  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_THAT(status, IsOk());
   return envelope.fields().at("payload").struct_value();
 }
 
@@ -191,7 +195,7 @@ TEST(EventNormalizer, NormalizesEveryFixture) {
 
     v1::Event event;
     const absl::Status status = normalizer.Normalize(body, event);
-    ASSERT_TRUE(status.ok()) << status;
+    ASSERT_THAT(status, IsOk());
 
     // The file name is the eventType.
     EXPECT_EQ(event.event_type() + ".json", file);
@@ -214,7 +218,7 @@ TEST(EventNormalizer, UnknownTypeKeepsWholePayload) {
       testing::ReadTestData("events/didcomm.connection.established.json");
   v1::Event event;
   const absl::Status status = EventNormalizer().Normalize(body, event);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   EXPECT_EQ(event.type(), v1::EVENT_TYPE_UNSPECIFIED);
   EXPECT_EQ(event.event_type(), "didcomm.connection.established");
   EXPECT_EQ(event.typed_payload_case(), v1::Event::TYPED_PAYLOAD_NOT_SET);
@@ -235,7 +239,7 @@ TEST(EventNormalizer, LeavesServiceFieldsAlone) {
   event.set_endpoint("shop");
   event.mutable_receive_time()->set_seconds(7);
   const absl::Status status = EventNormalizer().Normalize(body, event);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   EXPECT_EQ(event.sequence(), 42u);
   EXPECT_EQ(event.endpoint(), "shop");
   EXPECT_EQ(event.receive_time().seconds(), 7);
@@ -288,9 +292,8 @@ TEST(EventNormalizer, RejectsEveryBadFileWithManifestReason) {
     const std::string body = testing::ReadTestData("bad/" + c.file);
     v1::Event event;
     const absl::Status status = normalizer.Normalize(body, event);
-    ASSERT_FALSE(status.ok());
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
-    EXPECT_EQ(ErrorReason(status), c.reason) << status;
+    ASSERT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_THAT(status, HasReason(c.reason));
     if (!c.field.empty()) {
       EXPECT_THAT(ErrorFieldViolations(status),
                   ElementsAre(Field(&FieldViolation::field, c.field)))
@@ -326,7 +329,7 @@ TEST(EventNormalizer, EveryAcceptedDepthDecodesWithDefaultLimits) {
   for (bool arrays : {false, true}) {
     SCOPED_TRACE(arrays ? "arrays" : "objects");
     v1::Event event;
-    ASSERT_TRUE(Normalize(Nested(max_depth, arrays), event).ok());
+    ASSERT_THAT(Normalize(Nested(max_depth, arrays), event), IsOk());
     std::string bytes;
     event.set_sequence(1);
     ASSERT_TRUE(event.SerializeToString(&bytes));
@@ -334,7 +337,7 @@ TEST(EventNormalizer, EveryAcceptedDepthDecodesWithDefaultLimits) {
     EXPECT_TRUE(decoded.ParseFromString(bytes));
     // One level more is refused, before anything is stored.
     const absl::Status deeper = Normalize(Nested(max_depth + 1, arrays), event);
-    EXPECT_EQ(ErrorReason(deeper), kNestingTooDeep);
+    EXPECT_THAT(deeper, HasReason(kNestingTooDeep));
   }
 }
 
@@ -345,7 +348,7 @@ TEST(EventNormalizer, ExtraTopLevelFieldsLandInExtraFields) {
       R"("payload":{"workflowExecutionId":"e1"},"note":null})";
   v1::Event event;
   const absl::Status status = Normalize(body, event);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   ExpectProtoEq(event.extra_fields(), FromText<Struct>(R"(
     fields { key: "attempt" value { number_value: 3 } }
     fields {
@@ -369,7 +372,7 @@ TEST(EventNormalizer, ExtraPayloadFieldsStayInPayload) {
       R"("output":{"credentials":[1,2]},"newField":"x"}})";
   v1::Event event;
   const absl::Status status = Normalize(body, event);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   EXPECT_THAT(event.extra_fields().fields(), IsEmpty());
   ExpectProtoEq(event.payload(), PayloadOf(body));
   EXPECT_EQ(event.workflow_execution_action_executed().workflow_action_id(),
@@ -384,7 +387,7 @@ TEST(EventNormalizer, NullOptionalFieldsAreAbsent) {
       R"("workflowActionId":null,"error":null}})";
   v1::Event event;
   const absl::Status status = Normalize(body, event);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   EXPECT_EQ(event.webhook_id(), "");
   EXPECT_EQ(event.project_id(), "");
   EXPECT_FALSE(event.has_publish_time());
@@ -405,7 +408,7 @@ TEST(EventNormalizer, NullErrorFieldsAreAbsent) {
       R"({"message":null,"code":"c1","details":null}}})";
   v1::Event event;
   const absl::Status status = Normalize(body, event);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   ExpectProtoEq(
       event.workflow_execution_failed(),
       FromText<v1::WorkflowExecutionFailed>(R"(error { code: "c1" })"));
@@ -415,15 +418,15 @@ TEST(EventNormalizer, NullPayloadIsAbsent) {
   v1::Event event;
   absl::Status status =
       Normalize(R"({"eventType":"didcomm.x","payload":null})", event);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   EXPECT_THAT(event.payload().fields(), IsEmpty());
   EXPECT_THAT(event.extra_fields().fields(), IsEmpty());
 
   status = Normalize(R"({"eventType":"workflowExecution.started",)"
                      R"("payload":null})",
                      event);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ErrorReason(status), kMissingField);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(status, HasReason(kMissingField));
   EXPECT_THAT(ErrorFieldViolations(status),
               ElementsAre(Field(&FieldViolation::field,
                                 "payload.workflowExecutionId")));
@@ -435,7 +438,7 @@ TEST(EventNormalizer, FailedWithoutActionIdHasNoActionId) {
       R"({"workflowExecutionId":"e1","error":{"message":"m"}}})";
   v1::Event event;
   const absl::Status status = Normalize(body, event);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   ASSERT_TRUE(event.has_workflow_execution_failed());
   EXPECT_FALSE(event.workflow_execution_failed().has_workflow_action_id());
   EXPECT_EQ(event.workflow_execution_failed().error().message(), "m");
@@ -447,7 +450,7 @@ TEST(EventNormalizer, FailedWithoutErrorHasNoError) {
       R"({"workflowExecutionId":"e1","workflowActionId":"a1"}})";
   v1::Event event;
   const absl::Status status = Normalize(body, event);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   ASSERT_TRUE(event.has_workflow_execution_failed());
   EXPECT_TRUE(event.workflow_execution_failed().has_workflow_action_id());
   EXPECT_EQ(event.workflow_execution_failed().workflow_action_id(), "a1");
@@ -478,7 +481,7 @@ TEST(EventNormalizer, ErrorDetailsAreKeptAsText) {
                      c.details_json, "}}}");
     v1::Event event;
     const absl::Status status = Normalize(body, event);
-    ASSERT_TRUE(status.ok()) << status;
+    ASSERT_THAT(status, IsOk());
     ASSERT_TRUE(event.workflow_execution_failed().has_error());
     EXPECT_EQ(event.workflow_execution_failed().error().details(), c.expected);
   }
@@ -512,7 +515,7 @@ TEST(EventNormalizer, ParsesTimestamps) {
         R"({"eventType":"x.y","webhookPublishedAt":")", c.text, R"("})");
     v1::Event event;
     const absl::Status status = Normalize(body, event);
-    ASSERT_TRUE(status.ok()) << status;
+    ASSERT_THAT(status, IsOk());
     ASSERT_TRUE(event.has_publish_time());
     EXPECT_EQ(event.publish_time().seconds(), c.seconds);
     EXPECT_EQ(event.publish_time().nanos(), c.nanos);
@@ -551,10 +554,10 @@ TEST(EventNormalizer, CommonTimestampFormReadsAsAbslParseTime) {
     v1::Event event;
     const absl::Status status = Normalize(body, event);
     if (!valid) {
-      EXPECT_EQ(ErrorReason(status), kInvalidTimestamp) << status;
+      EXPECT_THAT(status, HasReason(kInvalidTimestamp));
       continue;
     }
-    ASSERT_TRUE(status.ok()) << status;
+    ASSERT_THAT(status, IsOk());
     google::protobuf::Timestamp want;
     want.set_seconds(absl::ToUnixSeconds(expected));
     want.set_nanos(static_cast<int32_t>(absl::ToInt64Nanoseconds(
@@ -576,12 +579,12 @@ TEST(EventNormalizer, EncodeIsNormalizeWithTheServerFields) {
   EventNormalizer normalizer;
   EventNormalizer::EncodedEvent encoded;
   const absl::Time received = absl::FromUnixMillis(1718184601500);
-  ASSERT_TRUE(normalizer.Encode(body, {"shop", received}, encoded).ok());
+  ASSERT_THAT(normalizer.Encode(body, {"shop", received}, encoded), IsOk());
   ASSERT_TRUE(encoded.publish_time.has_value());
   EXPECT_EQ(*encoded.publish_time, absl::FromUnixMillis(1718184600123));
 
   v1::Event expected;
-  ASSERT_TRUE(normalizer.Normalize(body, expected).ok());
+  ASSERT_THAT(normalizer.Normalize(body, expected), IsOk());
   expected.set_endpoint("shop");
   expected.mutable_receive_time()->set_seconds(1718184601);
   expected.mutable_receive_time()->set_nanos(500000000);
@@ -602,9 +605,8 @@ TEST(EventNormalizer, RejectsBadTimestamps) {
         R"({"eventType":"x.y","webhookPublishedAt":")", text, R"("})");
     v1::Event event;
     const absl::Status status = Normalize(body, event);
-    ASSERT_FALSE(status.ok());
-    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_EQ(ErrorReason(status), kInvalidTimestamp) << status;
+    ASSERT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
+    EXPECT_THAT(status, HasReason(kInvalidTimestamp));
     EXPECT_THAT(
         ErrorFieldViolations(status),
         ElementsAre(Field(&FieldViolation::field, "webhookPublishedAt")));
@@ -614,7 +616,7 @@ TEST(EventNormalizer, RejectsBadTimestamps) {
 TEST(EventNormalizer, MissingPublishTimeIsUnset) {
   v1::Event event;
   const absl::Status status = Normalize(R"({"eventType":"x.y"})", event);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   EXPECT_FALSE(event.has_publish_time());
   EXPECT_EQ(event.webhook_id(), "");
   EXPECT_EQ(event.project_id(), "");
@@ -629,7 +631,7 @@ TEST(EventNormalizer, OtherTypesCopyStringWorkflowIdsOnly) {
       R"("openId4VcIssuanceId":"i1"}})";
   v1::Event event;
   const absl::Status status = Normalize(body, event);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   EXPECT_EQ(event.workflow_id(), "");
   EXPECT_EQ(event.workflow_execution_id(), "e9");
   EXPECT_EQ(event.openid4vc_issuance_offered().openid4vc_issuance_id(), "i1");
@@ -641,7 +643,7 @@ TEST(EventNormalizer, WorkflowIdIsOptionalForWorkflowTypes) {
       Normalize(R"({"eventType":"workflowExecution.completed",)"
                 R"("payload":{"workflowExecutionId":"e1"}})",
                 event);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   EXPECT_EQ(event.workflow_id(), "");
   EXPECT_EQ(event.workflow_execution_id(), "e1");
   EXPECT_TRUE(event.has_workflow_execution_completed());
@@ -653,8 +655,8 @@ TEST(EventNormalizer, EmptyWorkflowExecutionIdIsMissing) {
       Normalize(R"({"eventType":"workflowExecution.started",)"
                 R"("payload":{"workflowExecutionId":""}})",
                 event);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ErrorReason(status), kMissingField);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(status, HasReason(kMissingField));
   EXPECT_THAT(ErrorFieldViolations(status),
               ElementsAre(Field(&FieldViolation::field,
                                 "payload.workflowExecutionId")));
@@ -669,8 +671,8 @@ TEST(EventNormalizer, WrongTypeOfErrorMessageIsInvalidField) {
       R"({"eventType":"workflowExecution.failed",)"
       R"("payload":{"workflowExecutionId":"e1","error":{"message":[]}}})",
       event);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ErrorReason(status), kInvalidField);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(status, HasReason(kInvalidField));
   EXPECT_THAT(
       ErrorFieldViolations(status),
       ElementsAre(Field(&FieldViolation::field, "payload.error.message")));
@@ -685,19 +687,19 @@ TEST(EventNormalizer, DepthLimitCountsTheEnvelope) {
   };
   v1::Event event;
   absl::Status status = EventNormalizer().Normalize(body(30), event);
-  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_THAT(status, IsOk());
   status = EventNormalizer().Normalize(body(31), event);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ErrorReason(status), kNestingTooDeep);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(status, HasReason(kNestingTooDeep));
 
   EventNormalizer::Options options;
   options.max_depth = 4;
   const EventNormalizer shallow(options);
   status = shallow.Normalize(body(2), event);
-  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_THAT(status, IsOk());
   status = shallow.Normalize(body(3), event);
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ErrorReason(status), kNestingTooDeep);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(status, HasReason(kNestingTooDeep));
 }
 
 TEST(EventNormalizer, EventTypeFromString) {

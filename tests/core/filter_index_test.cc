@@ -1,16 +1,20 @@
 #include "server/core/filter_index.h"
 
 #include <algorithm>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/event_filter_testing.h"
 
 namespace paradym::webhooks {
 namespace {
 
-namespace v1 = ::paradym::webhooks::v1;
+using ::paradym::webhooks::testing::MakeSpec;
+using ::paradym::webhooks::testing::MustCreate;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
 using ::testing::UnorderedElementsAreArray;
@@ -21,30 +25,14 @@ struct Subscriber {
   EventFilter filter;
 };
 
-EventFilter MustCreate(std::vector<std::string> event_types,
-                       std::vector<std::string> project_ids = {},
-                       std::vector<std::string> workflow_ids = {},
-                       std::vector<std::string> workflow_execution_ids = {}) {
-  EventFilter::Spec spec;
-  spec.event_types = std::move(event_types);
-  spec.project_ids = std::move(project_ids);
-  spec.workflow_ids = std::move(workflow_ids);
-  spec.workflow_execution_ids = std::move(workflow_execution_ids);
-  absl::StatusOr<EventFilter> filter = EventFilter::Create(std::move(spec));
-  EXPECT_TRUE(filter.ok()) << filter.status();
-  return filter.ok() ? *std::move(filter) : EventFilter();
-}
-
+// An event as the index sees it.
 std::shared_ptr<const StoredEvent> MakeEvent(std::string type,
                                              std::string project,
                                              std::string workflow = "w0",
                                              std::string execution = "e0") {
-  v1::Event event;
-  event.set_event_type(std::move(type));
-  event.set_project_id(std::move(project));
-  event.set_workflow_id(std::move(workflow));
-  event.set_workflow_execution_id(std::move(execution));
-  return StoredEvent::Create(event);
+  return StoredEvent::Create(
+      testing::MakeEvent(std::move(type), std::move(project),
+                         std::move(workflow), std::move(execution)));
 }
 
 std::vector<std::string> Candidates(const FilterIndex<Subscriber>& index,
@@ -60,14 +48,14 @@ std::vector<std::string> Candidates(const FilterIndex<Subscriber>& index,
 // values the event does not have is not.
 TEST(FilterIndex, NamesTheFiltersFiledUnderTheEventsValues) {
   std::vector<Subscriber> subscribers = {
-      {"execution", MustCreate({}, {"p1"}, {"w1"}, {"e1", "e2"})},
-      {"workflow", MustCreate({"x.*"}, {"p1"}, {"w1"})},
-      {"project", MustCreate({}, {"p1", "p2"})},
-      {"other project", MustCreate({}, {"p9"})},
-      {"type", MustCreate({"a.b"})},
-      {"prefix", MustCreate({"a.*"})},
-      {"long prefix", MustCreate({"a.b.c.*"})},
-      {"other type", MustCreate({"z.z"})},
+      {"execution", MustCreate(MakeSpec({}, {"p1"}, {"w1"}, {"e1", "e2"}))},
+      {"workflow", MustCreate(MakeSpec({"x.*"}, {"p1"}, {"w1"}))},
+      {"project", MustCreate(MakeSpec({}, {"p1", "p2"}))},
+      {"other project", MustCreate(MakeSpec({}, {"p9"}))},
+      {"type", MustCreate(MakeSpec({"a.b"}))},
+      {"prefix", MustCreate(MakeSpec({"a.*"}))},
+      {"long prefix", MustCreate(MakeSpec({"a.b.c.*"}))},
+      {"other type", MustCreate(MakeSpec({"z.z"}))},
   };
   FilterIndex<Subscriber> index;
   for (Subscriber& s : subscribers) index.Add(s.filter, &s);
@@ -100,7 +88,7 @@ TEST(FilterIndex, NamesTheFiltersFiledUnderTheEventsValues) {
 }
 
 TEST(FilterIndex, ATypeMatchingTwoOfAFiltersTypesNamesItTwice) {
-  Subscriber s{"both", MustCreate({"a.*", "a.b.*", "a.b.c"})};
+  Subscriber s{"both", MustCreate(MakeSpec({"a.*", "a.b.*", "a.b.c"}))};
   FilterIndex<Subscriber> index;
   index.Add(s.filter, &s);
   EXPECT_EQ(Candidates(index, *MakeEvent("a.b.c", "p")).size(), 3u);
@@ -108,9 +96,9 @@ TEST(FilterIndex, ATypeMatchingTwoOfAFiltersTypesNamesItTwice) {
 }
 
 TEST(FilterIndex, RemovedFiltersAreNoLongerNamed) {
-  Subscriber first{"first", MustCreate({"a.*"}, {"p1"})};
-  Subscriber second{"second", MustCreate({"a.*"}, {"p1"})};
-  Subscriber prefix{"prefix", MustCreate({"a.*"})};
+  Subscriber first{"first", MustCreate(MakeSpec({"a.*"}, {"p1"}))};
+  Subscriber second{"second", MustCreate(MakeSpec({"a.*"}, {"p1"}))};
+  Subscriber prefix{"prefix", MustCreate(MakeSpec({"a.*"}))};
   FilterIndex<Subscriber> index;
   index.Add(first.filter, &first);
   index.Add(second.filter, &second);

@@ -8,12 +8,16 @@
 #include "gtest/gtest.h"
 #include "server/core/errors.h"
 #include "tests/testing/event_log_testing.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks {
 namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::AppendAndWait;
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
+using ::paradym::webhooks::testing::StatusIs;
 
 std::shared_ptr<StoredEvent> MakeEvent(const std::string& body) {
   v1::Event event;
@@ -34,7 +38,7 @@ TEST(MemoryEventLog, AssignsGapFreeSequencesFromOne) {
   EXPECT_EQ(log.Range().last, 0u);
   for (std::uint64_t i = 1; i <= 3; ++i) {
     absl::StatusOr<EventPtr> stored = AppendAndWait(log, MakeEvent("x"));
-    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_THAT(stored, IsOk());
     EXPECT_EQ((*stored)->sequence(), i);
   }
   EXPECT_EQ(log.Range().oldest, 1u);
@@ -44,26 +48,26 @@ TEST(MemoryEventLog, AssignsGapFreeSequencesFromOne) {
 TEST(MemoryEventLog, ReadAfterReturnsTheWindowInOrder) {
   MemoryEventLog log({10, 1 << 20});
   for (int i = 0; i < 6; ++i)
-    ASSERT_TRUE(AppendAndWait(log, MakeEvent("x")).ok());
+    ASSERT_THAT(AppendAndWait(log, MakeEvent("x")), IsOk());
   std::vector<EventPtr> out;
-  ASSERT_TRUE(log.ReadAfter(1, 5, 100, out).ok());
+  ASSERT_THAT(log.ReadAfter(1, 5, 100, out), IsOk());
   EXPECT_THAT(Sequences(out), ::testing::ElementsAre(2, 3, 4, 5));
   out.clear();
-  ASSERT_TRUE(log.ReadAfter(0, 100, 2, out).ok());
+  ASSERT_THAT(log.ReadAfter(0, 100, 2, out), IsOk());
   EXPECT_THAT(Sequences(out), ::testing::ElementsAre(1, 2));
   out.clear();
-  ASSERT_TRUE(log.ReadAfter(6, 100, 10, out).ok());
+  ASSERT_THAT(log.ReadAfter(6, 100, 10, out), IsOk());
   EXPECT_TRUE(out.empty());
 }
 
 TEST(MemoryEventLog, EvictsOldestBeyondMaxEvents) {
   MemoryEventLog log({3, 1 << 20});
   for (int i = 0; i < 5; ++i)
-    ASSERT_TRUE(AppendAndWait(log, MakeEvent("x")).ok());
+    ASSERT_THAT(AppendAndWait(log, MakeEvent("x")), IsOk());
   EXPECT_EQ(log.Range().oldest, 3u);
   EXPECT_EQ(log.Range().last, 5u);
   std::vector<EventPtr> out;
-  ASSERT_TRUE(log.ReadAfter(2, 100, 10, out).ok());
+  ASSERT_THAT(log.ReadAfter(2, 100, 10, out), IsOk());
   EXPECT_THAT(Sequences(out), ::testing::ElementsAre(3, 4, 5));
 }
 
@@ -71,11 +75,11 @@ TEST(MemoryEventLog, EvictsOldestBeyondMaxBytesButKeepsNewest) {
   const std::string body(1000, 'b');
   MemoryEventLog log({100, 2500});
   for (int i = 0; i < 4; ++i)
-    ASSERT_TRUE(AppendAndWait(log, MakeEvent(body)).ok());
+    ASSERT_THAT(AppendAndWait(log, MakeEvent(body)), IsOk());
   EXPECT_EQ(log.Range().oldest, 3u);
   EXPECT_LE(log.bytes(), 2500u);
   // A single event over the byte limit is still kept.
-  ASSERT_TRUE(AppendAndWait(log, MakeEvent(std::string(5000, 'x'))).ok());
+  ASSERT_THAT(AppendAndWait(log, MakeEvent(std::string(5000, 'x'))), IsOk());
   EXPECT_EQ(log.Range().oldest, 5u);
   EXPECT_EQ(log.Range().last, 5u);
 }
@@ -83,15 +87,15 @@ TEST(MemoryEventLog, EvictsOldestBeyondMaxBytesButKeepsNewest) {
 TEST(MemoryEventLog, ReadBeforeOldestIsOutOfRangeNamingTheOldest) {
   MemoryEventLog log({2, 1 << 20});
   for (int i = 0; i < 5; ++i)
-    ASSERT_TRUE(AppendAndWait(log, MakeEvent("x")).ok());
+    ASSERT_THAT(AppendAndWait(log, MakeEvent("x")), IsOk());
   std::vector<EventPtr> out;
   const absl::Status status = log.ReadAfter(1, 100, 10, out);
-  EXPECT_EQ(status.code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(ErrorReason(status), kSequenceTooOld);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(status, HasReason(kSequenceTooOld));
   EXPECT_EQ(ErrorMetadata(status, "oldest_sequence"), "4");
   EXPECT_TRUE(out.empty());
   // Starting right before the oldest is fine.
-  EXPECT_TRUE(log.ReadAfter(3, 100, 10, out).ok());
+  EXPECT_THAT(log.ReadAfter(3, 100, 10, out), IsOk());
   EXPECT_THAT(Sequences(out), ::testing::ElementsAre(4, 5));
 }
 

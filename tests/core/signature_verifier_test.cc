@@ -12,10 +12,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/errors.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks {
 namespace {
 
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
+using ::paradym::webhooks::testing::StatusIs;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -65,7 +69,7 @@ TEST(SignatureVerifier, SignBodyMatchesOpensslPublicVector) {
 
 TEST(SignatureVerifier, ComputeDigestMatchesDecodedPublicVector) {
   absl::StatusOr<Digest> decoded = DecodeSignature(kBodySignature);
-  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ASSERT_THAT(decoded, IsOk());
   EXPECT_EQ(ComputeDigest(kSecret, kBody), *decoded);
   EXPECT_EQ((*decoded)[0], 0x90);
   EXPECT_EQ((*decoded)[31], 0x43);
@@ -75,7 +79,7 @@ TEST(SignatureVerifier, AcceptsPublicVector) {
   const SignatureVerifier verifier = DefaultVerifier();
   absl::StatusOr<absl::string_view> endpoint =
       verifier.Verify(kBody, kBodySignature, "");
-  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+  ASSERT_THAT(endpoint, IsOk());
   EXPECT_EQ(*endpoint, "default");
 }
 
@@ -85,7 +89,7 @@ TEST(SignatureVerifier, AcceptsUppercaseHex) {
   ASSERT_NE(upper, kBodySignature);
   absl::StatusOr<absl::string_view> endpoint =
       verifier.Verify(kBody, upper, "");
-  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+  ASSERT_THAT(endpoint, IsOk());
   EXPECT_EQ(*endpoint, "default");
 }
 
@@ -97,7 +101,7 @@ TEST(SignatureVerifier, AcceptsMixedCaseHex) {
   const SignatureVerifier verifier = DefaultVerifier();
   absl::StatusOr<absl::string_view> endpoint =
       verifier.Verify(kBody, mixed, "default");
-  ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+  ASSERT_THAT(endpoint, IsOk());
   EXPECT_EQ(*endpoint, "default");
 }
 
@@ -109,7 +113,7 @@ TEST(SignatureVerifier, AcceptsSurroundingWhitespace) {
     SCOPED_TRACE(absl::StrCat("header: \"", header, "\""));
     absl::StatusOr<absl::string_view> endpoint =
         verifier.Verify(kBody, header, "");
-    ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+    ASSERT_THAT(endpoint, IsOk());
     EXPECT_EQ(*endpoint, "default");
   }
 }
@@ -158,9 +162,8 @@ TEST(SignatureVerifier, RejectsBadSignatures) {
       SCOPED_TRACE(absl::StrCat("endpoint: \"", endpoint, "\""));
       absl::StatusOr<absl::string_view> result =
           verifier.Verify(c.body, c.signature, endpoint);
-      ASSERT_FALSE(result.ok());
-      EXPECT_EQ(result.status().code(), absl::StatusCode::kUnauthenticated);
-      EXPECT_EQ(ErrorReason(result.status()), c.reason);
+      ASSERT_THAT(result, StatusIs(absl::StatusCode::kUnauthenticated));
+      EXPECT_THAT(result, HasReason(c.reason));
       ExpectNoSecretsIn(result.status(),
                         {std::string(kSecret), c.signature,
                          std::string(absl::StripAsciiWhitespace(c.signature)),
@@ -171,16 +174,14 @@ TEST(SignatureVerifier, RejectsBadSignatures) {
 
 TEST(SignatureVerifier, DecodeSignatureReportsMissingAndMalformed) {
   absl::StatusOr<Digest> missing = DecodeSignature("");
-  ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(ErrorReason(missing.status()), kSignatureMissing);
+  ASSERT_THAT(missing, StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(missing, HasReason(kSignatureMissing));
 
   const std::string malformed_text =
       absl::StrCat(kBodySignature.substr(0, 62), "zz");
   absl::StatusOr<Digest> malformed = DecodeSignature(malformed_text);
-  ASSERT_FALSE(malformed.ok());
-  EXPECT_EQ(malformed.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(ErrorReason(malformed.status()), kSignatureMalformed);
+  ASSERT_THAT(malformed, StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(malformed, HasReason(kSignatureMalformed));
   ExpectNoSecretsIn(malformed.status(), {malformed_text});
 }
 
@@ -188,9 +189,8 @@ TEST(SignatureVerifier, ErrorsCarryTheErrorDomain) {
   const SignatureVerifier verifier = DefaultVerifier();
   absl::StatusOr<absl::string_view> result =
       verifier.Verify("tampered", kBodySignature, "");
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(ErrorReason(result.status()), kSignatureMismatch);
+  ASSERT_THAT(result, StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(result, HasReason(kSignatureMismatch));
   EXPECT_TRUE(result.status().GetPayload(kErrorInfoTypeUrl).has_value());
 }
 
@@ -201,14 +201,13 @@ TEST(SignatureVerifier, EndpointSpecificVerificationUsesOnlyThatEndpoint) {
 
   absl::StatusOr<absl::string_view> bank =
       verifier.Verify(kBody, bank_signature, "bank");
-  ASSERT_TRUE(bank.ok()) << bank.status();
+  ASSERT_THAT(bank, IsOk());
   EXPECT_EQ(*bank, "bank");
 
   absl::StatusOr<absl::string_view> shop =
       verifier.Verify(kBody, bank_signature, "shop");
-  ASSERT_FALSE(shop.ok());
-  EXPECT_EQ(shop.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(ErrorReason(shop.status()), kSignatureMismatch);
+  ASSERT_THAT(shop, StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(shop, HasReason(kSignatureMismatch));
   ExpectNoSecretsIn(shop.status(),
                     {"shop-secret", "bank-secret", bank_signature});
 }
@@ -228,15 +227,14 @@ TEST(SignatureVerifier, EmptyEndpointTriesAllEndpoints) {
     SCOPED_TRACE(c.secret);
     absl::StatusOr<absl::string_view> endpoint =
         verifier.Verify(kBody, SignBody(c.secret, kBody), "");
-    ASSERT_TRUE(endpoint.ok()) << endpoint.status();
+    ASSERT_THAT(endpoint, IsOk());
     EXPECT_EQ(*endpoint, c.endpoint);
   }
 
   absl::StatusOr<absl::string_view> none =
       verifier.Verify(kBody, SignBody("unknown-secret", kBody), "");
-  ASSERT_FALSE(none.ok());
-  EXPECT_EQ(none.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(ErrorReason(none.status()), kSignatureMismatch);
+  ASSERT_THAT(none, StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(none, HasReason(kSignatureMismatch));
   ExpectNoSecretsIn(none.status(),
                     {"shop-secret", "bank-old", "bank-new", "crm-secret",
                      SignBody("unknown-secret", kBody)});
@@ -250,24 +248,22 @@ TEST(SignatureVerifier, BothSecretsVerifyDuringRotation) {
       SCOPED_TRACE(absl::StrCat("endpoint: \"", endpoint, "\""));
       absl::StatusOr<absl::string_view> result =
           verifier.Verify(kBody, SignBody(secret, kBody), endpoint);
-      ASSERT_TRUE(result.ok()) << result.status();
+      ASSERT_THAT(result, IsOk());
       EXPECT_EQ(*result, "default");
     }
   }
   absl::StatusOr<absl::string_view> retired =
       verifier.Verify(kBody, SignBody("retired-secret", kBody), "default");
-  ASSERT_FALSE(retired.ok());
-  EXPECT_EQ(retired.status().code(), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(ErrorReason(retired.status()), kSignatureMismatch);
+  ASSERT_THAT(retired, StatusIs(absl::StatusCode::kUnauthenticated));
+  EXPECT_THAT(retired, HasReason(kSignatureMismatch));
 }
 
 TEST(SignatureVerifier, UnknownEndpointIsNotFound) {
   const SignatureVerifier verifier = DefaultVerifier();
   absl::StatusOr<absl::string_view> result =
       verifier.Verify(kBody, kBodySignature, "nope");
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(ErrorReason(result.status()), kUnknownEndpoint);
+  ASSERT_THAT(result, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(result, HasReason(kUnknownEndpoint));
   EXPECT_EQ(ErrorMetadata(result.status(), "endpoint"), "nope");
   ExpectNoSecretsIn(result.status(),
                     {std::string(kSecret), std::string(kBodySignature)});
@@ -277,9 +273,8 @@ TEST(SignatureVerifier, EndpointNamesAreCaseSensitive) {
   const SignatureVerifier verifier = DefaultVerifier();
   absl::StatusOr<absl::string_view> result =
       verifier.Verify(kBody, kBodySignature, "Default");
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(ErrorReason(result.status()), kUnknownEndpoint);
+  ASSERT_THAT(result, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(result, HasReason(kUnknownEndpoint));
 }
 
 TEST(SignatureVerifier, InvalidEndpointNameIsNotFoundAndNotEchoed) {
@@ -287,9 +282,8 @@ TEST(SignatureVerifier, InvalidEndpointNameIsNotFoundAndNotEchoed) {
   const std::string bad_name = "../../etc/passwd\n\"x";
   absl::StatusOr<absl::string_view> result =
       verifier.Verify(kBody, kBodySignature, bad_name);
-  ASSERT_FALSE(result.ok());
-  EXPECT_EQ(result.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(ErrorReason(result.status()), kUnknownEndpoint);
+  ASSERT_THAT(result, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(result, HasReason(kUnknownEndpoint));
   EXPECT_EQ(ErrorMetadata(result.status(), "endpoint"), "");
   EXPECT_THAT(std::string(result.status().message()), Not(HasSubstr("passwd")));
 }
@@ -297,12 +291,12 @@ TEST(SignatureVerifier, InvalidEndpointNameIsNotFoundAndNotEchoed) {
 TEST(SignatureVerifier, CheckEndpoint) {
   const SignatureVerifier verifier(
       {{"shop", {"shop-secret"}}, {"bank", {"bank-secret"}}});
-  EXPECT_TRUE(verifier.CheckEndpoint("").ok());
-  EXPECT_TRUE(verifier.CheckEndpoint("shop").ok());
-  EXPECT_TRUE(verifier.CheckEndpoint("bank").ok());
+  EXPECT_THAT(verifier.CheckEndpoint(""), IsOk());
+  EXPECT_THAT(verifier.CheckEndpoint("shop"), IsOk());
+  EXPECT_THAT(verifier.CheckEndpoint("bank"), IsOk());
   const absl::Status unknown = verifier.CheckEndpoint("crm");
-  EXPECT_EQ(unknown.code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(ErrorReason(unknown), kUnknownEndpoint);
+  EXPECT_THAT(unknown, StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(unknown, HasReason(kUnknownEndpoint));
   EXPECT_EQ(ErrorMetadata(unknown, "endpoint"), "crm");
 }
 

@@ -6,11 +6,17 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "server/core/errors.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks {
 namespace {
+
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
+using ::paradym::webhooks::testing::StatusIs;
 
 absl::Status Fail() {
   return MakeError(absl::StatusCode::kUnavailable, kStoreFailed, "failed");
@@ -29,8 +35,8 @@ TEST(StatusMacros, ReturnIfErrorReturnsTheErrorAsItIs) {
   int evaluations = 0;
   bool continued = false;
   const absl::Status status = ReturnIfError(Fail(), evaluations, continued);
-  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(ErrorReason(status), kStoreFailed);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(status, HasReason(kStoreFailed));
   EXPECT_EQ(status.message(), "failed");
   EXPECT_EQ(evaluations, 1);
   EXPECT_FALSE(continued);
@@ -39,7 +45,7 @@ TEST(StatusMacros, ReturnIfErrorReturnsTheErrorAsItIs) {
 TEST(StatusMacros, ReturnIfErrorGoesOnWhenOk) {
   int evaluations = 0;
   bool continued = false;
-  EXPECT_TRUE(ReturnIfError(absl::OkStatus(), evaluations, continued).ok());
+  EXPECT_THAT(ReturnIfError(absl::OkStatus(), evaluations, continued), IsOk());
   EXPECT_EQ(evaluations, 1);
   EXPECT_TRUE(continued);
 }
@@ -51,10 +57,10 @@ absl::StatusOr<int> ReturnIfErrorInStatusOr(absl::Status status) {
 
 TEST(StatusMacros, ReturnIfErrorWorksInAFunctionReturningStatusOr) {
   const absl::StatusOr<int> failed = ReturnIfErrorInStatusOr(Fail());
-  EXPECT_EQ(failed.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(ErrorReason(failed.status()), kStoreFailed);
+  EXPECT_THAT(failed, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(failed, HasReason(kStoreFailed));
   const absl::StatusOr<int> ok = ReturnIfErrorInStatusOr(absl::OkStatus());
-  ASSERT_TRUE(ok.ok());
+  ASSERT_THAT(ok, IsOk());
   EXPECT_EQ(*ok, 7);
 }
 
@@ -74,7 +80,7 @@ absl::StatusOr<std::string> Join(bool fail_first, bool fail_second) {
 
 TEST(StatusMacros, AssignOrReturnAssignsTheValue) {
   const absl::StatusOr<std::string> joined = Join(false, false);
-  ASSERT_TRUE(joined.ok()) << joined.status();
+  ASSERT_THAT(joined, IsOk());
   EXPECT_EQ(*joined, "text+text");
 }
 
@@ -83,8 +89,8 @@ TEST(StatusMacros, AssignOrReturnReturnsTheError) {
        {std::pair{true, false}, std::pair{false, true}}) {
     SCOPED_TRACE(fail_first ? "first fails" : "second fails");
     const absl::StatusOr<std::string> joined = Join(fail_first, fail_second);
-    EXPECT_EQ(joined.status().code(), absl::StatusCode::kUnavailable);
-    EXPECT_EQ(ErrorReason(joined.status()), kStoreFailed);
+    EXPECT_THAT(joined, StatusIs(absl::StatusCode::kUnavailable));
+    EXPECT_THAT(joined, HasReason(kStoreFailed));
   }
 }
 
@@ -97,10 +103,10 @@ absl::Status AssignOrReturnInStatus(bool fail, std::string& out) {
 TEST(StatusMacros, AssignOrReturnWorksInAFunctionReturningStatus) {
   std::string out;
   const absl::Status failed = AssignOrReturnInStatus(true, out);
-  EXPECT_EQ(failed.code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(ErrorReason(failed), kStoreFailed);
+  EXPECT_THAT(failed, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(failed, HasReason(kStoreFailed));
   EXPECT_EQ(out, "");
-  EXPECT_TRUE(AssignOrReturnInStatus(false, out).ok());
+  EXPECT_THAT(AssignOrReturnInStatus(false, out), IsOk());
   EXPECT_EQ(out, "text");
 }
 

@@ -10,10 +10,15 @@
 #include "server/core/event_normalizer.h"
 #include "server/core/proto_time.h"
 #include "server/core/replay_index.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_data.h"
 
 namespace paradym::webhooks {
 namespace {
+
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
+using ::paradym::webhooks::testing::StatusIs;
 
 v1::Event SampleEvent() {
   v1::Event event;
@@ -137,7 +142,7 @@ TEST(StoredEvent, ReadsAnotherReplicasEncoding) {
   const auto original = StoredEvent::Create(event);
   absl::StatusOr<std::shared_ptr<StoredEvent>> read =
       StoredEvent::FromEncoding(42, original->encoding_without_sequence());
-  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_THAT(read, IsOk());
   EXPECT_EQ((*read)->sequence(), 42u);
   EXPECT_EQ((*read)->event_type(), "workflowExecution.failed");
   EXPECT_EQ((*read)->project_id(), "project-1");
@@ -171,11 +176,11 @@ TEST(StoredEvent, RefusesBytesThatAreNotAnEventWithoutSequence) {
   };
   for (const std::string& bytes : cases) {
     SCOPED_TRACE(::testing::PrintToString(bytes.substr(0, 12)));
-    EXPECT_EQ(StoredEvent::FromEncoding(1, bytes).status().code(),
-              absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(StoredEvent::FromEncoding(1, bytes),
+                StatusIs(absl::StatusCode::kInvalidArgument));
   }
   // Nothing at all is an event with every field empty.
-  EXPECT_TRUE(StoredEvent::FromEncoding(1, "").ok());
+  EXPECT_THAT(StoredEvent::FromEncoding(1, ""), IsOk());
 }
 
 TEST(StoredEvent, CarriesTheReplayDigestOfItsEndpointAndBody) {
@@ -188,7 +193,7 @@ TEST(StoredEvent, CarriesTheReplayDigestOfItsEndpointAndBody) {
   // Every way a store reads an event back finds the same digest.
   absl::StatusOr<std::shared_ptr<StoredEvent>> read =
       StoredEvent::FromEncoding(3, original->encoding_without_sequence());
-  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_THAT(read, IsOk());
   EXPECT_TRUE((*read)->has_replay_digest());
   EXPECT_EQ((*read)->replay_digest(), original->replay_digest());
   StoredEvent::Parts parts;
@@ -213,11 +218,11 @@ std::shared_ptr<StoredEvent> Ingested(const std::string& body,
                                       const std::string& endpoint,
                                       absl::Time received) {
   EventNormalizer::EncodedEvent normalized;
-  EXPECT_TRUE(
-      EventNormalizer().Encode(body, {endpoint, received}, normalized).ok());
+  EXPECT_THAT(EventNormalizer().Encode(body, {endpoint, received}, normalized),
+              IsOk());
   absl::StatusOr<std::shared_ptr<StoredEvent>> stored =
       StoredEvent::FromNormalized(normalized.encoding);
-  EXPECT_TRUE(stored.ok()) << stored.status();
+  EXPECT_THAT(stored, IsOk());
   return stored.ok() ? *stored : StoredEvent::Create(v1::Event());
 }
 
@@ -246,7 +251,7 @@ TEST(StoredEvent, FromBodyGivesBackWhatTheIngestorMade) {
         StoredEvent::FromBody(12, made->receive_time(),
                               std::string(made->endpoint()),
                               std::string(made->body()));
-    ASSERT_TRUE(derived.ok()) << derived.status();
+    ASSERT_THAT(derived, IsOk());
     EXPECT_EQ(Encoded(**derived), Encoded(*made));
     EXPECT_TRUE((*derived)->derived_from_body());
     EXPECT_EQ((*derived)->event_type(), made->event_type());
@@ -258,7 +263,7 @@ TEST(StoredEvent, FromBodyGivesBackWhatTheIngestorMade) {
     EXPECT_EQ((*derived)->replay_digest(), ComputeReplayDigest("shop", body));
     // The event itself: the normalizer's, with endpoint and receive time.
     v1::Event expected;
-    ASSERT_TRUE(EventNormalizer().Normalize(body, expected).ok());
+    ASSERT_THAT(EventNormalizer().Normalize(body, expected), IsOk());
     expected.set_sequence(12);
     expected.set_endpoint("shop");
     SetTimestamp(kReceived, *expected.mutable_receive_time());
@@ -285,20 +290,20 @@ TEST(StoredEvent, OnlyWhatTheNormalizerMadeIsDerivedFromItsBody) {
   absl::StatusOr<std::shared_ptr<StoredEvent>> without =
       StoredEvent::FromNormalized(
           StoredEvent::Create(no_body)->encoding_without_sequence());
-  ASSERT_TRUE(without.ok()) << without.status();
+  ASSERT_THAT(without, IsOk());
   EXPECT_FALSE((*without)->derived_from_body());
-  EXPECT_EQ(StoredEvent::FromNormalized("\x08\x01").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(StoredEvent::FromNormalized("\x08\x01"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(StoredEvent, FromBodyRefusesWhatTheNormalizerRefuses) {
   absl::StatusOr<std::shared_ptr<StoredEvent>> derived =
       StoredEvent::FromBody(1, kReceived, "default", "{not json");
-  EXPECT_EQ(derived.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ErrorReason(derived.status()), kMalformedJson);
+  EXPECT_THAT(derived, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(derived, HasReason(kMalformedJson));
   derived = StoredEvent::FromBody(1, kReceived, "default", "{}");
-  EXPECT_EQ(derived.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ErrorReason(derived.status()), kMissingField);
+  EXPECT_THAT(derived, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(derived, HasReason(kMissingField));
 }
 
 // A replica's copy gets encodings: those its body gives back may be kept
@@ -309,7 +314,7 @@ TEST(StoredEvent, AnotherReplicasEncodingIsDerivedFromItsBodyWhenItCanBe) {
   const auto published = Ingested(body, "default", kReceived);
   absl::StatusOr<std::shared_ptr<StoredEvent>> read =
       StoredEvent::FromEncoding(5, published->encoding_without_sequence());
-  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_THAT(read, IsOk());
   EXPECT_TRUE((*read)->derived_from_body());
   EXPECT_EQ((*read)->sequence(), 5u);
   EXPECT_EQ((*read)->encoding_without_sequence(),
@@ -324,7 +329,7 @@ TEST(StoredEvent, AnotherReplicasEncodingIsDerivedFromItsBodyWhenItCanBe) {
   edited.set_webhook_id("not in the body");
   const auto other = StoredEvent::Create(edited);
   read = StoredEvent::FromEncoding(6, other->encoding_without_sequence());
-  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_THAT(read, IsOk());
   EXPECT_FALSE((*read)->derived_from_body());
   EXPECT_EQ((*read)->encoding_without_sequence(),
             other->encoding_without_sequence());

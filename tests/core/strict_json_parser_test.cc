@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "server/core/errors.h"
 #include "tests/testing/core_printers.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks {
 
@@ -22,6 +23,9 @@ namespace {
 
 using ::google::protobuf::Struct;
 using ::google::protobuf::Value;
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
+using ::paradym::webhooks::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::IsEmpty;
@@ -88,7 +92,7 @@ TEST(StrictJsonParser, ParsesNestedObject) {
                       R"("a":[1,"two",[3,[]],{"k":"v"},null,false],)"
                       R"("o":{"p":{"q":[]},"e":{}}})",
                       64, object);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   ExpectStructEq(object, FromText(R"(
     fields { key: "s" value { string_value: "x" } }
     fields { key: "n" value { number_value: 1.5 } }
@@ -145,7 +149,7 @@ TEST(StrictJsonParser, ParsesNestedObject) {
 TEST(StrictJsonParser, ParsesEmptyObjectWithWhitespace) {
   Struct object;
   const absl::Status status = ParseJsonObject(" \t\r\n{ \n} \n", 64, object);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   EXPECT_THAT(object.fields(), IsEmpty());
 }
 
@@ -154,7 +158,7 @@ TEST(StrictJsonParser, ClearsTheObjectFirst) {
     fields { key: "old" value { string_value: "stale" } }
   )");
   const absl::Status status = ParseJsonObject(R"({"new":1})", 64, object);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   ExpectStructEq(object, FromText(R"(
     fields { key: "new" value { number_value: 1 } }
   )"));
@@ -197,7 +201,7 @@ TEST(StrictJsonParser, ParsesNumbers) {
     Struct object;
     const absl::Status status =
         ParseJsonObject(absl::StrCat(R"({"n":)", c.json, "}"), 64, object);
-    ASSERT_TRUE(status.ok()) << status;
+    ASSERT_THAT(status, IsOk());
     const Value& value = object.fields().at("n");
     ASSERT_EQ(value.kind_case(), Value::kNumberValue);
     EXPECT_EQ(value.number_value(), c.value);
@@ -224,7 +228,7 @@ TEST(StrictJsonParser, DecodesEscapes) {
     Struct object;
     const absl::Status status = ParseJsonObject(
         absl::StrCat(R"({"s":")", c.json_string, R"("})"), 64, object);
-    ASSERT_TRUE(status.ok()) << status;
+    ASSERT_THAT(status, IsOk());
     EXPECT_EQ(object.fields().at("s").string_value(), c.expected);
   }
 }
@@ -233,7 +237,7 @@ TEST(StrictJsonParser, DecodesUnicodeKeys) {
   Struct object;
   const absl::Status status = ParseJsonObject(
       R"({"\u00e9t\u00e9":1,"中":{"\ud83d\ude00":true}})", 64, object);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   ExpectStructEq(object, FromText(R"(
     fields { key: "\303\251t\303\251" value { number_value: 1 } }
     fields {
@@ -257,9 +261,8 @@ struct ErrorCase {
 void ExpectError(const ErrorCase& c, int max_depth = 64) {
   Struct object;
   const absl::Status status = ParseJsonObject(c.json, max_depth, object);
-  ASSERT_FALSE(status.ok());
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
-  EXPECT_EQ(ErrorReason(status), c.reason) << status;
+  ASSERT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(status, HasReason(c.reason));
   if (!c.field.empty()) {
     EXPECT_THAT(ErrorFieldViolations(status),
                 ElementsAre(Field(&FieldViolation::field, c.field)))
@@ -412,7 +415,7 @@ TEST(StrictJsonParser, RejectsDuplicateKeysNamingThePath) {
 TEST(StrictJsonParser, KeysDifferingOnlyInCaseAreNotDuplicates) {
   Struct object;
   const absl::Status status = ParseJsonObject(R"({"a":1,"A":2})", 64, object);
-  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_THAT(status, IsOk());
   EXPECT_EQ(object.fields_size(), 2);
 }
 
@@ -437,10 +440,10 @@ TEST(StrictJsonParser, AcceptsExactlyMaxDepth) {
     Struct object;
     absl::Status status =
         ParseJsonObject(NestedObjects(max_depth), max_depth, object);
-    EXPECT_TRUE(status.ok()) << status;
+    EXPECT_THAT(status, IsOk());
     if (max_depth >= 2) {
       status = ParseJsonObject(NestedArrays(max_depth), max_depth, object);
-      EXPECT_TRUE(status.ok()) << status;
+      EXPECT_THAT(status, IsOk());
     }
   }
 }
@@ -460,7 +463,7 @@ TEST(StrictJsonParser, DepthCountsMixedObjectsAndArrays) {
   const std::string json = R"({"a":[{"b":[]}]})";
   Struct object;
   absl::Status status = ParseJsonObject(json, 4, object);
-  EXPECT_TRUE(status.ok()) << status;
+  EXPECT_THAT(status, IsOk());
   ExpectError({"mixed", json, kNestingTooDeep, ""}, 3);
 }
 
@@ -511,9 +514,8 @@ TEST(StrictJsonParser, LongPathIsCutAtCharacterBoundary) {
       }
       Struct object;
       const absl::Status status = ParseJsonObject(json, 64, object);
-      ASSERT_FALSE(status.ok());
-      EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-      EXPECT_EQ(ErrorReason(status), kDuplicateKey);
+      ASSERT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
+      EXPECT_THAT(status, HasReason(kDuplicateKey));
       const std::vector<FieldViolation> violations =
           ErrorFieldViolations(status);
       ASSERT_EQ(violations.size(), 1u);
@@ -538,9 +540,8 @@ TEST(StrictJsonParser, LongPathInParseErrorStaysValidUtf8) {
   Struct object;
   const absl::Status status = ParseJsonObject(
       absl::StrCat("{\"x\":{\"", key, "\":\"\xff\"}}"), 64, object);
-  ASSERT_FALSE(status.ok());
-  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ErrorReason(status), kInvalidUtf8);
+  ASSERT_THAT(status, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(status, HasReason(kInvalidUtf8));
   const std::vector<FieldViolation> violations = ErrorFieldViolations(status);
   ASSERT_EQ(violations.size(), 1u);
   EXPECT_TRUE(IsValidUtf8(violations[0].field))

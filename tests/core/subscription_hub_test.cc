@@ -13,11 +13,15 @@
 #include "paradym/webhooks/v1/webhook_service.pb.h"
 #include "server/core/errors.h"
 #include "server/core/memory_event_log.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks {
 namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
+using ::paradym::webhooks::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
@@ -38,7 +42,7 @@ class HubTest : public ::testing::Test {
     // The log announces the event to the hub, its listener.
     log_.Append(StoredEvent::Create(event),
                 [&](absl::StatusOr<EventPtr> stored) {
-                  ASSERT_TRUE(stored.ok()) << stored.status();
+                  ASSERT_THAT(stored, IsOk());
                   sequence = (*stored)->sequence();
                 });
     return sequence;
@@ -56,7 +60,7 @@ class HubTest : public ::testing::Test {
       std::function<void()> on_ready = [] {}) {
     auto subscription =
         hub_.Subscribe(std::move(filter), start_after, std::move(on_ready));
-    EXPECT_TRUE(subscription.ok()) << subscription.status();
+    EXPECT_THAT(subscription, IsOk());
     return subscription.ok() ? *subscription : nullptr;
   }
 
@@ -68,11 +72,11 @@ TEST_F(HubTest, LiveSubscriptionSeesOnlyLaterEvents) {
   Publish();
   auto subscription = Subscribe(std::nullopt);
   std::vector<EventPtr> batch;
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(batch, IsEmpty());
   Publish();
   Publish();
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(Sequences(batch), ElementsAre(2, 3));
   hub_.Unsubscribe(*subscription);
 }
@@ -82,10 +86,10 @@ TEST_F(HubTest, StartAfterZeroReplaysEverythingThenGoesLive) {
   Publish();
   auto subscription = Subscribe(0);
   std::vector<EventPtr> batch;
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(Sequences(batch), ElementsAre(1, 2));
   Publish();
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(Sequences(batch), ElementsAre(3));
   hub_.Unsubscribe(*subscription);
 }
@@ -94,7 +98,7 @@ TEST_F(HubTest, StartAfterNResumesWithTheNextSequence) {
   for (int i = 0; i < 5; ++i) Publish();
   auto subscription = Subscribe(3);
   std::vector<EventPtr> batch;
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(Sequences(batch), ElementsAre(4, 5));
   hub_.Unsubscribe(*subscription);
 }
@@ -103,7 +107,7 @@ TEST_F(HubTest, StartAtTheLastSequenceIsLiveImmediately) {
   for (int i = 0; i < 3; ++i) Publish();
   auto subscription = Subscribe(3);
   std::vector<EventPtr> batch;
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(batch, IsEmpty());
   hub_.Unsubscribe(*subscription);
 }
@@ -111,9 +115,8 @@ TEST_F(HubTest, StartAtTheLastSequenceIsLiveImmediately) {
 TEST_F(HubTest, StartBeyondTheLastSequenceIsOutOfRange) {
   Publish();
   auto subscription = hub_.Subscribe({}, 5, [] {});
-  ASSERT_FALSE(subscription.ok());
-  EXPECT_EQ(subscription.status().code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(ErrorReason(subscription.status()), kSequenceTooNew);
+  ASSERT_THAT(subscription, StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(subscription, HasReason(kSequenceTooNew));
   EXPECT_EQ(ErrorMetadata(subscription.status(), "last_sequence"), "1");
 }
 
@@ -125,9 +128,8 @@ class SmallLogHubTest : public HubTest {
 TEST_F(SmallLogHubTest, StartOlderThanTheLogIsOutOfRangeNamingTheOldest) {
   for (int i = 0; i < 6; ++i) Publish();  // the log holds 4..6
   auto too_old = hub_.Subscribe({}, 2, [] {});
-  ASSERT_FALSE(too_old.ok());
-  EXPECT_EQ(too_old.status().code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(ErrorReason(too_old.status()), kSequenceTooOld);
+  ASSERT_THAT(too_old, StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(too_old, HasReason(kSequenceTooOld));
   EXPECT_EQ(ErrorMetadata(too_old.status(), "oldest_sequence"), "4");
   EXPECT_THAT(std::string(too_old.status().message()),
               ::testing::HasSubstr("oldest available is 4"));
@@ -137,7 +139,7 @@ TEST_F(SmallLogHubTest, StartOlderThanTheLogIsOutOfRangeNamingTheOldest) {
     SCOPED_TRACE(start);
     auto subscription = Subscribe(start);
     std::vector<EventPtr> batch;
-    ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+    ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());
     EXPECT_THAT(Sequences(batch), ElementsAre(4, 5, 6));
     hub_.Unsubscribe(*subscription);
   }
@@ -151,16 +153,16 @@ TEST_F(HubTest, FilterAppliesToReplayAndLive) {
   spec.event_types = {"openid4vc.*"};
   spec.project_ids = {"p1"};
   auto filter = EventFilter::Create(spec);
-  ASSERT_TRUE(filter.ok());
+  ASSERT_THAT(filter, IsOk());
   auto subscription = Subscribe(0, *filter);
   std::vector<EventPtr> batch;
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(Sequences(batch), ElementsAre(1));
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(batch, IsEmpty());
   Publish("workflowExecution.failed");
   Publish("openid4vc.issuance.completed");
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(Sequences(batch), ElementsAre(5));
   hub_.Unsubscribe(*subscription);
 }
@@ -169,16 +171,16 @@ TEST_F(HubTest, BatchesRespectEventAndByteLimits) {
   for (int i = 0; i < 5; ++i) Publish("t.x", "p1", 2000);
   auto subscription = Subscribe(0);
   std::vector<EventPtr> batch;
-  ASSERT_TRUE(subscription->Next(2, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(2, 1 << 20, batch), IsOk());
   EXPECT_THAT(Sequences(batch), ElementsAre(1, 2));
   // About 2 KB encoded per event: 5000 bytes fit two.
-  ASSERT_TRUE(subscription->Next(10, 5000, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 5000, batch), IsOk());
   EXPECT_THAT(Sequences(batch), ElementsAre(3, 4));
   // A single event larger than the byte limit still goes out alone.
-  ASSERT_TRUE(subscription->Next(10, 1, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 1, batch), IsOk());
   EXPECT_THAT(Sequences(batch), ElementsAre(5));
   for (int i = 0; i < 3; ++i) Publish("t.x", "p1", 2000);
-  ASSERT_TRUE(subscription->Next(10, 5000, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 5000, batch), IsOk());
   EXPECT_THAT(Sequences(batch), ElementsAre(6, 7));
   hub_.Unsubscribe(*subscription);
 }
@@ -189,14 +191,14 @@ TEST_F(HubTest, OnReadyRunsOnceWhenAWaitingSubscriptionGetsEvents) {
   std::vector<EventPtr> batch;
   Publish();  // not armed yet: no wake needed, Next will see it
   EXPECT_EQ(wakes.load(), 0);
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(Sequences(batch), ElementsAre(1));
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());  // arms
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());  // arms
   EXPECT_THAT(batch, IsEmpty());
   Publish();
   Publish();
   EXPECT_EQ(wakes.load(), 1);
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(Sequences(batch), ElementsAre(2, 3));
   hub_.Unsubscribe(*subscription);
   Publish();
@@ -241,10 +243,10 @@ TEST_F(HubTest, NonMatchingEventsDoNotWake) {
   EventFilter::Spec spec;
   spec.project_ids = {"mine"};
   auto filter = EventFilter::Create(spec);
-  ASSERT_TRUE(filter.ok());
+  ASSERT_THAT(filter, IsOk());
   auto subscription = Subscribe(std::nullopt, *filter, [&] { ++wakes; });
   std::vector<EventPtr> batch;
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());
   Publish("t.x", "other");
   EXPECT_EQ(wakes.load(), 0);
   Publish("t.x", "mine");
@@ -265,21 +267,21 @@ TEST_F(TinyQueueHubTest,
   std::vector<EventPtr> batch;
   Publish();
   Publish();
-  ASSERT_TRUE(slow->Next(1, 1 << 20, batch).ok());  // takes 1, leaves 2
+  ASSERT_THAT(slow->Next(1, 1 << 20, batch), IsOk());  // takes 1, leaves 2
   EXPECT_THAT(Sequences(batch), ElementsAre(1));
   for (int i = 0; i < 3; ++i) {
     Publish();  // 3, 4 fit; 5 overflows
-    ASSERT_TRUE(fast->Next(10, 1 << 20, batch).ok());
+    ASSERT_THAT(fast->Next(10, 1 << 20, batch), IsOk());
   }
   const absl::Status status = slow->Next(10, 1 << 20, batch);
-  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(ErrorReason(status), kSubscriberTooSlow);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(status, HasReason(kSubscriberTooSlow));
   EXPECT_EQ(ErrorMetadata(status, "last_sequence"), "1");
   EXPECT_THAT(batch, IsEmpty());
   EXPECT_EQ(hub_.overflows(), 1u);
   // The fast subscriber is unaffected.
   Publish();
-  ASSERT_TRUE(fast->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(fast->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(Sequences(batch), ElementsAre(6));
   hub_.Unsubscribe(*slow);
   hub_.Unsubscribe(*fast);
@@ -289,11 +291,11 @@ TEST_F(TinyQueueHubTest, OverflowWakesAWaitingSubscriber) {
   std::atomic<int> wakes{0};
   auto subscription = Subscribe(std::nullopt, {}, [&] { ++wakes; });
   std::vector<EventPtr> batch;
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());  // arms
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());  // arms
   for (int i = 0; i < 4; ++i) Publish();
   EXPECT_EQ(wakes.load(), 1);
-  EXPECT_EQ(subscription->Next(10, 1 << 20, batch).code(),
-            absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(subscription->Next(10, 1 << 20, batch),
+              StatusIs(absl::StatusCode::kResourceExhausted));
   hub_.Unsubscribe(*subscription);
 }
 
@@ -301,20 +303,20 @@ TEST_F(HubTest, ShutdownEndsSubscriptionsAndRefusesNewOnes) {
   std::atomic<int> wakes{0};
   auto waiting = Subscribe(std::nullopt, {}, [&] { ++wakes; });
   std::vector<EventPtr> batch;
-  ASSERT_TRUE(waiting->Next(10, 1 << 20, batch).ok());  // arms
+  ASSERT_THAT(waiting->Next(10, 1 << 20, batch), IsOk());  // arms
   Publish();
-  ASSERT_TRUE(waiting->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(waiting->Next(10, 1 << 20, batch), IsOk());
   auto replaying = Subscribe(0);
   hub_.Shutdown();
   EXPECT_EQ(wakes.load(), 1);
   for (auto* subscription : {waiting.get(), replaying.get()}) {
     const absl::Status status = subscription->Next(10, 1 << 20, batch);
-    EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
-    EXPECT_EQ(ErrorReason(status), kShuttingDown);
+    EXPECT_THAT(status, StatusIs(absl::StatusCode::kUnavailable));
+    EXPECT_THAT(status, HasReason(kShuttingDown));
   }
   auto refused = hub_.Subscribe({}, std::nullopt, [] {});
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(ErrorReason(refused.status()), kShuttingDown);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(refused, HasReason(kShuttingDown));
   hub_.Unsubscribe(*waiting);
   hub_.Unsubscribe(*replaying);
   EXPECT_EQ(hub_.size(), 0u);
@@ -347,11 +349,11 @@ TEST_F(HubTest, LiveSubscriptionsShareOneEncodingOfEachEvent) {
   EventFilter::Spec spec;
   spec.project_ids = {"p1"};
   auto filter = EventFilter::Create(spec);
-  ASSERT_TRUE(filter.ok());
+  ASSERT_THAT(filter, IsOk());
   auto second = Subscribe(std::nullopt, *filter);
   EncodedBatch batch;
-  ASSERT_TRUE(first->Next(100, 1 << 20, batch).ok());
-  ASSERT_TRUE(second->Next(100, 1 << 20, batch).ok());
+  ASSERT_THAT(first->Next(100, 1 << 20, batch), IsOk());
+  ASSERT_THAT(second->Next(100, 1 << 20, batch), IsOk());
   // About 2 KB each: 16 fill a 32 KiB chunk, the next 9 more than half of
   // another.
   for (int i = 0; i < 25; ++i) Publish("t.x", "p1", 2000);
@@ -362,7 +364,7 @@ TEST_F(HubTest, LiveSubscriptionsShareOneEncodingOfEachEvent) {
     Subscription& subscription = i == 0 ? *first : *second;
     std::vector<std::uint64_t> sequences;
     while (sequences.size() < 25) {
-      ASSERT_TRUE(subscription.Next(16, 1 << 20, batch).ok());
+      ASSERT_THAT(subscription.Next(16, 1 << 20, batch), IsOk());
       ASSERT_FALSE(batch.empty());
       for (const auto& piece : batch.pieces) {
         chunks[i].push_back(piece.chunk.get());
@@ -387,19 +389,19 @@ TEST_F(HubTest, EncodedBatchesGoOnFromReplayToLiveWithoutAGap) {
   auto live = Subscribe(std::nullopt);  // keeps the hub framing
   auto subscription = Subscribe(0);
   EncodedBatch batch;
-  ASSERT_TRUE(subscription->Next(3, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(3, 1 << 20, batch), IsOk());
   EXPECT_THAT(EncodedSequences(batch), ElementsAre(1, 2, 3));
   Publish();
   // Replay goes up to what was published when it looked: 6.
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(EncodedSequences(batch), ElementsAre(4, 5, 6));
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());  // live now
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());  // live now
   EXPECT_TRUE(batch.empty());
   Publish();
   Publish();
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(EncodedSequences(batch), ElementsAre(7, 8));
-  ASSERT_TRUE(live->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(live->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(EncodedSequences(batch), ElementsAre(6, 7, 8));
   hub_.Unsubscribe(*subscription);
   hub_.Unsubscribe(*live);
@@ -422,7 +424,7 @@ TEST_F(HubTest, EachFilteredSubscriptionGetsExactlyWhatItsFilterMatches) {
   std::vector<std::shared_ptr<Subscription>> subscriptions;
   for (const EventFilter::Spec& spec : specs) {
     auto filter = EventFilter::Create(spec);
-    ASSERT_TRUE(filter.ok()) << filter.status();
+    ASSERT_THAT(filter, IsOk());
     filters.push_back(*filter);
     subscriptions.push_back(Subscribe(std::nullopt, *filter));
   }
@@ -443,7 +445,7 @@ TEST_F(HubTest, EachFilteredSubscriptionGetsExactlyWhatItsFilterMatches) {
     event.set_workflow_execution_id(p.execution);
     log_.Append(StoredEvent::Create(event),
                 [&](absl::StatusOr<EventPtr> stored) {
-                  ASSERT_TRUE(stored.ok()) << stored.status();
+                  ASSERT_THAT(stored, IsOk());
                   events.push_back(*stored);
                 });
   }
@@ -454,7 +456,7 @@ TEST_F(HubTest, EachFilteredSubscriptionGetsExactlyWhatItsFilterMatches) {
       if (filters[i].Matches(*event)) expected.push_back(event->sequence());
     }
     std::vector<EventPtr> batch;
-    ASSERT_TRUE(subscriptions[i]->Next(100, 1 << 20, batch).ok());
+    ASSERT_THAT(subscriptions[i]->Next(100, 1 << 20, batch), IsOk());
     EXPECT_EQ(Sequences(batch), expected);
     hub_.Unsubscribe(*subscriptions[i]);
   }
@@ -468,17 +470,17 @@ TEST_F(TinyQueueHubTest, AFilteredSubscriberFallsBehindOnlyOnItsOwnEvents) {
   EventFilter::Spec spec;
   spec.project_ids = {"mine"};
   auto filter = EventFilter::Create(spec);
-  ASSERT_TRUE(filter.ok());
+  ASSERT_THAT(filter, IsOk());
   auto subscription = Subscribe(std::nullopt, *filter);
   for (int i = 0; i < 10; ++i) Publish("t.x", "other");
   for (int i = 0; i < 3; ++i) Publish("t.x", "mine");  // 11..13: the queue
   std::vector<EventPtr> batch;
-  ASSERT_TRUE(subscription->Next(2, 1 << 20, batch).ok());
+  ASSERT_THAT(subscription->Next(2, 1 << 20, batch), IsOk());
   EXPECT_THAT(Sequences(batch), ElementsAre(11, 12));
   for (int i = 0; i < 3; ++i) Publish("t.x", "mine");  // 14, 15 fit; 16 not
   const absl::Status status = subscription->Next(10, 1 << 20, batch);
-  EXPECT_EQ(status.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(ErrorReason(status), kSubscriberTooSlow);
+  EXPECT_THAT(status, StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(status, HasReason(kSubscriberTooSlow));
   EXPECT_EQ(ErrorMetadata(status, "last_sequence"), "12");
   EXPECT_EQ(hub_.overflows(), 1u);
   hub_.Unsubscribe(*subscription);
@@ -493,7 +495,7 @@ TEST(SubscriptionHubSharedBytes, EventsWhoseEncodingWasDroppedAreFramedAgain) {
   options.max_shared_bytes = 1;  // one chunk at a time
   SubscriptionHub hub(log, options);
   auto subscription = hub.Subscribe({}, std::nullopt, [] {});
-  ASSERT_TRUE(subscription.ok());
+  ASSERT_THAT(subscription, IsOk());
   for (int i = 0; i < 40; ++i) {
     v1::Event event;
     event.set_event_type("t.x");
@@ -501,7 +503,7 @@ TEST(SubscriptionHubSharedBytes, EventsWhoseEncodingWasDroppedAreFramedAgain) {
     log.Append(StoredEvent::Create(event), [](absl::StatusOr<EventPtr>) {});
   }
   EncodedBatch batch;
-  ASSERT_TRUE((*subscription)->Next(100, 1 << 20, batch).ok());
+  ASSERT_THAT((*subscription)->Next(100, 1 << 20, batch), IsOk());
   std::vector<std::uint64_t> expected;
   for (std::uint64_t s = 1; s <= 40; ++s) expected.push_back(s);
   EXPECT_EQ(EncodedSequences(batch), expected);
@@ -544,15 +546,16 @@ TEST(SubscriptionHubLimits, SubscriptionsBeyondTheMostAreRefused) {
   SubscriptionHub hub(log, options);
   auto first = hub.Subscribe({}, std::nullopt, [] {});
   auto second = hub.Subscribe({}, std::nullopt, [] {});
-  ASSERT_TRUE(first.ok() && second.ok());
+  ASSERT_THAT(first, IsOk());
+  ASSERT_THAT(second, IsOk());
   auto third = hub.Subscribe({}, std::nullopt, [] {});
-  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(ErrorReason(third.status()), kTooManySubscribers);
+  EXPECT_THAT(third, StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_THAT(third, HasReason(kTooManySubscribers));
   EXPECT_EQ(ErrorMetadata(third.status(), "max_subscribers"), "2");
   // A place frees up when a subscription ends.
   hub.Unsubscribe(**first);
   auto again = hub.Subscribe({}, std::nullopt, [] {});
-  ASSERT_TRUE(again.ok()) << again.status();
+  ASSERT_THAT(again, IsOk());
   hub.Unsubscribe(**second);
   hub.Unsubscribe(**again);
 }
@@ -562,14 +565,14 @@ TEST(SubscriptionHubHorizon, AStartTheCopyHasNotReachedWaitsForIt) {
   SubscriptionHub hub(log, {100});
   log.horizon_ = 5;
   auto too_new = hub.Subscribe({}, 6, [] {});
-  EXPECT_EQ(too_new.status().code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(ErrorReason(too_new.status()), kSequenceTooNew);
+  EXPECT_THAT(too_new, StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(too_new, HasReason(kSequenceTooNew));
   EXPECT_EQ(ErrorMetadata(too_new.status(), "last_sequence"), "5");
 
   auto subscription = hub.Subscribe({}, 3, [] {});
-  ASSERT_TRUE(subscription.ok()) << subscription.status();
+  ASSERT_THAT(subscription, IsOk());
   std::vector<EventPtr> batch;
-  ASSERT_TRUE((*subscription)->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT((*subscription)->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(batch, IsEmpty());
   for (int i = 0; i < 5; ++i) {
     v1::Event event;
@@ -577,7 +580,7 @@ TEST(SubscriptionHubHorizon, AStartTheCopyHasNotReachedWaitsForIt) {
     log.Append(StoredEvent::Create(event), [](absl::StatusOr<EventPtr>) {});
   }
   // What it had seen elsewhere (1..3) is not repeated.
-  ASSERT_TRUE((*subscription)->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT((*subscription)->Next(10, 1 << 20, batch), IsOk());
   std::vector<std::uint64_t> sequences;
   for (const auto& event : batch) sequences.push_back(event->sequence());
   EXPECT_THAT(sequences, ElementsAre(4, 5));
@@ -593,10 +596,9 @@ TEST(SubscriptionHubConcurrency, NoGapOrDuplicateAcrossTheSwitchUnderLoad) {
   auto publish_one = [&] {
     v1::Event event;
     event.set_event_type("t.x");
-    log.Append(StoredEvent::Create(event),
-               [&](absl::StatusOr<EventPtr> stored) {
-                 ASSERT_TRUE(stored.ok()) << stored.status();
-               });
+    log.Append(
+        StoredEvent::Create(event),
+        [&](absl::StatusOr<EventPtr> stored) { ASSERT_THAT(stored, IsOk()); });
   };
   for (int i = 0; i < 1000; ++i) publish_one();
   std::thread publisher([&] {
@@ -609,12 +611,12 @@ TEST(SubscriptionHubConcurrency, NoGapOrDuplicateAcrossTheSwitchUnderLoad) {
     absl::MutexLock lock(&mu);
     ready = true;
   });
-  ASSERT_TRUE(subscription.ok());
+  ASSERT_THAT(subscription, IsOk());
   std::uint64_t expected = 1;
   std::vector<EventPtr> batch;
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (expected <= kEvents && absl::Now() < deadline) {
-    ASSERT_TRUE((*subscription)->Next(64, 1 << 20, batch).ok());
+    ASSERT_THAT((*subscription)->Next(64, 1 << 20, batch), IsOk());
     if (batch.empty()) {
       absl::MutexLock lock(&mu);
       mu.AwaitWithTimeout(absl::Condition(&ready), absl::Seconds(5));

@@ -5,17 +5,20 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_certificates.h"
 
 namespace paradym::webhooks {
 namespace {
 
+using ::paradym::webhooks::testing::IsOk;
+using ::paradym::webhooks::testing::StatusIs;
 using ::testing::HasSubstr;
 
 class TlsFilesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(testing::MakeTestCertificates(dir_).ok());
+    ASSERT_THAT(testing::MakeTestCertificates(dir_), IsOk());
   }
   std::string Path(const char* name) const { return dir_ + "/" + name; }
 
@@ -25,7 +28,7 @@ class TlsFilesTest : public ::testing::Test {
 TEST_F(TlsFilesTest, LoadsAMatchingCertificateAndKey) {
   absl::StatusOr<TlsMaterial> material =
       LoadTlsMaterial({Path("server.pem"), Path("server.key"), Path("ca.pem")});
-  ASSERT_TRUE(material.ok()) << material.status();
+  ASSERT_THAT(material, IsOk());
   EXPECT_THAT(material->cert_chain_pem, HasSubstr("BEGIN CERTIFICATE"));
   EXPECT_THAT(material->private_key_pem, HasSubstr("PRIVATE KEY"));
   EXPECT_THAT(material->ca_pem, HasSubstr("BEGIN CERTIFICATE"));
@@ -53,11 +56,11 @@ TEST_F(TlsFilesTest, EachProblemNamesItsFile) {
        }) {
     SCOPED_TRACE(c.problem);
     absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(c.files);
-    EXPECT_EQ(material.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(material, StatusIs(absl::StatusCode::kFailedPrecondition));
     EXPECT_THAT(material.status().message(), HasSubstr(c.problem));
   }
-  EXPECT_EQ(LoadTlsMaterial({Path("server.pem"), "", ""}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(LoadTlsMaterial({Path("server.pem"), "", ""}),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

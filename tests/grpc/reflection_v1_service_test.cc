@@ -16,7 +16,9 @@
 #include "google/protobuf/descriptor.pb.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "tests/testing/grpc_status.h"
 #include "tests/testing/reflection_requests.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -27,6 +29,7 @@ using ::paradym::webhooks::testing::AllExtensionNumbersOfType;
 using ::paradym::webhooks::testing::FileByFilename;
 using ::paradym::webhooks::testing::FileContainingExtension;
 using ::paradym::webhooks::testing::FileContainingSymbol;
+using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::ListServices;
 using ::testing::ElementsAre;
 using ::testing::UnorderedElementsAre;
@@ -162,7 +165,7 @@ class ReflectionV1ServiceTest : public ::testing::Test {
     }
     stream->WritesDone();
     const grpc::Status status = stream->Finish();
-    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_THAT(status, IsOk());
     EXPECT_EQ(responses.size(), requests.size());
     return responses;
   }

@@ -6,16 +6,19 @@
 #include "gtest/gtest.h"
 #include "server/core/errors.h"
 #include "tests/testing/grpc_status.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks {
 namespace {
 
 using ::paradym::webhooks::testing::GrpcBadFields;
 using ::paradym::webhooks::testing::GrpcErrorInfo;
+using ::paradym::webhooks::testing::IsOk;
+using ::paradym::webhooks::testing::StatusIs;
 using ::testing::ElementsAre;
 
 TEST(StatusConversion, OkIsOk) {
-  EXPECT_TRUE(ToGrpcStatus(absl::OkStatus()).ok());
+  EXPECT_THAT(ToGrpcStatus(absl::OkStatus()), IsOk());
 }
 
 TEST(StatusConversion, CodeMessageAndDetailsCarryOver) {
@@ -25,7 +28,7 @@ TEST(StatusConversion, CodeMessageAndDetailsCarryOver) {
       {{"hint", "x"}},
       {{"payload.workflowExecutionId", "required string is missing"}});
   const grpc::Status converted = ToGrpcStatus(status);
-  EXPECT_EQ(converted.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(converted, StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
   EXPECT_EQ(converted.error_message(),
             "payload.workflowExecutionId: required string is missing");
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
@@ -20,20 +20,28 @@
 #include "tests/testing/grpc_status.h"
 #include "tests/testing/raw_grpc_call.h"
 #include "tests/testing/slow_reader_channel.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/subscribe_stream.h"
 #include "tests/testing/test_data.h"
+#include "tests/testing/wait_for.h"
 
 namespace paradym::webhooks {
 namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
 using ::google::protobuf::util::MessageDifferencer;
+using ::paradym::webhooks::testing::EndOf;
 using ::paradym::webhooks::testing::FakeClock;
 using ::paradym::webhooks::testing::GrpcBadFields;
 using ::paradym::webhooks::testing::GrpcErrorMetadata;
-using ::paradym::webhooks::testing::GrpcErrorReason;
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::ListTestData;
+using ::paradym::webhooks::testing::ReadEvents;
 using ::paradym::webhooks::testing::ReadTestData;
+using ::paradym::webhooks::testing::StatusIs;
 using ::paradym::webhooks::testing::UniqueBody;
+using ::paradym::webhooks::testing::WaitFor;
 using ::testing::ElementsAre;
 
 constexpr char kSecret[] = "service-test-secret";
@@ -84,15 +92,15 @@ class WebhookServiceTest : public ::testing::Test {
     return reader;
   }
 
-  // Reads until `count` events arrived; the stream must stay open.
-  std::vector<v1::Event> ReadEvents(
-      grpc::ClientReader<v1::SubscribeResponse>& reader, std::size_t count) {
-    std::vector<v1::Event> events;
-    v1::SubscribeResponse response;
-    while (events.size() < count && reader.Read(&response)) {
-      for (const auto& event : response.events()) events.push_back(event);
+  // Ingests UniqueBody(0) .. UniqueBody(count - 1); the first refusal, or
+  // OK.
+  grpc::Status IngestUniqueBodies(int count) {
+    for (int i = 0; i < count; ++i) {
+      v1::IngestResponse ingested;
+      grpc::Status status = Ingest(UniqueBody(i), &ingested);
+      if (!status.ok()) return status;
     }
-    return events;
+    return grpc::Status::OK;
   }
 
   FakeClock clock_;
@@ -111,7 +119,7 @@ TEST_F(WebhookServiceTest, IngestReturnsTheStoredEvent) {
   const std::string body = ReadTestData("events/workflowExecution.failed.json");
   v1::IngestResponse response;
   const grpc::Status status = Ingest(body, &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_THAT(status, IsOk());
   const v1::Event& event = response.event();
   EXPECT_EQ(event.sequence(), 1u);
   EXPECT_EQ(event.type(), v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED);
@@ -131,7 +139,7 @@ TEST_F(WebhookServiceTest, VerifyAndParseHasNoSideEffect) {
   grpc::ClientContext context;
   const grpc::Status status =
       stub_->VerifyAndParse(&context, request, &response);
-  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_THAT(status, IsOk());
   EXPECT_EQ(response.event().sequence(), 0u);
   EXPECT_EQ(response.event()
                 .openid4vc_verification_verified()
@@ -145,13 +153,13 @@ TEST_F(WebhookServiceTest, ErrorsCarryErrorInfoAndBadRequest) {
   grpc::Status status =
       Ingest(ReadTestData("events/workflowExecution.started.json"), &response,
              "not-the-secret");
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(GrpcErrorReason(status), "SIGNATURE_MISMATCH");
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::UNAUTHENTICATED));
+  EXPECT_THAT(status, HasReason("SIGNATURE_MISMATCH"));
 
   status = Ingest(R"({"eventType":"workflowExecution.started","payload":{}})",
                   &response);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(GrpcErrorReason(status), "MISSING_FIELD");
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
+  EXPECT_THAT(status, HasReason("MISSING_FIELD"));
   EXPECT_THAT(GrpcBadFields(status),
               ElementsAre("payload.workflowExecutionId"));
 }
@@ -160,9 +168,9 @@ TEST_F(WebhookServiceTest, SubscribeGetsIngestedEvent) {
   grpc::ClientContext context;
   auto reader = Subscribe(context, {});
   v1::IngestResponse ingested;
-  ASSERT_TRUE(
-      Ingest(ReadTestData("events/workflowExecution.started.json"), &ingested)
-          .ok());
+  ASSERT_THAT(
+      Ingest(ReadTestData("events/workflowExecution.started.json"), &ingested),
+      IsOk());
   std::vector<v1::Event> events = ReadEvents(*reader, 1);
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].sequence(), 1u);
@@ -179,7 +187,8 @@ TEST_F(WebhookServiceTest, FilteredSubscribeGetsOnlyMatchingEventsInOrder) {
   auto reader = Subscribe(context, request);
   for (const std::string& name : ListTestData("events")) {
     v1::IngestResponse ingested;
-    ASSERT_TRUE(Ingest(ReadTestData("events/" + name), &ingested).ok()) << name;
+    ASSERT_THAT(Ingest(ReadTestData("events/" + name), &ingested), IsOk())
+        << name;
   }
   std::vector<v1::Event> events = ReadEvents(*reader, 7);
   ASSERT_EQ(events.size(), 7u);
@@ -194,16 +203,13 @@ TEST_F(WebhookServiceTest, FilteredSubscribeGetsOnlyMatchingEventsInOrder) {
 }
 
 TEST_F(WebhookServiceTest, SubscribeResumesAfterASequence) {
-  for (int i = 0; i < 5; ++i) {
-    v1::IngestResponse ingested;
-    ASSERT_TRUE(Ingest(UniqueBody(i), &ingested).ok());
-  }
+  ASSERT_THAT(IngestUniqueBodies(5), IsOk());
   grpc::ClientContext context;
   v1::SubscribeRequest request;
   request.set_start_after_sequence(3);
   auto reader = Subscribe(context, request);
   v1::IngestResponse ingested;
-  ASSERT_TRUE(Ingest(UniqueBody(5), &ingested).ok());
+  ASSERT_THAT(Ingest(UniqueBody(5), &ingested), IsOk());
   std::vector<v1::Event> events = ReadEvents(*reader, 3);
   std::vector<std::uint64_t> sequences;
   for (const auto& e : events) sequences.push_back(e.sequence());
@@ -226,10 +232,7 @@ TEST_F(WebhookServiceTest, ManySubscribersEachGetEveryEventInOrder) {
     if (i % 2 == 1) request.add_event_types("workflowExecution.*");
     readers.push_back(Subscribe(*contexts.back(), request));
   }
-  for (int i = 0; i < kEvents; ++i) {
-    v1::IngestResponse ingested;
-    ASSERT_TRUE(Ingest(UniqueBody(i), &ingested).ok());
-  }
+  ASSERT_THAT(IngestUniqueBodies(kEvents), IsOk());
   for (int i = 0; i < kStreams; ++i) {
     SCOPED_TRACE(i);
     std::vector<v1::Event> events = ReadEvents(*readers[i], kEvents);
@@ -257,10 +260,7 @@ class PacedSubscribeTest : public WebhookServiceTest {
 };
 
 TEST_F(PacedSubscribeTest, FullBatchesAreNotHeldBack) {
-  for (int i = 0; i < 6; ++i) {
-    v1::IngestResponse ingested;
-    ASSERT_TRUE(Ingest(UniqueBody(i), &ingested).ok());
-  }
+  ASSERT_THAT(IngestUniqueBodies(6), IsOk());
   grpc::ClientContext context;
   v1::SubscribeRequest request;
   request.set_start_after_sequence(0);
@@ -276,7 +276,7 @@ TEST_F(PacedSubscribeTest, FullBatchesAreNotHeldBack) {
   EXPECT_THAT(sequences, ElementsAre(1, 2, 3, 4, 5, 6));
   // The last write was full too: the next event goes out when it comes.
   v1::IngestResponse ingested;
-  ASSERT_TRUE(Ingest(UniqueBody(6), &ingested).ok());
+  ASSERT_THAT(Ingest(UniqueBody(6), &ingested), IsOk());
   ASSERT_TRUE(reader->Read(&response));
   ASSERT_EQ(response.events_size(), 1);
   EXPECT_EQ(response.events(0).sequence(), 7u);
@@ -293,8 +293,8 @@ TEST_F(WebhookServiceTest, SubscribeRefusesBadRequestsWithReasons) {
     v1::SubscribeResponse response;
     EXPECT_FALSE(reader->Read(&response));
     const grpc::Status status = reader->Finish();
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    EXPECT_EQ(GrpcErrorReason(status), "INVALID_REQUEST");
+    EXPECT_THAT(status, StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
+    EXPECT_THAT(status, HasReason("INVALID_REQUEST"));
     EXPECT_THAT(GrpcBadFields(status), ElementsAre("event_types[1]"));
   }
   {
@@ -305,8 +305,8 @@ TEST_F(WebhookServiceTest, SubscribeRefusesBadRequestsWithReasons) {
     v1::SubscribeResponse response;
     EXPECT_FALSE(reader->Read(&response));
     const grpc::Status status = reader->Finish();
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
-    EXPECT_EQ(GrpcErrorReason(status), "SEQUENCE_TOO_NEW");
+    EXPECT_THAT(status, StatusIs(grpc::StatusCode::OUT_OF_RANGE));
+    EXPECT_THAT(status, HasReason("SEQUENCE_TOO_NEW"));
   }
 }
 
@@ -316,9 +316,9 @@ TEST_F(WebhookServiceTest, ListEventsPagesThroughTheStoredEventsAsIngested) {
        {"workflowExecution.started", "openid4vc.verification.verified",
         "workflowExecution.failed"}) {
     v1::IngestResponse response;
-    ASSERT_TRUE(
-        Ingest(ReadTestData(absl::StrCat("events/", name, ".json")), &response)
-            .ok());
+    ASSERT_THAT(
+        Ingest(ReadTestData(absl::StrCat("events/", name, ".json")), &response),
+        IsOk());
     ingested.push_back(response.event());
   }
   v1::ListEventsRequest request;
@@ -327,7 +327,7 @@ TEST_F(WebhookServiceTest, ListEventsPagesThroughTheStoredEventsAsIngested) {
   {
     grpc::ClientContext context;
     const grpc::Status status = stub_->ListEvents(&context, request, &first);
-    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_THAT(status, IsOk());
   }
   ASSERT_EQ(first.events_size(), 2);
   EXPECT_TRUE(MessageDifferencer::Equals(first.events(0), ingested[0]));
@@ -340,7 +340,7 @@ TEST_F(WebhookServiceTest, ListEventsPagesThroughTheStoredEventsAsIngested) {
   v1::ListEventsResponse second;
   {
     grpc::ClientContext context;
-    ASSERT_TRUE(stub_->ListEvents(&context, request, &second).ok());
+    ASSERT_THAT(stub_->ListEvents(&context, request, &second), IsOk());
   }
   ASSERT_EQ(second.events_size(), 1);
   EXPECT_TRUE(MessageDifferencer::Equals(second.events(0), ingested[2]));
@@ -352,7 +352,7 @@ TEST_F(WebhookServiceTest, ListEventsPagesThroughTheStoredEventsAsIngested) {
   v1::ListEventsResponse matching;
   {
     grpc::ClientContext context;
-    ASSERT_TRUE(stub_->ListEvents(&context, filtered, &matching).ok());
+    ASSERT_THAT(stub_->ListEvents(&context, filtered, &matching), IsOk());
   }
   ASSERT_EQ(matching.events_size(), 2);
   EXPECT_EQ(matching.events(0).sequence(), 1u);
@@ -374,8 +374,8 @@ TEST_F(WebhookServiceTest, ListEventsErrorsNameTheProblem) {
     grpc::ClientContext context;
     v1::ListEventsResponse response;
     const grpc::Status status = stub_->ListEvents(&context, request, &response);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-    EXPECT_EQ(GrpcErrorReason(status), reason);
+    EXPECT_THAT(status, StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
+    EXPECT_THAT(status, HasReason(reason));
     EXPECT_THAT(GrpcBadFields(status), ::testing::ElementsAre(field));
   }
 }
@@ -420,9 +420,8 @@ TEST_F(WebhookServiceTest, UndecodableRequestsAreInvalidArgument) {
   for (const Case& c : cases) {
     SCOPED_TRACE(c.method + " " + c.reason);
     const grpc::Status status = CallWithBytes(port_, c.method, c.bytes);
-    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
-        << status.error_message();
-    EXPECT_EQ(GrpcErrorReason(status), c.reason);
+    EXPECT_THAT(status, StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
+    EXPECT_THAT(status, HasReason(c.reason));
     EXPECT_EQ(GrpcBadFields(status), c.fields);
     EXPECT_FALSE(status.error_message().empty());
   }
@@ -436,7 +435,7 @@ TEST_F(WebhookServiceTest, WellFormedBytesWithUnknownFieldsAreServed) {
   std::string bytes = request.SerializeAsString();
   bytes += "\xa0\x06\x01";  // field 100, varint 1: not in the message
   const grpc::Status status = CallWithBytes(port_, "ListEvents", bytes);
-  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_THAT(status, IsOk());
 }
 
 TEST_F(WebhookServiceTest, ShutdownEndsOpenStreamsWithUnavailable) {
@@ -446,8 +445,8 @@ TEST_F(WebhookServiceTest, ShutdownEndsOpenStreamsWithUnavailable) {
   v1::SubscribeResponse response;
   EXPECT_FALSE(reader->Read(&response));
   const grpc::Status status = reader->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(GrpcErrorReason(status), "SHUTTING_DOWN");
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::UNAVAILABLE));
+  EXPECT_THAT(status, HasReason("SHUTTING_DOWN"));
 }
 
 TEST_F(WebhookServiceTest, CancelledSubscriberIsRemovedFromTheHub) {
@@ -458,14 +457,11 @@ TEST_F(WebhookServiceTest, CancelledSubscriberIsRemovedFromTheHub) {
     context.TryCancel();
     v1::SubscribeResponse response;
     EXPECT_FALSE(reader->Read(&response));
-    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::CANCELLED);
+    EXPECT_THAT(reader->Finish(), StatusIs(grpc::StatusCode::CANCELLED));
   }
   // The server learns of the cancel asynchronously; wait for it, bounded.
-  const absl::Time deadline = absl::Now() + absl::Seconds(10);
-  while (hub_.size() != 0 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  EXPECT_EQ(hub_.size(), 0u);
+  EXPECT_TRUE(WaitFor([&] { return hub_.size() == 0; }, absl::Seconds(10)))
+      << hub_.size() << " subscriptions left";
 }
 
 class SlowSubscriberTest : public WebhookServiceTest {
@@ -488,7 +484,7 @@ TEST_F(SlowSubscriberTest, StreamEndsWithResourceExhaustedAndLastSequence) {
   int ingested_count = 0;
   while (hub_.overflows() == 0 && ingested_count < kMaxEvents) {
     v1::IngestResponse ingested;
-    ASSERT_TRUE(Ingest(UniqueBody(ingested_count), &ingested).ok());
+    ASSERT_THAT(Ingest(UniqueBody(ingested_count), &ingested), IsOk());
     ++ingested_count;
   }
   ASSERT_EQ(hub_.overflows(), 1u);
@@ -501,8 +497,8 @@ TEST_F(SlowSubscriberTest, StreamEndsWithResourceExhaustedAndLastSequence) {
     }
   }
   const grpc::Status status = reader->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(GrpcErrorReason(status), "SUBSCRIBER_TOO_SLOW");
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::RESOURCE_EXHAUSTED));
+  EXPECT_THAT(status, HasReason("SUBSCRIBER_TOO_SLOW"));
   EXPECT_EQ(GrpcErrorMetadata(status, "last_sequence"),
             std::to_string(expected - 1));
   EXPECT_LT(expected - 1, static_cast<std::uint64_t>(ingested_count));
@@ -577,11 +573,7 @@ class WebhookServiceTokenTest : public WebhookServiceTest {
                            std::chrono::milliseconds(500));
       v1::SubscribeRequest request;
       request.set_start_after_sequence(0);
-      auto reader = stub_->Subscribe(&context, request);
-      v1::SubscribeResponse response;
-      while (reader->Read(&response)) {
-      }
-      statuses["Subscribe"] = reader->Finish();
+      statuses["Subscribe"] = EndOf(*stub_->Subscribe(&context, request));
     }
     return statuses;
   }
@@ -599,8 +591,8 @@ TEST_F(WebhookServiceTokenTest, NoOrUnknownTokenIsUnauthenticated) {
            {absl::StrCat("Bearer ", kReaderToken, "x"), "TOKEN_INVALID"}}) {
     for (const auto& [method, status] : CallAll(c.authorization)) {
       SCOPED_TRACE(method + " with '" + c.authorization + "'");
-      EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-      EXPECT_EQ(GrpcErrorReason(status), c.reason);
+      EXPECT_THAT(status, StatusIs(grpc::StatusCode::UNAUTHENTICATED));
+      EXPECT_THAT(status, HasReason(c.reason));
       EXPECT_THAT(status.error_message(),
                   ::testing::Not(::testing::HasSubstr(kReaderToken)));
     }
@@ -611,14 +603,14 @@ TEST_F(WebhookServiceTokenTest, NoOrUnknownTokenIsUnauthenticated) {
 TEST_F(WebhookServiceTokenTest, ATokenGrantsItsScopesOnly) {
   const std::map<std::string, grpc::Status> reader =
       CallAll(absl::StrCat("Bearer ", kReaderToken));
-  EXPECT_EQ(reader.at("ListEvents").error_code(), grpc::StatusCode::OK);
-  EXPECT_EQ(reader.at("Subscribe").error_code(),
-            grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_THAT(reader.at("ListEvents"), IsOk());
+  EXPECT_THAT(reader.at("Subscribe"),
+              StatusIs(grpc::StatusCode::DEADLINE_EXCEEDED));
   for (const std::string method : {"Ingest", "VerifyAndParse"}) {
     SCOPED_TRACE(method);
-    EXPECT_EQ(reader.at(method).error_code(),
-              grpc::StatusCode::PERMISSION_DENIED);
-    EXPECT_EQ(GrpcErrorReason(reader.at(method)), "SCOPE_MISSING");
+    EXPECT_THAT(reader.at(method),
+                StatusIs(grpc::StatusCode::PERMISSION_DENIED));
+    EXPECT_THAT(reader.at(method), HasReason("SCOPE_MISSING"));
     EXPECT_EQ(GrpcErrorMetadata(reader.at(method), "token_name"), "reader");
   }
   EXPECT_EQ(log_.Range().last, 0u);
@@ -626,12 +618,12 @@ TEST_F(WebhookServiceTokenTest, ATokenGrantsItsScopesOnly) {
   // The scheme is case-insensitive.
   const std::map<std::string, grpc::Status> ingester =
       CallAll(absl::StrCat("bearer ", kIngesterToken));
-  EXPECT_EQ(ingester.at("Ingest").error_code(), grpc::StatusCode::OK);
-  EXPECT_EQ(ingester.at("VerifyAndParse").error_code(), grpc::StatusCode::OK);
+  EXPECT_THAT(ingester.at("Ingest"), IsOk());
+  EXPECT_THAT(ingester.at("VerifyAndParse"), IsOk());
   for (const std::string method : {"ListEvents", "Subscribe"}) {
     SCOPED_TRACE(method);
-    EXPECT_EQ(ingester.at(method).error_code(),
-              grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_THAT(ingester.at(method),
+                StatusIs(grpc::StatusCode::PERMISSION_DENIED));
     EXPECT_EQ(GrpcErrorMetadata(ingester.at(method), "scope"), "read");
   }
   EXPECT_EQ(log_.Range().last, 1u);
@@ -658,11 +650,11 @@ TEST_F(WebhookServiceTokenTest, NewTokensApplyToNewCallsAndStreamsStayOpen) {
                             absl::StrCat("Bearer ", kIngesterToken));
     const grpc::Status old_status =
         stub_->Ingest(&old_context, request, &ingested);
-    EXPECT_EQ(GrpcErrorReason(old_status), "TOKEN_INVALID");
+    EXPECT_THAT(old_status, HasReason("TOKEN_INVALID"));
     grpc::ClientContext new_context;
     new_context.AddMetadata("authorization",
                             absl::StrCat("Bearer ", kNewToken));
-    ASSERT_TRUE(stub_->Ingest(&new_context, request, &ingested).ok());
+    ASSERT_THAT(stub_->Ingest(&new_context, request, &ingested), IsOk());
   }
   const std::vector<v1::Event> events = ReadEvents(*reader, 1);
   ASSERT_EQ(events.size(), 1u);

@@ -31,8 +31,10 @@
 #include "grpc/reflection/v1/reflection.pb.h"
 #include "gtest/gtest.h"
 #include "paradym/webhooks/v1/webhook_service.grpc.pb.h"
+#include "tests/testing/grpc_status.h"
 #include "tests/testing/http_client.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_data.h"
 
 namespace paradym::webhooks {
@@ -46,6 +48,7 @@ using ::paradym::webhooks::testing::CommandResult;
 using ::paradym::webhooks::testing::Env;
 using ::paradym::webhooks::testing::HttpExchange;
 using ::paradym::webhooks::testing::HttpReply;
+using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::MakeTempDir;
 using ::paradym::webhooks::testing::PathFromEnv;
 using ::paradym::webhooks::testing::PostRequest;
@@ -73,7 +76,7 @@ class BufCurlTest : public ::testing::Test {
         << "buf is not installed at " << buf << ": run scripts/setup.sh";
     auto server =
         StartServer({"--store=memory"}, {{"PARADYM_WEBHOOK_SECRET", kSecret}});
-    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_THAT(server, IsOk());
     server_ = std::move(server).value();
     // buf keeps a cache under $HOME otherwise.
     env_ = {{"BUF_CACHE_DIR", MakeTempDir()}};
@@ -99,7 +102,7 @@ class BufCurlTest : public ::testing::Test {
     absl::StatusOr<CommandResult> result =
         RunCommand(PathFromEnv("PARADYM_BUF"), BufArgs(std::move(args)), env_,
                    stdin_data, absl::Seconds(60));
-    EXPECT_TRUE(result.ok()) << result.status();
+    EXPECT_THAT(result, IsOk());
     return result.ok() ? *result : CommandResult{};
   }
 
@@ -115,7 +118,7 @@ class BufCurlTest : public ::testing::Test {
     absl::StatusOr<CommandResult> result =
         RunCommand(PathFromEnv("PARADYM_WEBHOOKS_CLI"), {"sign"},
                    {{"PARADYM_WEBHOOK_SECRET", secret}}, body);
-    EXPECT_TRUE(result.ok()) << result.status();
+    EXPECT_THAT(result, IsOk());
     if (!result.ok()) return "";
     EXPECT_EQ(result->exit_code, 0) << result->err;
     return std::string(absl::StripSuffix(result->out, "\n"));
@@ -126,7 +129,7 @@ class BufCurlTest : public ::testing::Test {
     absl::StatusOr<HttpReply> reply =
         HttpExchange(server_->http_port(),
                      PostRequest("/webhook", body, Sign(body)), kTimeout);
-    EXPECT_TRUE(reply.ok()) << reply.status();
+    EXPECT_THAT(reply, IsOk());
     if (!reply.ok()) return "";
     EXPECT_EQ(reply->status, 200) << reply->body;
     return reply->body;
@@ -194,7 +197,8 @@ TEST_P(EveryReflectProtocolTest, DescribesTheWebhookServiceThroughReflection) {
         R"({"file_containing_symbol": "paradym.webhooks.v1.WebhookService"})");
     ASSERT_EQ(result.exit_code, 0) << result.err;
     ::grpc::reflection::v1::ServerReflectionResponse response;
-    ASSERT_TRUE(JsonStringToMessage(result.out, &response).ok()) << result.out;
+    ASSERT_THAT(JsonStringToMessage(result.out, &response), IsOk())
+        << result.out;
 
     google::protobuf::SimpleDescriptorDatabase files;
     for (const std::string& bytes :
@@ -235,21 +239,21 @@ TEST_P(EveryReflectProtocolTest, SubscribeGetsTheTypedEventSentOverHttp) {
       R"({"event_types": ["workflowExecution.*"], "start_after_sequence": 0})";
   absl::StatusOr<std::unique_ptr<ChildProcess>> buf =
       ChildProcess::Start(std::move(options));
-  ASSERT_TRUE(buf.ok()) << buf.status();
+  ASSERT_THAT(buf, IsOk());
   // The stream stays open: read up to the end of the first message (buf
   // pretty-prints one JSON object per message, its closing brace alone on a
   // line).
   std::string json;
   for (;;) {
     absl::StatusOr<std::string> line = (*buf)->ReadStdoutLine(kTimeout);
-    ASSERT_TRUE(line.ok()) << line.status() << "\n" << (*buf)->Stderr();
+    ASSERT_THAT(line, IsOk()) << (*buf)->Stderr();
     absl::StrAppend(&json, *line, "\n");
     if (*line == "}") break;
   }
-  EXPECT_TRUE((*buf)->Stop(SIGTERM, kTimeout).ok());
+  EXPECT_THAT((*buf)->Stop(SIGTERM, kTimeout), IsOk());
 
   v1::SubscribeResponse response;
-  ASSERT_TRUE(JsonStringToMessage(json, &response).ok()) << json;
+  ASSERT_THAT(JsonStringToMessage(json, &response), IsOk()) << json;
   ASSERT_EQ(response.events_size(), 1) << json;
   const v1::Event& event = response.events(0);
   EXPECT_EQ(event.sequence(), 2u);
@@ -265,7 +269,7 @@ TEST_P(EveryReflectProtocolTest, SubscribeGetsTheTypedEventSentOverHttp) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(30));
-  ASSERT_TRUE(Stub()->ListEvents(&context, request, &stored).ok());
+  ASSERT_THAT(Stub()->ListEvents(&context, request, &stored), IsOk());
   ASSERT_EQ(stored.events_size(), 1);
   EXPECT_TRUE(MessageDifferencer::Equals(event, stored.events(0)))
       << "buf: " << event.ShortDebugString()
@@ -282,7 +286,7 @@ TEST_P(EveryReflectProtocolTest, VerifyAndParseTypesABase64Body) {
                         R"(", "signature": ")", signature, R"("})"));
   ASSERT_EQ(result.exit_code, 0) << result.err;
   v1::VerifyAndParseResponse response;
-  ASSERT_TRUE(JsonStringToMessage(result.out, &response).ok()) << result.out;
+  ASSERT_THAT(JsonStringToMessage(result.out, &response), IsOk()) << result.out;
   EXPECT_EQ(response.event().event_type(), "openid4vc.verification.verified");
   EXPECT_EQ(response.event().body(), body);
 
@@ -294,7 +298,7 @@ TEST_P(EveryReflectProtocolTest, VerifyAndParseTypesABase64Body) {
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(30));
-  ASSERT_TRUE(Stub()->VerifyAndParse(&context, request, &expected).ok());
+  ASSERT_THAT(Stub()->VerifyAndParse(&context, request, &expected), IsOk());
   MessageDifferencer differencer;
   differencer.IgnoreField(
       v1::Event::descriptor()->FindFieldByName("receive_time"));
@@ -315,7 +319,7 @@ TEST_P(EveryReflectProtocolTest, AWrongSignatureIsUnauthenticated) {
   EXPECT_EQ(result.out, "");
   // It prints the status as JSON, the details as base64 Any values.
   google::protobuf::Struct status;
-  ASSERT_TRUE(JsonStringToMessage(result.err, &status).ok()) << result.err;
+  ASSERT_THAT(JsonStringToMessage(result.err, &status), IsOk()) << result.err;
   EXPECT_EQ(status.fields().at("code").string_value(), "unauthenticated");
   const auto& details = status.fields().at("details").list_value();
   ASSERT_EQ(details.values_size(), 1) << result.err;

@@ -18,8 +18,11 @@
 #include "gtest/gtest.h"
 #include "paradym/webhooks/v1/webhook_service.grpc.pb.h"
 #include "server/core/signature_verifier.h"
+#include "tests/testing/grpc_status.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_data.h"
+#include "tests/testing/wait_for.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -27,12 +30,14 @@ namespace {
 namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::ChildProcess;
 using ::paradym::webhooks::testing::CommandResult;
+using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::MakeTempDir;
 using ::paradym::webhooks::testing::PathFromEnv;
 using ::paradym::webhooks::testing::ReadTestData;
 using ::paradym::webhooks::testing::RunCommand;
 using ::paradym::webhooks::testing::StartServer;
 using ::paradym::webhooks::testing::UniqueBody;
+using ::paradym::webhooks::testing::WaitFor;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -50,14 +55,14 @@ CommandResult RunCli(const std::vector<std::string>& args,
                      const std::string& stdin_data = "") {
   absl::StatusOr<CommandResult> result =
       RunCommand(Cli(), args, env, stdin_data);
-  EXPECT_TRUE(result.ok()) << result.status();
+  EXPECT_THAT(result, IsOk());
   return result.ok() ? *result : CommandResult{};
 }
 
 v1::Event ParseEvent(const std::string& json_line) {
   v1::Event event;
-  EXPECT_TRUE(
-      google::protobuf::util::JsonStringToMessage(json_line, &event).ok())
+  EXPECT_THAT(google::protobuf::util::JsonStringToMessage(json_line, &event),
+              IsOk())
       << json_line;
   return event;
 }
@@ -110,7 +115,7 @@ class CliSubscribeTest : public ::testing::Test {
     }
     auto server =
         StartServer(std::move(args), {{"PARADYM_WEBHOOK_SECRET", kSecret}});
-    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_THAT(server, IsOk());
     server_ = std::move(server).value();
     stub_ = v1::WebhookService::NewStub(grpc::CreateChannel(
         server_->grpc_address(), grpc::InsecureChannelCredentials()));
@@ -127,20 +132,21 @@ class CliSubscribeTest : public ::testing::Test {
     request.set_signature(SignBody(kSecret, body));
     v1::IngestResponse response;
     grpc::ClientContext context;
-    ASSERT_TRUE(stub_->Ingest(&context, request, &response).ok());
+    ASSERT_THAT(stub_->Ingest(&context, request, &response), IsOk());
   }
 
   std::unique_ptr<ChildProcess> StartCli(std::vector<std::string> args) {
     args.insert(args.begin(),
                 {"subscribe", "--address=" + server_->grpc_address()});
     auto cli = ChildProcess::Start({Cli(), std::move(args), {}, false, ""});
-    EXPECT_TRUE(cli.ok()) << cli.status();
+    EXPECT_THAT(cli, IsOk());
     return cli.ok() ? std::move(cli).value() : nullptr;
   }
 
   static v1::Event ParseLine(const std::string& line) {
     v1::Event event;
-    EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(line, &event).ok())
+    EXPECT_THAT(google::protobuf::util::JsonStringToMessage(line, &event),
+                IsOk())
         << line;
     return event;
   }
@@ -156,7 +162,7 @@ TEST_F(CliSubscribeTest, PrintsOneJsonEventPerLineAndReportsTheEnd) {
   auto cli = StartCli({"--from-start", "--no-reconnect"});
   ASSERT_NE(cli, nullptr);
   absl::StatusOr<std::string> line = cli->ReadStdoutLine(absl::Seconds(30));
-  ASSERT_TRUE(line.ok()) << line.status() << cli->Stderr();
+  ASSERT_THAT(line, IsOk()) << cli->Stderr();
   v1::Event event = ParseLine(*line);
   EXPECT_EQ(event.sequence(), 1u);
   EXPECT_EQ(event.type(), v1::EVENT_TYPE_WORKFLOW_EXECUTION_FAILED);
@@ -167,19 +173,19 @@ TEST_F(CliSubscribeTest, PrintsOneJsonEventPerLineAndReportsTheEnd) {
   EXPECT_THAT(*line, HasSubstr("\"EVENT_TYPE_WORKFLOW_EXECUTION_FAILED\""));
 
   line = cli->ReadStdoutLine(absl::Seconds(30));
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_EQ(
       ParseLine(*line).openid4vc_issuance_offered().openid4vc_issuance_id(),
       "a1b2c3d4-0000-4000-8000-000000000001");
 
   Ingest(ReadTestData("events/workflowExecution.completed.json"));  // live
   line = cli->ReadStdoutLine(absl::Seconds(30));
-  ASSERT_TRUE(line.ok()) << line.status();
+  ASSERT_THAT(line, IsOk());
   EXPECT_EQ(ParseLine(*line).sequence(), 3u);
 
-  ASSERT_TRUE(server_->Stop(SIGTERM, absl::Seconds(10)).ok());
+  ASSERT_THAT(server_->Stop(SIGTERM, absl::Seconds(10)), IsOk());
   absl::StatusOr<int> exit_code = cli->Wait(absl::Seconds(10));
-  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  ASSERT_THAT(exit_code, IsOk());
   EXPECT_EQ(*exit_code, 1);
   EXPECT_THAT(cli->Stderr(), HasSubstr("UNAVAILABLE (SHUTTING_DOWN)"));
 }
@@ -193,7 +199,7 @@ TEST_F(CliSubscribeTest, FiltersAndStartsAfterASequence) {
   auto cli = StartCli({"--event-type=openid4vc.issuance.*", "--after=2"});
   ASSERT_NE(cli, nullptr);
   absl::StatusOr<std::string> line = cli->ReadStdoutLine(absl::Seconds(30));
-  ASSERT_TRUE(line.ok()) << line.status() << cli->Stderr();
+  ASSERT_THAT(line, IsOk()) << cli->Stderr();
   const v1::Event event = ParseLine(*line);
   EXPECT_EQ(event.sequence(), 4u);
   EXPECT_EQ(event.event_type(), "openid4vc.issuance.completed");
@@ -203,7 +209,7 @@ TEST_F(CliSubscribeTest, RefusalIsReportedWithCodeReasonAndExit1) {
   auto cli = StartCli({"--after=5"});
   ASSERT_NE(cli, nullptr);
   absl::StatusOr<int> exit_code = cli->Wait(absl::Seconds(30));
-  ASSERT_TRUE(exit_code.ok());
+  ASSERT_THAT(exit_code, IsOk());
   EXPECT_EQ(*exit_code, 1);
   EXPECT_THAT(cli->Stderr(), HasSubstr("OUT_OF_RANGE (SEQUENCE_TOO_NEW)"));
 }
@@ -216,7 +222,7 @@ TEST_F(CliSubscribeTest, KeepsUpWithAFastStream) {
   for (int i = 0; i < kEvents; ++i) Ingest(UniqueBody(i));
   for (int expected = 1; expected <= kEvents; ++expected) {
     absl::StatusOr<std::string> line = cli->ReadStdoutLine(absl::Seconds(30));
-    ASSERT_TRUE(line.ok()) << line.status() << cli->Stderr();
+    ASSERT_THAT(line, IsOk()) << cli->Stderr();
     ASSERT_EQ(ParseLine(*line).sequence(),
               static_cast<std::uint64_t>(expected));
   }
@@ -227,7 +233,7 @@ TEST_F(CliSubscribeTest, ReconnectsAcrossARestartWithoutGapOrRepeat) {
   auto cli = StartCli({"--from-start"});
   ASSERT_NE(cli, nullptr);
   absl::StatusOr<std::string> line = cli->ReadStdoutLine(absl::Seconds(30));
-  ASSERT_TRUE(line.ok()) << line.status() << cli->Stderr();
+  ASSERT_THAT(line, IsOk()) << cli->Stderr();
   EXPECT_EQ(ParseLine(*line).sequence(), 1u);
   // A deploy: the stream ends with UNAVAILABLE, the server comes back on
   // the same store and ports, and events arrive meanwhile and after.
@@ -236,7 +242,7 @@ TEST_F(CliSubscribeTest, ReconnectsAcrossARestartWithoutGapOrRepeat) {
   for (int i = 0; i < 3; ++i) Ingest(UniqueBody(i));
   for (std::uint64_t expected = 2; expected <= 4; ++expected) {
     line = cli->ReadStdoutLine(absl::Seconds(30));
-    ASSERT_TRUE(line.ok()) << line.status() << cli->Stderr();
+    ASSERT_THAT(line, IsOk()) << cli->Stderr();
     EXPECT_EQ(ParseLine(*line).sequence(), expected);
   }
   EXPECT_THAT(cli->Stderr(),
@@ -263,11 +269,10 @@ TEST_F(CliSubscribeTest, OutputFileIsADurableConsumerThatResumes) {
     }
     return sequences;
   };
+  // The checks after it say what arrived.
   auto wait_for = [&](std::size_t count) {
-    const absl::Time give_up = absl::Now() + absl::Seconds(30);
-    while (read_sequences().size() < count && absl::Now() < give_up) {
-      absl::SleepFor(absl::Milliseconds(20));
-    }
+    WaitFor([&] { return read_sequences().size() >= count; }, absl::Seconds(30),
+            absl::Milliseconds(20));
   };
   {
     auto cli = StartCli({"--from-start", "--output=" + output});
@@ -292,10 +297,10 @@ TEST_F(CliSubscribeTest, TableFormatIsOneLinePerEvent) {
   auto cli = StartCli({"--from-start", "--format=table"});
   ASSERT_NE(cli, nullptr);
   absl::StatusOr<std::string> header = cli->ReadStdoutLine(absl::Seconds(30));
-  ASSERT_TRUE(header.ok()) << header.status();
+  ASSERT_THAT(header, IsOk());
   EXPECT_THAT(*header, ::testing::StartsWith("SEQUENCE RECEIVED"));
   absl::StatusOr<std::string> row = cli->ReadStdoutLine(absl::Seconds(30));
-  ASSERT_TRUE(row.ok()) << row.status();
+  ASSERT_THAT(row, IsOk());
   EXPECT_THAT(*row, ::testing::MatchesRegex(
                         "1 +[0-9:.]+ +workflowExecution.failed +c6f1c0d2 +"
                         "9d3c2b1a +presentation_rejected"));

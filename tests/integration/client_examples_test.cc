@@ -25,19 +25,24 @@
 #include "server/core/signature_verifier.h"
 #include "tests/testing/http_client.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_certificates.h"
 #include "tests/testing/test_data.h"
+#include "tests/testing/wait_for.h"
 
 namespace paradym::webhooks {
 namespace {
 
 using ::paradym::webhooks::testing::ChildProcess;
+using ::paradym::webhooks::testing::GetRequest;
 using ::paradym::webhooks::testing::HttpReply;
+using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::MakeTempDir;
 using ::paradym::webhooks::testing::PathFromEnv;
 using ::paradym::webhooks::testing::PostRequest;
 using ::paradym::webhooks::testing::ReadTestData;
 using ::paradym::webhooks::testing::StartServer;
+using ::paradym::webhooks::testing::WaitFor;
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;
 using ::testing::IsEmpty;
@@ -132,7 +137,7 @@ class ClientExampleTest : public ::testing::TestWithParam<Example (*)()> {
     }
     auto server =
         StartServer(std::move(args), {{"PARADYM_WEBHOOK_SECRET", kSecret}});
-    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_THAT(server, IsOk());
     server_ = std::move(server).value();
   }
 
@@ -144,7 +149,7 @@ class ClientExampleTest : public ::testing::TestWithParam<Example (*)()> {
     absl::StatusOr<HttpReply> reply = testing::HttpExchange(
         server_->http_port(),
         PostRequest("/webhook", body, SignBody(kSecret, body)), kTimeout);
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_THAT(reply, IsOk());
     ASSERT_EQ(reply->status, 200) << reply->body;
     ASSERT_EQ(absl::StripTrailingAsciiWhitespace(reply->body),
               absl::StrCat("{\"sequence\":", sequence, "}"));
@@ -155,16 +160,15 @@ class ClientExampleTest : public ::testing::TestWithParam<Example (*)()> {
   void WaitForSubscribers(int n) {
     const std::string line =
         absl::StrCat("\nparadym_webhooks_subscribers ", n, "\n");
-    const absl::Time give_up = absl::Now() + kTimeout;
-    while (absl::Now() < give_up) {
-      absl::StatusOr<HttpReply> page = testing::HttpExchange(
-          server_->http_port(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
-          kTimeout);
-      ASSERT_TRUE(page.ok()) << page.status();
-      if (absl::StrContains(page->body, line)) return;
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    FAIL() << "no " << n << " subscribers within " << kTimeout;
+    absl::StatusOr<HttpReply> page;
+    const auto counted = [&] {
+      page = testing::HttpExchange(server_->http_port(), GetRequest("/metrics"),
+                                   kTimeout);
+      return !page.ok() || absl::StrContains(page->body, line);
+    };
+    ASSERT_TRUE(WaitFor(counted, kTimeout, absl::Milliseconds(20)))
+        << "no " << n << " subscribers within " << kTimeout;
+    ASSERT_THAT(page, IsOk());
   }
 
   // Stops the server with SIGTERM (its streams end UNAVAILABLE) and starts
@@ -173,7 +177,7 @@ class ClientExampleTest : public ::testing::TestWithParam<Example (*)()> {
   void Restart() {
     const int grpc_port = server_->grpc_port();
     absl::StatusOr<int> stopped = server_->Stop(SIGTERM, kTimeout);
-    ASSERT_TRUE(stopped.ok()) << stopped.status();
+    ASSERT_THAT(stopped, IsOk());
     ASSERT_EQ(*stopped, 0) << server_->Stderr();
     ASSERT_NO_FATAL_FAILURE(StartOnDataDir(grpc_port));
   }
@@ -186,16 +190,16 @@ class ClientExampleTest : public ::testing::TestWithParam<Example (*)()> {
     options.binary = example_.interpreter;
     options.args = std::move(args);
     auto child = ChildProcess::Start(std::move(options));
-    EXPECT_TRUE(child.ok()) << child.status();
+    EXPECT_THAT(child, IsOk());
     return child.ok() ? std::move(child).value() : nullptr;
   }
 
   // Everything the example prints until it exits, and its exit code.
   std::vector<std::string> RunToExit(ChildProcess& example, int& exit_code) {
     absl::StatusOr<std::string> out = example.ReadStdoutToEnd(kTimeout);
-    EXPECT_TRUE(out.ok()) << out.status() << "\n" << example.Stderr();
+    EXPECT_THAT(out, IsOk()) << example.Stderr();
     absl::StatusOr<int> code = example.Wait(kTimeout);
-    EXPECT_TRUE(code.ok()) << code.status();
+    EXPECT_THAT(code, IsOk());
     exit_code = code.ok() ? *code : -1;
     return out.ok() ? Lines(*out) : std::vector<std::string>{};
   }
@@ -247,12 +251,12 @@ TEST_P(ClientExampleTest, StopsWithExit1WhenTheServerRefusesTheStart) {
 // A server that wants a client certificate of its CA and a bearer token.
 TEST_P(ClientExampleTest, ConnectsWithMutualTlsAndABearerToken) {
   const std::string dir = MakeTempDir();
-  ASSERT_TRUE(testing::MakeTestCertificates(dir).ok());
+  ASSERT_THAT(testing::MakeTestCertificates(dir), IsOk());
   constexpr char kToken[] = "example-token-0c9d8e7f6a5b4c3d";
   testing::WriteFileWithMode(dir + "/tokens",
                              absl::StrCat("example read ", kToken, "\n"));
   testing::WriteFileWithMode(dir + "/token", absl::StrCat(kToken, "\n"));
-  ASSERT_TRUE(server_->Stop(SIGTERM, kTimeout).ok());
+  ASSERT_THAT(server_->Stop(SIGTERM, kTimeout), IsOk());
   ASSERT_NO_FATAL_FAILURE(
       StartOnDataDir(0, {"--grpc_tls_cert=" + dir + "/server.pem",
                          "--grpc_tls_key=" + dir + "/server.key",
@@ -292,13 +296,13 @@ TEST_P(ClientExampleTest, ResumesAfterAServerRestartWithoutGapOrRepeat) {
   ASSERT_NE(example, nullptr);
   for (const std::string& expected : {Line(1, 11), Line(2, 3)}) {
     absl::StatusOr<std::string> line = example->ReadStdoutLine(kTimeout);
-    ASSERT_TRUE(line.ok()) << line.status() << "\n" << example->Stderr();
+    ASSERT_THAT(line, IsOk()) << example->Stderr();
     EXPECT_EQ(*line, expected);
   }
   ASSERT_NO_FATAL_FAILURE(
       Send(8, 3));  // live: workflowExecution.actionExecuted
   absl::StatusOr<std::string> line = example->ReadStdoutLine(kTimeout);
-  ASSERT_TRUE(line.ok()) << line.status() << "\n" << example->Stderr();
+  ASSERT_THAT(line, IsOk()) << example->Stderr();
   EXPECT_EQ(*line, Line(3, 8));
 
   ASSERT_NO_FATAL_FAILURE(Restart());
@@ -332,7 +336,7 @@ TEST_P(ClientExampleTest, FromNowOnKeepsItsPlaceBeforeItsFirstEvent) {
 
 TEST_P(ClientExampleTest, WaitsForAServerThatIsNotUpYet) {
   const int grpc_port = server_->grpc_port();
-  ASSERT_TRUE(server_->Stop(SIGTERM, kTimeout).ok());
+  ASSERT_THAT(server_->Stop(SIGTERM, kTimeout), IsOk());
   auto example = StartExample({"--after=0", "--count=1"});
   ASSERT_NE(example, nullptr);
   ASSERT_NO_FATAL_FAILURE(StartOnDataDir(grpc_port));

@@ -32,7 +32,9 @@
 #include "tests/testing/http_client.h"
 #include "tests/testing/list_all_events.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_data.h"
+#include "tests/testing/wait_for.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -42,8 +44,9 @@ using ::paradym::webhooks::testing::ChildProcess;
 using ::paradym::webhooks::testing::Env;
 using ::paradym::webhooks::testing::ErrorReasonOf;
 using ::paradym::webhooks::testing::GrpcErrorMetadata;
-using ::paradym::webhooks::testing::GrpcErrorReason;
+using ::paradym::webhooks::testing::HasReason;
 using ::paradym::webhooks::testing::HttpReply;
+using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::MakeTempDir;
 using ::paradym::webhooks::testing::PostRequest;
 using ::paradym::webhooks::testing::RawHttpConnection;
@@ -51,7 +54,9 @@ using ::paradym::webhooks::testing::ReadTestData;
 using ::paradym::webhooks::testing::SequenceOf;
 using ::paradym::webhooks::testing::ServerOptions;
 using ::paradym::webhooks::testing::StartServer;
+using ::paradym::webhooks::testing::StatusIs;
 using ::paradym::webhooks::testing::UniqueBody;
+using ::paradym::webhooks::testing::WaitFor;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -72,7 +77,7 @@ class DurabilityTest : public ::testing::Test {
              ChildProcess::Options limits = {}) {
     args.push_back("--data_dir=" + data_dir_);
     auto server = StartServer(std::move(args), SecretEnv(), std::move(limits));
-    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_THAT(server, IsOk());
     server_ = std::move(server).value();
     stub_ = v1::WebhookService::NewStub(grpc::CreateChannel(
         server_->grpc_address(), grpc::InsecureChannelCredentials()));
@@ -89,7 +94,7 @@ class DurabilityTest : public ::testing::Test {
   HttpReply Post(const std::string& body) {
     absl::StatusOr<HttpReply> reply =
         testing::HttpExchange(server_->http_port(), SignedPost(body), kTimeout);
-    EXPECT_TRUE(reply.ok()) << reply.status();
+    EXPECT_THAT(reply, IsOk());
     return reply.ok() ? *reply : HttpReply{};
   }
 
@@ -104,10 +109,10 @@ class DurabilityTest : public ::testing::Test {
     ChildProcess::Options options = ServerOptions(std::move(args), SecretEnv());
     options.honor_file_permissions = honor_permissions;
     auto child = ChildProcess::Start(std::move(options));
-    EXPECT_TRUE(child.ok()) << child.status();
+    EXPECT_THAT(child, IsOk());
     if (!child.ok()) return -1;
     absl::StatusOr<int> code = (*child)->Wait(kTimeout);
-    EXPECT_TRUE(code.ok()) << code.status();
+    EXPECT_THAT(code, IsOk());
     stderr_out = (*child)->Stderr();
     return code.ok() ? *code : -1;
   }
@@ -133,7 +138,7 @@ TEST_P(KillTest, EveryEventThatGotA200SurvivesKill9) {
   constexpr int kKillAfter = 400;
   absl::Mutex mu;
   std::map<std::uint64_t, std::string> accepted;  // sequence -> body
-  std::atomic<int> accepted_count{0};
+  int accepted_count = 0;
   std::vector<std::thread> senders;
   const int port = server_->http_port();
   for (int s = 0; s < kSenders; ++s) {
@@ -141,8 +146,8 @@ TEST_P(KillTest, EveryEventThatGotA200SurvivesKill9) {
       RawHttpConnection connection(port);
       for (int i = 0; i < kMaxPerSender; ++i) {
         const std::string body = UniqueBody(s * kMaxPerSender + i);
-        if (!connection.Send(SignedPost(body))) return;
-        absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
+        absl::StatusOr<HttpReply> reply =
+            connection.Exchange(SignedPost(body), kTimeout);
         if (!reply.ok()) return;  // the server died mid-request
         if (reply->status != 200) {
           ADD_FAILURE() << reply->status << " " << reply->body;
@@ -156,11 +161,12 @@ TEST_P(KillTest, EveryEventThatGotA200SurvivesKill9) {
       }
     });
   }
-  const absl::Time give_up = absl::Now() + absl::Seconds(60);
-  while (accepted_count.load() < kKillAfter && absl::Now() < give_up) {
-    absl::SleepFor(absl::Milliseconds(2));
+  {
+    absl::MutexLock lock(&mu);
+    const auto enough = [&] { return accepted_count >= kKillAfter; };
+    mu.AwaitWithTimeout(absl::Condition(&enough), absl::Seconds(60));
+    ASSERT_GE(accepted_count, kKillAfter);
   }
-  ASSERT_GE(accepted_count.load(), kKillAfter);
   ASSERT_EQ(::kill(server_->pid(), SIGKILL), 0);
   for (auto& sender : senders) sender.join();
   ASSERT_EQ(server_->Wait(kTimeout).value_or(-1), 128 + SIGKILL);
@@ -244,12 +250,12 @@ TEST_F(DurabilityTest, RetentionDeletesTheOldestAndSaysWhatIsLeft) {
   // Retention runs in the background, every second.
   std::uint64_t oldest = 0;
   std::vector<v1::Event> events;
-  const absl::Time give_up = absl::Now() + absl::Seconds(20);
-  while (absl::Now() < give_up) {
-    events = ListAll(&oldest);
-    if (oldest == 8) break;
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  WaitFor(
+      [&] {
+        events = ListAll(&oldest);
+        return oldest == 8;
+      },
+      absl::Seconds(20), absl::Milliseconds(100));
   ASSERT_EQ(oldest, 8u);
   ASSERT_EQ(events.size(), 5u);
   EXPECT_EQ(events.front().sequence(), 8u);
@@ -263,8 +269,8 @@ TEST_F(DurabilityTest, RetentionDeletesTheOldestAndSaysWhatIsLeft) {
   v1::SubscribeResponse response;
   EXPECT_FALSE(reader->Read(&response));
   const grpc::Status status = reader->Finish();
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
-  EXPECT_EQ(GrpcErrorReason(status), "SEQUENCE_TOO_OLD");
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::OUT_OF_RANGE));
+  EXPECT_THAT(status, HasReason("SEQUENCE_TOO_OLD"));
   EXPECT_EQ(GrpcErrorMetadata(status, "oldest_sequence"), "8");
 
   v1::ListEventsRequest list;
@@ -273,7 +279,7 @@ TEST_F(DurabilityTest, RetentionDeletesTheOldestAndSaysWhatIsLeft) {
   v1::ListEventsResponse listed;
   const grpc::Status list_status =
       stub_->ListEvents(&list_context, list, &listed);
-  EXPECT_EQ(list_status.error_code(), grpc::StatusCode::OUT_OF_RANGE);
+  EXPECT_THAT(list_status, StatusIs(grpc::StatusCode::OUT_OF_RANGE));
   EXPECT_EQ(GrpcErrorMetadata(list_status, "oldest_sequence"), "8");
 }
 

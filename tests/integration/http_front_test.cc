@@ -18,9 +18,12 @@
 #include "gtest/gtest.h"
 #include "paradym/webhooks/v1/webhook_service.grpc.pb.h"
 #include "server/core/signature_verifier.h"
+#include "tests/testing/grpc_status.h"
 #include "tests/testing/http_client.h"
 #include "tests/testing/server_process.h"
 #include "tests/testing/slow_reader_channel.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/subscribe_stream.h"
 #include "tests/testing/test_certificates.h"
 #include "tests/testing/test_data.h"
 
@@ -31,12 +34,15 @@ namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::ChildProcess;
 using ::paradym::webhooks::testing::Env;
 using ::paradym::webhooks::testing::ErrorReasonOf;
+using ::paradym::webhooks::testing::GetRequest;
 using ::paradym::webhooks::testing::HttpExchange;
 using ::paradym::webhooks::testing::HttpReply;
+using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::ListTestData;
 using ::paradym::webhooks::testing::MakeTempDir;
 using ::paradym::webhooks::testing::PostRequest;
 using ::paradym::webhooks::testing::RawHttpConnection;
+using ::paradym::webhooks::testing::ReadEvents;
 using ::paradym::webhooks::testing::ReadTestData;
 using ::paradym::webhooks::testing::StartServer;
 using ::paradym::webhooks::testing::UniqueBody;
@@ -51,7 +57,7 @@ class HttpFrontTest : public ::testing::Test {
   void Start(std::vector<std::string> args = {}) {
     auto server =
         StartServer(std::move(args), {{"PARADYM_WEBHOOK_SECRET", kSecret}});
-    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_THAT(server, IsOk());
     server_ = std::move(server).value();
     stub_ = v1::WebhookService::NewStub(grpc::CreateChannel(
         server_->grpc_address(), grpc::InsecureChannelCredentials()));
@@ -67,13 +73,24 @@ class HttpFrontTest : public ::testing::Test {
 
   HttpReply Exchange(const std::string& request) {
     absl::StatusOr<HttpReply> reply = HttpExchange(port(), request, kTimeout);
-    EXPECT_TRUE(reply.ok()) << reply.status();
+    EXPECT_THAT(reply, IsOk());
     return reply.ok() ? *reply : HttpReply{};
   }
 
   static std::string SignedPost(const std::string& body,
                                 const std::string& path = "/webhook") {
     return PostRequest(path, body, SignBody(kSecret, body));
+  }
+
+  // The head of a signed POST of `body` that waits for 100 Continue.
+  static std::string ExpectContinueHead(
+      const std::string& body, absl::string_view version = "HTTP/1.1") {
+    return absl::StrCat("POST /webhook ", version,
+                        "\r\nHost: x\r\nContent-Type: application/json\r\n"
+                        "Expect: 100-continue\r\nContent-Length: ",
+                        body.size(),
+                        "\r\nX-Paradym-HMAC-SHA-256: ", SignBody(kSecret, body),
+                        "\r\n\r\n");
   }
 
   std::unique_ptr<ChildProcess> server_;
@@ -96,11 +113,7 @@ TEST_F(HttpFrontTest, EveryEventTypeGoesFromHttpToASubscriberTyped) {
     EXPECT_EQ(reply.body, absl::StrCat("{\"sequence\":", i + 1, "}\n"));
     EXPECT_EQ(reply.headers["content-type"], "application/json");
   }
-  std::vector<v1::Event> events;
-  v1::SubscribeResponse response;
-  while (events.size() < names.size() && reader->Read(&response)) {
-    for (const auto& event : response.events()) events.push_back(event);
-  }
+  const std::vector<v1::Event> events = ReadEvents(*reader, names.size());
   ASSERT_EQ(events.size(), names.size());
   for (std::size_t i = 0; i < names.size(); ++i) {
     SCOPED_TRACE(names[i]);
@@ -152,8 +165,7 @@ TEST_F(HttpFrontTest, EveryStatusHasItsReasonAndNeverEchoesSecrets) {
        "UNKNOWN_PATH"},
       {"unknown endpoint", SignedPost(good, "/webhooks/shop"), 404,
        "UNKNOWN_ENDPOINT"},
-      {"GET a webhook path", "GET /webhook HTTP/1.1\r\nHost: x\r\n\r\n", 405,
-       "METHOD_NOT_ALLOWED"},
+      {"GET a webhook path", GetRequest("/webhook"), 405, "METHOD_NOT_ALLOWED"},
       {"PUT a webhook path",
        absl::StrCat("PUT /webhook HTTP/1.1\r\nHost: x\r\nContent-Length: ",
                     good.size(), "\r\n\r\n", good),
@@ -199,8 +211,8 @@ TEST_F(HttpFrontTest, EveryStatusHasItsReasonAndNeverEchoesSecrets) {
 
 TEST_F(HttpFrontTest, HealthAndReadiness) {
   Start();
-  EXPECT_EQ(Exchange("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
-  EXPECT_EQ(Exchange("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
+  EXPECT_EQ(Exchange(GetRequest("/healthz")).status, 200);
+  EXPECT_EQ(Exchange(GetRequest("/readyz")).status, 200);
 }
 
 TEST_F(HttpFrontTest, KeepAliveServesManyRequestsOnOneConnection) {
@@ -208,20 +220,20 @@ TEST_F(HttpFrontTest, KeepAliveServesManyRequestsOnOneConnection) {
   RawHttpConnection connection(port());
   ASSERT_TRUE(connection.connected());
   for (int i = 1; i <= 200; ++i) {
-    ASSERT_TRUE(connection.Send(SignedPost(UniqueBody(i))));
-    absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    absl::StatusOr<HttpReply> reply =
+        connection.Exchange(SignedPost(UniqueBody(i)), kTimeout);
+    ASSERT_THAT(reply, IsOk());
     ASSERT_EQ(reply->status, 200);
     ASSERT_EQ(reply->body, absl::StrCat("{\"sequence\":", i, "}\n"));
   }
   // Pipelined: three requests in one write, three answers in order.
   ASSERT_TRUE(connection.Send(SignedPost(UniqueBody(201)) +
                               SignedPost(UniqueBody(202)) +
-                              "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
+                              GetRequest("/healthz")));
   for (const char* expected : {"{\"sequence\":201}\n", "{\"sequence\":202}\n",
                                "{\"status\":\"ok\"}\n"}) {
     absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_THAT(reply, IsOk());
     EXPECT_EQ(reply->body, expected);
   }
 }
@@ -251,7 +263,7 @@ TEST_F(HttpFrontTest, ChunkedBodyIsAccepted) {
       std::string(64, 'a'), "\r\n\r\n", absl::Hex(big.size()), "\r\n", big,
       "\r\n", absl::Hex(big.size()), "\r\n", big, "\r\n0\r\n\r\n")));
   absl::StatusOr<HttpReply> refused = connection.Read(kTimeout);
-  ASSERT_TRUE(refused.ok()) << refused.status();
+  ASSERT_THAT(refused, IsOk());
   EXPECT_EQ(refused->status, 413);
   EXPECT_EQ(ErrorReasonOf(*refused), "BODY_TOO_LARGE");
   EXPECT_TRUE(connection.ClosedWithin(kTimeout));
@@ -266,7 +278,7 @@ TEST_F(HttpFrontTest, OversizedBodyIsRefusedBeforeItIsSent) {
       "Content-Length: 10000000\r\nX-Paradym-HMAC-SHA-256: " +
       std::string(64, 'a') + "\r\n\r\n"));
   absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_THAT(reply, IsOk());
   EXPECT_EQ(reply->status, 413);
   EXPECT_EQ(ErrorReasonOf(*reply), "BODY_TOO_LARGE");
   EXPECT_EQ(reply->headers["connection"], "close");
@@ -278,17 +290,13 @@ TEST_F(HttpFrontTest, ExpectContinueGets100ThenTheAnswer) {
   const std::string body =
       ReadTestData("events/workflowExecution.started.json");
   RawHttpConnection connection(port());
-  ASSERT_TRUE(connection.Send(absl::StrCat(
-      "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-      "Expect: 100-continue\r\nContent-Length: ",
-      body.size(), "\r\nX-Paradym-HMAC-SHA-256: ", SignBody(kSecret, body),
-      "\r\n\r\n")));
+  ASSERT_TRUE(connection.Send(ExpectContinueHead(body)));
   absl::StatusOr<HttpReply> interim = connection.Read(kTimeout);
-  ASSERT_TRUE(interim.ok()) << interim.status();
+  ASSERT_THAT(interim, IsOk());
   EXPECT_EQ(interim->status, 100);
   ASSERT_TRUE(connection.Send(body));
   absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_THAT(reply, IsOk());
   EXPECT_EQ(reply->status, 200);
 }
 
@@ -298,13 +306,9 @@ TEST_F(HttpFrontTest, Http10ExpectContinueGetsNo100) {
   const std::string body =
       ReadTestData("events/workflowExecution.started.json");
   RawHttpConnection connection(port());
-  ASSERT_TRUE(connection.Send(absl::StrCat(
-      "POST /webhook HTTP/1.0\r\nHost: x\r\nContent-Type: application/json\r\n"
-      "Expect: 100-continue\r\nContent-Length: ",
-      body.size(), "\r\nX-Paradym-HMAC-SHA-256: ", SignBody(kSecret, body),
-      "\r\n\r\n", body)));
+  ASSERT_TRUE(connection.Send(ExpectContinueHead(body, "HTTP/1.0") + body));
   absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_THAT(reply, IsOk());
   EXPECT_EQ(reply->status, 200) << reply->body;
 }
 
@@ -323,12 +327,12 @@ TEST_F(HttpFrontTest, TransferEncodingOtherThanChunkedIs400AndCloses) {
         "\r\nX-Paradym-HMAC-SHA-256: ", std::string(64, 'a'),
         "\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")));
     absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_THAT(reply, IsOk());
     EXPECT_EQ(reply->status, 400);
     EXPECT_EQ(ErrorReasonOf(*reply), "MALFORMED_HTTP");
     EXPECT_EQ(reply->headers["connection"], "close");
     absl::StatusOr<std::string> rest = connection.ReadUntilClosed(kTimeout);
-    ASSERT_TRUE(rest.ok()) << rest.status();
+    ASSERT_THAT(rest, IsOk());
     EXPECT_EQ(*rest, "") << "the smuggled request was served";
   }
 }
@@ -342,7 +346,7 @@ TEST_F(HttpFrontTest, HeadIsAnsweredWithoutABody) {
       "HEAD /webhook HTTP/1.1\r\nHost: x\r\n\r\n"
       "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
   absl::StatusOr<std::string> bytes = connection.ReadUntilClosed(kTimeout);
-  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  ASSERT_THAT(bytes, IsOk());
   ASSERT_THAT(*bytes, ::testing::StartsWith("HTTP/1.1 405 "));
   EXPECT_THAT(*bytes, HasSubstr("Allow: POST\r\n"));
   const std::size_t end_of_head = bytes->find("\r\n\r\n");
@@ -361,7 +365,7 @@ TEST_F(HttpFrontTest, ATricklingClientCannotHoldAClosingConnection) {
       connection.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n"
                       "Connection: close\r\n\r\n"));
   absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-  ASSERT_TRUE(reply.ok()) << reply.status();
+  ASSERT_THAT(reply, IsOk());
   EXPECT_EQ(reply->status, 200);
   // The server's half-close shows as an end of stream at once; only a write
   // that fails shows that it closed the socket for good.
@@ -385,7 +389,7 @@ TEST_F(HttpFrontTest, RunningOutOfFileDescriptorsNeitherSpinsNorStalls) {
   auto server =
       testing::StartServer({"--store=memory", "--http_threads=1"},
                            {{"PARADYM_WEBHOOK_SECRET", kSecret}}, limits);
-  ASSERT_TRUE(server.ok()) << server.status();
+  ASSERT_THAT(server, IsOk());
   server_ = *std::move(server);
   RawHttpConnection first(port());
   ASSERT_TRUE(first.connected());
@@ -406,9 +410,8 @@ TEST_F(HttpFrontTest, RunningOutOfFileDescriptorsNeitherSpinsNorStalls) {
   const absl::Time start = absl::Now();
   const std::string body =
       ReadTestData("events/workflowExecution.started.json");
-  ASSERT_TRUE(first.Send(SignedPost(body)));
-  absl::StatusOr<HttpReply> reply = first.Read(kTimeout);
-  ASSERT_TRUE(reply.ok()) << reply.status();
+  absl::StatusOr<HttpReply> reply = first.Exchange(SignedPost(body), kTimeout);
+  ASSERT_THAT(reply, IsOk());
   EXPECT_EQ(reply->status, 200) << reply->body;
   absl::SleepFor(absl::Seconds(2) - (absl::Now() - start));
   const double cpu_seconds =
@@ -416,9 +419,9 @@ TEST_F(HttpFrontTest, RunningOutOfFileDescriptorsNeitherSpinsNorStalls) {
   EXPECT_LT(cpu_seconds, 0.5) << "the server spun";
   // Past what fits, connections were refused rather than left to exhaust
   // the descriptors.
-  ASSERT_TRUE(first.Send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
-  absl::StatusOr<HttpReply> metrics = first.Read(kTimeout);
-  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  absl::StatusOr<HttpReply> metrics =
+      first.Exchange(GetRequest("/metrics"), kTimeout);
+  ASSERT_THAT(metrics, IsOk());
   EXPECT_THAT(
       metrics->body,
       Not(HasSubstr("paradym_webhooks_http_connections_refused_total 0\n")));
@@ -440,7 +443,7 @@ TEST_F(HttpFrontTest, EndlessChunkExtensionsAndTrailersAreRefused) {
     // Never finished: the server must answer before the line ends.
     ASSERT_TRUE(connection.Send(head + start));
     absl::StatusOr<HttpReply> reply = connection.Read(absl::Seconds(5));
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_THAT(reply, IsOk());
     EXPECT_EQ(reply->status, 431);
     EXPECT_EQ(ErrorReasonOf(*reply), "HEADERS_TOO_LARGE");
     EXPECT_TRUE(connection.ClosedWithin(kTimeout));
@@ -473,7 +476,7 @@ TEST_F(HttpFrontTest, SlowClientIsCutOffWhileOthersAreServed) {
   EXPECT_TRUE(trickle.ClosedWithin(kTimeout));
   EXPECT_GE(absl::Now() - trickle_started, absl::Milliseconds(900));
   // Both are counted as 408 REQUEST_TIMEOUT.
-  HttpReply page = Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  HttpReply page = Exchange(GetRequest("/metrics"));
   EXPECT_THAT(page.body,
               HasSubstr("paradym_webhooks_http_requests_total{code=\"408\","
                         "reason=\"REQUEST_TIMEOUT\"} 2\n"));
@@ -482,8 +485,7 @@ TEST_F(HttpFrontTest, SlowClientIsCutOffWhileOthersAreServed) {
 TEST_F(HttpFrontTest, IdleKeepAliveConnectionsAreClosed) {
   Start({"--http_idle_timeout=1s"});
   RawHttpConnection connection(port());
-  ASSERT_TRUE(connection.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-  ASSERT_TRUE(connection.Read(kTimeout).ok());
+  ASSERT_THAT(connection.Exchange(GetRequest("/healthz"), kTimeout), IsOk());
   const absl::Time idle_since = absl::Now();
   EXPECT_TRUE(connection.ClosedWithin(kTimeout));
   EXPECT_GE(absl::Now() - idle_since, absl::Milliseconds(900));
@@ -510,14 +512,15 @@ TEST_F(HttpFrontTest, ConnectionsOverTheLimitAreClosedAtOnce) {
   RawHttpConnection first(port()), second(port());
   // Both are served, so both are counted before the third arrives.
   for (RawHttpConnection* connection : {&first, &second}) {
-    ASSERT_TRUE(connection->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-    ASSERT_TRUE(connection->Read(kTimeout).ok());
+    ASSERT_THAT(connection->Exchange(GetRequest("/healthz"), kTimeout), IsOk());
   }
   RawHttpConnection third(port());
   EXPECT_TRUE(third.ClosedWithin(kTimeout));
   // The first two still work.
-  ASSERT_TRUE(first.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-  EXPECT_EQ(first.Read(kTimeout)->status, 200);
+  absl::StatusOr<HttpReply> again =
+      first.Exchange(GetRequest("/healthz"), kTimeout);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->status, 200);
 }
 
 // A subscriber that never reads cannot hold up the HTTP answers: every POST
@@ -535,12 +538,12 @@ TEST_F(HttpFrontTest, AStuckSubscriberNeverDelaysThe200) {
   RawHttpConnection connection(port());
   constexpr int kRequests = 2000;
   for (int i = 1; i <= kRequests; ++i) {
-    ASSERT_TRUE(connection.Send(SignedPost(UniqueBody(i))));
-    absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    absl::StatusOr<HttpReply> reply =
+        connection.Exchange(SignedPost(UniqueBody(i)), kTimeout);
+    ASSERT_THAT(reply, IsOk());
     ASSERT_EQ(reply->status, 200) << reply->body;
   }
-  HttpReply page = Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  HttpReply page = Exchange(GetRequest("/metrics"));
   EXPECT_THAT(page.body,
               HasSubstr("paradym_webhooks_subscriber_overflows_total 1\n"));
   context.TryCancel();
@@ -571,7 +574,7 @@ TEST_F(HttpFrontTest, MetricsCountWhatWasSent) {
     ASSERT_EQ(Exchange(PostRequest("/webhook", body, "")).status, 401);
   }
   ASSERT_EQ(Exchange(SignedPost(body, "/nope")).status, 404);
-  HttpReply page = Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  HttpReply page = Exchange(GetRequest("/metrics"));
   ASSERT_EQ(page.status, 200);
   EXPECT_THAT(page.headers["content-type"], HasSubstr("text/plain"));
   const std::string& text = page.body;
@@ -633,7 +636,7 @@ TEST_F(HttpFrontTest, AReplayGetsTheOriginalSequenceAndIsStoredOnce) {
   v1::IngestResponse response;
   {
     grpc::ClientContext context;
-    ASSERT_TRUE(stub_->Ingest(&context, request, &response).ok());
+    ASSERT_THAT(stub_->Ingest(&context, request, &response), IsOk());
   }
   EXPECT_EQ(response.event().sequence(), 1u);
   EXPECT_FALSE(response.pending_replication());
@@ -644,7 +647,7 @@ TEST_F(HttpFrontTest, AReplayGetsTheOriginalSequenceAndIsStoredOnce) {
     list_request.set_start_after_sequence(0);
     v1::ListEventsResponse listed;
     grpc::ClientContext context;
-    EXPECT_TRUE(stub_->ListEvents(&context, list_request, &listed).ok());
+    EXPECT_THAT(stub_->ListEvents(&context, list_request, &listed), IsOk());
     return listed;
   };
   ASSERT_EQ(list().events_size(), 2);
@@ -671,8 +674,7 @@ TEST_F(HttpFrontTest, AStaleEventIs401AndCounted) {
   HttpReply fresh = Exchange(SignedPost(FreshBody(1)));
   EXPECT_EQ(fresh.status, 200) << fresh.body;
   EXPECT_EQ(fresh.body, "{\"sequence\":1}\n");
-  const std::string text =
-      Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").body;
+  const std::string text = Exchange(GetRequest("/metrics")).body;
   EXPECT_EQ(MetricValue(text,
                         "paradym_webhooks_webhooks_refused_total{"
                         "reason=\"STALE_EVENT\"}"),
@@ -697,7 +699,7 @@ TEST_F(HttpFrontTest, TheAgeDefaultsToTheRetentionAndCannotExceedIt) {
        "--data_dir=" + MakeTempDir() + "/data", "--grpc_address=127.0.0.1:0",
        "--http_address=127.0.0.1:0"},
       {{"PARADYM_WEBHOOK_SECRET", kSecret}}));
-  ASSERT_TRUE(child.ok()) << child.status();
+  ASSERT_THAT(child, IsOk());
   EXPECT_EQ((*child)->Wait(kTimeout).value_or(-1), 2);
   EXPECT_THAT((*child)->Stderr(), HasSubstr("must not exceed --retention"));
 }
@@ -715,7 +717,7 @@ TEST_F(HttpFrontTest, ARequestSentInTinyPiecesIsServed) {
       ASSERT_TRUE(connection.Send(request.substr(at, 5)));
     }
     absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_THAT(reply, IsOk());
     EXPECT_EQ(reply->status, 200) << reply->body;
     EXPECT_EQ(reply->body, "{\"sequence\":1}\n");
 
@@ -730,7 +732,7 @@ TEST_F(HttpFrontTest, ARequestSentInTinyPiecesIsServed) {
     }
     ASSERT_TRUE(connection.Send("0\r\n\r\n"));
     reply = connection.Read(kTimeout);
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    ASSERT_THAT(reply, IsOk());
     EXPECT_EQ(reply->status, 200) << reply->body;
     EXPECT_EQ(reply->body, "{\"sequence\":2}\n");
   }
@@ -745,17 +747,17 @@ TEST_F(HttpFrontTest, APipelinedBurstIsAnsweredInOrder) {
     constexpr int kRequests = 150;
     std::string burst;
     for (int i = 1; i <= kRequests; ++i) burst += SignedPost(UniqueBody(i));
-    burst += "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    burst += GetRequest("/healthz");
     ASSERT_GT(burst.size(), 64 * 1024);
     RawHttpConnection connection(port());
     ASSERT_TRUE(connection.Send(burst));
     for (int i = 1; i <= kRequests; ++i) {
       absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-      ASSERT_TRUE(reply.ok()) << i << ": " << reply.status();
+      ASSERT_THAT(reply, IsOk()) << i;
       ASSERT_EQ(reply->body, absl::StrCat("{\"sequence\":", i, "}\n"));
     }
     absl::StatusOr<HttpReply> health = connection.Read(kTimeout);
-    ASSERT_TRUE(health.ok()) << health.status();
+    ASSERT_THAT(health, IsOk());
     EXPECT_EQ(health->body, "{\"status\":\"ok\"}\n");
   }
 }
@@ -766,16 +768,16 @@ TEST_F(HttpFrontTest, ARequestThatStallsAfterServedOnesIsCutOff) {
   Start({"--http_read_timeout=1s", "--http_idle_timeout=60s"});
   RawHttpConnection connection(port());
   for (int i = 1; i <= 3; ++i) {
-    ASSERT_TRUE(connection.Send(SignedPost(UniqueBody(i))));
-    absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-    ASSERT_TRUE(reply.ok()) << reply.status();
+    absl::StatusOr<HttpReply> reply =
+        connection.Exchange(SignedPost(UniqueBody(i)), kTimeout);
+    ASSERT_THAT(reply, IsOk());
     ASSERT_EQ(reply->status, 200);
   }
   const absl::Time stalled = absl::Now();
   ASSERT_TRUE(connection.Send("POST /webhook HTTP/1.1\r\nHost: x\r\n"));
   EXPECT_TRUE(connection.ClosedWithin(absl::Seconds(20)));
   EXPECT_GE(absl::Now() - stalled, absl::Milliseconds(900));
-  HttpReply page = Exchange("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  HttpReply page = Exchange(GetRequest("/metrics"));
   EXPECT_THAT(page.body,
               HasSubstr("paradym_webhooks_http_requests_total{code=\"408\","
                         "reason=\"REQUEST_TIMEOUT\"} 1\n"));
@@ -789,9 +791,9 @@ TEST_F(HttpFrontTest, AConnectionInUseOutlivesTheIdleTimeout) {
   const absl::Time opened = absl::Now();
   int served = 0;
   while (absl::Now() - opened < absl::Milliseconds(2500) && served < 50) {
-    ASSERT_TRUE(connection.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-    absl::StatusOr<HttpReply> reply = connection.Read(kTimeout);
-    ASSERT_TRUE(reply.ok()) << "after " << served << ": " << reply.status();
+    absl::StatusOr<HttpReply> reply =
+        connection.Exchange(GetRequest("/healthz"), kTimeout);
+    ASSERT_THAT(reply, IsOk()) << "after " << served;
     ASSERT_EQ(reply->status, 200);
     ++served;
     absl::SleepFor(absl::Milliseconds(250));  // idle, but less than 1s
@@ -805,7 +807,7 @@ TEST_F(HttpFrontTest, AConnectionInUseOutlivesTheIdleTimeout) {
 // but never starts the TLS handshake is cut off after the read timeout.
 TEST_F(HttpFrontTest, HttpsKeepsConnectionsAliveAndCutsOffSilentClients) {
   const std::string dir = MakeTempDir();
-  ASSERT_TRUE(testing::MakeTestCertificates(dir).ok());
+  ASSERT_THAT(testing::MakeTestCertificates(dir), IsOk());
   Start({"--http_tls_cert=" + dir + "/server.pem",
          "--http_tls_key=" + dir + "/server.key", "--http_read_timeout=1s"});
   const std::string healthz =
@@ -816,7 +818,7 @@ TEST_F(HttpFrontTest, HttpsKeepsConnectionsAliveAndCutsOffSilentClients) {
       {"-sS", "--max-time", "10", "--cacert", dir + "/ca.pem", "-w",
        "%{http_code} %{num_connects}\n", "-o", "/dev/null", healthz, "-o",
        "/dev/null", healthz, "-o", "/dev/null", healthz});
-  ASSERT_TRUE(curl.ok()) << curl.status();
+  ASSERT_THAT(curl, IsOk());
   EXPECT_EQ(curl->out, "200 1\n200 0\n200 0\n") << curl->err;
 
   RawHttpConnection silent(port());
@@ -833,17 +835,12 @@ TEST_F(HttpFrontTest, SigtermFinishesRequestsInFlightAndRefusesNewOnes) {
       ReadTestData("events/workflowExecution.started.json");
   RawHttpConnection in_flight(port()), probe(port()), idle(port());
   for (RawHttpConnection* connection : {&probe, &idle}) {
-    ASSERT_TRUE(connection->Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-    ASSERT_TRUE(connection->Read(kTimeout).ok());
+    ASSERT_THAT(connection->Exchange(GetRequest("/healthz"), kTimeout), IsOk());
   }
   // The server answers 100 Continue only once it has taken the request.
-  ASSERT_TRUE(in_flight.Send(absl::StrCat(
-      "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-      "Expect: 100-continue\r\nContent-Length: ",
-      body.size(), "\r\nX-Paradym-HMAC-SHA-256: ", SignBody(kSecret, body),
-      "\r\n\r\n")));
+  ASSERT_TRUE(in_flight.Send(ExpectContinueHead(body)));
   absl::StatusOr<HttpReply> interim = in_flight.Read(kTimeout);
-  ASSERT_TRUE(interim.ok()) << interim.status();
+  ASSERT_THAT(interim, IsOk());
   ASSERT_EQ(interim->status, 100);
 
   ASSERT_EQ(::kill(server_->pid(), SIGTERM), 0);
@@ -852,10 +849,9 @@ TEST_F(HttpFrontTest, SigtermFinishesRequestsInFlightAndRefusesNewOnes) {
   const absl::Time deadline = absl::Now() + kTimeout;
   bool draining = false;
   while (!draining && absl::Now() < deadline) {
-    ASSERT_TRUE(probe.Send("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n"));
-    absl::StatusOr<HttpReply> reply = probe.Read(kTimeout);
-    ASSERT_TRUE(reply.ok())
-        << reply.status() << "\nserver: " << server_->Stderr();
+    absl::StatusOr<HttpReply> reply =
+        probe.Exchange(GetRequest("/readyz"), kTimeout);
+    ASSERT_THAT(reply, IsOk()) << "server: " << server_->Stderr();
     draining = reply->status == 503 || reply->headers["connection"] == "close";
     if (reply->status == 503) {
       EXPECT_EQ(reply->headers["connection"], "close");
@@ -863,9 +859,8 @@ TEST_F(HttpFrontTest, SigtermFinishesRequestsInFlightAndRefusesNewOnes) {
   }
   ASSERT_TRUE(draining);
   // New webhooks are refused while draining.
-  ASSERT_TRUE(idle.Send(SignedPost(body)));
-  absl::StatusOr<HttpReply> refused = idle.Read(kTimeout);
-  ASSERT_TRUE(refused.ok()) << refused.status();
+  absl::StatusOr<HttpReply> refused = idle.Exchange(SignedPost(body), kTimeout);
+  ASSERT_THAT(refused, IsOk());
   EXPECT_EQ(refused->status, 503);
   EXPECT_EQ(ErrorReasonOf(*refused), "SHUTTING_DOWN");
   EXPECT_EQ(refused->headers["connection"], "close");
@@ -873,12 +868,12 @@ TEST_F(HttpFrontTest, SigtermFinishesRequestsInFlightAndRefusesNewOnes) {
   // The request in flight completes and is accepted.
   ASSERT_TRUE(in_flight.Send(body));
   absl::StatusOr<HttpReply> finished = in_flight.Read(kTimeout);
-  ASSERT_TRUE(finished.ok()) << finished.status();
+  ASSERT_THAT(finished, IsOk());
   EXPECT_EQ(finished->status, 200);
   EXPECT_EQ(finished->body, "{\"sequence\":1}\n");
 
   absl::StatusOr<int> exit_code = server_->Wait(absl::Seconds(20));
-  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  ASSERT_THAT(exit_code, IsOk());
   EXPECT_EQ(*exit_code, 0);
 }
 

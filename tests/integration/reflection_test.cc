@@ -18,8 +18,10 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "grpc/reflection/v1/reflection.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/testing/grpc_status.h"
 #include "tests/testing/reflection_requests.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks {
 namespace {
@@ -32,6 +34,7 @@ using ::paradym::webhooks::testing::ChildProcess;
 using ::paradym::webhooks::testing::FileByFilename;
 using ::paradym::webhooks::testing::FileContainingExtension;
 using ::paradym::webhooks::testing::FileContainingSymbol;
+using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::ListServices;
 using ::paradym::webhooks::testing::StartServer;
 using ::testing::ElementsAre;
@@ -48,7 +51,7 @@ class ReflectionTest : public ::testing::Test {
   void SetUp() override {
     auto server = StartServer({"--store=memory"},
                               {{"PARADYM_WEBHOOK_SECRET", "reflection-test"}});
-    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_THAT(server, IsOk());
     server_ = std::move(server).value();
     channel_ = grpc::CreateChannel(server_->grpc_address(),
                                    grpc::InsecureChannelCredentials());
@@ -93,7 +96,7 @@ class ReflectionTest : public ::testing::Test {
     grpc::Status status;
     call->Finish(&status, &finish);
     step(&finish);
-    EXPECT_TRUE(status.ok()) << method << ": " << status.error_message();
+    EXPECT_THAT(status, IsOk()) << method;
     EXPECT_EQ(responses.size(), requests.size()) << method;
     cq.Shutdown();
     void* tag;

@@ -23,10 +23,12 @@
 #include "gtest/gtest.h"
 #include "paradym/webhooks/v1/webhook_service.grpc.pb.h"
 #include "server/core/signature_verifier.h"
+#include "tests/testing/grpc_status.h"
 #include "tests/testing/http_client.h"
 #include "tests/testing/list_all_events.h"
 #include "tests/testing/nats_cluster.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_data.h"
 #include "tests/testing/wait_for.h"
 
@@ -36,8 +38,10 @@ namespace {
 namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::ChildProcess;
 using ::paradym::webhooks::testing::ErrorReasonOf;
+using ::paradym::webhooks::testing::GetRequest;
 using ::paradym::webhooks::testing::HttpExchange;
 using ::paradym::webhooks::testing::HttpReply;
+using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::MakeTempDir;
 using ::paradym::webhooks::testing::NatsCluster;
 using ::paradym::webhooks::testing::PathFromEnv;
@@ -90,7 +94,7 @@ class ReplicationTest : public ::testing::Test {
     NatsCluster::Options options;
     options.nodes = nodes;
     auto cluster = NatsCluster::Start(options);
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    ASSERT_THAT(cluster, IsOk());
     cluster_ = *std::move(cluster);
   }
 
@@ -110,7 +114,7 @@ class ReplicationTest : public ::testing::Test {
         "--data_dir=" + data_dirs_[i]};
     args.insert(args.end(), extra.begin(), extra.end());
     auto server = StartServer(args, {{"PARADYM_WEBHOOK_SECRET", kSecret}});
-    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_THAT(server, IsOk());
     absl::MutexLock lock(&mu_);
     replicas_[i] = *std::move(server);
   }
@@ -135,7 +139,7 @@ class ReplicationTest : public ::testing::Test {
   HttpReply Post(int replica, const std::string& body) {
     absl::StatusOr<HttpReply> reply =
         HttpExchange(HttpPort(replica), SignedPost(body), kTimeout);
-    EXPECT_TRUE(reply.ok()) << reply.status();
+    EXPECT_THAT(reply, IsOk());
     return reply.ok() ? *reply : HttpReply{};
   }
 
@@ -147,7 +151,7 @@ class ReplicationTest : public ::testing::Test {
   // The stream's last sequence, from the cluster.
   std::uint64_t StreamLast() {
     auto info = cluster_->StreamInfo(kStream);
-    EXPECT_TRUE(info.ok()) << info.status();
+    EXPECT_THAT(info, IsOk());
     return info.ok() ? (*info)->State.LastSeq : 0;
   }
 
@@ -159,8 +163,8 @@ class ReplicationTest : public ::testing::Test {
     EXPECT_TRUE(WaitFor(
         [&] {
           for (std::size_t i = 0; i < ReplicaCount(); ++i) {
-            absl::StatusOr<HttpReply> metrics = HttpExchange(
-                HttpPort(i), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+            absl::StatusOr<HttpReply> metrics =
+                HttpExchange(HttpPort(i), GetRequest("/metrics"));
             if (!metrics.ok() ||
                 !absl::StrContains(metrics->body,
                                    "paradym_webhooks_outbox_events 0\n")) {
@@ -373,14 +377,14 @@ TEST_F(ReplicationTest, AnEventAcceptedByOneReplicaReachesSubscribersOfAll) {
   grpc::ClientContext ingest_context;
   ingest_context.set_deadline(Deadline());
   v1::IngestResponse ingested;
-  ASSERT_TRUE(stub->Ingest(&ingest_context, ingest, &ingested).ok());
+  ASSERT_THAT(stub->Ingest(&ingest_context, ingest, &ingested), IsOk());
   EXPECT_EQ(ingested.event().sequence(), 3u);
   EXPECT_FALSE(ingested.pending_replication());
   const std::vector<v1::Event> stream = Converged();
   ASSERT_EQ(stream.size(), 3u);
   absl::StatusOr<HttpReply> ready =
-      HttpExchange(HttpPort(0), "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
-  ASSERT_TRUE(ready.ok());
+      HttpExchange(HttpPort(0), GetRequest("/readyz"));
+  ASSERT_THAT(ready, IsOk());
   EXPECT_EQ(ready->status, 200) << ready->body;
 }
 
@@ -427,10 +431,10 @@ TEST_F(ReplicationTest, NothingIsLostWhenTheLeaderAndAReplicaAreKilled) {
     ASSERT_TRUE(load.WaitForMore(150));
 
     absl::StatusOr<int> leader = cluster_->StreamLeader(kStream);
-    ASSERT_TRUE(leader.ok()) << leader.status();
-    ASSERT_TRUE(cluster_->Kill(*leader).ok());
+    ASSERT_THAT(leader, IsOk());
+    ASSERT_THAT(cluster_->Kill(*leader), IsOk());
     ASSERT_TRUE(load.WaitForMore(300));  // through the election
-    ASSERT_TRUE(cluster_->Restart(*leader).ok());
+    ASSERT_THAT(cluster_->Restart(*leader), IsOk());
     ASSERT_TRUE(load.WaitForMore(150));
 
     KillReplica(1);
@@ -487,7 +491,9 @@ TEST_F(ReplicationTest, TheWholeClusterDownLongerThanTheDuplicateWindow) {
     outcomes[body] = {SequenceOf(reply), absl::Now() - start};
   };
   for (int i = 0; i < 10; ++i) post(i % 2);
-  for (int node = 0; node < 3; ++node) ASSERT_TRUE(cluster_->Kill(node).ok());
+  for (int node = 0; node < 3; ++node) {
+    ASSERT_THAT(cluster_->Kill(node), IsOk());
+  }
 
   // Every webhook is still answered 200 within the deadline, from the
   // outboxes, saying it is pending replication.
@@ -503,7 +509,7 @@ TEST_F(ReplicationTest, TheWholeClusterDownLongerThanTheDuplicateWindow) {
   ingest_context.set_deadline(Deadline());
   v1::IngestResponse ingested;
   const absl::Time ingest_start = absl::Now();
-  ASSERT_TRUE(Stub(0)->Ingest(&ingest_context, ingest, &ingested).ok());
+  ASSERT_THAT(Stub(0)->Ingest(&ingest_context, ingest, &ingested), IsOk());
   EXPECT_TRUE(ingested.pending_replication());
   EXPECT_EQ(ingested.event().sequence(), 0u);
   EXPECT_EQ(ingested.event().body(), ingest.body());
@@ -513,7 +519,7 @@ TEST_F(ReplicationTest, TheWholeClusterDownLongerThanTheDuplicateWindow) {
       {"send", "workflowExecution.completed",
        absl::StrCat("--url=http://127.0.0.1:", HttpPort(0), "/webhook")},
       {{"PARADYM_WEBHOOK_SECRET", kSecret}});
-  ASSERT_TRUE(sent.ok()) << sent.status();
+  ASSERT_THAT(sent, IsOk());
   EXPECT_EQ(sent->exit_code, 0) << sent->err;
   EXPECT_EQ(sent->out, "200 pending_replication workflowExecution.completed\n");
 
@@ -523,18 +529,18 @@ TEST_F(ReplicationTest, TheWholeClusterDownLongerThanTheDuplicateWindow) {
   for (int i = 0; i < 6; ++i) post(1);
   // Past the bound, a replica that cannot reach the stream is not ready.
   absl::StatusOr<HttpReply> ready =
-      HttpExchange(HttpPort(1), "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
-  ASSERT_TRUE(ready.ok());
+      HttpExchange(HttpPort(1), GetRequest("/readyz"));
+  ASSERT_THAT(ready, IsOk());
   EXPECT_EQ(ready->status, 503) << ready->body;
   EXPECT_EQ(ErrorReasonOf(*ready), "REPLICATION_STALLED");
 
   // Longer than the duplicate window.
   absl::SleepFor(absl::Seconds(2));
   for (int node = 0; node < 3; ++node) {
-    ASSERT_TRUE(cluster_
-                    ->Restart(node, node < 2 ? NatsCluster::Await::kClientPort
-                                             : NatsCluster::Await::kJetStream)
-                    .ok());
+    ASSERT_THAT(
+        cluster_->Restart(node, node < 2 ? NatsCluster::Await::kClientPort
+                                         : NatsCluster::Await::kJetStream),
+        IsOk());
   }
   const std::vector<v1::Event> stream = Converged();
   // ... and the command-line client's sample.
@@ -542,8 +548,8 @@ TEST_F(ReplicationTest, TheWholeClusterDownLongerThanTheDuplicateWindow) {
   ExpectEveryAcceptedOnce(outcomes, stream);
   ASSERT_TRUE(WaitFor(
       [&] {
-        absl::StatusOr<HttpReply> ready = HttpExchange(
-            HttpPort(1), "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n");
+        absl::StatusOr<HttpReply> ready =
+            HttpExchange(HttpPort(1), GetRequest("/readyz"));
         return ready.ok() && ready->status == 200;
       },
       kTimeout));

@@ -19,6 +19,8 @@
 #include "server/core/signature_verifier.h"
 #include "tests/testing/grpc_status.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/subscribe_stream.h"
 #include "tests/testing/test_data.h"
 
 namespace paradym::webhooks {
@@ -26,14 +28,18 @@ namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::ChildProcess;
+using ::paradym::webhooks::testing::EndOf;
 using ::paradym::webhooks::testing::Env;
 using ::paradym::webhooks::testing::GrpcBadFields;
 using ::paradym::webhooks::testing::GrpcErrorMetadata;
-using ::paradym::webhooks::testing::GrpcErrorReason;
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::ListTestData;
 using ::paradym::webhooks::testing::MakeTempDir;
+using ::paradym::webhooks::testing::ReadEvents;
 using ::paradym::webhooks::testing::ReadTestData;
 using ::paradym::webhooks::testing::StartServer;
+using ::paradym::webhooks::testing::StatusIs;
 using ::paradym::webhooks::testing::UniqueBody;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -51,7 +57,7 @@ class ServerBinaryTest : public ::testing::Test {
              Env env = {{"PARADYM_WEBHOOK_SECRET", kSecret}}) {
     args.insert(args.begin(), "--grpc_address=127.0.0.1:0");
     auto server = StartServer(std::move(args), std::move(env));
-    ASSERT_TRUE(server.ok()) << server.status();
+    ASSERT_THAT(server, IsOk());
     server_ = std::move(server).value();
     channel_ = grpc::CreateChannel(server_->grpc_address(),
                                    grpc::InsecureChannelCredentials());
@@ -97,24 +103,6 @@ class ServerBinaryTest : public ::testing::Test {
     return reader;
   }
 
-  static std::vector<v1::Event> Read(
-      grpc::ClientReader<v1::SubscribeResponse>& reader, std::size_t count) {
-    std::vector<v1::Event> events;
-    v1::SubscribeResponse response;
-    while (events.size() < count && reader.Read(&response)) {
-      for (const auto& event : response.events()) events.push_back(event);
-    }
-    return events;
-  }
-
-  // A subscription's final status: reads nothing more, expects the end.
-  static grpc::Status EndOf(grpc::ClientReader<v1::SubscribeResponse>& reader) {
-    v1::SubscribeResponse response;
-    while (reader.Read(&response)) {
-    }
-    return reader.Finish();
-  }
-
   std::unique_ptr<ChildProcess> server_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::WebhookService::Stub> stub_;
@@ -136,13 +124,13 @@ TEST_F(ServerBinaryTest, EveryEventTypeReachesAFilteredSubscriber) {
   const std::vector<std::string> names = ListTestData("events");
   ASSERT_EQ(names.size(), 14u);
   for (const std::string& name : names) {
-    ASSERT_TRUE(IngestSigned(ReadTestData("events/" + name)).ok()) << name;
+    ASSERT_THAT(IngestSigned(ReadTestData("events/" + name)), IsOk()) << name;
   }
   const std::string other_project =
       R"({"eventType":"workflowExecution.started","projectId":"another-project","payload":{"workflowExecutionId":"x"}})";
-  ASSERT_TRUE(IngestSigned(other_project).ok());
+  ASSERT_THAT(IngestSigned(other_project), IsOk());
 
-  std::vector<v1::Event> events = Read(*all, names.size() + 1);
+  std::vector<v1::Event> events = ReadEvents(*all, names.size() + 1);
   ASSERT_EQ(events.size(), names.size() + 1);
   for (std::size_t i = 0; i < names.size(); ++i) {
     SCOPED_TRACE(names[i]);
@@ -181,12 +169,12 @@ TEST_F(ServerBinaryTest, EveryEventTypeReachesAFilteredSubscriber) {
   EXPECT_EQ(unknown.payload().fields().at("theirLabel").string_value(),
             "Wallet");
 
-  std::vector<v1::Event> workflow_events = Read(*workflow, 6);
+  std::vector<v1::Event> workflow_events = ReadEvents(*workflow, 6);
   ASSERT_EQ(workflow_events.size(), 6u);
   for (const auto& e : workflow_events) {
     EXPECT_EQ(e.event_type().rfind("workflowExecution.", 0), 0u);
   }
-  std::vector<v1::Event> project_events = Read(*project, 1);
+  std::vector<v1::Event> project_events = ReadEvents(*project, 1);
   ASSERT_EQ(project_events.size(), 1u);
   EXPECT_EQ(project_events[0].sequence(), names.size() + 1);
 
@@ -253,8 +241,8 @@ TEST_F(ServerBinaryTest,
     v1::IngestResponse response;
     const grpc::Status status =
         Ingest(c.body, c.signature, &response, c.endpoint);
-    EXPECT_EQ(status.error_code(), c.code);
-    EXPECT_EQ(GrpcErrorReason(status), c.reason);
+    EXPECT_THAT(status, StatusIs(c.code));
+    EXPECT_THAT(status, HasReason(c.reason));
     if (!c.field.empty()) {
       EXPECT_THAT(GrpcBadFields(status), ElementsAre(c.field));
     }
@@ -263,13 +251,13 @@ TEST_F(ServerBinaryTest,
     }
   }
   v1::IngestResponse response;
-  ASSERT_TRUE(IngestSigned(good, &response).ok());
+  ASSERT_THAT(IngestSigned(good, &response), IsOk());
   EXPECT_EQ(response.event().sequence(), 1u);
 }
 
 TEST_F(ServerBinaryTest, SubscribeRefusalsHaveTheirReasons) {
   Start({"--store=memory", "--memory_events=2"});
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(IngestSigned(UniqueBody(i)).ok());
+  for (int i = 0; i < 4; ++i) ASSERT_THAT(IngestSigned(UniqueBody(i)), IsOk());
   struct Case {
     std::string name;
     v1::SubscribeRequest request;
@@ -292,8 +280,8 @@ TEST_F(ServerBinaryTest, SubscribeRefusalsHaveTheirReasons) {
     context.set_deadline(Deadline());
     auto reader = stub_->Subscribe(&context, c.request);
     const grpc::Status status = EndOf(*reader);
-    EXPECT_EQ(status.error_code(), c.code);
-    EXPECT_EQ(GrpcErrorReason(status), c.reason);
+    EXPECT_THAT(status, StatusIs(c.code));
+    EXPECT_THAT(status, HasReason(c.reason));
   }
   grpc::ClientContext context;
   context.set_deadline(Deadline());
@@ -314,8 +302,8 @@ TEST_F(ServerBinaryTest, SubscribeStreamsBeyondTheMostAreRefused) {
   context.set_deadline(Deadline());
   const grpc::Status status =
       EndOf(*stub_->Subscribe(&context, v1::SubscribeRequest()));
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(GrpcErrorReason(status), "TOO_MANY_SUBSCRIBERS");
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::RESOURCE_EXHAUSTED));
+  EXPECT_THAT(status, HasReason("TOO_MANY_SUBSCRIBERS"));
   open_context.TryCancel();
 }
 
@@ -327,23 +315,24 @@ TEST_F(ServerBinaryTest, ResumeAfterASequenceGetsExactlyTheMissedThenLive) {
     grpc::ClientContext context;
     auto reader = Subscribe(context, {});
     for (int i = 0; i < 3; ++i) {
-      ASSERT_TRUE(IngestSigned(UniqueBody(next++)).ok());
+      ASSERT_THAT(IngestSigned(UniqueBody(next++)), IsOk());
     }
-    std::vector<v1::Event> events = Read(*reader, 3);
+    std::vector<v1::Event> events = ReadEvents(*reader, 3);
     ASSERT_EQ(events.size(), 3u);
     last_seen = events.back().sequence();
     context.TryCancel();
   }
   for (int i = 0; i < 4; ++i) {
-    ASSERT_TRUE(IngestSigned(UniqueBody(next++)).ok());  // missed
+    ASSERT_THAT(IngestSigned(UniqueBody(next++)), IsOk());  // missed
   }
   grpc::ClientContext context;
   v1::SubscribeRequest request;
   request.set_start_after_sequence(last_seen);
   auto reader = Subscribe(context, request);
-  ASSERT_TRUE(IngestSigned(UniqueBody(next++)).ok());  // live
+  ASSERT_THAT(IngestSigned(UniqueBody(next++)), IsOk());  // live
   std::vector<std::uint64_t> sequences;
-  for (const auto& e : Read(*reader, 5)) sequences.push_back(e.sequence());
+  for (const auto& e : ReadEvents(*reader, 5))
+    sequences.push_back(e.sequence());
   EXPECT_THAT(sequences, ElementsAre(4, 5, 6, 7, 8));
   context.TryCancel();
 }
@@ -352,16 +341,17 @@ TEST_F(ServerBinaryTest, SigtermEndsOpenStreamsWithUnavailableAndExitsCleanly) {
   Start();
   grpc::ClientContext context;
   auto reader = Subscribe(context, {});
-  ASSERT_TRUE(
-      IngestSigned(ReadTestData("events/workflowExecution.started.json")).ok());
-  ASSERT_EQ(Read(*reader, 1).size(), 1u);
+  ASSERT_THAT(
+      IngestSigned(ReadTestData("events/workflowExecution.started.json")),
+      IsOk());
+  ASSERT_EQ(ReadEvents(*reader, 1).size(), 1u);
   const auto started = std::chrono::steady_clock::now();
   ASSERT_EQ(::kill(server_->pid(), SIGTERM), 0);
   const grpc::Status status = EndOf(*reader);
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);
-  EXPECT_EQ(GrpcErrorReason(status), "SHUTTING_DOWN");
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::UNAVAILABLE));
+  EXPECT_THAT(status, HasReason("SHUTTING_DOWN"));
   absl::StatusOr<int> exit_code = server_->Wait(absl::Seconds(10));
-  ASSERT_TRUE(exit_code.ok()) << exit_code.status();
+  ASSERT_THAT(exit_code, IsOk());
   EXPECT_EQ(*exit_code, 0);
   EXPECT_LT(std::chrono::steady_clock::now() - started,
             std::chrono::seconds(8));
@@ -379,16 +369,17 @@ TEST_F(ServerBinaryTest, SecretsFileConfiguresEndpointsAndRotation) {
   for (const char* secret : {"shop-old", "shop-new"}) {
     SCOPED_TRACE(secret);
     v1::IngestResponse response;
-    ASSERT_TRUE(Ingest(body, SignBody(secret, body), &response).ok());
+    ASSERT_THAT(Ingest(body, SignBody(secret, body), &response), IsOk());
     EXPECT_EQ(response.event().endpoint(), "shop");
-    ASSERT_TRUE(Ingest(body, SignBody(secret, body), &response, "shop").ok());
+    ASSERT_THAT(Ingest(body, SignBody(secret, body), &response, "shop"),
+                IsOk());
   }
   v1::IngestResponse response;
   const grpc::Status status =
       Ingest(body, SignBody("crm-secret", body), &response, "shop");
-  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(GrpcErrorReason(status), "SIGNATURE_MISMATCH");
-  ASSERT_TRUE(Ingest(body, SignBody("crm-secret", body), &response).ok());
+  EXPECT_THAT(status, StatusIs(grpc::StatusCode::UNAUTHENTICATED));
+  EXPECT_THAT(status, HasReason("SIGNATURE_MISMATCH"));
+  ASSERT_THAT(Ingest(body, SignBody("crm-secret", body), &response), IsOk());
   EXPECT_EQ(response.event().endpoint(), "crm");
   EXPECT_THAT(server_->Stderr(), Not(HasSubstr("shop-old")));
 }
@@ -406,7 +397,7 @@ TEST_F(ServerBinaryTest, WithoutConfigurationASecretIsGeneratedPrivately) {
   const std::string body =
       ReadTestData("events/workflowExecution.started.json");
   v1::IngestResponse response;
-  ASSERT_TRUE(Ingest(body, SignBody(secret, body), &response).ok());
+  ASSERT_THAT(Ingest(body, SignBody(secret, body), &response), IsOk());
   EXPECT_THAT(server_->Stderr(), Not(HasSubstr(secret)));
   EXPECT_THAT(server_->Stderr(), HasSubstr(secret_path));
 }
@@ -415,7 +406,7 @@ TEST_F(ServerBinaryTest, BadConfigurationFailsAtStartupWithExitCode1) {
   auto server = StartServer(
       {"--grpc_address=127.0.0.1:0", "--secrets_file=/nonexistent/secrets"},
       {});
-  ASSERT_FALSE(server.ok());
+  ASSERT_THAT(server, Not(IsOk()));
   EXPECT_THAT(std::string(server.status().message()),
               HasSubstr("cannot read /nonexistent/secrets"));
 }
@@ -462,7 +453,7 @@ TEST_F(ServerBinaryTest, HealthAndReflectionAreServed) {
     grpc::Status status;
     call->Finish(&response, &status, reinterpret_cast<void*>(1));
     step(1);
-    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_THAT(status, IsOk());
     EXPECT_EQ(ToString(response), std::string("\x08\x01", 2));
   }
 
@@ -502,7 +493,7 @@ TEST_F(ServerBinaryTest, HealthAndReflectionAreServed) {
     grpc::Status status;
     call->Finish(&status, reinterpret_cast<void*>(5));
     step(5);
-    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_THAT(status, IsOk());
   }
   cq.Shutdown();
   while (cq.Next(&tag, &ok)) {

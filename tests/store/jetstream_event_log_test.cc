@@ -21,6 +21,7 @@
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/nats_cluster.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_certificates.h"
 #include "tests/testing/wait_for.h"
 
@@ -30,8 +31,11 @@ namespace {
 namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::AppendAndWait;
 using ::paradym::webhooks::testing::FakeClock;
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::MakeTempDir;
 using ::paradym::webhooks::testing::NatsCluster;
+using ::paradym::webhooks::testing::StatusIs;
 using ::paradym::webhooks::testing::WaitFor;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -51,7 +55,7 @@ std::shared_ptr<StoredEvent> MakeEvent(const std::string& body) {
 
 std::vector<std::string> Bodies(const EventLog& log) {
   std::vector<EventPtr> events;
-  EXPECT_TRUE(log.ReadAfter(0, ~0ull, 1000, events).ok());
+  EXPECT_THAT(log.ReadAfter(0, ~0ull, 1000, events), IsOk());
   std::vector<std::string> bodies;
   for (const EventPtr& event : events) {
     v1::Event decoded;
@@ -85,7 +89,7 @@ class JetStreamEventLogTest : public ::testing::Test {
     options.nodes = 1;
     options.extra_config = std::move(extra_config);
     auto cluster = NatsCluster::Start(options);
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    ASSERT_THAT(cluster, IsOk());
     cluster_ = *std::move(cluster);
   }
   void SetUp() override { StartCluster(); }
@@ -102,13 +106,13 @@ class JetStreamEventLogTest : public ::testing::Test {
 
   std::unique_ptr<JetStreamEventLog> Open(const std::string& dir) {
     auto log = JetStreamEventLog::Open(Options(dir), clock_);
-    EXPECT_TRUE(log.ok()) << log.status();
+    EXPECT_THAT(log, IsOk());
     return log.ok() ? *std::move(log) : nullptr;
   }
 
   static std::uint64_t Append(EventLog& log, const std::string& body) {
     absl::StatusOr<EventPtr> stored = AppendAndWait(log, MakeEvent(body));
-    EXPECT_TRUE(stored.ok()) << stored.status();
+    EXPECT_THAT(stored, IsOk());
     return stored.ok() ? (*stored)->sequence() : 0;
   }
 
@@ -141,7 +145,7 @@ TEST_F(JetStreamEventLogTest, TwoReplicasServeOneStreamInOneOrder) {
   EXPECT_THAT(heard_a.Get(), ElementsAre(1, 2, 3, 4));
   EXPECT_THAT(heard_b.Get(), ElementsAre(1, 2, 3, 4));
   EXPECT_EQ(a->Horizon(), 4u);
-  EXPECT_TRUE(a->CheckReady().ok());
+  EXPECT_THAT(a->CheckReady(), IsOk());
   PrometheusText text;
   a->AddMetrics(text);
   EXPECT_THAT(text.str(), HasSubstr("paradym_webhooks_outbox_events 0\n"));
@@ -176,7 +180,7 @@ TEST_F(JetStreamEventLogTest, AnOutboxWithoutItsReplicaIdIsRefused) {
   a.reset();
   std::filesystem::remove(dir_a_ + "/replica-id");
   auto reopened = JetStreamEventLog::Open(Options(dir_a_), clock_);
-  EXPECT_EQ(reopened.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(reopened, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(reopened.status().message(),
               HasSubstr("is missing beside an existing outbox"));
 }
@@ -188,7 +192,7 @@ TEST_F(JetStreamEventLogTest, ACopyOfARecreatedStreamIsRebuilt) {
   a.reset();
   {
     auto connection = cluster_->Connect(cluster_->url(0));
-    ASSERT_TRUE(connection.ok()) << connection.status();
+    ASSERT_THAT(connection, IsOk());
     jsCtx* js = nullptr;
     ASSERT_EQ(natsConnection_JetStream(&js, connection->get(), nullptr),
               NATS_OK);
@@ -242,10 +246,10 @@ TEST_F(JetStreamEventLogTest, ClosingWhileEventsArriveIsSafe) {
     NatsClient::Options client_options;
     client_options.servers = {cluster_->url(0)};
     auto client = NatsClient::Connect(client_options);
-    EXPECT_TRUE(client.ok()) << client.status();
+    EXPECT_THAT(client, IsOk());
     return ReadStreamState(**client, kStream);
   }();
-  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_THAT(state, IsOk());
   ASSERT_TRUE(WaitFor(
       [&] {
         return a->Range().last == state->last_sequence &&
@@ -253,7 +257,7 @@ TEST_F(JetStreamEventLogTest, ClosingWhileEventsArriveIsSafe) {
       },
       kTimeout));
   std::vector<EventPtr> events;
-  ASSERT_TRUE(b->ReadAfter(0, ~0ull, 1 << 20, events).ok());
+  ASSERT_THAT(b->ReadAfter(0, ~0ull, 1 << 20, events), IsOk());
   ASSERT_EQ(events.size(), state->last_sequence);
   for (std::size_t i = 0; i < events.size(); ++i) {
     ASSERT_EQ(events[i]->sequence(), i + 1);
@@ -268,8 +272,8 @@ TEST_F(JetStreamEventLogTest, AnEventLargerThanTheServersTakeIsRefused) {
   ASSERT_TRUE(WaitFor([&] { return Append(*a, "small") == 1; }, kTimeout));
   absl::StatusOr<EventPtr> large =
       AppendAndWait(*a, MakeEvent(std::string(8000, 'x')));
-  EXPECT_EQ(large.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ErrorReason(large.status()), kBodyTooLarge);
+  EXPECT_THAT(large, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(large, HasReason(kBodyTooLarge));
   EXPECT_THAT(large.status().message(), HasSubstr("max_payload 4096"));
   EXPECT_EQ(Append(*a, "small again"), 2u);
 }
@@ -280,8 +284,8 @@ TEST_F(JetStreamEventLogTest, AClosedLogRefusesAppends) {
   EXPECT_EQ(Append(*a, "before"), 1u);
   a->Close();
   absl::StatusOr<EventPtr> refused = AppendAndWait(*a, MakeEvent("after"));
-  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(ErrorReason(refused.status()), kShuttingDown);
+  EXPECT_THAT(refused, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(refused, HasReason(kShuttingDown));
 }
 
 // Three replicas asked of one server: the stream cannot be placed until
@@ -293,19 +297,19 @@ TEST_F(JetStreamEventLogTest, MoreReplicasThanServersWaitsInTheOutbox) {
   options.replication_wait = absl::Milliseconds(100);
   options.ready_outbox_limit = 0;
   auto log = JetStreamEventLog::Open(options, clock_);
-  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_THAT(log, IsOk());
   absl::StatusOr<EventPtr> pending = AppendAndWait(**log, MakeEvent("kept"));
-  ASSERT_TRUE(pending.ok()) << pending.status();
+  ASSERT_THAT(pending, IsOk());
   EXPECT_EQ((*pending)->sequence(), 0u);
   const absl::Status ready = (*log)->CheckReady();
-  EXPECT_EQ(ready.code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(ErrorReason(ready), kReplicationStalled);
+  EXPECT_THAT(ready, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(ready, HasReason(kReplicationStalled));
 }
 
 TEST_F(JetStreamEventLogTest, AStreamThatCouldLoseEventsIsRefusedAtStart) {
   {
     auto connection = cluster_->Connect(cluster_->url(0));
-    ASSERT_TRUE(connection.ok()) << connection.status();
+    ASSERT_THAT(connection, IsOk());
     jsCtx* js = nullptr;
     ASSERT_EQ(natsConnection_JetStream(&js, connection->get(), nullptr),
               NATS_OK);
@@ -323,7 +327,7 @@ TEST_F(JetStreamEventLogTest, AStreamThatCouldLoseEventsIsRefusedAtStart) {
     jsCtx_Destroy(js);
   }
   auto log = JetStreamEventLog::Open(Options(dir_a_), clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(log.status().message(), HasSubstr("memory storage"));
   EXPECT_THAT(log.status().message(), HasSubstr("deletes allowed"));
 }
@@ -334,7 +338,7 @@ class JetStreamEventLogSecureTest : public ::testing::Test {
  protected:
   void SetUp() override {
     // A CA, and a server and a client certificate it signs.
-    ASSERT_TRUE(testing::MakeTestCertificates(dir_).ok());
+    ASSERT_THAT(testing::MakeTestCertificates(dir_), IsOk());
     testing::WriteFileWithMode(dir_ + "/password", "pw-0f1e2d\n");
     testing::WriteFileWithMode(dir_ + "/wrong-password", "wrong\n");
 
@@ -361,7 +365,7 @@ class JetStreamEventLogSecureTest : public ::testing::Test {
       return s;
     };
     auto cluster = NatsCluster::Start(options);
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    ASSERT_THAT(cluster, IsOk());
     cluster_ = *std::move(cluster);
   }
 
@@ -387,9 +391,9 @@ class JetStreamEventLogSecureTest : public ::testing::Test {
 TEST_F(JetStreamEventLogSecureTest,
        ConnectsWithTlsAClientCertificateAndAPassword) {
   auto log = JetStreamEventLog::Open(Options(), clock_);
-  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_THAT(log, IsOk());
   absl::StatusOr<EventPtr> stored = AppendAndWait(**log, MakeEvent("secure"));
-  ASSERT_TRUE(stored.ok()) << stored.status();
+  ASSERT_THAT(stored, IsOk());
   EXPECT_EQ((*stored)->sequence(), 1u);
   ASSERT_TRUE(WaitFor([&] { return (*log)->Range().last == 1; }, kTimeout));
 }
@@ -398,7 +402,7 @@ TEST_F(JetStreamEventLogSecureTest, AWrongPasswordIsAClearErrorAtStart) {
   JetStreamEventLog::Options options = Options();
   options.nats.password_file = dir_ + "/wrong-password";
   auto log = JetStreamEventLog::Open(options, clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(log.status().message(), HasSubstr("connect to NATS"));
   EXPECT_THAT(log.status().message(), Not(HasSubstr("wrong")));
 }
@@ -409,7 +413,7 @@ TEST_F(JetStreamEventLogSecureTest, SecretFilesOthersMayReadAreRefused) {
     const std::string file = absl::StrCat(dir_, "/", name);
     ASSERT_EQ(::chmod(file.c_str(), 0640), 0);
     auto log = JetStreamEventLog::Open(Options(), clock_);
-    EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_THAT(log, StatusIs(absl::StatusCode::kFailedPrecondition));
     EXPECT_THAT(log.status().message(), HasSubstr("chmod 600 " + file));
     EXPECT_THAT(log.status().message(), Not(HasSubstr("pw-0f1e2d")));
     ASSERT_EQ(::chmod(file.c_str(), 0600), 0);
@@ -422,21 +426,21 @@ TEST_F(JetStreamEventLogSecureTest, RefusalsAtStartCarryAReason) {
   JetStreamEventLog::Options no_server = Options();
   no_server.nats.servers.clear();
   auto log = JetStreamEventLog::Open(no_server, clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ErrorReason(log.status()), kInvalidConfig);
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_THAT(log, HasReason(kInvalidConfig));
 
   const std::string key = dir_ + "/client.key";
   ASSERT_EQ(::chmod(key.c_str(), 0640), 0);
   log = JetStreamEventLog::Open(Options(), clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ErrorReason(log.status()), kInvalidConfig);
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(log, HasReason(kInvalidConfig));
   ASSERT_EQ(::chmod(key.c_str(), 0600), 0);
 
   JetStreamEventLog::Options wrong_password = Options();
   wrong_password.nats.password_file = dir_ + "/wrong-password";
   log = JetStreamEventLog::Open(wrong_password, clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ErrorReason(log.status()), kStreamError);
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(log, HasReason(kStreamError));
 }
 
 TEST_F(JetStreamEventLogSecureTest, AnUntrustedServerIsAClearErrorAtStart) {
@@ -444,7 +448,7 @@ TEST_F(JetStreamEventLogSecureTest, AnUntrustedServerIsAClearErrorAtStart) {
   // The client's own certificate is no CA of the server's.
   options.nats.tls_ca_file = dir_ + "/client.pem";
   auto log = JetStreamEventLog::Open(options, clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(log.status().message(), HasSubstr("connect to NATS"));
 }
 
@@ -452,7 +456,7 @@ TEST_F(JetStreamEventLogSecureTest, AMissingCaFileIsAClearErrorAtStart) {
   JetStreamEventLog::Options options = Options();
   options.nats.tls_ca_file = dir_ + "/nowhere.pem";
   auto log = JetStreamEventLog::Open(options, clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(log.status().message(), HasSubstr("--nats_tls_ca"));
 }
 

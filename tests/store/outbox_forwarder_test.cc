@@ -17,6 +17,7 @@
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/nats_cluster.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/wait_for.h"
 
 namespace paradym::webhooks {
@@ -25,8 +26,11 @@ namespace {
 namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::AppendAndWait;
 using ::paradym::webhooks::testing::FakeClock;
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::MakeTempDir;
 using ::paradym::webhooks::testing::NatsCluster;
+using ::paradym::webhooks::testing::StatusIs;
 using ::paradym::webhooks::testing::WaitFor;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -71,23 +75,23 @@ class OutboxForwarderTest : public ::testing::Test {
     NatsCluster::Options options;
     options.nodes = 1;
     auto cluster = NatsCluster::Start(options);
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
+    ASSERT_THAT(cluster, IsOk());
     cluster_ = *std::move(cluster);
     NatsClient::Options client_options;
     client_options.servers = {cluster_->url(0)};
     auto client = NatsClient::Connect(client_options);
-    ASSERT_TRUE(client.ok()) << client.status();
+    ASSERT_THAT(client, IsOk());
     client_ = *std::move(client);
     spec_.name = "FORWARDER_TEST";
     spec_.replicas = 1;
     // Short, so that a test can outlast it.
     spec_.duplicate_window = absl::Milliseconds(300);
-    ASSERT_TRUE(EnsureStream(*client_, spec_).ok());
+    ASSERT_THAT(EnsureStream(*client_, spec_), IsOk());
     SqliteEventLog::Options outbox;
     outbox.directory = MakeTempDir() + "/outbox";
     outbox.retention = absl::InfiniteDuration();
     auto opened = SqliteEventLog::Open(outbox, clock_);
-    ASSERT_TRUE(opened.ok()) << opened.status();
+    ASSERT_THAT(opened, IsOk());
     outbox_ = *std::move(opened);
   }
 
@@ -103,7 +107,7 @@ class OutboxForwarderTest : public ::testing::Test {
     std::vector<EventPtr> events;
     for (int i = 0; i < count; ++i) {
       absl::StatusOr<EventPtr> stored = AppendAndWait(*outbox_, MakeEvent(i));
-      EXPECT_TRUE(stored.ok()) << stored.status();
+      EXPECT_THAT(stored, IsOk());
       if (stored.ok()) events.push_back(*stored);
     }
     return events;
@@ -151,7 +155,7 @@ class OutboxForwarderTest : public ::testing::Test {
 
 TEST_F(OutboxForwarderTest, AnswersEachEventWithItsStreamSequenceInOrder) {
   OutboxForwarder forwarder(ForwarderOptions(), *client_, *outbox_);
-  ASSERT_TRUE(forwarder.Start().ok());
+  ASSERT_THAT(forwarder.Start(), IsOk());
   Answers answers;
   for (const EventPtr& event : Outbox(5)) {
     forwarder.Track(event, answers.For(event->sequence()));
@@ -168,9 +172,9 @@ TEST_F(OutboxForwarderTest, AnswersEachEventWithItsStreamSequenceInOrder) {
   // The stream holds exactly the outbox's bytes.
   absl::StatusOr<StreamMessage> third =
       ReadStreamMessage(*client_, spec_.name, 3, "", kTimeout);
-  ASSERT_TRUE(third.ok()) << third.status();
+  ASSERT_THAT(third, IsOk());
   std::vector<EventPtr> held;
-  ASSERT_TRUE(outbox_->ReadAfter(2, 3, 1, held).ok());
+  ASSERT_THAT(outbox_->ReadAfter(2, 3, 1, held), IsOk());
   ASSERT_EQ(held.size(), 1u);
   EXPECT_EQ(third->data, held[0]->encoding_without_sequence());
 
@@ -194,15 +198,15 @@ TEST_F(OutboxForwarderTest, AfterLostAcksItSendsOnlyWhatTheStreamLacks) {
   absl::SleepFor(spec_.duplicate_window + absl::Milliseconds(200));
 
   OutboxForwarder forwarder(ForwarderOptions(), *client_, *outbox_);
-  ASSERT_TRUE(forwarder.Start().ok());
+  ASSERT_THAT(forwarder.Start(), IsOk());
   ASSERT_TRUE(WaitFor([&] { return forwarder.depth() == 0; }, kTimeout));
   EXPECT_THAT(IdsInStream(kReplica),
               ElementsAre("aaaa0001:1", "aaaa0001:2", "aaaa0001:3",
                           "aaaa0001:4", "aaaa0001:5"));
   absl::StatusOr<StreamState> state = ReadStreamState(*client_, spec_.name);
-  ASSERT_TRUE(state.ok()) << state.status();
+  ASSERT_THAT(state, IsOk());
   EXPECT_EQ(state->last_sequence, 6u);
-  EXPECT_TRUE(forwarder.CheckReady().ok());
+  EXPECT_THAT(forwarder.CheckReady(), IsOk());
   PrometheusText text;
   forwarder.AddMetrics(text);
   EXPECT_THAT(text.str(),
@@ -218,11 +222,11 @@ TEST_F(OutboxForwarderTest, RefusesToForwardAnOutboxBehindTheStream) {
   PublishAsEarlierRun(kReplica, *ahead, 1);
 
   OutboxForwarder forwarder(ForwarderOptions(), *client_, *outbox_);
-  ASSERT_TRUE(forwarder.Start().ok());
+  ASSERT_THAT(forwarder.Start(), IsOk());
   ASSERT_TRUE(WaitFor([&] { return !forwarder.CheckReady().ok(); }, kTimeout));
   const absl::Status ready = forwarder.CheckReady();
-  EXPECT_EQ(ready.code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(ErrorReason(ready), kReplicationStalled);
+  EXPECT_THAT(ready, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(ready, HasReason(kReplicationStalled));
   EXPECT_THAT(ready.message(), HasSubstr("restored from a backup or copied"));
   EXPECT_THAT(IdsInStream(kReplica), ElementsAre("aaaa0001:9"));
   EXPECT_EQ(forwarder.depth(), 2u);
@@ -233,8 +237,8 @@ TEST_F(OutboxForwarderTest, AnswersPendingWhileTheStreamIsDownThenForwards) {
   options.replication_wait = absl::Milliseconds(200);
   options.ready_outbox_limit = 2;
   OutboxForwarder forwarder(options, *client_, *outbox_);
-  ASSERT_TRUE(forwarder.Start().ok());
-  ASSERT_TRUE(cluster_->Stop(0).ok());
+  ASSERT_THAT(forwarder.Start(), IsOk());
+  ASSERT_THAT(cluster_->Stop(0), IsOk());
 
   Answers answers;
   for (const EventPtr& event : Outbox(3)) {
@@ -246,12 +250,12 @@ TEST_F(OutboxForwarderTest, AnswersPendingWhileTheStreamIsDownThenForwards) {
   for (std::uint64_t i = 1; i <= 3; ++i) EXPECT_EQ(answers.SequenceOf(i), 0u);
   EXPECT_EQ(forwarder.depth(), 3u);
   const absl::Status ready = forwarder.CheckReady();
-  EXPECT_EQ(ready.code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(ErrorReason(ready), kReplicationStalled);
+  EXPECT_THAT(ready, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(ready, HasReason(kReplicationStalled));
 
-  ASSERT_TRUE(cluster_->Restart(0).ok());
+  ASSERT_THAT(cluster_->Restart(0), IsOk());
   ASSERT_TRUE(WaitFor([&] { return forwarder.depth() == 0; }, kTimeout));
-  EXPECT_TRUE(forwarder.CheckReady().ok());
+  EXPECT_THAT(forwarder.CheckReady(), IsOk());
   EXPECT_THAT(IdsInStream(kReplica),
               ElementsAre("aaaa0001:1", "aaaa0001:2", "aaaa0001:3"));
 }

@@ -1,7 +1,6 @@
 #include "server/store/sqlite_event_log.h"
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +23,8 @@
 #include "tests/testing/event_log_testing.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/server_process.h"
+#include "tests/testing/sqlite_file.h"
+#include "tests/testing/status_matchers.h"
 #include "tests/testing/test_data.h"
 
 namespace paradym::webhooks {
@@ -31,8 +32,15 @@ namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
 using ::paradym::webhooks::testing::AppendAndWait;
+using ::paradym::webhooks::testing::ExecSql;
 using ::paradym::webhooks::testing::FakeClock;
+using ::paradym::webhooks::testing::HasReason;
+using ::paradym::webhooks::testing::InsertRows;
+using ::paradym::webhooks::testing::IsOk;
 using ::paradym::webhooks::testing::MakeTempDir;
+using ::paradym::webhooks::testing::SqlRows;
+using ::paradym::webhooks::testing::SqlValue;
+using ::paradym::webhooks::testing::StatusIs;
 using ::paradym::webhooks::testing::UniqueBody;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -55,12 +63,12 @@ std::shared_ptr<StoredEvent> MakeEvent(const std::string& body,
 // What WebhookIngestor stores for the n-th distinct webhook.
 std::shared_ptr<StoredEvent> MakeIngested(int n, absl::Time received = kStart) {
   EventNormalizer::EncodedEvent normalized;
-  EXPECT_TRUE(EventNormalizer()
-                  .Encode(UniqueBody(n), {"default", received}, normalized)
-                  .ok());
+  EXPECT_THAT(EventNormalizer().Encode(UniqueBody(n), {"default", received},
+                                       normalized),
+              IsOk());
   absl::StatusOr<std::shared_ptr<StoredEvent>> stored =
       StoredEvent::FromNormalized(normalized.encoding);
-  EXPECT_TRUE(stored.ok()) << stored.status();
+  EXPECT_THAT(stored, IsOk());
   return *std::move(stored);
 }
 
@@ -87,7 +95,7 @@ class SqliteEventLogTest : public ::testing::Test {
   std::unique_ptr<SqliteEventLog> Open(SqliteEventLog::Options options) {
     absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
         SqliteEventLog::Open(std::move(options), clock_);
-    EXPECT_TRUE(log.ok()) << log.status();
+    EXPECT_THAT(log, IsOk());
     return log.ok() ? std::move(log).value() : nullptr;
   }
 
@@ -96,7 +104,7 @@ class SqliteEventLogTest : public ::testing::Test {
   std::vector<EventPtr> ReadAll(const EventLog& log, std::uint64_t after = 0) {
     std::vector<EventPtr> out;
     const absl::Status status = log.ReadAfter(after, ~0ull, 1 << 20, out);
-    EXPECT_TRUE(status.ok()) << status;
+    EXPECT_THAT(status, IsOk());
     return out;
   }
 
@@ -117,7 +125,7 @@ TEST_F(SqliteEventLogTest, AnEmptyStoreStartsAtSequenceOne) {
             std::filesystem::perms::owner_all);
   for (std::uint64_t i = 1; i <= 3; ++i) {
     absl::StatusOr<EventPtr> stored = AppendAndWait(*log, MakeEvent("x"));
-    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_THAT(stored, IsOk());
     EXPECT_EQ((*stored)->sequence(), i);
   }
   EXPECT_EQ(log->Range().oldest, 1u);
@@ -133,7 +141,7 @@ TEST_F(SqliteEventLogTest, StoreFilesAreTheOwnersOnly) {
   {
     auto log = Open();
     ASSERT_NE(log, nullptr);
-    ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+    ASSERT_THAT(AppendAndWait(*log, MakeEvent("x")), IsOk());
     for (const char* suffix : {"", "-wal", "-shm"}) {
       SCOPED_TRACE(suffix);
       const std::string file = path() + suffix;
@@ -154,7 +162,7 @@ TEST_F(SqliteEventLogTest, ReadsBackExactlyWhatWasStored) {
     auto stored =
         AppendAndWait(*log, MakeEvent(std::string(100 * i, 'a' + i), kStart,
                                       absl::StrCat("project-", i)));
-    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_THAT(stored, IsOk());
     written.push_back(Encoded(**stored));
   }
   std::vector<EventPtr> read = ReadAll(*log);
@@ -168,13 +176,13 @@ TEST_F(SqliteEventLogTest, ReadsBackExactlyWhatWasStored) {
   }
   // Windows and limits as ReadAfter promises.
   std::vector<EventPtr> out;
-  ASSERT_TRUE(log->ReadAfter(1, 4, 100, out).ok());
+  ASSERT_THAT(log->ReadAfter(1, 4, 100, out), IsOk());
   EXPECT_THAT(Sequences(out), ElementsAre(2, 3, 4));
   out.clear();
-  ASSERT_TRUE(log->ReadAfter(0, 100, 2, out).ok());
+  ASSERT_THAT(log->ReadAfter(0, 100, 2, out), IsOk());
   EXPECT_THAT(Sequences(out), ElementsAre(1, 2));
   out.clear();
-  ASSERT_TRUE(log->ReadAfter(5, 100, 10, out).ok());
+  ASSERT_THAT(log->ReadAfter(5, 100, 10, out), IsOk());
   EXPECT_TRUE(out.empty());
 }
 
@@ -185,7 +193,7 @@ TEST_F(SqliteEventLogTest, SurvivesARestartAndContinuesTheSequence) {
     ASSERT_NE(log, nullptr);
     for (int i = 0; i < 4; ++i) {
       auto stored = AppendAndWait(*log, MakeEvent(absl::StrCat("body ", i)));
-      ASSERT_TRUE(stored.ok()) << stored.status();
+      ASSERT_THAT(stored, IsOk());
       written.push_back(Encoded(**stored));
     }
   }
@@ -197,7 +205,7 @@ TEST_F(SqliteEventLogTest, SurvivesARestartAndContinuesTheSequence) {
   ASSERT_EQ(read.size(), 4u);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(Encoded(*read[i]), written[i]);
   auto next = AppendAndWait(*log, MakeEvent("after restart"));
-  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_THAT(next, IsOk());
   EXPECT_EQ((*next)->sequence(), 5u);
 }
 
@@ -255,12 +263,12 @@ TEST_F(SqliteEventLogTest, CloseCommitsWhatIsWaitingThenRefuses) {
   }
   log->Close();
   for (int i = 0; i < 50; ++i) {
-    ASSERT_TRUE(results[i].ok()) << i << ": " << results[i].status();
+    ASSERT_THAT(results[i], IsOk()) << i;
     EXPECT_EQ((*results[i])->sequence(), static_cast<std::uint64_t>(i + 1));
   }
   absl::StatusOr<EventPtr> late = AppendAndWait(*log, MakeEvent("late"));
-  EXPECT_EQ(late.status().code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(ErrorReason(late.status()), kShuttingDown);
+  EXPECT_THAT(late, StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(late, HasReason(kShuttingDown));
   // Reads still work after Close.
   EXPECT_EQ(ReadAll(*log).size(), 50u);
 }
@@ -271,16 +279,16 @@ TEST_F(SqliteEventLogTest, MaxEventsDeletesTheOldest) {
   auto log = Open(options);
   ASSERT_NE(log, nullptr);
   for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+    ASSERT_THAT(AppendAndWait(*log, MakeEvent("x")), IsOk());
   }
-  ASSERT_TRUE(log->EnforceRetentionForTest().ok());
+  ASSERT_THAT(log->EnforceRetentionForTest(), IsOk());
   EXPECT_EQ(log->Range().oldest, 8u);
   EXPECT_EQ(log->Range().last, 10u);
   EXPECT_EQ(log->stats().deleted_events.load(), 7u);
   std::vector<EventPtr> out;
   const absl::Status too_old = log->ReadAfter(0, 100, 10, out);
-  EXPECT_EQ(too_old.code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(ErrorReason(too_old), kSequenceTooOld);
+  EXPECT_THAT(too_old, StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(too_old, HasReason(kSequenceTooOld));
   EXPECT_EQ(ErrorMetadata(too_old, "oldest_sequence"), "8");
   EXPECT_TRUE(out.empty());
   EXPECT_THAT(Sequences(ReadAll(*log, 7)), ElementsAre(8, 9, 10));
@@ -294,25 +302,26 @@ TEST_F(SqliteEventLogTest, RetentionDeletesByAgeInChunksAndKeepsTheSequence) {
     auto log = Open(options);
     ASSERT_NE(log, nullptr);
     for (int i = 0; i < 10; ++i) {
-      ASSERT_TRUE(AppendAndWait(*log, MakeEvent("old", kStart)).ok());
+      ASSERT_THAT(AppendAndWait(*log, MakeEvent("old", kStart)), IsOk());
     }
     for (int i = 0; i < 3; ++i) {
-      ASSERT_TRUE(
-          AppendAndWait(*log, MakeEvent("new", kStart + absl::Hours(48))).ok());
+      ASSERT_THAT(
+          AppendAndWait(*log, MakeEvent("new", kStart + absl::Hours(48))),
+          IsOk());
     }
     // Not yet a week old: nothing goes.
     clock_.Advance(absl::Hours(24 * 7 - 1));
-    ASSERT_TRUE(log->EnforceRetentionForTest().ok());
+    ASSERT_THAT(log->EnforceRetentionForTest(), IsOk());
     EXPECT_EQ(log->Range().oldest, 1u);
     // The first ten are now older than a week.
     clock_.Advance(absl::Hours(2));
-    ASSERT_TRUE(log->EnforceRetentionForTest().ok());
+    ASSERT_THAT(log->EnforceRetentionForTest(), IsOk());
     EXPECT_EQ(log->Range().oldest, 11u);
     EXPECT_EQ(log->Range().last, 13u);
     EXPECT_THAT(Sequences(ReadAll(*log, 10)), ElementsAre(11, 12, 13));
     // And then everything.
     clock_.Advance(absl::Hours(72));
-    ASSERT_TRUE(log->EnforceRetentionForTest().ok());
+    ASSERT_THAT(log->EnforceRetentionForTest(), IsOk());
     EXPECT_EQ(log->Range().oldest, 14u);
     EXPECT_EQ(log->Range().last, 13u);
   }
@@ -322,7 +331,7 @@ TEST_F(SqliteEventLogTest, RetentionDeletesByAgeInChunksAndKeepsTheSequence) {
   EXPECT_EQ(log->Range().oldest, 14u);
   EXPECT_EQ(log->Range().last, 13u);
   auto next = AppendAndWait(*log, MakeEvent("x", clock_.Now()));
-  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_THAT(next, IsOk());
   EXPECT_EQ((*next)->sequence(), 14u);
 }
 
@@ -334,13 +343,13 @@ TEST_F(SqliteEventLogTest, ARetentionPassLeavesReadersConsistent) {
   auto log = Open(options);
   ASSERT_NE(log, nullptr);
   for (int i = 0; i < 20; ++i) {
-    ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+    ASSERT_THAT(AppendAndWait(*log, MakeEvent("x")), IsOk());
   }
-  ASSERT_TRUE(log->EnforceRetentionForTest().ok());
+  ASSERT_THAT(log->EnforceRetentionForTest(), IsOk());
   for (std::uint64_t after : {0ull, 5ull, 14ull}) {
     std::vector<EventPtr> out;
     const absl::Status status = log->ReadAfter(after, 20, 100, out);
-    EXPECT_EQ(ErrorReason(status), kSequenceTooOld) << after;
+    EXPECT_THAT(status, HasReason(kSequenceTooOld)) << after;
     EXPECT_TRUE(out.empty());
   }
   EXPECT_THAT(Sequences(ReadAll(*log, 15)), ElementsAre(16, 17, 18, 19, 20));
@@ -351,7 +360,7 @@ TEST_F(SqliteEventLogTest, ASecondProcessOnTheSameDirectoryIsRefused) {
   ASSERT_NE(first, nullptr);
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> second =
       SqliteEventLog::Open(Options(), clock_);
-  EXPECT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(second, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(second.status().message(), HasSubstr("in use by another"));
 }
 
@@ -363,7 +372,7 @@ TEST_F(SqliteEventLogTest, GarbageInsteadOfAStoreIsAClearError) {
   }
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
       SqliteEventLog::Open(Options(), clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(log.status().message(), HasSubstr(path()));
   EXPECT_THAT(log.status().message(), HasSubstr("is corrupt"));
   // The file is left as it was, for whoever investigates.
@@ -375,7 +384,8 @@ TEST_F(SqliteEventLogTest, ADamagedPageIsFoundAtStartup) {
     auto log = Open();
     ASSERT_NE(log, nullptr);
     for (int i = 0; i < 200; ++i) {
-      ASSERT_TRUE(AppendAndWait(*log, MakeEvent(std::string(300, 'q'))).ok());
+      ASSERT_THAT(AppendAndWait(*log, MakeEvent(std::string(300, 'q'))),
+                  IsOk());
     }
   }  // closing checkpoints the WAL into events.db
   const auto size = std::filesystem::file_size(path());
@@ -389,21 +399,16 @@ TEST_F(SqliteEventLogTest, ADamagedPageIsFoundAtStartup) {
   }
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
       SqliteEventLog::Open(Options(), clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kDataLoss) << log.status();
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kDataLoss));
   EXPECT_THAT(log.status().message(), HasSubstr("is corrupt"));
 }
 
 TEST_F(SqliteEventLogTest, AnotherSqliteDatabaseIsNotTakenOver) {
   std::filesystem::create_directories(dir_);
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, "CREATE TABLE orders (id INTEGER)", nullptr,
-                         nullptr, nullptr),
-            SQLITE_OK);
-  sqlite3_close(db);
+  ASSERT_THAT(ExecSql(path(), "CREATE TABLE orders (id INTEGER)"), IsOk());
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
       SqliteEventLog::Open(Options(), clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(log.status().message(),
               HasSubstr("is not a paradym-webhooks event store"));
 }
@@ -414,7 +419,7 @@ TEST_F(SqliteEventLogTest, ADataDirectoryThatIsAFileIsAClearError) {
   { std::ofstream out(dir_); }
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
       SqliteEventLog::Open(Options(), clock_);
-  EXPECT_EQ(log.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(log, StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(log.status().message(), HasSubstr(dir_));
 }
 
@@ -427,21 +432,16 @@ TEST_F(SqliteEventLogTest, RefusalsAtStartCarryAReason) {
   ASSERT_EQ(::flock(lock, LOCK_EX | LOCK_NB), 0);
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> locked =
       SqliteEventLog::Open(Options(), clock_);
-  EXPECT_EQ(locked.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ErrorReason(locked.status()), kStoreFailed);
+  EXPECT_THAT(locked, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(locked, HasReason(kStoreFailed));
   ::close(lock);
 
   ASSERT_NE(Open(), nullptr);  // makes the store, and closes it
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(
-      sqlite3_exec(db, "PRAGMA user_version=99", nullptr, nullptr, nullptr),
-      SQLITE_OK);
-  sqlite3_close(db);
+  ASSERT_THAT(ExecSql(path(), "PRAGMA user_version=99"), IsOk());
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> newer =
       SqliteEventLog::Open(Options(), clock_);
-  EXPECT_EQ(newer.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ErrorReason(newer.status()), kStoreFailed);
+  EXPECT_THAT(newer, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(newer, HasReason(kStoreFailed));
   EXPECT_THAT(newer.status().message(), HasSubstr("has format 99"));
 
   std::filesystem::remove_all(dir_);
@@ -449,14 +449,14 @@ TEST_F(SqliteEventLogTest, RefusalsAtStartCarryAReason) {
   testing::WriteFileWithMode(path(), std::string(8192, 'z'), 0600);
   absl::StatusOr<std::unique_ptr<SqliteEventLog>> garbage =
       SqliteEventLog::Open(Options(), clock_);
-  EXPECT_EQ(garbage.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(ErrorReason(garbage.status()), kStoreCorrupt);
+  EXPECT_THAT(garbage, StatusIs(absl::StatusCode::kDataLoss));
+  EXPECT_THAT(garbage, HasReason(kStoreCorrupt));
 }
 
 TEST_F(SqliteEventLogTest, MetricsCountCommits) {
   auto log = Open();
   ASSERT_NE(log, nullptr);
-  ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+  ASSERT_THAT(AppendAndWait(*log, MakeEvent("x")), IsOk());
   PrometheusText text;
   log->AddMetrics(text);
   EXPECT_THAT(text.str(),
@@ -479,7 +479,7 @@ TEST_F(SqliteEventLogTest, TheWalStaysSmallUnderSteadyLoad) {
   constexpr int kEvents = 5000;
   std::uintmax_t largest_wal = 0;
   for (int i = 0; i < kEvents; ++i) {
-    ASSERT_TRUE(AppendAndWait(*log, MakeIngested(i)).ok());
+    ASSERT_THAT(AppendAndWait(*log, MakeIngested(i)), IsOk());
     if (i % 100 == 99) {
       largest_wal =
           std::max(largest_wal, std::filesystem::file_size(path() + "-wal"));
@@ -493,9 +493,9 @@ TEST_F(SqliteEventLogTest, TheWalStaysSmallUnderSteadyLoad) {
 TEST_F(SqliteEventLogTest, TheLargestStartReadsNothingRatherThanTooOld) {
   auto log = Open();
   ASSERT_NE(log, nullptr);
-  ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+  ASSERT_THAT(AppendAndWait(*log, MakeEvent("x")), IsOk());
   std::vector<EventPtr> out;
-  EXPECT_TRUE(log->ReadAfter(~0ull, ~0ull, 10, out).ok());
+  EXPECT_THAT(log->ReadAfter(~0ull, ~0ull, 10, out), IsOk());
   EXPECT_TRUE(out.empty());
 }
 
@@ -510,7 +510,7 @@ TEST_F(SqliteEventLogTest, AnnouncesEachEventInOrderBeforeItsCallback) {
   });
   for (int i = 0; i < 3; ++i) {
     absl::StatusOr<EventPtr> stored = AppendAndWait(*log, MakeEvent("x"));
-    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_THAT(stored, IsOk());
     absl::MutexLock lock(&mu);
     // Announced before the callback that answered it.
     EXPECT_EQ(heard.back(), (*stored)->sequence());
@@ -529,34 +529,34 @@ TEST_F(SqliteEventLogTest, ACopyKeepsTheSequencesItIsGiven) {
     std::shared_ptr<StoredEvent> event = MakeEvent("x");
     event->set_sequence(sequence);
     absl::StatusOr<EventPtr> stored = AppendAndWait(*log, std::move(event));
-    ASSERT_TRUE(stored.ok()) << stored.status();
+    ASSERT_THAT(stored, IsOk());
     EXPECT_EQ((*stored)->sequence(), sequence);
   }
   // A gap nobody announced is refused: it would lose events.
   std::shared_ptr<StoredEvent> event = MakeEvent("ten");
   event->set_sequence(10);
   absl::StatusOr<EventPtr> gap = AppendAndWait(*log, event);
-  EXPECT_EQ(gap.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ErrorReason(gap.status()), kStoreFailed);
+  EXPECT_THAT(gap, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(gap, HasReason(kStoreFailed));
   EXPECT_EQ(log->Range().last, 3u);
 
   // The source no longer has 4..9: everything before 10 goes, as there.
   log->SkipTo(10);
-  ASSERT_TRUE(AppendAndWait(*log, std::move(event)).ok());
+  ASSERT_THAT(AppendAndWait(*log, std::move(event)), IsOk());
   EXPECT_EQ(log->Range().oldest, 10u);
   EXPECT_EQ(log->Range().last, 10u);
   EXPECT_THAT(Sequences(ReadAll(*log, 9)), ElementsAre(10));
   std::vector<EventPtr> out;
   const absl::Status old = log->ReadAfter(2, 10, 10, out);
-  EXPECT_EQ(old.code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(ErrorReason(old), kSequenceTooOld);
+  EXPECT_THAT(old, StatusIs(absl::StatusCode::kOutOfRange));
+  EXPECT_THAT(old, HasReason(kSequenceTooOld));
 
   // A sequence that is not after the last is refused, and nothing changes.
   event = MakeEvent("again");
   event->set_sequence(10);
   absl::StatusOr<EventPtr> again = AppendAndWait(*log, std::move(event));
-  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(ErrorReason(again.status()), kStoreFailed);
+  EXPECT_THAT(again, StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(again, HasReason(kStoreFailed));
   EXPECT_EQ(log->Range().last, 10u);
 
   log.reset();
@@ -574,9 +574,9 @@ TEST_F(SqliteEventLogTest, ReleasedEventsGoAndTheBookmarkSurvivesARestart) {
   EXPECT_EQ(log->released().through, 0u);
   EXPECT_EQ(log->released().bookmark, 0u);
   for (int i = 0; i < 5; ++i)
-    ASSERT_TRUE(AppendAndWait(*log, MakeEvent("x")).ok());
+    ASSERT_THAT(AppendAndWait(*log, MakeEvent("x")), IsOk());
   log->Release(3, 777);
-  ASSERT_TRUE(log->EnforceRetentionForTest().ok());
+  ASSERT_THAT(log->EnforceRetentionForTest(), IsOk());
   EXPECT_EQ(log->Range().oldest, 4u);
   EXPECT_THAT(Sequences(ReadAll(*log, 3)), ElementsAre(4, 5));
   EXPECT_EQ(log->released().through, 3u);
@@ -584,7 +584,7 @@ TEST_F(SqliteEventLogTest, ReleasedEventsGoAndTheBookmarkSurvivesARestart) {
 
   // Released beyond what is held: everything goes, and the sequence goes on.
   log->Release(9, 778);
-  ASSERT_TRUE(log->EnforceRetentionForTest().ok());
+  ASSERT_THAT(log->EnforceRetentionForTest(), IsOk());
   EXPECT_EQ(log->Range().oldest, 6u);
   EXPECT_EQ(log->Range().last, 5u);
   log.reset();
@@ -594,7 +594,7 @@ TEST_F(SqliteEventLogTest, ReleasedEventsGoAndTheBookmarkSurvivesARestart) {
   EXPECT_EQ(log->released().through, 9u);
   EXPECT_EQ(log->released().bookmark, 778u);
   absl::StatusOr<EventPtr> next = AppendAndWait(*log, MakeEvent("y"));
-  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_THAT(next, IsOk());
   EXPECT_EQ((*next)->sequence(), 6u);
 }
 
@@ -617,8 +617,8 @@ TEST_F(SqliteEventLogTest, FindsReplaysAlsoAfterARestart) {
     auto log = Open();
     ASSERT_NE(log, nullptr);
     EXPECT_EQ(log->FindReplay(DigestOf("a")), std::nullopt);
-    ASSERT_TRUE(AppendAndWait(*log, MakeWebhook("a")).ok());
-    ASSERT_TRUE(AppendAndWait(*log, MakeWebhook("b")).ok());
+    ASSERT_THAT(AppendAndWait(*log, MakeWebhook("a")), IsOk());
+    ASSERT_THAT(AppendAndWait(*log, MakeWebhook("b")), IsOk());
     EXPECT_EQ(log->FindReplay(DigestOf("a")), 1u);
     EXPECT_EQ(log->FindReplay(DigestOf("b")), 2u);
     EXPECT_EQ(log->replay_digests(), 2u);
@@ -643,11 +643,12 @@ TEST_F(SqliteEventLogTest, RetentionForgetsTheDigestsOfWhatItDeletes) {
   {
     auto log = Open(options);
     ASSERT_NE(log, nullptr);
-    ASSERT_TRUE(AppendAndWait(*log, MakeWebhook("old", kStart)).ok());
-    ASSERT_TRUE(
-        AppendAndWait(*log, MakeWebhook("new", kStart + absl::Hours(48))).ok());
+    ASSERT_THAT(AppendAndWait(*log, MakeWebhook("old", kStart)), IsOk());
+    ASSERT_THAT(
+        AppendAndWait(*log, MakeWebhook("new", kStart + absl::Hours(48))),
+        IsOk());
     clock_.Advance(absl::Hours(24 * 7 + 1));
-    ASSERT_TRUE(log->EnforceRetentionForTest().ok());
+    ASSERT_THAT(log->EnforceRetentionForTest(), IsOk());
     ASSERT_EQ(log->Range().oldest, 2u);
     EXPECT_EQ(log->FindReplay(DigestOf("old")), std::nullopt);
     EXPECT_EQ(log->FindReplay(DigestOf("new")), 2u);
@@ -662,8 +663,6 @@ TEST_F(SqliteEventLogTest, RetentionForgetsTheDigestsOfWhatItDeletes) {
 TEST_F(SqliteEventLogTest, AVersion1StoreIsMigratedAndItsEventsFound) {
   // A store as the first format wrote it: no digest column.
   std::filesystem::create_directories(dir_);
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
   const std::shared_ptr<StoredEvent> old = MakeWebhook("from v1");
   const std::string schema = absl::StrCat(
       "PRAGMA journal_mode=WAL; BEGIN;"
@@ -675,23 +674,13 @@ TEST_F(SqliteEventLogTest, AVersion1StoreIsMigratedAndItsEventsFound) {
       "WITHOUT ROWID;"
       "PRAGMA application_id=",
       0x50574831, "; PRAGMA user_version=1; COMMIT;");
-  ASSERT_EQ(sqlite3_exec(db, schema.c_str(), nullptr, nullptr, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
-  sqlite3_stmt* insert = nullptr;
-  ASSERT_EQ(
-      sqlite3_prepare_v2(db,
+  ASSERT_THAT(ExecSql(path(), schema), IsOk());
+  ASSERT_THAT(InsertRows(path(),
                          "INSERT INTO events VALUES (1, ?1, 'workflowExecution."
                          "completed', '', '', '', ?2)",
-                         -1, &insert, nullptr),
-      SQLITE_OK);
-  sqlite3_bind_int64(insert, 1, old->receive_time_micros());
-  const absl::string_view encoding = old->encoding_without_sequence();
-  sqlite3_bind_blob(insert, 2, encoding.data(),
-                    static_cast<int>(encoding.size()), SQLITE_TRANSIENT);
-  ASSERT_EQ(sqlite3_step(insert), SQLITE_DONE);
-  sqlite3_finalize(insert);
-  sqlite3_close(db);
+                         {{old->receive_time_micros(),
+                           std::string(old->encoding_without_sequence())}}),
+              IsOk());
 
   for (int open = 0; open < 2; ++open) {
     SCOPED_TRACE(open == 0 ? "migrating" : "migrated");
@@ -704,46 +693,12 @@ TEST_F(SqliteEventLogTest, AVersion1StoreIsMigratedAndItsEventsFound) {
     EXPECT_EQ(events[0]->replay_digest(), DigestOf("from v1"));
     if (open == 0) {
       absl::StatusOr<EventPtr> next = AppendAndWait(*log, MakeWebhook("v2"));
-      ASSERT_TRUE(next.ok()) << next.status();
+      ASSERT_THAT(next, IsOk());
       EXPECT_EQ((*next)->sequence(), 2u);
     }
     EXPECT_EQ(log->FindReplay(DigestOf("v2")), 2u);
   }
-  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* version = nullptr;
-  ASSERT_EQ(
-      sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &version, nullptr),
-      SQLITE_OK);
-  ASSERT_EQ(sqlite3_step(version), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int(version, 0), 3);
-  sqlite3_finalize(version);
-  sqlite3_close(db);
-}
-
-// Runs `sql` on the store's file, from outside, and returns its rows, the
-// columns joined by '|' (NULL as "NULL").
-std::vector<std::string> Query(const std::string& path,
-                               const std::string& sql) {
-  sqlite3* db = nullptr;
-  EXPECT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  sqlite3_stmt* statement = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &statement, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
-  std::vector<std::string> rows;
-  while (statement != nullptr && sqlite3_step(statement) == SQLITE_ROW) {
-    std::string row;
-    for (int i = 0; i < sqlite3_column_count(statement); ++i) {
-      if (i > 0) row += "|";
-      const auto* text =
-          reinterpret_cast<const char*>(sqlite3_column_text(statement, i));
-      row += text == nullptr ? "NULL" : text;
-    }
-    rows.push_back(std::move(row));
-  }
-  sqlite3_finalize(statement);
-  sqlite3_close(db);
-  return rows;
+  EXPECT_THAT(SqlRows(path(), "PRAGMA user_version"), ElementsAre("3"));
 }
 
 // An ingested webhook's row holds its receive time, endpoint and body, and
@@ -759,7 +714,7 @@ TEST_F(SqliteEventLogTest, IngestedEventsAreKeptLeanAndReadBackExactly) {
          {MakeIngested(1, received), MakeEvent("not derived"),
           MakeIngested(2, received)}) {
       absl::StatusOr<EventPtr> stored = AppendAndWait(*log, event);
-      ASSERT_TRUE(stored.ok()) << stored.status();
+      ASSERT_THAT(stored, IsOk());
       written.push_back(Encoded(**stored));
     }
     std::vector<EventPtr> read = ReadAll(*log);
@@ -767,10 +722,10 @@ TEST_F(SqliteEventLogTest, IngestedEventsAreKeptLeanAndReadBackExactly) {
     for (int i = 0; i < 3; ++i) EXPECT_EQ(Encoded(*read[i]), written[i]);
   }
   EXPECT_THAT(
-      Query(path(),
-            "SELECT sequence, receive_time_us, receive_time_extra_ns, "
-            "endpoint, body = CAST(?1 AS BLOB), length(body), event IS NULL "
-            "FROM events ORDER BY sequence"),
+      SqlRows(path(),
+              "SELECT sequence, receive_time_us, receive_time_extra_ns, "
+              "endpoint, body = CAST(?1 AS BLOB), length(body), event IS NULL "
+              "FROM events ORDER BY sequence"),
       ElementsAre(
           absl::StrCat("1|", absl::ToUnixMicros(received), "|789|default|NULL|",
                        UniqueBody(1).size(), "|1"),
@@ -801,10 +756,11 @@ TEST_F(SqliteEventLogTest, ALeanRowWhoseBodyGivesNoEventIsServedWithItsBody) {
   {
     auto log = Open();
     ASSERT_NE(log, nullptr);
-    ASSERT_TRUE(AppendAndWait(*log, MakeIngested(1)).ok());
+    ASSERT_THAT(AppendAndWait(*log, MakeIngested(1)), IsOk());
   }
-  EXPECT_THAT(Query(path(), "UPDATE events SET body = CAST('{broken' AS BLOB)"),
-              ::testing::IsEmpty());
+  EXPECT_THAT(
+      SqlRows(path(), "UPDATE events SET body = CAST('{broken' AS BLOB)"),
+      ::testing::IsEmpty());
   auto log = Open();
   ASSERT_NE(log, nullptr);
   std::vector<EventPtr> read = ReadAll(*log);
@@ -823,8 +779,6 @@ TEST_F(SqliteEventLogTest, ALeanRowWhoseBodyGivesNoEventIsServedWithItsBody) {
 // new events.
 TEST_F(SqliteEventLogTest, AVersion2StoreIsMigratedAndReadBackIdentically) {
   std::filesystem::create_directories(dir_);
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path().c_str(), &db), SQLITE_OK);
   const std::string schema = absl::StrCat(
       "PRAGMA journal_mode=WAL; BEGIN;"
       "CREATE TABLE events (sequence INTEGER PRIMARY KEY, receive_time_us "
@@ -836,9 +790,7 @@ TEST_F(SqliteEventLogTest, AVersion2StoreIsMigratedAndReadBackIdentically) {
       "INSERT INTO meta VALUES ('deleted_through', 9);"
       "PRAGMA application_id=",
       0x50574831, "; PRAGMA user_version=2; COMMIT;");
-  ASSERT_EQ(sqlite3_exec(db, schema.c_str(), nullptr, nullptr, nullptr),
-            SQLITE_OK)
-      << sqlite3_errmsg(db);
+  ASSERT_THAT(ExecSql(path(), schema), IsOk());
   // Sequences 10 to 12 (9 and before were deleted): an ingested webhook, an
   // event that is not one, and a message that is no event at all.
   StoredEvent::Parts opaque;
@@ -846,37 +798,29 @@ TEST_F(SqliteEventLogTest, AVersion2StoreIsMigratedAndReadBackIdentically) {
   opaque.encoding_without_sequence = opaque_bytes;
   const std::vector<std::shared_ptr<StoredEvent>> old = {
       MakeIngested(7), MakeWebhook("from v2"), StoredEvent::FromParts(opaque)};
-  sqlite3_stmt* insert = nullptr;
-  ASSERT_EQ(
-      sqlite3_prepare_v2(
-          db, "INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", -1,
-          &insert, nullptr),
-      SQLITE_OK);
+  std::vector<std::vector<SqlValue>> rows;
   std::vector<std::string> written;
   for (std::size_t i = 0; i < old.size(); ++i) {
     const StoredEvent& event = *old[i];
-    sqlite3_bind_int64(insert, 1, static_cast<std::int64_t>(10 + i));
-    sqlite3_bind_int64(insert, 2, event.receive_time_micros());
-    const absl::string_view fields[] = {
-        event.event_type(), event.project_id(), event.workflow_id(),
-        event.workflow_execution_id(), event.encoding_without_sequence()};
-    for (int f = 0; f < 5; ++f) {
-      sqlite3_bind_blob(insert, 3 + f, fields[f].data(),
-                        static_cast<int>(fields[f].size()), SQLITE_TRANSIENT);
-    }
+    rows.push_back(
+        {static_cast<std::int64_t>(10 + i), event.receive_time_micros(),
+         std::string(event.event_type()), std::string(event.project_id()),
+         std::string(event.workflow_id()),
+         std::string(event.workflow_execution_id()),
+         std::string(event.encoding_without_sequence())});
     if (event.has_replay_digest()) {
-      sqlite3_bind_blob(insert, 8, event.replay_digest().data(),
-                        static_cast<int>(event.replay_digest().size()),
-                        SQLITE_TRANSIENT);
+      const ReplayDigest& digest = event.replay_digest();
+      rows.back().push_back(std::string(digest.begin(), digest.end()));
     } else {
-      sqlite3_bind_null(insert, 8);
+      rows.back().push_back(nullptr);
     }
-    ASSERT_EQ(sqlite3_step(insert), SQLITE_DONE) << sqlite3_errmsg(db);
-    sqlite3_reset(insert);
     written.push_back(Encoded(*event.WithSequence(10 + i)));
   }
-  sqlite3_finalize(insert);
-  sqlite3_close(db);
+  ASSERT_THAT(InsertRows(path(),
+                         "INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                         "?7, ?8)",
+                         rows),
+              IsOk());
 
   for (int open = 0; open < 2; ++open) {
     SCOPED_TRACE(open == 0 ? "migrating" : "migrated");
@@ -900,7 +844,7 @@ TEST_F(SqliteEventLogTest, AVersion2StoreIsMigratedAndReadBackIdentically) {
     EXPECT_FALSE(events[2]->has_replay_digest());
     if (open == 0) {
       absl::StatusOr<EventPtr> next = AppendAndWait(*log, MakeIngested(8));
-      ASSERT_TRUE(next.ok()) << next.status();
+      ASSERT_THAT(next, IsOk());
       EXPECT_EQ((*next)->sequence(), 13u);
       written.push_back(Encoded(**next));
     } else {
@@ -910,10 +854,10 @@ TEST_F(SqliteEventLogTest, AVersion2StoreIsMigratedAndReadBackIdentically) {
               13u);
   }
   // The new event went into the migrated table lean.
-  EXPECT_THAT(Query(path(),
-                    "SELECT event_type, length(event), length(body), "
-                    "(SELECT user_version FROM pragma_user_version) FROM "
-                    "events WHERE sequence = 13"),
+  EXPECT_THAT(SqlRows(path(),
+                      "SELECT event_type, length(event), length(body), "
+                      "(SELECT user_version FROM pragma_user_version) FROM "
+                      "events WHERE sequence = 13"),
               ElementsAre(absl::StrCat("|0|", UniqueBody(8).size(), "|3")));
 }
 

@@ -106,6 +106,12 @@ absl::StatusOr<HttpReply> RawHttpConnection::Read(absl::Duration timeout) {
   return reply;
 }
 
+absl::StatusOr<HttpReply> RawHttpConnection::Exchange(absl::string_view request,
+                                                      absl::Duration timeout) {
+  if (!Send(request)) return absl::UnavailableError("cannot send");
+  return Read(timeout);
+}
+
 bool RawHttpConnection::ClosedWithin(absl::Duration timeout) {
   return ReadUntilClosed(timeout).ok();
 }
@@ -128,6 +134,10 @@ absl::StatusOr<std::string> RawHttpConnection::ReadUntilClosed(
     if (n <= 0) return bytes;
     bytes.append(chunk, static_cast<std::size_t>(n));
   }
+}
+
+std::string GetRequest(absl::string_view path) {
+  return absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: x\r\n\r\n");
 }
 
 std::string PostRequest(absl::string_view path, absl::string_view body,
@@ -160,8 +170,7 @@ absl::StatusOr<HttpReply> HttpExchange(int port, absl::string_view request,
                                        absl::Duration timeout) {
   RawHttpConnection connection(port);
   if (!connection.connected()) return absl::UnavailableError("cannot connect");
-  if (!connection.Send(request)) return absl::UnavailableError("cannot send");
-  return connection.Read(timeout);
+  return connection.Exchange(request, timeout);
 }
 
 std::uint64_t SequenceOf(const HttpReply& reply) {

@@ -3,8 +3,8 @@
 // clients, pipelining.
 //
 //   RawHttpConnection connection(port);
-//   ASSERT_TRUE(connection.Send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"));
-//   absl::StatusOr<HttpReply> reply = connection.Read(absl::Seconds(10));
+//   absl::StatusOr<HttpReply> reply =
+//       connection.Exchange(GetRequest("/healthz"), absl::Seconds(10));
 //   reply->status;  // 200
 
 #ifndef PARADYM_WEBHOOKS_TESTS_TESTING_HTTP_CLIENT_H_
@@ -41,6 +41,10 @@ class RawHttpConnection {
   // Reads one response (status line, headers, Content-Length body).
   absl::StatusOr<HttpReply> Read(absl::Duration timeout);
 
+  // Send(request), then Read(timeout); UNAVAILABLE when it cannot send.
+  absl::StatusOr<HttpReply> Exchange(absl::string_view request,
+                                     absl::Duration timeout);
+
   // True when the server closes the connection within `timeout` (reading
   // and dropping anything it still sends).
   bool ClosedWithin(absl::Duration timeout);
@@ -56,6 +60,9 @@ class RawHttpConnection {
   int fd_ = -1;
   std::string buffer_;
 };
+
+// A GET of `path`, as a client that keeps the connection open sends it.
+std::string GetRequest(absl::string_view path);
 
 // A POST of `body` to `path` with the given signature header (omitted when
 // empty) and Content-Type (omitted when empty).

@@ -12,8 +12,11 @@
 #include <cstdint>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "paradym/webhooks/v1/webhook_service.grpc.pb.h"
+#include "tests/testing/grpc_status.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks::testing {
 
@@ -31,7 +34,7 @@ inline std::vector<::paradym::webhooks::v1::Event> ListAllEvents(
                          std::chrono::seconds(30));
     ::paradym::webhooks::v1::ListEventsResponse response;
     const grpc::Status status = stub.ListEvents(&context, request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
+    EXPECT_THAT(status, IsOk());
     if (!status.ok()) break;
     if (oldest != nullptr) *oldest = response.oldest_sequence();
     for (const auto& event : response.events()) events.push_back(event);

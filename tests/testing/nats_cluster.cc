@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/substitute.h"
 #include "absl/time/clock.h"
+#include "tests/testing/wait_for.h"
 
 namespace paradym::webhooks::testing {
 namespace {
@@ -383,17 +384,14 @@ absl::StatusOr<int> NatsCluster::StreamLeader(const std::string& stream) {
 
 absl::StatusOr<int> NatsCluster::WaitForStreamLeader(const std::string& stream,
                                                      absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  for (;;) {
-    absl::StatusOr<int> leader = StreamLeader(stream);
-    if (leader.ok()) return leader;
-    if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "no leader for stream ", stream, " within ",
-          absl::FormatDuration(timeout), ": ", leader.status().message()));
-    }
-    absl::SleepFor(kPollInterval);
+  absl::StatusOr<int> leader;
+  if (WaitFor([&] { return (leader = StreamLeader(stream)).ok(); }, timeout,
+              kPollInterval)) {
+    return leader;
   }
+  return absl::DeadlineExceededError(absl::StrCat(
+      "no leader for stream ", stream, " within ",
+      absl::FormatDuration(timeout), ": ", leader.status().message()));
 }
 
 absl::Status NatsCluster::CheckIndex(int node) const {
@@ -498,28 +496,30 @@ absl::Status NatsCluster::JetStreamAnswers(int node) const {
 
 absl::Status NatsCluster::WaitUntil(int node, Await await,
                                     absl::Time deadline) {
-  for (;;) {
-    if (!running(node)) {
-      const absl::StatusOr<int> exit_code = Reap(node, SIGKILL, kKillTimeout);
-      return absl::UnavailableError(absl::StrCat(
-          name(node), " exited while starting (",
-          exit_code.ok() ? absl::StrCat("code ", *exit_code)
-                         : exit_code.status().ToString(),
-          exit_code.ok() && *exit_code == 127 ? ", could not run " : "",
-          exit_code.ok() && *exit_code == 127 ? binary_ : "", ")\n",
-          LogTail(node)));
-    }
-    const absl::Status ready = await == Await::kJetStream
-                                   ? JetStreamAnswers(node)
-                                   : ConnectOnce(node).status();
-    if (ready.ok()) return ready;
-    if (absl::Now() >= deadline) {
-      return absl::UnavailableError(absl::StrCat(
-          name(node), " at ", url(node), " is not ready: ", ready.message(),
-          "\n", LogTail(node)));
-    }
-    absl::SleepFor(kPollInterval);
+  bool exited = false;
+  absl::Status ready;
+  const auto ready_or_exited = [&] {
+    exited = !running(node);
+    if (exited) return true;
+    ready = await == Await::kJetStream ? JetStreamAnswers(node)
+                                       : ConnectOnce(node).status();
+    return ready.ok();
+  };
+  WaitFor(ready_or_exited, deadline - absl::Now(), kPollInterval);
+  if (exited) {
+    const absl::StatusOr<int> exit_code = Reap(node, SIGKILL, kKillTimeout);
+    return absl::UnavailableError(absl::StrCat(
+        name(node), " exited while starting (",
+        exit_code.ok() ? absl::StrCat("code ", *exit_code)
+                       : exit_code.status().ToString(),
+        exit_code.ok() && *exit_code == 127 ? ", could not run " : "",
+        exit_code.ok() && *exit_code == 127 ? binary_ : "", ")\n",
+        LogTail(node)));
   }
+  if (ready.ok()) return ready;
+  return absl::UnavailableError(absl::StrCat(name(node), " at ", url(node),
+                                             " is not ready: ", ready.message(),
+                                             "\n", LogTail(node)));
 }
 
 }  // namespace paradym::webhooks::testing

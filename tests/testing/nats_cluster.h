@@ -6,13 +6,13 @@
 //
 //   absl::StatusOr<std::unique_ptr<NatsCluster>> cluster =
 //       NatsCluster::Start(NatsCluster::Options());  // 3 nodes
-//   ASSERT_TRUE(cluster.ok()) << cluster.status();
+//   ASSERT_THAT(cluster, IsOk());
 //   // ... create stream "EVENTS" with 3 replicas through (*cluster)->urls()
 //   absl::StatusOr<int> leader = (*cluster)->StreamLeader("EVENTS");
-//   ASSERT_TRUE((*cluster)->Kill(*leader).ok());  // kill -9
-//   ASSERT_TRUE((*cluster)->WaitForStreamLeader("EVENTS",
-//                                               absl::Seconds(15)).ok());
-//   ASSERT_TRUE((*cluster)->Restart(*leader).ok());
+//   ASSERT_THAT((*cluster)->Kill(*leader), IsOk());  // kill -9
+//   ASSERT_THAT((*cluster)->WaitForStreamLeader("EVENTS", absl::Seconds(15)),
+//               IsOk());
+//   ASSERT_THAT((*cluster)->Restart(*leader), IsOk());
 //
 // Nodes are numbered 0 .. size() - 1; node i has the server_name "n<i+1>".
 // The binary is $NATS_SERVER when set, else /usr/sbin/nats-server (Debian's).

@@ -17,6 +17,8 @@
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/status_matchers.h"
+#include "tests/testing/wait_for.h"
 
 namespace paradym::webhooks::testing {
 namespace {
@@ -45,6 +47,21 @@ absl::StatusOr<CnatsPtr<jsCtx>> JetStream(natsConnection* connection) {
   return owned;
 }
 
+// A client of the cluster: a connection and its JetStream context.
+struct Client {
+  CnatsPtr<natsConnection> connection;
+  CnatsPtr<jsCtx> js;
+};
+
+absl::StatusOr<Client> ConnectJetStream(const NatsCluster& nats,
+                                        const std::string& urls) {
+  absl::StatusOr<CnatsPtr<natsConnection>> connection = nats.Connect(urls);
+  if (!connection.ok()) return connection.status();
+  absl::StatusOr<CnatsPtr<jsCtx>> js = JetStream(connection->get());
+  if (!js.ok()) return js.status();
+  return Client{*std::move(connection), *std::move(js)};
+}
+
 absl::Status AddStreamOnce(jsCtx* js, int replicas) {
   jsStreamConfig config;
   jsStreamConfig_Init(&config);
@@ -67,15 +84,14 @@ absl::Status AddStreamOnce(jsCtx* js, int replicas) {
 // leader, which takes seconds on a loaded machine (an identical config is
 // accepted again if a timed-out attempt did create it).
 absl::Status AddStream(jsCtx* js, int replicas) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  for (;;) {
-    absl::Status status = AddStreamOnce(js, replicas);
-    if (status.code() != absl::StatusCode::kDeadlineExceeded ||
-        absl::Now() >= deadline) {
-      return status;
-    }
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  absl::Status status;
+  WaitFor(
+      [&] {
+        status = AddStreamOnce(js, replicas);
+        return status.code() != absl::StatusCode::kDeadlineExceeded;
+      },
+      absl::Seconds(30), absl::Milliseconds(100));
+  return status;
 }
 
 // One publish with a Msg-Id, so that a retry is never stored twice (the
@@ -102,20 +118,18 @@ absl::StatusOr<uint64_t> Publish(jsCtx* js, const std::string& msg_id) {
 absl::StatusOr<uint64_t> PublishWithRetries(jsCtx* js,
                                             const std::string& msg_id,
                                             absl::Duration timeout) {
-  const absl::Time deadline = absl::Now() + timeout;
-  for (;;) {
-    absl::StatusOr<uint64_t> sequence = Publish(js, msg_id);
-    if (sequence.ok() || absl::Now() >= deadline) return sequence;
-    // The cluster is electing; asking again at once would only spin.
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  absl::StatusOr<uint64_t> sequence;
+  // The cluster is electing; asking again at once would only spin.
+  WaitFor([&] { return (sequence = Publish(js, msg_id)).ok(); }, timeout,
+          absl::Milliseconds(100));
+  return sequence;
 }
 
 std::vector<uint64_t> PublishAll(jsCtx* js, std::vector<std::string> ids) {
   std::vector<uint64_t> sequences;
   for (const std::string& id : ids) {
     absl::StatusOr<uint64_t> sequence = Publish(js, id);
-    EXPECT_TRUE(sequence.ok()) << sequence.status();
+    EXPECT_THAT(sequence, IsOk());
     if (sequence.ok()) sequences.push_back(*sequence);
   }
   return sequences;
@@ -132,7 +146,7 @@ TEST(NatsCluster, ThreeNodesReplicateAStream) {
   const absl::Time start = absl::Now();
   absl::StatusOr<std::unique_ptr<NatsCluster>> cluster =
       NatsCluster::Start(NatsCluster::Options());
-  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  ASSERT_THAT(cluster, IsOk());
   ReportDuration("3-node cluster start", start);
   NatsCluster& nats = **cluster;
   ASSERT_EQ(nats.size(), 3);
@@ -145,23 +159,20 @@ TEST(NatsCluster, ThreeNodesReplicateAStream) {
                 HasSubstr(absl::StrCat("server_name: ", nats.name(i))));
   }
 
-  absl::StatusOr<CnatsPtr<natsConnection>> connection =
-      nats.Connect(nats.urls());
-  ASSERT_TRUE(connection.ok()) << connection.status();
-  absl::StatusOr<CnatsPtr<jsCtx>> js = JetStream(connection->get());
-  ASSERT_TRUE(js.ok()) << js.status();
-  const absl::Status added = AddStream(js->get(), 3);
-  ASSERT_TRUE(added.ok()) << added;
-  EXPECT_THAT(PublishAll(js->get(), {"a", "b", "c"}), ElementsAre(1, 2, 3));
+  absl::StatusOr<Client> client = ConnectJetStream(nats, nats.urls());
+  ASSERT_THAT(client, IsOk());
+  ASSERT_THAT(AddStream(client->js.get(), 3), IsOk());
+  EXPECT_THAT(PublishAll(client->js.get(), {"a", "b", "c"}),
+              ElementsAre(1, 2, 3));
 
   absl::StatusOr<CnatsPtr<jsStreamInfo>> info = nats.StreamInfo(kStream);
-  ASSERT_TRUE(info.ok()) << info.status();
+  ASSERT_THAT(info, IsOk());
   EXPECT_EQ((*info)->Config->Replicas, 3);
   EXPECT_EQ((*info)->State.Msgs, 3u);
   ASSERT_NE((*info)->Cluster, nullptr);
   EXPECT_EQ((*info)->Cluster->ReplicasLen, 2);  // the followers
   absl::StatusOr<int> leader = nats.StreamLeader(kStream);
-  ASSERT_TRUE(leader.ok()) << leader.status();
+  ASSERT_THAT(leader, IsOk());
   EXPECT_GE(*leader, 0);
   EXPECT_LT(*leader, 3);
 }
@@ -169,44 +180,39 @@ TEST(NatsCluster, ThreeNodesReplicateAStream) {
 TEST(NatsCluster, KilledLeaderIsReplacedAndComesBack) {
   absl::StatusOr<std::unique_ptr<NatsCluster>> cluster =
       NatsCluster::Start(NatsCluster::Options());
-  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  ASSERT_THAT(cluster, IsOk());
   NatsCluster& nats = **cluster;
-  absl::StatusOr<CnatsPtr<natsConnection>> connection =
-      nats.Connect(nats.urls());
-  ASSERT_TRUE(connection.ok()) << connection.status();
-  absl::StatusOr<CnatsPtr<jsCtx>> js = JetStream(connection->get());
-  ASSERT_TRUE(js.ok()) << js.status();
-  const absl::Status added = AddStream(js->get(), 3);
-  ASSERT_TRUE(added.ok()) << added;
-  EXPECT_THAT(PublishAll(js->get(), {"before"}), ElementsAre(1));
+  absl::StatusOr<Client> client = ConnectJetStream(nats, nats.urls());
+  ASSERT_THAT(client, IsOk());
+  ASSERT_THAT(AddStream(client->js.get(), 3), IsOk());
+  EXPECT_THAT(PublishAll(client->js.get(), {"before"}), ElementsAre(1));
   absl::StatusOr<int> old_leader = nats.StreamLeader(kStream);
-  ASSERT_TRUE(old_leader.ok()) << old_leader.status();
+  ASSERT_THAT(old_leader, IsOk());
 
   const absl::Time kill = absl::Now();
   const absl::Status killed = nats.Kill(*old_leader);
-  ASSERT_TRUE(killed.ok()) << killed;
+  ASSERT_THAT(killed, IsOk());
   EXPECT_FALSE(nats.running(*old_leader));
   absl::StatusOr<uint64_t> after =
-      PublishWithRetries(js->get(), "after", absl::Seconds(15));
-  ASSERT_TRUE(after.ok()) << after.status() << "\n"
-                          << nats.LogTail((*old_leader + 1) % 3);
+      PublishWithRetries(client->js.get(), "after", absl::Seconds(15));
+  ASSERT_THAT(after, IsOk()) << nats.LogTail((*old_leader + 1) % 3);
   EXPECT_EQ(*after, 2u);
   ReportDuration(
       "kill -9 of the stream leader to the next acknowledged publish", kill);
   absl::StatusOr<int> new_leader =
       nats.WaitForStreamLeader(kStream, absl::Seconds(15));
-  ASSERT_TRUE(new_leader.ok()) << new_leader.status();
+  ASSERT_THAT(new_leader, IsOk());
   EXPECT_NE(*new_leader, *old_leader);
 
   const absl::Time restart = absl::Now();
   const absl::Status restarted = nats.Restart(*old_leader);
-  ASSERT_TRUE(restarted.ok()) << restarted;
+  ASSERT_THAT(restarted, IsOk());
   ReportDuration("restart of the killed node until JetStream answers", restart);
   EXPECT_TRUE(nats.running(*old_leader));
   absl::StatusOr<int> leader =
       nats.WaitForStreamLeader(kStream, absl::Seconds(15));
-  ASSERT_TRUE(leader.ok()) << leader.status();
-  EXPECT_THAT(PublishAll(js->get(), {"restarted"}), ElementsAre(3));
+  ASSERT_THAT(leader, IsOk());
+  EXPECT_THAT(PublishAll(client->js.get(), {"restarted"}), ElementsAre(3));
 }
 
 TEST(NatsCluster, SingleNodeKeepsItsStoreAcrossAStop) {
@@ -215,46 +221,39 @@ TEST(NatsCluster, SingleNodeKeepsItsStoreAcrossAStop) {
   const absl::Time start = absl::Now();
   absl::StatusOr<std::unique_ptr<NatsCluster>> cluster =
       NatsCluster::Start(options);
-  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  ASSERT_THAT(cluster, IsOk());
   ReportDuration("1-node start", start);
   NatsCluster& nats = **cluster;
   ASSERT_EQ(nats.size(), 1);
   EXPECT_EQ(nats.urls(), nats.url(0));
   EXPECT_THAT(ReadConfig(nats, 0), Not(HasSubstr("cluster")));
-  EXPECT_EQ(nats.StreamLeader(kStream).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_THAT(nats.StreamLeader(kStream),
+              StatusIs(absl::StatusCode::kNotFound));
 
   {
-    absl::StatusOr<CnatsPtr<natsConnection>> connection =
-        nats.Connect(nats.url(0));
-    ASSERT_TRUE(connection.ok()) << connection.status();
-    absl::StatusOr<CnatsPtr<jsCtx>> js = JetStream(connection->get());
-    ASSERT_TRUE(js.ok()) << js.status();
-    const absl::Status added = AddStream(js->get(), 1);
-    ASSERT_TRUE(added.ok()) << added;
-    EXPECT_THAT(PublishAll(js->get(), {"a"}), ElementsAre(1));
+    absl::StatusOr<Client> client = ConnectJetStream(nats, nats.url(0));
+    ASSERT_THAT(client, IsOk());
+    ASSERT_THAT(AddStream(client->js.get(), 1), IsOk());
+    EXPECT_THAT(PublishAll(client->js.get(), {"a"}), ElementsAre(1));
   }
   absl::StatusOr<int> leader = nats.StreamLeader(kStream);
-  ASSERT_TRUE(leader.ok()) << leader.status();
+  ASSERT_THAT(leader, IsOk());
   EXPECT_EQ(*leader, 0);
-  EXPECT_EQ(nats.Restart(0).code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_EQ(nats.Kill(1).code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(nats.Restart(0), StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(nats.Kill(1), StatusIs(absl::StatusCode::kOutOfRange));
 
   const absl::Status stopped = nats.Stop(0);
-  ASSERT_TRUE(stopped.ok()) << stopped;
+  ASSERT_THAT(stopped, IsOk());
   EXPECT_FALSE(nats.running(0));
-  EXPECT_EQ(nats.StreamLeader(kStream).status().code(),
-            absl::StatusCode::kUnavailable);
-  EXPECT_EQ(nats.Kill(0).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(nats.StreamLeader(kStream),
+              StatusIs(absl::StatusCode::kUnavailable));
+  EXPECT_THAT(nats.Kill(0), StatusIs(absl::StatusCode::kFailedPrecondition));
   const absl::Status restarted = nats.Restart(0);
-  ASSERT_TRUE(restarted.ok()) << restarted;
+  ASSERT_THAT(restarted, IsOk());
 
-  absl::StatusOr<CnatsPtr<natsConnection>> connection =
-      nats.Connect(nats.url(0));
-  ASSERT_TRUE(connection.ok()) << connection.status();
-  absl::StatusOr<CnatsPtr<jsCtx>> js = JetStream(connection->get());
-  ASSERT_TRUE(js.ok()) << js.status();
-  EXPECT_THAT(PublishAll(js->get(), {"b"}), ElementsAre(2));
+  absl::StatusOr<Client> client = ConnectJetStream(nats, nats.url(0));
+  ASSERT_THAT(client, IsOk());
+  EXPECT_THAT(PublishAll(client->js.get(), {"b"}), ElementsAre(2));
 }
 
 TEST(NatsCluster, ExtraConfigReachesEveryNode) {
@@ -265,7 +264,7 @@ TEST(NatsCluster, ExtraConfigReachesEveryNode) {
   };
   absl::StatusOr<std::unique_ptr<NatsCluster>> cluster =
       NatsCluster::Start(options);
-  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  ASSERT_THAT(cluster, IsOk());
   NatsCluster& nats = **cluster;
   for (int i = 0; i < nats.size(); ++i) {
     SCOPED_TRACE(nats.name(i));
@@ -274,16 +273,16 @@ TEST(NatsCluster, ExtraConfigReachesEveryNode) {
     const natsStatus status =
         natsConnection_ConnectTo(&anonymous, nats.url(i).c_str());
     CnatsPtr<natsConnection> owned(anonymous);
-    EXPECT_EQ(CnatsStatus(status, "connect").code(),
-              absl::StatusCode::kPermissionDenied);
+    EXPECT_THAT(CnatsStatus(status, "connect"),
+                StatusIs(absl::StatusCode::kPermissionDenied));
   }
 }
 
 TEST(NatsCluster, RejectsAnEmptyCluster) {
   NatsCluster::Options options;
   options.nodes = 0;
-  EXPECT_EQ(NatsCluster::Start(options).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(NatsCluster::Start(options),
+              StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 }  // namespace

@@ -5,7 +5,7 @@
 //
 //   absl::StatusOr<std::unique_ptr<ChildProcess>> server = StartServer(
 //       {"--grpc_address=127.0.0.1:0"}, {{"PARADYM_WEBHOOK_SECRET", "s"}});
-//   ASSERT_TRUE(server.ok()) << server.status();
+//   ASSERT_THAT(server, IsOk());
 //   (*server)->grpc_address();  // "127.0.0.1:41234"
 //   absl::StatusOr<int> exit_code = (*server)->Stop(SIGTERM,
 //   absl::Seconds(10));

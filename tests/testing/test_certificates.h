@@ -5,7 +5,7 @@
 // and stranger.pem/stranger.key (a client certificate that signed itself).
 // Keys are mode 0600. Valid for two days.
 //
-//   ASSERT_TRUE(MakeTestCertificates(dir).ok());
+//   ASSERT_THAT(MakeTestCertificates(dir), IsOk());
 
 #ifndef PARADYM_WEBHOOKS_TESTS_TESTING_TEST_CERTIFICATES_H_
 #define PARADYM_WEBHOOKS_TESTS_TESTING_TEST_CERTIFICATES_H_
