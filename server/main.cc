@@ -36,6 +36,7 @@
 #include "server/core/clock.h"
 #include "server/core/endpoint_secrets.h"
 #include "server/core/memory_event_log.h"
+#include "server/core/status_macros.h"
 #include "server/core/structured_log.h"
 #include "server/core/subscription_hub.h"
 #include "server/core/tls_files.h"
@@ -227,10 +228,9 @@ absl::StatusOr<std::vector<EndpointSecrets>> LoadSecrets(
   if (env_secret) AddSecret(endpoints, kDefaultEndpoint, *env_secret);
   if (const std::string path = absl::GetFlag(FLAGS_secrets_file);
       !path.empty()) {
-    absl::StatusOr<std::vector<EndpointSecrets>> from_file =
-        ReadSecretsFile(path);
-    if (!from_file.ok()) return from_file.status();
-    for (EndpointSecrets& endpoint : *from_file) {
+    ASSIGN_OR_RETURN(std::vector<EndpointSecrets> from_file,
+                     ReadSecretsFile(path));
+    for (EndpointSecrets& endpoint : from_file) {
       for (std::string& secret : endpoint.secrets) {
         AddSecret(endpoints, endpoint.name, std::move(secret));
       }
@@ -239,14 +239,13 @@ absl::StatusOr<std::vector<EndpointSecrets>> LoadSecrets(
   if (!endpoints.empty()) return endpoints;
   const std::string path =
       absl::StrCat(absl::GetFlag(FLAGS_data_dir), "/webhook-secret");
-  absl::StatusOr<std::string> generated = LoadOrCreateSecretFile(path);
-  if (!generated.ok()) return generated.status();
+  ASSIGN_OR_RETURN(std::string generated, LoadOrCreateSecretFile(path));
   Log(LogLevel::kWarning,
       "no secret configured; using the generated secret in secret_file for "
       "endpoint `default` (set PARADYM_WEBHOOK_SECRET or --secrets_file to "
       "use your Paradym endpoint's secret)",
       {{"secret_file", path}});
-  AddSecret(endpoints, kDefaultEndpoint, std::move(generated).value());
+  AddSecret(endpoints, kDefaultEndpoint, std::move(generated));
   return endpoints;
 }
 
@@ -277,19 +276,18 @@ absl::StatusOr<absl::Duration> RetentionFlag() {
 // --max_event_age, or --retention when it is not given: a replay older than
 // the retention would find its digest forgotten, so a longer age is refused.
 absl::StatusOr<absl::Duration> MaxEventAgeFlag() {
-  absl::StatusOr<absl::Duration> retention = RetentionFlag();
-  if (!retention.ok()) return retention.status();
+  ASSIGN_OR_RETURN(const absl::Duration retention, RetentionFlag());
   const std::optional<absl::Duration> flag = absl::GetFlag(FLAGS_max_event_age);
-  if (!flag.has_value()) return *retention;
+  if (!flag.has_value()) return retention;
   const absl::Duration age = *flag;
   if (age <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "--max_event_age must be positive (inf turns the check off)");
   }
-  if (age != absl::InfiniteDuration() && age > *retention) {
+  if (age != absl::InfiniteDuration() && age > retention) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--max_event_age (", absl::FormatDuration(age),
-        ") must not exceed --retention (", absl::FormatDuration(*retention),
+        ") must not exceed --retention (", absl::FormatDuration(retention),
         "): a replay older than the retention would be stored again"));
   }
   return age;
@@ -300,23 +298,18 @@ absl::StatusOr<absl::Duration> MaxEventAgeFlag() {
 template <typename StoreOptions>
 absl::StatusOr<absl::Duration> SetDurableStoreFlags(StoreOptions& options) {
   options.directory = absl::GetFlag(FLAGS_data_dir);
-  absl::StatusOr<SqliteEventLog::Sync> sync = SyncFlag();
-  if (!sync.ok()) return sync.status();
-  options.sync = *sync;
+  ASSIGN_OR_RETURN(options.sync, SyncFlag());
   return RetentionFlag();
 }
 
 absl::StatusOr<OpenedLog> OpenSqlite(const Clock& clock) {
   SqliteEventLog::Options options;
-  absl::StatusOr<absl::Duration> retention = SetDurableStoreFlags(options);
-  if (!retention.ok()) return retention.status();
-  options.retention = *retention;
+  ASSIGN_OR_RETURN(options.retention, SetDurableStoreFlags(options));
   options.max_events = absl::GetFlag(FLAGS_max_events);
-  absl::StatusOr<std::unique_ptr<SqliteEventLog>> log =
-      SqliteEventLog::Open(std::move(options), clock);
-  if (!log.ok()) return log.status();
-  SqliteEventLog* raw = log->get();
-  return OpenedLog{*std::move(log), [raw] { raw->Close(); }, raw->path()};
+  ASSIGN_OR_RETURN(std::unique_ptr<SqliteEventLog> log,
+                   SqliteEventLog::Open(std::move(options), clock));
+  SqliteEventLog* raw = log.get();
+  return OpenedLog{std::move(log), [raw] { raw->Close(); }, raw->path()};
 }
 
 // The stream the replicas share: --nats_stream, --nats_replicas and
@@ -362,11 +355,9 @@ NatsClient::Options NatsFlags() {
 
 absl::StatusOr<OpenedLog> OpenJetStream(const Clock& clock) {
   JetStreamEventLog::Options options;
-  absl::StatusOr<absl::Duration> retention = SetDurableStoreFlags(options);
-  if (!retention.ok()) return retention.status();
-  absl::StatusOr<StreamSpec> stream = StreamFlags(*retention);
-  if (!stream.ok()) return stream.status();
-  options.stream = *std::move(stream);
+  ASSIGN_OR_RETURN(const absl::Duration retention,
+                   SetDurableStoreFlags(options));
+  ASSIGN_OR_RETURN(options.stream, StreamFlags(retention));
   options.replication_wait = absl::GetFlag(FLAGS_replication_wait);
   if (options.replication_wait < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
@@ -374,12 +365,11 @@ absl::StatusOr<OpenedLog> OpenJetStream(const Clock& clock) {
   }
   options.ready_outbox_limit = absl::GetFlag(FLAGS_outbox_ready_limit);
   options.nats = NatsFlags();
-  absl::StatusOr<std::unique_ptr<JetStreamEventLog>> log =
-      JetStreamEventLog::Open(std::move(options), clock);
-  if (!log.ok()) return log.status();
-  JetStreamEventLog* raw = log->get();
+  ASSIGN_OR_RETURN(std::unique_ptr<JetStreamEventLog> log,
+                   JetStreamEventLog::Open(std::move(options), clock));
+  JetStreamEventLog* raw = log.get();
   return OpenedLog{
-      *std::move(log), [raw] { raw->Close(); },
+      std::move(log), [raw] { raw->Close(); },
       absl::StrCat(absl::GetFlag(FLAGS_data_dir), " replica ", raw->replica())};
 }
 
@@ -412,16 +402,12 @@ class WithoutReflection final : public grpc::ServerBuilderOption {
                    plugins->end());
   }
 };
-
-// SIGHUP: rereads the secrets, the tokens and the certificates. What fails
-// to load keeps its previous configuration, and the log says why.
 // --grpc_tokens_file read, when given.
 absl::StatusOr<std::optional<TokenTable>> TokensFlag() {
   const std::string path = absl::GetFlag(FLAGS_grpc_tokens_file);
   if (path.empty()) return std::nullopt;
-  absl::StatusOr<TokenTable> tokens = ReadTokensFile(path);
-  if (!tokens.ok()) return tokens.status();
-  return *std::move(tokens);
+  ASSIGN_OR_RETURN(TokenTable tokens, ReadTokensFile(path));
+  return tokens;
 }
 
 void ReportReady(int fd, int grpc_port, int http_port, int metrics_port) {

@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/core/status_macros.h"
 #include "server/core/structured_log.h"
 #include "server/core/tls_files.h"
 #include "server/http/http_connection.h"
@@ -216,27 +217,24 @@ absl::Status HttpServer::ReloadTls() {
   if (files.cert_file.empty() && files.key_file.empty()) {
     return absl::OkStatus();
   }
-  absl::StatusOr<TlsMaterial> material = LoadTlsMaterial(files);
-  if (!material.ok()) return material.status();
-  absl::StatusOr<std::shared_ptr<net::ssl::context>> context =
-      MakeTlsContext(*material);
-  if (!context.ok()) return context.status();
+  ASSIGN_OR_RETURN(const TlsMaterial material, LoadTlsMaterial(files));
+  ASSIGN_OR_RETURN(std::shared_ptr<net::ssl::context> context,
+                   MakeTlsContext(material));
   absl::MutexLock lock(&impl_->tls_mu);
-  impl_->tls = *std::move(context);
+  impl_->tls = std::move(context);
   return absl::OkStatus();
 }
 
 absl::StatusOr<int> HttpServer::Start() {
-  if (absl::Status status = ReloadTls(); !status.ok()) return status;
+  RETURN_IF_ERROR(ReloadTls());
   const std::string& address = impl_->state.options.address;
-  absl::StatusOr<tcp::endpoint> endpoint =
-      ResolveListenAddress(address, impl_->workers[0]->context());
-  if (!endpoint.ok()) return endpoint.status();
+  ASSIGN_OR_RETURN(const tcp::endpoint endpoint,
+                   ResolveListenAddress(address, impl_->workers[0]->context()));
   tcp::acceptor& acceptor = *impl_->acceptor;
   error_code ec;
-  acceptor.open(endpoint->protocol(), ec);
+  acceptor.open(endpoint.protocol(), ec);
   if (!ec) acceptor.set_option(net::socket_base::reuse_address(true), ec);
-  if (!ec) acceptor.bind(*endpoint, ec);
+  if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
     return absl::FailedPreconditionError(absl::StrCat(
