@@ -18,11 +18,14 @@
 #include "client/backoff_policy.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testing/grpc_status.h"
+#include "tests/testing/status_matchers.h"
 
 namespace paradym::webhooks::cli {
 namespace {
 
 namespace v1 = ::paradym::webhooks::v1;
+using ::paradym::webhooks::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
@@ -174,8 +177,8 @@ TEST(ResumableSubscription, ResumesAfterTheLastEventWithGrowingDelays) {
 
   EXPECT_THAT(reading.responses, ElementsAre(ElementsAre(1u), ElementsAre(2u),
                                              IsEmpty(), ElementsAre(3u)));
-  EXPECT_EQ(reading.end.status.error_code(),
-            grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(reading.end.status,
+              StatusIs(grpc::StatusCode::PERMISSION_DENIED));
   EXPECT_TRUE(reading.end.received);
   EXPECT_EQ(subscription.resume_after(), 3u);
   EXPECT_THAT(
@@ -205,8 +208,7 @@ TEST(ResumableSubscription, DelaysGrowToTheMaximumAndStayThere) {
                                      std::move(options));
   const Reading reading = ReadToTheEnd(subscription);
 
-  EXPECT_EQ(reading.end.status.error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(reading.end.status, StatusIs(grpc::StatusCode::INVALID_ARGUMENT));
   EXPECT_FALSE(reading.end.received);
   EXPECT_THAT(sleeps, ElementsAre("100ms", "200ms", "400ms", "800ms", "1.6s",
                                   "3.2s", "5s", "5s", "5s"));
@@ -246,7 +248,7 @@ TEST(ResumableSubscription, ResumesOnlyTheStatusesWorthResuming) {
                                          LoggingOptions(stub.log));
       const Reading reading = ReadToTheEnd(subscription);
       if (resumes) {
-        EXPECT_EQ(reading.end.status.error_code(), grpc::StatusCode::DATA_LOSS);
+        EXPECT_THAT(reading.end.status, StatusIs(grpc::StatusCode::DATA_LOSS));
         EXPECT_THAT(
             stub.log,
             ElementsAre("subscribe after 3",
@@ -254,7 +256,7 @@ TEST(ResumableSubscription, ResumesOnlyTheStatusesWorthResuming) {
                                      " in 100ms from 4"),
                         "sleep 100ms", "reconnect", "subscribe after 4"));
       } else {
-        EXPECT_EQ(reading.end.status.error_code(), code);
+        EXPECT_THAT(reading.end.status, StatusIs(code));
         EXPECT_TRUE(reading.end.received);
         EXPECT_THAT(stub.log, ElementsAre("subscribe after 3"));
       }
@@ -271,7 +273,7 @@ TEST(ResumableSubscription, WithoutResumeTheFirstEndIsTheEnd) {
     ResumableSubscription subscription(
         stub, StartingAfter(4), LoggingOptions(stub.log, /*resume=*/false));
     const Reading reading = ReadToTheEnd(subscription);
-    EXPECT_EQ(reading.end.status.error_code(), grpc::StatusCode::UNAVAILABLE);
+    EXPECT_THAT(reading.end.status, StatusIs(grpc::StatusCode::UNAVAILABLE));
     // The CLI tells "cannot reach the server" (exit 3) from this.
     EXPECT_EQ(reading.end.received, delivered);
     EXPECT_THAT(stub.log, ElementsAre("subscribe after 4"));

@@ -213,10 +213,10 @@ TEST_F(HubTest, AnUnsubscribedSubscriptionIsCancelledAndForgotten) {
   EXPECT_EQ(hub_.size(), 1u);
   Publish();
   std::vector<EventPtr> batch;
-  EXPECT_EQ(gone->Next(10, 1 << 20, batch).code(),
-            absl::StatusCode::kCancelled);
+  EXPECT_THAT(gone->Next(10, 1 << 20, batch),
+              StatusIs(absl::StatusCode::kCancelled));
   EXPECT_THAT(batch, IsEmpty());
-  ASSERT_TRUE(stays->Next(10, 1 << 20, batch).ok());
+  ASSERT_THAT(stays->Next(10, 1 << 20, batch), IsOk());
   EXPECT_THAT(Sequences(batch), ElementsAre(1));
   hub_.Unsubscribe(*stays);
   EXPECT_EQ(hub_.size(), 0u);
@@ -230,7 +230,7 @@ TEST_F(HubTest, ASubscriptionMayUnsubscribeFromItsOwnOnReady) {
     hub_.Unsubscribe(*subscription);  // must not wait for itself
   });
   std::vector<EventPtr> batch;
-  ASSERT_TRUE(subscription->Next(10, 1 << 20, batch).ok());  // arms
+  ASSERT_THAT(subscription->Next(10, 1 << 20, batch), IsOk());  // arms
   Publish();
   EXPECT_EQ(wakes, 1);
   EXPECT_EQ(hub_.size(), 0u);
