@@ -35,6 +35,7 @@
 #include "server/core/access_control.h"
 #include "server/core/clock.h"
 #include "server/core/endpoint_secrets.h"
+#include "server/core/errors.h"
 #include "server/core/memory_event_log.h"
 #include "server/core/status_macros.h"
 #include "server/core/structured_log.h"
@@ -214,8 +215,9 @@ absl::StatusOr<std::optional<std::string>> TakeEnvSecret() {
   }
   ::unsetenv(kSecretEnv);
   if (secret && secret->size() > kMaxSecretBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        kSecretEnv, " is longer than ", kMaxSecretBytes, " bytes"));
+    return MakeError(absl::StatusCode::kInvalidArgument, kInvalidConfig,
+                     absl::StrCat(kSecretEnv, " is longer than ",
+                                  kMaxSecretBytes, " bytes"));
   }
   return secret;
 }
@@ -261,14 +263,16 @@ absl::StatusOr<SqliteEventLog::Sync> SyncFlag() {
   const std::string sync = absl::GetFlag(FLAGS_sync);
   if (sync == "full") return SqliteEventLog::Sync::kFull;
   if (sync == "normal") return SqliteEventLog::Sync::kNormal;
-  return absl::InvalidArgumentError("--sync must be full or normal");
+  return MakeError(absl::StatusCode::kInvalidArgument, kInvalidConfig,
+                   "--sync must be full or normal");
 }
 
 absl::StatusOr<absl::Duration> RetentionFlag() {
   const absl::Duration retention = absl::GetFlag(FLAGS_retention);
   if (retention <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        "--retention must be positive (inf keeps events)");
+    return MakeError(absl::StatusCode::kInvalidArgument, kInvalidConfig,
+
+                     "--retention must be positive (inf keeps events)");
   }
   return retention;
 }
@@ -281,14 +285,18 @@ absl::StatusOr<absl::Duration> MaxEventAgeFlag() {
   if (!flag.has_value()) return retention;
   const absl::Duration age = *flag;
   if (age <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
+    return MakeError(
+        absl::StatusCode::kInvalidArgument, kInvalidConfig,
+
         "--max_event_age must be positive (inf turns the check off)");
   }
   if (age != absl::InfiniteDuration() && age > retention) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--max_event_age (", absl::FormatDuration(age),
-        ") must not exceed --retention (", absl::FormatDuration(retention),
-        "): a replay older than the retention would be stored again"));
+    return MakeError(
+        absl::StatusCode::kInvalidArgument, kInvalidConfig,
+        absl::StrCat(
+            "--max_event_age (", absl::FormatDuration(age),
+            ") must not exceed --retention (", absl::FormatDuration(retention),
+            "): a replay older than the retention would be stored again"));
   }
   return age;
 }
@@ -324,15 +332,19 @@ absl::StatusOr<StreamSpec> StreamFlags(absl::Duration retention) {
   stream.duplicate_window = absl::GetFlag(FLAGS_nats_duplicate_window);
   if (stream.name.empty() ||
       stream.name.find_first_of(". *>\t") != std::string::npos) {
-    return absl::InvalidArgumentError(
+    return MakeError(
+        absl::StatusCode::kInvalidArgument, kInvalidConfig,
+
         "--nats_stream must be a name without '.', '*', '>' or spaces");
   }
   if (stream.replicas < 1 || stream.replicas > 5) {
-    return absl::InvalidArgumentError("--nats_replicas must be 1 to 5");
+    return MakeError(absl::StatusCode::kInvalidArgument, kInvalidConfig,
+                     "--nats_replicas must be 1 to 5");
   }
   if (stream.duplicate_window <= absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        "--nats_duplicate_window must be positive");
+    return MakeError(absl::StatusCode::kInvalidArgument, kInvalidConfig,
+
+                     "--nats_duplicate_window must be positive");
   }
   return stream;
 }
@@ -360,8 +372,9 @@ absl::StatusOr<OpenedLog> OpenJetStream(const Clock& clock) {
   ASSIGN_OR_RETURN(options.stream, StreamFlags(retention));
   options.replication_wait = absl::GetFlag(FLAGS_replication_wait);
   if (options.replication_wait < absl::ZeroDuration()) {
-    return absl::InvalidArgumentError(
-        "--replication_wait must not be negative");
+    return MakeError(absl::StatusCode::kInvalidArgument, kInvalidConfig,
+
+                     "--replication_wait must not be negative");
   }
   options.ready_outbox_limit = absl::GetFlag(FLAGS_outbox_ready_limit);
   options.nats = NatsFlags();
@@ -383,8 +396,9 @@ absl::StatusOr<OpenedLog> OpenEventLog(const Clock& clock) {
   }
   if (store == "sqlite") return OpenSqlite(clock);
   if (store == "jetstream") return OpenJetStream(clock);
-  return absl::InvalidArgumentError(
-      "--store must be sqlite, jetstream or memory");
+  return MakeError(absl::StatusCode::kInvalidArgument, kInvalidConfig,
+
+                   "--store must be sqlite, jetstream or memory");
 }
 
 // Removes gRPC's reflection plugin (v1alpha), which linking its library

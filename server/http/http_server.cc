@@ -21,6 +21,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "server/core/errors.h"
 #include "server/core/status_macros.h"
 #include "server/core/structured_log.h"
 #include "server/core/tls_files.h"
@@ -76,7 +77,9 @@ absl::StatusOr<std::shared_ptr<net::ssl::context>> MakeTlsContext(
                              net::ssl::context::pem, ec);
   }
   if (ec) {
-    return absl::FailedPreconditionError(
+    return MakeError(
+        absl::StatusCode::kFailedPrecondition, kInvalidConfig,
+
         absl::StrCat("cannot use the HTTP TLS certificate: ", ec.message()));
   }
   return context;
@@ -91,7 +94,9 @@ absl::StatusOr<tcp::endpoint> ResolveListenAddress(const std::string& address,
   if (colon == std::string::npos ||
       !absl::SimpleAtoi(address.substr(colon + 1), &port) || port < 0 ||
       port > 65535) {
-    return absl::InvalidArgumentError(
+    return MakeError(
+        absl::StatusCode::kInvalidArgument, kInvalidConfig,
+
         absl::StrCat("--http_address must be HOST:PORT, not ", address));
   }
   std::string host = address.substr(0, colon);
@@ -104,7 +109,9 @@ absl::StatusOr<tcp::endpoint> ResolveListenAddress(const std::string& address,
       resolver.resolve(host.empty() ? "0.0.0.0" : host, std::to_string(port),
                        tcp::resolver::passive, ec);
   if (ec || endpoints.empty()) {
-    return absl::InvalidArgumentError(
+    return MakeError(
+        absl::StatusCode::kInvalidArgument, kInvalidConfig,
+
         absl::StrCat("cannot resolve ", address, ": ", ec.message()));
   }
   return endpoints.begin()->endpoint();
@@ -237,8 +244,9 @@ absl::StatusOr<int> HttpServer::Start() {
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot listen for HTTP on ", address, ": ", ec.message()));
+    return MakeError(absl::StatusCode::kFailedPrecondition, kInvalidConfig,
+                     absl::StrCat("cannot listen for HTTP on ", address, ": ",
+                                  ec.message()));
   }
   impl_->Accept();
   for (auto& worker : impl_->workers) {
