@@ -4,20 +4,13 @@
 #include <cstring>
 #include <utility>
 
+#include "server/core/struct_wire.h"
+
 namespace paradym::webhooks {
 namespace {
 
 // The tag of SubscribeResponse.events: field 1, length-delimited.
 constexpr char kEventsTag = (1 << 3) | 2;
-
-std::size_t VarintSize(std::uint64_t value) {
-  std::size_t size = 1;
-  while (value >= 0x80) {
-    value >>= 7;
-    ++size;
-  }
-  return size;
-}
 
 char* WriteVarint(std::uint64_t value, char* out) {
   while (value >= 0x80) {
